@@ -1,0 +1,384 @@
+//! Memory-mapped, preallocated, sparse index files: the shared mechanics (`MmapIndex`) and the two
+//! entry layouts on top of it (`OffsetIndex`, `TimeIndex`).
+//!
+//! On disk an index is a flat array of fixed-size big-endian entries, sorted by key. The index of
+//! the active segment is preallocated to `maxIndexBytes` and mapped whole, so appends are a store
+//! into the mapping; when the segment rolls or closes the file is trimmed to its used entries.
+//! Nothing is checksummed: after an unclean stop the active segment's index is rebuilt from the log,
+//! and an index that fails `sanity_check` on open is rebuilt too. The log is the truth.
+//!
+//! Not thread-safe by itself: the owning `Log` holds its state lock around every call.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::MmapMut;
+
+/// An index file of `entry_bytes`-sized entries, mapped into memory.
+pub struct MmapIndex {
+    path: PathBuf,
+    file: Arc<File>,
+    /// None while the file is empty (a zero-length file cannot be mapped).
+    mmap: Option<MmapMut>,
+    entry_bytes: usize,
+    entries: usize,
+    /// Entries the current mapping can hold.
+    capacity: usize,
+}
+
+impl MmapIndex {
+    /// Opens (creating if needed) an index file. Its entries are the whole entries in the file;
+    /// when `preallocate_bytes` is given the file is grown to that size (rounded down to whole
+    /// entries) so that appends need no remap.
+    pub fn open(path: &Path, entry_bytes: usize, preallocate_bytes: Option<usize>) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let file = Arc::new(file);
+        let len = file.metadata()?.len() as usize;
+        let entries = len / entry_bytes;
+        let mut index = MmapIndex {
+            path: path.to_path_buf(),
+            file,
+            mmap: None,
+            entry_bytes,
+            entries,
+            capacity: 0,
+        };
+        let target = match preallocate_bytes {
+            Some(bytes) => (bytes / entry_bytes).max(entries) * entry_bytes,
+            None => len,
+        };
+        index.remap(target)?;
+        Ok(index)
+    }
+
+    fn remap(&mut self, file_bytes: usize) -> io::Result<()> {
+        self.mmap = None;
+        if self.file.metadata()?.len() as usize != file_bytes {
+            self.file.set_len(file_bytes as u64)?;
+        }
+        self.capacity = file_bytes / self.entry_bytes;
+        if file_bytes > 0 {
+            // SAFETY: the file is owned by this index and only resized through `remap`, which
+            // drops the old mapping first; nothing else maps or truncates it.
+            self.mmap = Some(unsafe { MmapMut::map_mut(self.file.as_ref())? });
+        }
+        Ok(())
+    }
+
+    pub fn entries(&self) -> usize {
+        self.entries
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.entries >= self.capacity
+    }
+
+    /// The file, for an fsync outside the owner's lock (fsync also writes pages dirtied through
+    /// the mapping).
+    pub fn file_handle(&self) -> Arc<File> {
+        self.file.clone()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The raw bytes of entry `i` (< entries).
+    pub fn entry(&self, i: usize) -> &[u8] {
+        let at = i * self.entry_bytes;
+        &self.mmap.as_ref().expect("entries > 0 implies a mapping")[at..at + self.entry_bytes]
+    }
+
+    /// Appends an entry. Returns false (and writes nothing) when the index is full.
+    pub fn push(&mut self, entry: &[u8]) -> bool {
+        debug_assert_eq!(entry.len(), self.entry_bytes);
+        if self.is_full() {
+            return false;
+        }
+        let at = self.entries * self.entry_bytes;
+        self.mmap.as_mut().expect("capacity > 0 implies a mapping")[at..at + self.entry_bytes].copy_from_slice(entry);
+        self.entries += 1;
+        true
+    }
+
+    /// The greatest entry whose key (read by `key`) is <= `target`, by binary search.
+    /// Entries must be sorted by key. Returns None when every key is greater (or no entries).
+    pub fn floor<K: Ord>(&self, target: K, key: impl Fn(&[u8]) -> K) -> Option<usize> {
+        let (mut lo, mut hi) = (0usize, self.entries);
+        // Invariant: entries [0, lo) have key <= target, entries [hi, n) have key > target.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if key(self.entry(mid)) <= target {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo.checked_sub(1)
+    }
+
+    /// Empties the index and preallocates it again (for a rebuild).
+    pub fn reset(&mut self, preallocate_bytes: usize) -> io::Result<()> {
+        self.entries = 0;
+        self.remap(0)?;
+        self.remap(preallocate_bytes / self.entry_bytes * self.entry_bytes)
+    }
+
+    /// Shrinks the file to its used entries (when the segment rolls or closes).
+    pub fn trim(&mut self) -> io::Result<()> {
+        if let Some(m) = &self.mmap {
+            m.flush_async()?;
+        }
+        self.remap(self.entries * self.entry_bytes)
+    }
+
+    /// Grows a trimmed index back to `preallocate_bytes` (when a closed segment becomes active again).
+    pub fn preallocate(&mut self, preallocate_bytes: usize) -> io::Result<()> {
+        let target = (preallocate_bytes / self.entry_bytes).max(self.entries) * self.entry_bytes;
+        self.remap(target)
+    }
+
+    /// Writes the mapped entries and the file metadata to disk.
+    pub fn sync(&self) -> io::Result<()> {
+        if let Some(m) = &self.mmap {
+            m.flush()?;
+        }
+        self.file.sync_all()
+    }
+
+    /// Whether the entries are strictly increasing under `key`, and each passes `valid`.
+    pub fn is_sorted_strictly<K: Ord>(&self, key: impl Fn(&[u8]) -> K, valid: impl Fn(&[u8]) -> bool) -> bool {
+        let mut previous: Option<K> = None;
+        for i in 0..self.entries {
+            let e = self.entry(i);
+            if !valid(e) {
+                return false;
+            }
+            let k = key(e);
+            if previous.as_ref().is_some_and(|p| *p >= k) {
+                return false;
+            }
+            previous = Some(k);
+        }
+        true
+    }
+}
+
+fn be_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// Sparse map from offset to byte position in the segment's log file.
+///
+/// Entry (8 bytes): relative offset u32 BE (offset - segment base offset), position u32 BE.
+/// Entries point at the first byte of a batch and key it by the batch's base offset. The first
+/// batch of a segment is never indexed (position 0 is the implicit floor), so an entry of
+/// position 0 is never valid: that is how the zeroed preallocated tail of a crashed index shows.
+pub struct OffsetIndex {
+    inner: MmapIndex,
+    base_offset: i64,
+}
+
+pub const OFFSET_ENTRY_BYTES: usize = 8;
+
+impl OffsetIndex {
+    pub fn open(path: &Path, base_offset: i64, preallocate_bytes: Option<usize>) -> io::Result<Self> {
+        Ok(OffsetIndex { inner: MmapIndex::open(path, OFFSET_ENTRY_BYTES, preallocate_bytes)?, base_offset })
+    }
+
+    /// Records that the batch with base `offset` starts at `position`. False when full.
+    pub fn append(&mut self, offset: i64, position: u32) -> bool {
+        let relative = (offset - self.base_offset) as u32;
+        let mut e = [0u8; OFFSET_ENTRY_BYTES];
+        e[0..4].copy_from_slice(&relative.to_be_bytes());
+        e[4..8].copy_from_slice(&position.to_be_bytes());
+        self.inner.push(&e)
+    }
+
+    /// (offset, position) of entry i.
+    pub fn get(&self, i: usize) -> (i64, u32) {
+        let e = self.inner.entry(i);
+        (self.base_offset + be_u32(e, 0) as i64, be_u32(e, 4))
+    }
+
+    /// The position of the greatest indexed batch starting at or before `offset`; 0 (the first
+    /// batch) when there is none. Scanning forward from it finds the batch that holds `offset`.
+    pub fn lookup(&self, offset: i64) -> u32 {
+        if offset < self.base_offset {
+            return 0;
+        }
+        let target = (offset - self.base_offset).min(u32::MAX as i64) as u32;
+        self.inner.floor(target, |e| be_u32(e, 0)).map_or(0, |i| self.get(i).1)
+    }
+
+    /// The greatest entry whose position is <= `position`, as (offset, position).
+    pub fn lookup_by_position(&self, position: u32) -> Option<(i64, u32)> {
+        self.inner.floor(position, |e| be_u32(e, 4)).map(|i| self.get(i))
+    }
+
+    /// Sound when offsets and positions both strictly increase, no position is 0 and every position
+    /// lies inside a log of `log_bytes`.
+    pub fn sanity_check(&self, log_bytes: u64) -> bool {
+        let positions_ok = self.inner.is_sorted_strictly(
+            |e| be_u32(e, 4),
+            |e| be_u32(e, 4) > 0 && (be_u32(e, 4) as u64) < log_bytes,
+        );
+        positions_ok && self.inner.is_sorted_strictly(|e| be_u32(e, 0), |_| true)
+    }
+
+    pub fn last(&self) -> Option<(i64, u32)> {
+        self.inner.entries().checked_sub(1).map(|i| self.get(i))
+    }
+
+    pub fn mmap_index(&mut self) -> &mut MmapIndex {
+        &mut self.inner
+    }
+
+    pub fn index(&self) -> &MmapIndex {
+        &self.inner
+    }
+}
+
+/// Sparse map from timestamp to offset, for `offsetForTimestamp`.
+///
+/// Entry (12 bytes): timestamp i64 BE, relative offset u32 BE. An entry (T, O) says: the greatest
+/// batch maxTimestamp in this segment up to and including the batch at O is T, first reached at O.
+/// Timestamps strictly increase from entry to entry.
+pub struct TimeIndex {
+    inner: MmapIndex,
+    base_offset: i64,
+}
+
+pub const TIME_ENTRY_BYTES: usize = 12;
+
+impl TimeIndex {
+    pub fn open(path: &Path, base_offset: i64, preallocate_bytes: Option<usize>) -> io::Result<Self> {
+        Ok(TimeIndex { inner: MmapIndex::open(path, TIME_ENTRY_BYTES, preallocate_bytes)?, base_offset })
+    }
+
+    /// Appends (timestamp, offset) unless the timestamp is not greater than the last entry's.
+    /// Returns false only when the index is full.
+    pub fn maybe_append(&mut self, timestamp: i64, offset: i64) -> bool {
+        if self.last().is_some_and(|(t, _)| t >= timestamp) {
+            return true;
+        }
+        let mut e = [0u8; TIME_ENTRY_BYTES];
+        e[0..8].copy_from_slice(&timestamp.to_be_bytes());
+        e[8..12].copy_from_slice(&((offset - self.base_offset) as u32).to_be_bytes());
+        self.inner.push(&e)
+    }
+
+    /// (timestamp, offset) of entry i.
+    pub fn get(&self, i: usize) -> (i64, i64) {
+        let e = self.inner.entry(i);
+        (i64::from_be_bytes(e[0..8].try_into().unwrap()), self.base_offset + be_u32(e, 8) as i64)
+    }
+
+    pub fn last(&self) -> Option<(i64, i64)> {
+        self.inner.entries().checked_sub(1).map(|i| self.get(i))
+    }
+
+    /// The offset of the greatest entry whose timestamp is <= `timestamp`: every batch before it
+    /// has a smaller maxTimestamp, so a search for `timestamp` may start there.
+    pub fn lookup(&self, timestamp: i64) -> Option<i64> {
+        self.inner.floor(timestamp, |e| i64::from_be_bytes(e[0..8].try_into().unwrap())).map(|i| self.get(i).1)
+    }
+
+    /// Sound when timestamps strictly increase and relative offsets never decrease.
+    pub fn sanity_check(&self) -> bool {
+        let mut previous = 0u32;
+        for i in 0..self.inner.entries() {
+            let rel = be_u32(self.inner.entry(i), 8);
+            if rel < previous {
+                return false;
+            }
+            previous = rel;
+        }
+        self.inner.is_sorted_strictly(|e| i64::from_be_bytes(e[0..8].try_into().unwrap()), |_| true)
+    }
+
+    pub fn mmap_index(&mut self) -> &mut MmapIndex {
+        &mut self.inner
+    }
+
+    pub fn index(&self) -> &MmapIndex {
+        &self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_lookup_finds_the_floor_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut idx = OffsetIndex::open(&dir.path().join("a.index"), 100, Some(1024)).unwrap();
+        assert_eq!(idx.lookup(150), 0, "empty index floors to position 0");
+        for i in 1..=50u32 {
+            assert!(idx.append(100 + (i as i64) * 10, i * 1000));
+        }
+        assert_eq!(idx.lookup(99), 0);
+        assert_eq!(idx.lookup(100), 0);
+        assert_eq!(idx.lookup(109), 0);
+        assert_eq!(idx.lookup(110), 1000);
+        assert_eq!(idx.lookup(119), 1000);
+        assert_eq!(idx.lookup(355), 25_000);
+        assert_eq!(idx.lookup(600), 50_000);
+        assert_eq!(idx.lookup(10_000_000), 50_000);
+        assert_eq!(idx.lookup_by_position(999), None);
+        assert_eq!(idx.lookup_by_position(2500), Some((120, 2000)));
+        assert!(idx.sanity_check(50_001));
+        assert!(!idx.sanity_check(50_000), "an entry at or past the log end is unsound");
+    }
+
+    #[test]
+    fn preallocated_index_fills_then_trims_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.index");
+        let mut idx = OffsetIndex::open(&path, 0, Some(80)).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 80);
+        for i in 1..=10u32 {
+            assert!(idx.append(i as i64, i * 10));
+        }
+        assert!(idx.index().is_full());
+        assert!(!idx.append(11, 110), "a full index refuses entries");
+        idx.mmap_index().trim().unwrap();
+        drop(idx);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 80);
+        let reopened = OffsetIndex::open(&path, 0, None).unwrap();
+        assert_eq!(reopened.index().entries(), 10);
+        assert_eq!(reopened.lookup(7), 70);
+    }
+
+    #[test]
+    fn a_crashed_preallocated_index_fails_the_sanity_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.index");
+        let mut idx = OffsetIndex::open(&path, 0, Some(4096)).unwrap();
+        idx.append(5, 100);
+        idx.append(9, 200);
+        drop(idx); // not trimmed: the zeroed tail stays, as after a crash
+        let reopened = OffsetIndex::open(&path, 0, None).unwrap();
+        assert_eq!(reopened.index().entries(), 512);
+        assert!(!reopened.sanity_check(10_000));
+    }
+
+    #[test]
+    fn time_index_keeps_strictly_increasing_timestamps() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut idx = TimeIndex::open(&dir.path().join("d.timeindex"), 1000, Some(1200)).unwrap();
+        assert!(idx.maybe_append(50, 1001));
+        assert!(idx.maybe_append(50, 1002)); // not greater: skipped
+        assert!(idx.maybe_append(40, 1003)); // skipped
+        assert!(idx.maybe_append(70, 1004));
+        assert_eq!(idx.index().entries(), 2);
+        assert_eq!(idx.lookup(49), None);
+        assert_eq!(idx.lookup(50), Some(1001));
+        assert_eq!(idx.lookup(69), Some(1001));
+        assert_eq!(idx.lookup(1_000_000), Some(1004));
+        assert!(idx.sanity_check());
+    }
+}

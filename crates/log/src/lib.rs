@@ -1,0 +1,27 @@
+//! Sluice's storage core: a partition's append-only log of Kafka RecordBatch v2 batches in
+//! segments with memory-mapped offset and time indexes, crash recovery, retention and group-commit
+//! flush. Pure Rust, no Node: the napi binding (`crates/node`) only converts types and schedules work.
+//!
+//! Module map: `batch` (header parse/validate/stamp, CRC-32C), `index` (mmap'd index files),
+//! `file_records` (header scans over a log file), `segment` (one log file + its indexes),
+//! `log` (the set of segments), `checkpoint` (recovery point, clean-shutdown marker),
+//! `flusher` (background flush policy), `config`, `error`.
+
+pub mod batch;
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod file_records;
+mod flusher;
+pub mod index;
+pub mod log;
+pub mod segment;
+
+#[cfg(test)]
+mod log_tests;
+
+pub use batch::{crc32c_append, validate_batches, BatchHeader};
+pub use config::LogConfig;
+pub use error::{LogError, Result};
+pub use log::{AppendInfo, FileRange, Log, LogStats, OpenReport, RetentionReport, Slice};
+pub use segment::SegmentRecovery;
