@@ -1,0 +1,366 @@
+//! napi-rs binding of the storage core. It only converts types and schedules work: blocking calls
+//! (open with recovery, flush, close) run as `AsyncTask`s on libuv's pool and resolve promises;
+//! cheap calls (append into the page cache, slice lookups) run on the caller's thread.
+//! Every error becomes a JS Error whose `code` is the core's stable code (`map_error`).
+//! Offsets cross as BigInt; byte counts and millisecond times as numbers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use sluice_log::{Log, LogConfig, LogError, OpenReport, Slice};
+
+/// One place where core errors become JS errors. napi-rs cannot return a custom `code` from a
+/// function, so the reason carries it: `"<CODE>|<message>"`; the TS facade (`src/storage/native.ts`)
+/// splits it into `error.code` and `error.message`.
+fn map_error(err: LogError) -> Error {
+    coded(err.code(), err.to_string())
+}
+
+fn coded(code: &str, message: String) -> Error {
+    Error::new(Status::GenericFailure, format!("{code}|{message}"))
+}
+
+
+fn invalid_arg(message: String) -> Error {
+    coded("INVALID_ARGUMENT", message)
+}
+
+fn offset_arg(name: &str, value: BigInt) -> Result<i64> {
+    let (v, lossless) = value.get_i64();
+    if !lossless {
+        return Err(invalid_arg(format!("{name} does not fit in a signed 64-bit offset")));
+    }
+    Ok(v)
+}
+
+/// CRC-32C (Castagnoli) of `data`, hardware-accelerated; `initial` continues an earlier CRC.
+#[napi(js_name = "crc32c")]
+pub fn crc32c(data: &[u8], initial: Option<u32>) -> u32 {
+    sluice_log::crc32c_append(initial.unwrap_or(0), data)
+}
+
+/// Per-log settings; omitted fields take the core's defaults.
+#[napi(object)]
+#[derive(Default)]
+pub struct LogOptions {
+    pub segment_bytes: Option<i64>,
+    pub segment_ms: Option<i64>,
+    pub index_interval_bytes: Option<i64>,
+    pub max_index_bytes: Option<i64>,
+    pub max_batch_bytes: Option<i64>,
+    pub retention_bytes: Option<i64>,
+    pub retention_ms: Option<i64>,
+    pub flush_interval_ms: Option<i64>,
+    pub flush_interval_bytes: Option<i64>,
+    pub leader_epoch: Option<i32>,
+}
+
+fn to_config(o: &LogOptions) -> Result<LogConfig> {
+    let d = LogConfig::default();
+    let non_negative = |name: &str, v: Option<i64>| -> Result<Option<u64>> {
+        match v {
+            Some(x) if x < 0 => Err(invalid_arg(format!("{name} must not be negative, got {x}"))),
+            other => Ok(other.map(|x| x as u64)),
+        }
+    };
+    Ok(LogConfig {
+        segment_bytes: non_negative("segmentBytes", o.segment_bytes)?.unwrap_or(d.segment_bytes),
+        segment_ms: o.segment_ms.unwrap_or(d.segment_ms),
+        index_interval_bytes: non_negative("indexIntervalBytes", o.index_interval_bytes)?.unwrap_or(d.index_interval_bytes),
+        max_index_bytes: non_negative("maxIndexBytes", o.max_index_bytes)?.map_or(d.max_index_bytes, |v| v as usize),
+        max_batch_bytes: non_negative("maxBatchBytes", o.max_batch_bytes)?.map_or(d.max_batch_bytes, |v| v as usize),
+        retention_bytes: o.retention_bytes.unwrap_or(d.retention_bytes),
+        retention_ms: o.retention_ms.unwrap_or(d.retention_ms),
+        flush_interval_ms: non_negative("flushIntervalMs", o.flush_interval_ms)?,
+        flush_interval_bytes: non_negative("flushIntervalBytes", o.flush_interval_bytes)?,
+        leader_epoch: o.leader_epoch.unwrap_or(d.leader_epoch),
+    })
+}
+
+#[napi(object)]
+pub struct SegmentRecoveryReport {
+    pub base_offset: BigInt,
+    pub valid_bytes: f64,
+    pub truncated_bytes: f64,
+    pub reason: Option<String>,
+}
+
+#[napi(object)]
+pub struct OpenResult {
+    pub clean_shutdown: bool,
+    pub recovered: Vec<SegmentRecoveryReport>,
+    pub deleted_segments: Vec<BigInt>,
+}
+
+fn open_result(r: &OpenReport) -> OpenResult {
+    OpenResult {
+        clean_shutdown: r.clean_shutdown,
+        recovered: r
+            .recovered
+            .iter()
+            .map(|s| SegmentRecoveryReport {
+                base_offset: BigInt::from(s.base_offset),
+                valid_bytes: s.valid_bytes as f64,
+                truncated_bytes: s.truncated_bytes as f64,
+                reason: s.reason.clone(),
+            })
+            .collect(),
+        deleted_segments: r.deleted_segments.iter().map(|b| BigInt::from(*b)).collect(),
+    }
+}
+
+#[napi(object)]
+pub struct AppendResult {
+    pub base_offset: BigInt,
+    pub last_offset: BigInt,
+    pub append_time_ms: i64,
+    pub batches: u32,
+}
+
+#[napi(object)]
+pub struct ReadResult {
+    pub data: Buffer,
+    pub high_watermark: BigInt,
+    pub log_start_offset: BigInt,
+}
+
+#[napi(object)]
+pub struct RetentionResult {
+    pub deleted_segments: Vec<BigInt>,
+    pub deleted_bytes: f64,
+    pub log_start_offset: BigInt,
+}
+
+#[napi(object)]
+pub struct NativeLogStats {
+    pub high_watermark: BigInt,
+    pub log_start_offset: BigInt,
+    pub recovery_point: BigInt,
+    pub segments: u32,
+    pub size_bytes: f64,
+    pub fsync_rounds: f64,
+    pub flush_calls: f64,
+}
+
+#[napi(object)]
+pub struct FileRangeInfo {
+    pub path: String,
+    pub segment_base_offset: BigInt,
+    /// Byte position in the segment's log file (< 2^31).
+    pub position: f64,
+    pub bytes: f64,
+    pub first_offset: BigInt,
+    pub next_offset: BigInt,
+}
+
+/// A partition log opened by the core.
+#[napi]
+pub struct NativeLog {
+    inner: Arc<Log>,
+    report: OpenReport,
+}
+
+pub struct OpenTask {
+    dir: PathBuf,
+    config: LogConfig,
+}
+
+impl Task for OpenTask {
+    type Output = (Arc<Log>, OpenReport);
+    type JsValue = NativeLog;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        Log::open(&self.dir, self.config.clone()).map_err(map_error)
+    }
+
+    fn resolve(&mut self, _env: Env, (inner, report): Self::Output) -> Result<Self::JsValue> {
+        Ok(NativeLog { inner, report })
+    }
+}
+
+pub struct FlushTask(Arc<Log>);
+
+impl Task for FlushTask {
+    type Output = i64;
+    type JsValue = BigInt;
+
+    fn compute(&mut self) -> Result<i64> {
+        self.0.flush().map_err(map_error)
+    }
+
+    fn resolve(&mut self, _env: Env, point: i64) -> Result<BigInt> {
+        Ok(BigInt::from(point))
+    }
+}
+
+pub struct CloseTask(Arc<Log>);
+
+impl Task for CloseTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        self.0.close().map_err(map_error)
+    }
+
+    fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[napi]
+impl NativeLog {
+    /// Opens (creating if needed) the log in `dir`, recovering it after an unclean stop, on a
+    /// pool thread.
+    #[napi(ts_return_type = "Promise<NativeLog>")]
+    pub fn open(dir: String, options: Option<LogOptions>) -> Result<AsyncTask<OpenTask>> {
+        let config = to_config(&options.unwrap_or_default())?;
+        Ok(AsyncTask::new(OpenTask { dir: PathBuf::from(dir), config }))
+    }
+
+    /// What opening found: clean or not, segments scanned and truncated, segments dropped.
+    #[napi(getter)]
+    pub fn open_report(&self) -> OpenResult {
+        open_result(&self.report)
+    }
+
+    /// Validates and appends one or more RecordBatch v2 in `batches`, all or nothing. Stamps the
+    /// assigned base offsets into `batches` in place. Writes into the page cache on this thread.
+    #[napi]
+    pub fn append(&self, mut batches: Buffer, now_ms: i64) -> Result<AppendResult> {
+        let info = self.inner.append(batches.as_mut(), now_ms).map_err(map_error)?;
+        Ok(AppendResult {
+            base_offset: BigInt::from(info.base_offset),
+            last_offset: BigInt::from(info.last_offset),
+            append_time_ms: info.append_time_ms,
+            batches: info.batches as u32,
+        })
+    }
+
+    /// The file ranges that answer a fetch at `offset` (see the core's `Log::slice`).
+    #[napi]
+    pub fn slice(&self, offset: BigInt, max_bytes: f64) -> Result<NativeSlice> {
+        let slice = self.inner.slice(offset_arg("offset", offset)?, max_bytes.max(0.0) as u64).map_err(map_error)?;
+        Ok(NativeSlice { slice })
+    }
+
+    /// The same bytes as `slice`, copied into a Buffer.
+    #[napi]
+    pub fn read(&self, offset: BigInt, max_bytes: f64) -> Result<ReadResult> {
+        let (data, slice) = self.inner.read(offset_arg("offset", offset)?, max_bytes.max(0.0) as u64).map_err(map_error)?;
+        Ok(ReadResult {
+            data: data.into(),
+            high_watermark: BigInt::from(slice.high_watermark),
+            log_start_offset: BigInt::from(slice.log_start_offset),
+        })
+    }
+
+    /// fsyncs everything appended before the call, on a pool thread; concurrent calls share fsync
+    /// rounds. Resolves with the new recovery point.
+    #[napi(ts_return_type = "Promise<bigint>")]
+    pub fn flush(&self) -> AsyncTask<FlushTask> {
+        AsyncTask::new(FlushTask(self.inner.clone()))
+    }
+
+    /// Base offset of the first batch whose maxTimestamp >= `timestamp_ms`, or null.
+    #[napi]
+    pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<BigInt>> {
+        Ok(self.inner.offset_for_timestamp(timestamp_ms).map_err(map_error)?.map(BigInt::from))
+    }
+
+    /// Deletes whole old segments by retention bytes and age at `now_ms`.
+    #[napi]
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionResult> {
+        let r = self.inner.enforce_retention(now_ms).map_err(map_error)?;
+        Ok(RetentionResult {
+            deleted_segments: r.deleted_segments.into_iter().map(BigInt::from).collect(),
+            deleted_bytes: r.deleted_bytes as f64,
+            log_start_offset: BigInt::from(r.log_start_offset),
+        })
+    }
+
+    #[napi(getter)]
+    pub fn high_watermark(&self) -> BigInt {
+        BigInt::from(self.inner.high_watermark())
+    }
+
+    #[napi(getter)]
+    pub fn log_start_offset(&self) -> BigInt {
+        BigInt::from(self.inner.log_start_offset())
+    }
+
+    #[napi]
+    pub fn stats(&self) -> NativeLogStats {
+        let s = self.inner.stats();
+        NativeLogStats {
+            high_watermark: BigInt::from(s.high_watermark),
+            log_start_offset: BigInt::from(s.log_start_offset),
+            recovery_point: BigInt::from(s.recovery_point),
+            segments: s.segments as u32,
+            size_bytes: s.size_bytes as f64,
+            fsync_rounds: s.fsync_rounds as f64,
+            flush_calls: s.flush_calls as f64,
+        }
+    }
+
+    /// Base offsets of the segments, oldest first.
+    #[napi]
+    pub fn segment_base_offsets(&self) -> Vec<BigInt> {
+        self.inner.segment_bases().into_iter().map(BigInt::from).collect()
+    }
+
+    /// Flushes, seals and marks the log clean, on a pool thread. Later calls fail with LOG_CLOSED.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close(&self) -> AsyncTask<CloseTask> {
+        AsyncTask::new(CloseTask(self.inner.clone()))
+    }
+}
+
+/// File ranges of whole batches taken by `NativeLog.slice`. Holds the segment files open, so a
+/// segment deleted by retention meanwhile stays readable until the slice is dropped.
+#[napi]
+pub struct NativeSlice {
+    slice: Slice,
+}
+
+#[napi]
+impl NativeSlice {
+    #[napi(getter)]
+    pub fn ranges(&self) -> Vec<FileRangeInfo> {
+        self.slice
+            .ranges
+            .iter()
+            .map(|r| FileRangeInfo {
+                path: r.path.to_string_lossy().into_owned(),
+                segment_base_offset: BigInt::from(r.segment_base_offset),
+                position: r.position as f64,
+                bytes: r.bytes as f64,
+                first_offset: BigInt::from(r.first_offset),
+                next_offset: BigInt::from(r.next_offset),
+            })
+            .collect()
+    }
+
+    #[napi(getter)]
+    pub fn bytes(&self) -> f64 {
+        self.slice.bytes() as f64
+    }
+
+    #[napi(getter)]
+    pub fn high_watermark(&self) -> BigInt {
+        BigInt::from(self.slice.high_watermark)
+    }
+
+    #[napi(getter)]
+    pub fn log_start_offset(&self) -> BigInt {
+        BigInt::from(self.slice.log_start_offset)
+    }
+
+    /// Copies the ranges' bytes into a Buffer.
+    #[napi]
+    pub fn read(&self) -> Result<Buffer> {
+        Ok(self.slice.read_all().map_err(map_error)?.into())
+    }
+}

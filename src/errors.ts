@@ -1,0 +1,38 @@
+// The error table: every error Sluice reports has a stable `code` (Kafka's name where Kafka has
+// one), whether retrying can help, and a default message. `SluiceError` carries the code.
+
+export interface ErrorInfo {
+  readonly retriable: boolean;
+  readonly message: string;
+}
+
+export const ERRORS = {
+  CORRUPT_MESSAGE: { retriable: false, message: 'a record batch failed validation (bounds, magic, CRC)' },
+  INVALID_RECORD: { retriable: false, message: 'a record batch is well formed but not acceptable' },
+  MESSAGE_TOO_LARGE: { retriable: false, message: 'a record batch is larger than the configured maximum' },
+  OFFSET_OUT_OF_RANGE: { retriable: false, message: 'the offset is outside [logStartOffset, highWatermark]' },
+  KAFKA_STORAGE_ERROR: { retriable: true, message: 'the disk failed the operation (full, I/O error)' },
+  INVALID_CONFIG: { retriable: false, message: 'a configuration value is out of range' },
+  INVALID_ARGUMENT: { retriable: false, message: 'an argument is out of range' },
+  UNSUPPORTED_COMPRESSION_TYPE: { retriable: false, message: 'the batch uses a compression this codec does not decode' },
+  LOG_CLOSED: { retriable: false, message: 'the log is closed' },
+  UNKNOWN_SERVER_ERROR: { retriable: false, message: 'an unexpected error' },
+} as const satisfies Record<string, ErrorInfo>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}
+
+export class SluiceError extends Error {
+  override readonly name = 'SluiceError';
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message: string = ERRORS[code].message, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.retriable = ERRORS[code].retriable;
+  }
+}

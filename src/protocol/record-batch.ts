@@ -1,0 +1,227 @@
+// Kafka RecordBatch v2 (magic 2): encode records into a batch and decode batches back into
+// records. Used by tests now and by the client; the broker itself never decodes records.
+// No I/O; the CRC-32C comes from the native core (hardware-accelerated), a pure function.
+//
+// Batch header (big-endian): baseOffset i64 | batchLength i32 | partitionLeaderEpoch i32 |
+// magic i8 = 2 | crc u32 (CRC-32C of everything after it) | attributes i16 | lastOffsetDelta i32 |
+// baseTimestamp i64 | maxTimestamp i64 | producerId i64 | producerEpoch i16 | baseSequence i32 |
+// recordsCount i32 | records. Record: length varint | attributes i8 | timestampDelta varlong |
+// offsetDelta varint | keyLength varint (-1 = null) | key | valueLength varint | value |
+// headerCount varint | per header: keyLength varint | key (UTF-8) | valueLength varint | value.
+
+import { SluiceError } from '../errors.js';
+import { crc32c } from '../native.js';
+import { readVarint, varintSize, writeVarint } from './varint.js';
+
+export const BATCH_HEADER_BYTES = 61;
+export const LOG_OVERHEAD_BYTES = 12;
+const CRC_AT = 17;
+const ATTRIBUTES_AT = 21;
+const COMPRESSION_MASK = 0x07;
+
+export type Bytes = Buffer | string | null;
+
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+export interface RecordInput {
+  key?: Bytes;
+  value: Bytes;
+  headers?: RecordHeader[] | Record<string, Bytes>;
+  /** Defaults to the batch's base timestamp. */
+  timestampMs?: number;
+}
+
+export interface BatchOptions {
+  baseOffset?: bigint;
+  /** Defaults to the smallest record timestamp, or Date.now() when none is given. */
+  baseTimestampMs?: number;
+  partitionLeaderEpoch?: number;
+  producerId?: bigint;
+  producerEpoch?: number;
+  baseSequence?: number;
+  /** Only bits 3-5 (timestamp type, transactional, control); compression is not encoded here. */
+  attributes?: number;
+}
+
+export interface DecodedRecord {
+  offset: bigint;
+  timestampMs: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+export interface DecodedBatch {
+  baseOffset: bigint;
+  sizeBytes: number;
+  partitionLeaderEpoch: number;
+  magic: number;
+  crc: number;
+  attributes: number;
+  lastOffsetDelta: number;
+  baseTimestampMs: number;
+  maxTimestampMs: number;
+  producerId: bigint;
+  producerEpoch: number;
+  baseSequence: number;
+  records: DecodedRecord[];
+}
+
+interface PreparedRecord {
+  timestampDelta: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Array<{ key: Buffer; value: Buffer | null }>;
+  bodyBytes: number;
+}
+
+const toBuffer = (b: Bytes | undefined): Buffer | null =>
+  b === null || b === undefined ? null : typeof b === 'string' ? Buffer.from(b) : b;
+
+const bytesField = (b: Buffer | null): number => (b === null ? varintSize(-1) : varintSize(b.length) + b.length);
+
+/** Encodes `records` (at least one) into one uncompressed RecordBatch v2 with a valid CRC. */
+export function encodeRecordBatch(records: RecordInput[], options: BatchOptions = {}): Buffer {
+  if (records.length === 0) throw new SluiceError('INVALID_RECORD', 'a record batch needs at least one record');
+  const stamps = records.map((r) => r.timestampMs).filter((t): t is number => t !== undefined);
+  const baseTimestampMs = options.baseTimestampMs ?? (stamps.length ? Math.min(...stamps) : Date.now());
+  let maxTimestampMs = baseTimestampMs;
+  const prepared: PreparedRecord[] = records.map((r, offsetDelta) => {
+    const timestampMs = r.timestampMs ?? baseTimestampMs;
+    maxTimestampMs = Math.max(maxTimestampMs, timestampMs);
+    const headerList = Array.isArray(r.headers)
+      ? r.headers
+      : Object.entries(r.headers ?? {}).map(([key, value]) => ({ key, value: toBuffer(value) }));
+    const headers = headerList.map((h) => ({ key: Buffer.from(h.key), value: toBuffer(h.value) }));
+    const key = toBuffer(r.key);
+    const value = toBuffer(r.value);
+    const timestampDelta = timestampMs - baseTimestampMs;
+    let bodyBytes = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + bytesField(key) + bytesField(value);
+    bodyBytes += varintSize(headers.length);
+    for (const h of headers) bodyBytes += bytesField(h.key) + bytesField(h.value);
+    return { timestampDelta, key, value, headers, bodyBytes };
+  });
+  const size = prepared.reduce((n, r) => n + varintSize(r.bodyBytes) + r.bodyBytes, BATCH_HEADER_BYTES);
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeBigInt64BE(options.baseOffset ?? 0n, 0);
+  buf.writeInt32BE(size - LOG_OVERHEAD_BYTES, 8);
+  buf.writeInt32BE(options.partitionLeaderEpoch ?? -1, 12);
+  buf.writeInt8(2, 16);
+  buf.writeInt16BE((options.attributes ?? 0) & ~COMPRESSION_MASK, ATTRIBUTES_AT);
+  buf.writeInt32BE(records.length - 1, 23);
+  buf.writeBigInt64BE(BigInt(baseTimestampMs), 27);
+  buf.writeBigInt64BE(BigInt(maxTimestampMs), 35);
+  buf.writeBigInt64BE(options.producerId ?? -1n, 43);
+  buf.writeInt16BE(options.producerEpoch ?? -1, 51);
+  buf.writeInt32BE(options.baseSequence ?? -1, 53);
+  buf.writeInt32BE(records.length, 57);
+  let at = BATCH_HEADER_BYTES;
+  prepared.forEach((r, offsetDelta) => {
+    at = writeVarint(buf, at, r.bodyBytes);
+    buf[at++] = 0; // record attributes: unused
+    at = writeVarint(buf, at, r.timestampDelta);
+    at = writeVarint(buf, at, offsetDelta);
+    at = writeBytes(buf, at, r.key);
+    at = writeBytes(buf, at, r.value);
+    at = writeVarint(buf, at, r.headers.length);
+    for (const h of r.headers) {
+      at = writeBytes(buf, at, h.key);
+      at = writeBytes(buf, at, h.value);
+    }
+  });
+  buf.writeUInt32BE(crc32c(buf.subarray(ATTRIBUTES_AT)), CRC_AT);
+  return buf;
+}
+
+function writeBytes(buf: Buffer, at: number, b: Buffer | null): number {
+  if (b === null) return writeVarint(buf, at, -1);
+  at = writeVarint(buf, at, b.length);
+  b.copy(buf, at);
+  return at + b.length;
+}
+
+/** Decodes the batch at `at` in `buf`, verifying its CRC. Record buffers are views into `buf`. */
+export function decodeRecordBatch(buf: Buffer, at = 0): DecodedBatch {
+  if (buf.length - at < BATCH_HEADER_BYTES) {
+    throw new SluiceError('CORRUPT_MESSAGE', `truncated batch header at ${at}`);
+  }
+  const sizeBytes = buf.readInt32BE(at + 8) + LOG_OVERHEAD_BYTES;
+  if (sizeBytes < BATCH_HEADER_BYTES || at + sizeBytes > buf.length) {
+    throw new SluiceError('CORRUPT_MESSAGE', `batch at ${at} of ${sizeBytes} bytes does not fit the buffer`);
+  }
+  const magic = buf.readInt8(at + 16);
+  if (magic !== 2) throw new SluiceError('CORRUPT_MESSAGE', `unsupported magic ${magic} at ${at}`);
+  const crc = buf.readUInt32BE(at + CRC_AT);
+  const actual = crc32c(buf.subarray(at + ATTRIBUTES_AT, at + sizeBytes));
+  if (crc !== actual) throw new SluiceError('CORRUPT_MESSAGE', `CRC mismatch in batch at ${at}`);
+  const attributes = buf.readInt16BE(at + ATTRIBUTES_AT);
+  const baseOffset = buf.readBigInt64BE(at);
+  const baseTimestampMs = Number(buf.readBigInt64BE(at + 27));
+  const recordsCount = buf.readInt32BE(at + 57);
+  const batch: DecodedBatch = {
+    baseOffset,
+    sizeBytes,
+    partitionLeaderEpoch: buf.readInt32BE(at + 12),
+    magic,
+    crc,
+    attributes,
+    lastOffsetDelta: buf.readInt32BE(at + 23),
+    baseTimestampMs,
+    maxTimestampMs: Number(buf.readBigInt64BE(at + 35)),
+    producerId: buf.readBigInt64BE(at + 43),
+    producerEpoch: buf.readInt16BE(at + 51),
+    baseSequence: buf.readInt32BE(at + 53),
+    records: [],
+  };
+  if ((attributes & COMPRESSION_MASK) !== 0) {
+    throw new SluiceError('UNSUPPORTED_COMPRESSION_TYPE', `compression ${attributes & COMPRESSION_MASK} is not decoded`);
+  }
+  const end = at + sizeBytes;
+  let p = at + BATCH_HEADER_BYTES;
+  for (let i = 0; i < recordsCount; i++) {
+    let length: number;
+    [length, p] = readVarint(buf, p);
+    const recordEnd = p + length;
+    if (length < 0 || recordEnd > end) throw new SluiceError('CORRUPT_MESSAGE', `record ${i} overruns its batch`);
+    p += 1; // attributes
+    let timestampDelta: number, offsetDelta: number, headerCount: number;
+    [timestampDelta, p] = readVarint(buf, p);
+    [offsetDelta, p] = readVarint(buf, p);
+    let key: Buffer | null, value: Buffer | null;
+    [key, p] = readBytes(buf, p, recordEnd);
+    [value, p] = readBytes(buf, p, recordEnd);
+    [headerCount, p] = readVarint(buf, p);
+    const headers: RecordHeader[] = [];
+    for (let h = 0; h < headerCount; h++) {
+      let hk: Buffer | null, hv: Buffer | null;
+      [hk, p] = readBytes(buf, p, recordEnd);
+      [hv, p] = readBytes(buf, p, recordEnd);
+      headers.push({ key: hk?.toString() ?? '', value: hv });
+    }
+    if (p !== recordEnd) throw new SluiceError('CORRUPT_MESSAGE', `record ${i} length does not match its fields`);
+    batch.records.push({ offset: baseOffset + BigInt(offsetDelta), timestampMs: baseTimestampMs + timestampDelta, key, value, headers });
+  }
+  if (p !== end) throw new SluiceError('CORRUPT_MESSAGE', `batch at ${at} has bytes after its last record`);
+  return batch;
+}
+
+function readBytes(buf: Buffer, at: number, limit: number): [Buffer | null, number] {
+  const [length, p] = readVarint(buf, at);
+  if (length === -1) return [null, p];
+  if (length < 0 || p + length > limit) throw new SluiceError('CORRUPT_MESSAGE', `field of ${length} bytes overruns its record`);
+  return [buf.subarray(p, p + length), p + length];
+}
+
+/** Decodes every batch in `buf` (whole batches back to back). */
+export function decodeRecordBatches(buf: Buffer): DecodedBatch[] {
+  const batches: DecodedBatch[] = [];
+  for (let at = 0; at < buf.length; ) {
+    const batch = decodeRecordBatch(buf, at);
+    batches.push(batch);
+    at += batch.sizeBytes;
+  }
+  return batches;
+}

@@ -1,0 +1,167 @@
+// The typed storage facade over one native partition log: bigint offsets, SluiceErrors with stable
+// codes, an injected clock for append times and retention, and at most one native flush in flight
+// (later flush calls join the next round instead of each taking a libuv pool thread).
+
+import { systemClock, type Clock } from '../clock.js';
+import { native, nativeAsync, nativeCall, type LogOptions, type NativeLog, type NativeSlice } from '../native.js';
+
+export type { LogOptions } from '../native.js';
+
+export interface AppendResult {
+  baseOffset: bigint;
+  lastOffset: bigint;
+  appendTimeMs: number;
+  batches: number;
+}
+
+export interface FileRange {
+  /** The segment's log file (it stays open while the slice is referenced). */
+  path: string;
+  segmentBaseOffset: bigint;
+  /** Byte position of the first batch in the file. */
+  position: number;
+  bytes: number;
+  /** Base offset of the first batch, and the offset after the last one. */
+  firstOffset: bigint;
+  nextOffset: bigint;
+}
+
+export interface LogSlice {
+  ranges: FileRange[];
+  bytes: number;
+  highWatermark: bigint;
+  logStartOffset: bigint;
+  /** Copies the ranges' bytes into one Buffer. */
+  read(): Buffer;
+  /** The native slice, for the transfer engine. */
+  readonly handle: NativeSlice;
+}
+
+export interface ReadResult {
+  data: Buffer;
+  highWatermark: bigint;
+  logStartOffset: bigint;
+}
+
+export interface RecoveryReport {
+  cleanShutdown: boolean;
+  recovered: Array<{ baseOffset: bigint; validBytes: number; truncatedBytes: number; reason: string | null }>;
+  deletedSegments: bigint[];
+}
+
+export interface LogStats {
+  highWatermark: bigint;
+  logStartOffset: bigint;
+  recoveryPoint: bigint;
+  segments: number;
+  sizeBytes: number;
+  fsyncRounds: number;
+  flushCalls: number;
+}
+
+export class PartitionLog {
+  #native: NativeLog;
+  #clock: Clock;
+  #flushInFlight: Promise<bigint> | undefined;
+  #flushNext: Promise<bigint> | undefined;
+
+  private constructor(nativeLog: NativeLog, clock: Clock) {
+    this.#native = nativeLog;
+    this.#clock = clock;
+  }
+
+  /** Opens (creating if needed) the log in `dir`, recovering it off the event loop. */
+  static async open(dir: string, options: LogOptions = {}, clock: Clock = systemClock): Promise<PartitionLog> {
+    const nativeLog = await nativeAsync(nativeCall(() => native.NativeLog.open(dir, options)));
+    return new PartitionLog(nativeLog, clock);
+  }
+
+  /** What opening found (clean or not, what recovery truncated). */
+  get recoveryReport(): RecoveryReport {
+    const r = this.#native.openReport;
+    return {
+      cleanShutdown: r.cleanShutdown,
+      recovered: r.recovered.map((s) => ({ ...s, reason: s.reason ?? null })),
+      deletedSegments: r.deletedSegments,
+    };
+  }
+
+  get highWatermark(): bigint {
+    return this.#native.highWatermark;
+  }
+
+  get logStartOffset(): bigint {
+    return this.#native.logStartOffset;
+  }
+
+  /**
+   * Validates and appends one or more RecordBatch v2 in `batches`, all or nothing, into the page
+   * cache. The assigned offsets are stamped into `batches` in place. Durable after `flush()`.
+   */
+  append(batches: Buffer): AppendResult {
+    return nativeCall(() => this.#native.append(batches, this.#clock.nowMs()));
+  }
+
+  /** File ranges of whole batches from the batch holding `offset`, at most `maxBytes` (but at least one batch). */
+  slice(offset: bigint, maxBytes: number): LogSlice {
+    const handle = nativeCall(() => this.#native.slice(offset, maxBytes));
+    return {
+      ranges: handle.ranges,
+      bytes: handle.bytes,
+      highWatermark: handle.highWatermark,
+      logStartOffset: handle.logStartOffset,
+      read: () => nativeCall(() => handle.read()),
+      handle,
+    };
+  }
+
+  /** The bytes `slice(offset, maxBytes)` names, copied into a Buffer. */
+  read(offset: bigint, maxBytes: number): ReadResult {
+    return nativeCall(() => this.#native.read(offset, maxBytes));
+  }
+
+  /**
+   * Makes every append made before the call durable; resolves with the recovery point. Group
+   * commit: calls made while a flush runs share the next one.
+   */
+  flush(): Promise<bigint> {
+    if (this.#flushNext) return this.#flushNext;
+    const previous = this.#flushInFlight;
+    const next = (async () => {
+      if (previous) await previous.catch(() => undefined);
+      this.#flushNext = undefined;
+      const run = nativeAsync(this.#native.flush());
+      this.#flushInFlight = run;
+      try {
+        return await run;
+      } finally {
+        if (this.#flushInFlight === run) this.#flushInFlight = undefined;
+      }
+    })();
+    this.#flushNext = next;
+    return next;
+  }
+
+  /** Base offset of the first batch whose maxTimestamp >= `timestampMs`, or null. */
+  offsetForTimestamp(timestampMs: number): bigint | null {
+    return nativeCall(() => this.#native.offsetForTimestamp(timestampMs)) ?? null;
+  }
+
+  /** Deletes whole old segments past the retention limits (by the injected clock). */
+  enforceRetention(): { deletedSegments: bigint[]; deletedBytes: number; logStartOffset: bigint } {
+    return nativeCall(() => this.#native.enforceRetention(this.#clock.nowMs()));
+  }
+
+  stats(): LogStats {
+    return this.#native.stats();
+  }
+
+  segmentBaseOffsets(): bigint[] {
+    return this.#native.segmentBaseOffsets();
+  }
+
+  /** Flushes, seals and marks the log clean. */
+  close(): Promise<void> {
+    return nativeAsync(this.#native.close());
+  }
+}
