@@ -2,8 +2,8 @@
 // value is zigzag-mapped to unsigned, then written 7 bits at a time, least significant group
 // first, with the high bit set on every byte but the last. No I/O.
 //
-// Values are JS numbers: lengths, deltas and counts fit in a safe integer. A varint wider than
-// Number.MAX_SAFE_INTEGER is rejected rather than rounded.
+// Values are JS numbers with |value| < 2^52 (so the zigzagged form stays a safe integer):
+// lengths, counts and timestamp deltas all fit. Anything wider is rejected rather than rounded.
 
 import { SluiceError } from '../errors.js';
 
@@ -47,8 +47,9 @@ export function readVarint(buf: Uint8Array, at: number): [number, number] {
 }
 
 function zigzag(value: number): number {
-  if (!Number.isSafeInteger(value)) throw new RangeError(`varint value ${value} is not a safe integer`);
-  return value >= 0 ? value * 2 : -value * 2 - 1;
+  const z = value >= 0 ? value * 2 : -value * 2 - 1;
+  if (!Number.isInteger(value) || !Number.isSafeInteger(z)) throw new RangeError(`varint value ${value} is outside ±2^52`);
+  return z;
 }
 
 function unzigzag(z: number): number {

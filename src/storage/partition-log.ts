@@ -126,18 +126,21 @@ export class PartitionLog {
    */
   flush(): Promise<bigint> {
     if (this.#flushNext) return this.#flushNext;
-    const previous = this.#flushInFlight;
-    const next = (async () => {
-      if (previous) await previous.catch(() => undefined);
-      this.#flushNext = undefined;
-      const run = nativeAsync(this.#native.flush());
-      this.#flushInFlight = run;
-      try {
-        return await run;
-      } finally {
-        if (this.#flushInFlight === run) this.#flushInFlight = undefined;
-      }
-    })();
+    const previous = this.#flushInFlight ?? Promise.resolve(0n);
+    // The round starts in a callback, after `#flushNext` is set below, so a call made before it
+    // starts joins it, and a call made after it starts waits for the next one.
+    const next = previous
+      .catch(() => undefined)
+      .then(() => {
+        this.#flushNext = undefined;
+        const run = nativeAsync(this.#native.flush());
+        this.#flushInFlight = run;
+        const clear = () => {
+          if (this.#flushInFlight === run) this.#flushInFlight = undefined;
+        };
+        run.then(clear, clear);
+        return run;
+      });
     this.#flushNext = next;
     return next;
   }

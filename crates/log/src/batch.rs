@@ -76,7 +76,7 @@ impl BatchHeader {
 /// the whole batch. Checks, in order: header bounds, size limit, batch within `buf`, magic, CRC,
 /// record count. Returns the header.
 pub fn check_batch(buf: &[u8], max_batch_bytes: usize) -> Result<BatchHeader> {
-    if buf.len() < LOG_OVERHEAD {
+    if buf.len() < HEADER_BYTES {
         return Err(LogError::CorruptMessage(format!(
             "truncated batch: {} bytes left, a batch header needs {HEADER_BYTES}",
             buf.len()

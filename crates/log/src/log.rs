@@ -354,7 +354,8 @@ impl Log {
             base_offset: i64,
             size: u64,
             scan_from: u64,
-            skip_to: Option<u64>,
+            /// An indexed batch (base offset, position) near the budget's end, to skip to.
+            skip_to: Option<(i64, u64)>,
         }
         let (high_watermark, log_start_offset, views) = {
             let state = self.state.read();
@@ -371,7 +372,7 @@ impl Log {
                     continue;
                 }
                 let scan_from = if views.is_empty() { segment.lookup(offset) } else { 0 };
-                let skip_to = segment.lookup_by_position(scan_from + max_bytes).filter(|p| *p > scan_from);
+                let skip_to = segment.lookup_by_position(scan_from + max_bytes).filter(|(_, p)| *p > scan_from);
                 reach += segment.size() - scan_from;
                 views.push(View {
                     file: segment.log_file().clone(),
@@ -406,8 +407,9 @@ impl Log {
             let mut next_offset = first.next_offset();
             let mut full = false;
             // Batches wholly between `start` and an index entry within budget need no header reads.
-            if let Some(p) = view.skip_to.filter(|p| *p > start && *p - start <= budget) {
+            if let Some((entry_offset, p)) = view.skip_to.filter(|(_, p)| *p > start && *p - start <= budget) {
                 scanner = HeaderScanner::new(&view.file, p, view.size);
+                next_offset = entry_offset;
             }
             while let Some(h) = scanner.peek()? {
                 let end = scanner.position() + h.size_bytes as u64;

@@ -132,6 +132,13 @@ fn slices_start_and_end_on_batch_boundaries_below_the_high_watermark() {
                 }
                 let slice = log.slice(offset, max_bytes).unwrap();
                 let bytes = slice.read_all().unwrap();
+                for r in &slice.ranges {
+                    let mut piece = vec![0u8; r.bytes as usize];
+                    crate::file_records::read_fully_at(&r.file, &mut piece, r.position).unwrap();
+                    let hs = crate::validate_batches(&piece, 1 << 20).unwrap();
+                    assert_eq!(hs[0].base_offset, r.first_offset);
+                    assert_eq!(hs.last().unwrap().next_offset(), r.next_offset, "range end offset at {offset}/{max_bytes}");
+                }
                 let headers = crate::validate_batches(&bytes, 1 << 20).unwrap();
                 let holder = batches.iter().rev().find(|(b, _)| *b <= offset).unwrap();
                 assert_eq!(headers[0].base_offset, holder.0, "starts at the batch holding {offset}");

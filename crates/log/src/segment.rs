@@ -267,9 +267,9 @@ impl Segment {
         self.offset_index.lookup(offset) as u64
     }
 
-    /// The greatest indexed batch start at or below `position`, or None.
-    pub fn lookup_by_position(&self, position: u64) -> Option<u64> {
-        self.offset_index.lookup_by_position(position.min(u32::MAX as u64) as u32).map(|(_, p)| p as u64)
+    /// The greatest indexed batch start at or below `position`, as (its base offset, position).
+    pub fn lookup_by_position(&self, position: u64) -> Option<(i64, u64)> {
+        self.offset_index.lookup_by_position(position.min(u32::MAX as u64) as u32).map(|(o, p)| (o, p as u64))
     }
 
     /// Where to start scanning for the first batch with maxTimestamp >= `timestamp`.
