@@ -1,0 +1,23 @@
+// What a benchmark ran on, recorded beside its figures.
+
+import os from 'node:os';
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+  platform: string;
+}
+
+export function machineInfo(): MachineInfo {
+  return {
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+    platform: `${os.platform()}-${os.arch()}`,
+  };
+}
