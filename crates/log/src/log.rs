@@ -221,8 +221,12 @@ impl Log {
             log_start_offset: *segments.keys().next().unwrap(),
             segments,
         };
-        let recovered_anything = !report.recovered.is_empty() || !report.deleted_segments.is_empty();
-        let start_point = if clean && !recovered_anything { state.high_watermark } else { state.log_start_offset };
+        // Segments before the first scanned one were fsynced before the stop; the scanned ones
+        // may hold page-cache-only bytes of the last run, so the flush below covers them.
+        let start_point = report.recovered.iter().map(|r| r.base_offset).min().unwrap_or(state.high_watermark);
+        if !report.deleted_segments.is_empty() {
+            checkpoint::sync_dir(dir).ctx(|| format!("fsync {}", dir.display()))?;
+        }
         let log = Arc::new(Log {
             dir: dir.to_path_buf(),
             config,
