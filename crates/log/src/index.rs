@@ -11,14 +11,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use memmap2::MmapMut;
 
 /// An index file of `entry_bytes`-sized entries, mapped into memory.
 pub struct MmapIndex {
-    path: PathBuf,
     file: Arc<File>,
     /// None while the file is empty (a zero-length file cannot be mapped).
     mmap: Option<MmapMut>,
@@ -38,7 +37,6 @@ impl MmapIndex {
         let len = file.metadata()?.len() as usize;
         let entries = len / entry_bytes;
         let mut index = MmapIndex {
-            path: path.to_path_buf(),
             file,
             mmap: None,
             entry_bytes,
@@ -79,10 +77,6 @@ impl MmapIndex {
     /// the mapping).
     pub fn file_handle(&self) -> Arc<File> {
         self.file.clone()
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The raw bytes of entry `i` (< entries).
@@ -138,14 +132,6 @@ impl MmapIndex {
     pub fn preallocate(&mut self, preallocate_bytes: usize) -> io::Result<()> {
         let target = (preallocate_bytes / self.entry_bytes).max(self.entries) * self.entry_bytes;
         self.remap(target)
-    }
-
-    /// Writes the mapped entries and the file metadata to disk.
-    pub fn sync(&self) -> io::Result<()> {
-        if let Some(m) = &self.mmap {
-            m.flush()?;
-        }
-        self.file.sync_all()
     }
 
     /// Whether the entries are strictly increasing under `key`, and each passes `valid`.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::batch::{check_batch, BatchHeader, HEADER_BYTES, LOG_OVERHEAD};
 use crate::config::LogConfig;
 use crate::error::{IoContext, LogError, Result};
-use crate::file_records::{read_fully_at, HeaderScanner};
+use crate::file_records::HeaderScanner;
 use crate::index::{OffsetIndex, TimeIndex};
 
 pub const LOG_SUFFIX: &str = "log";
@@ -307,10 +307,6 @@ impl Segment {
         self.max_timestamp
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.size == 0
-    }
-
     /// The offset and time index entries, for tests that compare a rebuilt index with the original.
     pub fn index_entries(&self) -> (Vec<(i64, u32)>, Vec<(i64, i64)>) {
         let offsets = (0..self.offset_index.index().entries()).map(|i| self.offset_index.get(i)).collect();
@@ -328,11 +324,6 @@ impl Segment {
             }
         }
         Ok(())
-    }
-
-    /// Reads `len` bytes at `position` of the log file.
-    pub fn read_at(&self, position: u64, buf: &mut [u8]) -> io::Result<usize> {
-        read_fully_at(&self.log, buf, position)
     }
 }
 
