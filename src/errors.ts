@@ -15,6 +15,9 @@ export const ERRORS = {
   INVALID_CONFIG: { retriable: false, message: 'a configuration value is out of range' },
   INVALID_ARGUMENT: { retriable: false, message: 'an argument is out of range' },
   UNSUPPORTED_COMPRESSION_TYPE: { retriable: false, message: 'the batch uses a compression this codec does not decode' },
+  NETWORK_EXCEPTION: { retriable: true, message: 'the connection failed or was closed mid-transfer' },
+  TRANSFER_CANCELLED: { retriable: true, message: 'the transfer was cancelled (connection unregistered or engine closed)' },
+  UNKNOWN_CONNECTION: { retriable: false, message: 'the transfer engine does not know the connection' },
   LOG_CLOSED: { retriable: false, message: 'the log is closed' },
   UNKNOWN_SERVER_ERROR: { retriable: false, message: 'an unexpected error' },
 } as const satisfies Record<string, ErrorInfo>;

@@ -13,3 +13,5 @@ export {
   type DecodedRecord,
   type BatchOptions,
 } from './protocol/record-batch.js';
+export { TransferEngine, FETCH_PATHS, isFetchPath, type FetchPath, type TransferCounters, type TransferEngineOptions } from './transfer/engine.js';
+export { ResponseWriter, type ResponsePiece } from './transfer/response-writer.js';

@@ -10,7 +10,15 @@ const require = createRequire(import.meta.url);
 // Self-reference through the package's exports: the same specifier works from src/ (tests) and dist/.
 export const native: typeof Binding = require('sluice/native');
 
-export type { NativeLog, NativeSlice, LogOptions } from '../native/index.cjs';
+export type {
+  NativeLog,
+  NativeSlice,
+  LogOptions,
+  NativeTransferEngine,
+  NativeTransferJob,
+  TransferCounters,
+  TransferOptions,
+} from '../native/index.cjs';
 
 /** Converts an error thrown by the addon into a SluiceError with its stable code. */
 export function fromNativeError(err: unknown): unknown {

@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod transfer;
+
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sluice_log::{Log, LogConfig, LogError, OpenReport, Slice};
@@ -18,12 +20,12 @@ fn map_error(err: LogError) -> Error {
     coded(err.code(), err.to_string())
 }
 
-fn coded(code: &str, message: String) -> Error {
+pub(crate) fn coded(code: &str, message: String) -> Error {
     Error::new(Status::GenericFailure, format!("{code}|{message}"))
 }
 
 
-fn invalid_arg(message: String) -> Error {
+pub(crate) fn invalid_arg(message: String) -> Error {
     coded("INVALID_ARGUMENT", message)
 }
 
@@ -322,7 +324,7 @@ impl NativeLog {
 /// segment deleted by retention meanwhile stays readable until the slice is dropped.
 #[napi]
 pub struct NativeSlice {
-    slice: Slice,
+    pub(crate) slice: Slice,
 }
 
 #[napi]

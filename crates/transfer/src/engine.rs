@@ -73,7 +73,7 @@ pub type Notifier = Arc<dyn Fn(Vec<Completed>) + Send + Sync>;
 
 struct Thread {
     inbox: Arc<Inbox>,
-    handle: Option<JoinHandle<()>>,
+    handle: Mutex<Option<JoinHandle<()>>>,
 }
 
 pub struct Engine {
@@ -106,7 +106,7 @@ impl Engine {
                 .name(format!("sluice-sender-{i}"))
                 .spawn(move || sender.run())
                 .map_err(io_err)?;
-            threads.push(Thread { inbox, handle: Some(handle) });
+            threads.push(Thread { inbox, handle: Mutex::new(Some(handle)) });
         }
         Ok(Engine {
             config,
@@ -177,15 +177,15 @@ impl Engine {
     }
 
     /// Cancels every job, closes every duplicated fd and joins the threads.
-    pub fn close(&mut self) {
+    pub fn close(&self) {
         if self.closed.swap(true, Relaxed) {
             return;
         }
         for t in &self.threads {
             t.inbox.post(Command::Shutdown);
         }
-        for t in &mut self.threads {
-            if let Some(h) = t.handle.take() {
+        for t in &self.threads {
+            if let Some(h) = t.handle.lock().take() {
                 let _ = h.join();
             }
         }

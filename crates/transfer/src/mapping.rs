@@ -51,17 +51,18 @@ impl MappingCache {
         Ok(&entry.map[position as usize..end as usize])
     }
 
-    fn evict(&mut self) {
+    /// Drops mappings of files nobody else holds (segments closed or deleted), closing them.
+    pub fn release_unused(&mut self) {
         self.entries.retain(|e| Arc::strong_count(&e.file) > 1);
+    }
+
+    fn evict(&mut self) {
+        self.release_unused();
         if self.entries.len() >= MAX_MAPPINGS {
             if let Some(oldest) = self.entries.iter().enumerate().min_by_key(|(_, e)| e.last_used).map(|(i, _)| i) {
                 self.entries.swap_remove(oldest);
             }
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
     }
 }
 

@@ -127,6 +127,10 @@ impl Sender {
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
         loop {
             self.report();
+            if self.ready.is_empty() {
+                // About to sleep: let go of mappings whose segments are gone.
+                self.mappings.release_unused();
+            }
             let timeout = if self.ready.is_empty() { -1 } else { 0 };
             let n = match self.epoll.wait(&mut events, timeout) {
                 Ok(n) => n,

@@ -108,9 +108,9 @@ impl Sink {
         Sink { received, handle: Some(handle) }
     }
 
-    /// Bytes received so far by all consumers.
-    pub fn received(&self) -> u64 {
-        self.received.load(Relaxed)
+    /// Bytes received so far by all consumers (a counter that outlives `wait`).
+    pub fn received(&self) -> Arc<AtomicU64> {
+        self.received.clone()
     }
 
     /// Waits for every stream to end.
