@@ -26,11 +26,14 @@ export interface FileRange {
   nextOffset: bigint;
 }
 
+/** A fetch's answer. Fields are read from the native slice on first use (fetches are hot). */
 export interface LogSlice {
-  ranges: FileRange[];
-  bytes: number;
-  highWatermark: bigint;
-  logStartOffset: bigint;
+  readonly ranges: FileRange[];
+  readonly bytes: number;
+  /** Where the next fetch starts: the offset after the last batch (the high watermark if empty). */
+  readonly nextOffset: bigint;
+  readonly highWatermark: bigint;
+  readonly logStartOffset: bigint;
   /** Copies the ranges' bytes into one Buffer. */
   read(): Buffer;
   /** The native slice, for the transfer engine. */
@@ -104,15 +107,7 @@ export class PartitionLog {
 
   /** File ranges of whole batches from the batch holding `offset`, at most `maxBytes` (but at least one batch). */
   slice(offset: bigint, maxBytes: number): LogSlice {
-    const handle = nativeCall(() => this.#native.slice(offset, maxBytes));
-    return {
-      ranges: handle.ranges,
-      bytes: handle.bytes,
-      highWatermark: handle.highWatermark,
-      logStartOffset: handle.logStartOffset,
-      read: () => nativeCall(() => handle.read()),
-      handle,
-    };
+    return new SliceView(nativeCall(() => this.#native.slice(offset, maxBytes)));
   }
 
   /** The bytes `slice(offset, maxBytes)` names, copied into a Buffer. */
@@ -166,5 +161,39 @@ export class PartitionLog {
   /** Flushes, seals and marks the log clean. */
   close(): Promise<void> {
     return nativeAsync(this.#native.close());
+  }
+}
+
+class SliceView implements LogSlice {
+  readonly handle: NativeSlice;
+  #ranges: FileRange[] | undefined;
+  #bytes: number | undefined;
+
+  constructor(handle: NativeSlice) {
+    this.handle = handle;
+  }
+
+  get ranges(): FileRange[] {
+    return (this.#ranges ??= this.handle.ranges);
+  }
+
+  get bytes(): number {
+    return (this.#bytes ??= this.handle.bytes);
+  }
+
+  get nextOffset(): bigint {
+    return this.handle.nextOffset;
+  }
+
+  get highWatermark(): bigint {
+    return this.handle.highWatermark;
+  }
+
+  get logStartOffset(): bigint {
+    return this.handle.logStartOffset;
+  }
+
+  read(): Buffer {
+    return nativeCall(() => this.handle.read());
   }
 }

@@ -44,7 +44,7 @@ export async function serveLog(socket: Socket, writer: ResponseWriter, log: Part
   while (offset < log.highWatermark) {
     const slice = log.slice(offset, sliceBytes);
     sends.push(writer.send([frameHeader(slice.bytes), slice]));
-    offset = slice.ranges[slice.ranges.length - 1]!.nextOffset;
+    offset = slice.nextOffset;
   }
   const sent = (await Promise.all(sends)).reduce((a, b) => a + b, 0);
   socket.end();

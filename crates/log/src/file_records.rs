@@ -12,8 +12,10 @@ use std::os::unix::fs::FileExt;
 use crate::batch::{BatchHeader, HEADER_BYTES};
 use crate::error::{LogError, Result};
 
-/// Bytes read per window: enough for the headers of many small batches at once.
-const WINDOW_BYTES: usize = 16 * 1024;
+/// Bytes read per window: enough for the headers of many small batches at once. After a batch
+/// larger than the window, the scanner reads just one header: the next one is far away, and copying
+/// (and zeroing) a window of record bytes per header would cost more than the lookup itself.
+const WINDOW_BYTES: usize = 4 * 1024;
 
 pub struct HeaderScanner<'a> {
     file: &'a File,
@@ -23,12 +25,14 @@ pub struct HeaderScanner<'a> {
     end: u64,
     window: Vec<u8>,
     window_start: u64,
+    /// Size of the last batch moved past.
+    last_batch_bytes: u64,
 }
 
 impl<'a> HeaderScanner<'a> {
     /// Scans batches starting at `position` (a batch boundary) up to `end`.
     pub fn new(file: &'a File, position: u64, end: u64) -> Self {
-        HeaderScanner { file, position, end, window: Vec::new(), window_start: 0 }
+        HeaderScanner { file, position, end, window: Vec::new(), window_start: 0, last_batch_bytes: 0 }
     }
 
     pub fn position(&self) -> u64 {
@@ -53,6 +57,7 @@ impl<'a> HeaderScanner<'a> {
     /// Moves past the batch at the current position.
     pub fn advance(&mut self, header: &BatchHeader) {
         self.position += header.size_bytes as u64;
+        self.last_batch_bytes = header.size_bytes as u64;
     }
 
     /// The next batch as (position, header); None at the end.
@@ -69,8 +74,12 @@ impl<'a> HeaderScanner<'a> {
         let in_window = self.position >= self.window_start
             && self.position + HEADER_BYTES as u64 <= self.window_start + self.window.len() as u64;
         if !in_window {
-            let want = (WINDOW_BYTES as u64).min(self.end - self.position).max(HEADER_BYTES as u64) as usize;
-            self.window.resize(want, 0);
+            let window = if self.last_batch_bytes > WINDOW_BYTES as u64 { HEADER_BYTES } else { WINDOW_BYTES };
+            let want = (window as u64).min(self.end - self.position).max(HEADER_BYTES as u64) as usize;
+            if self.window.len() < want {
+                self.window.resize(want, 0);
+            }
+            self.window.truncate(want);
             let got = read_fully_at(self.file, &mut self.window, self.position)
                 .map_err(|e| LogError::storage(format!("read at position {}", self.position), e))?;
             self.window.truncate(got);

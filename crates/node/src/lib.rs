@@ -350,6 +350,13 @@ impl NativeSlice {
         self.slice.bytes() as f64
     }
 
+    /// The offset after the slice's last batch (where the next fetch starts); the high watermark
+    /// when the slice is empty.
+    #[napi(getter)]
+    pub fn next_offset(&self) -> BigInt {
+        BigInt::from(self.slice.ranges.last().map_or(self.slice.high_watermark, |r| r.next_offset))
+    }
+
     #[napi(getter)]
     pub fn high_watermark(&self) -> BigInt {
         BigInt::from(self.slice.high_watermark)
