@@ -6,12 +6,13 @@
 // Each case appends to a fresh log for a fixed time (or byte budget), then reads the whole log
 // back and checks every batch (CRC, contiguous offsets, count) before its figures are reported.
 
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PartitionLog } from '../src/storage/partition-log.js';
-import { decodeRecordBatches, encodeRecordBatch, BATCH_HEADER_BYTES } from '../src/protocol/record-batch.js';
+import { decodeRecordBatches } from '../src/protocol/record-batch.js';
+import { batchOfSize, formatBytes, percentile, writeJson } from './util.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 
 export type AppendMode = 'page-cache' | 'fsync-each' | 'group-commit';
@@ -57,23 +58,6 @@ export const defaultAppendOptions: AppendBenchOptions = {
   writers: 16,
   dir: tmpdir(),
 };
-
-/** One batch of one record, exactly `batchBytes` long (varint widths settle after one retry). */
-function batchOfSize(batchBytes: number): Buffer {
-  const encode = (valueBytes: number) => encodeRecordBatch([{ value: Buffer.alloc(Math.max(1, valueBytes), 0x61), timestampMs: Date.now() }]);
-  let valueBytes = batchBytes - BATCH_HEADER_BYTES;
-  for (let i = 0; i < 3; i++) {
-    const batch = encode(valueBytes);
-    if (batch.length === batchBytes) return batch;
-    valueBytes += batchBytes - batch.length;
-  }
-  return encode(valueBytes);
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function runCase(mode: AppendMode, batchBytes: number, options: AppendBenchOptions): Promise<AppendCase> {
   const dir = mkdtempSync(join(options.dir, 'sluice-bench-append-'));
@@ -147,10 +131,7 @@ export async function runAppendBench(options: AppendBenchOptions): Promise<Appen
   }
   const { log: _log, ...config } = options;
   const report: AppendReport = { machine: machineInfo(), config, cases };
-  if (options.json) {
-    mkdirSync(dirname(options.json), { recursive: true });
-    writeFileSync(options.json, JSON.stringify(report, null, 2) + '\n');
-  }
+  if (options.json) writeJson(options.json, report);
   return report;
 }
 
@@ -175,8 +156,3 @@ export function appendTable(report: AppendReport): string {
   ].join('\n');
 }
 
-function formatBytes(n: number): string {
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(0)} MiB`;
-  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(0)} KiB`;
-  return `${n} B`;
-}

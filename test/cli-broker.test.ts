@@ -46,3 +46,14 @@ t.test('a bad option is a clear error', async (t) => {
   t.not(run.status, 0);
   t.match(run.stderr, /expected a positive number, got "soon"/);
 });
+
+t.test('the broker takes a fetch path and refuses an unknown one', async (t) => {
+  const data = tmpDir(t);
+  const ok = spawnSync(process.execPath, [main, 'broker', '--data', data, '--fetch-path', 'mmap'], { encoding: 'utf8' });
+  t.equal(ok.status, 0, ok.stderr);
+  const ready = ok.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.msg.startsWith('storage ready'));
+  t.equal(ready?.fetchPath, 'mmap');
+  const bad = spawnSync(process.execPath, [main, 'broker', '--data', data, '--fetch-path', 'teleport'], { encoding: 'utf8' });
+  t.not(bad.status, 0);
+  t.match(bad.stderr, /--fetch-path.*teleport.*sendfile, mmap, copy, node/s);
+});

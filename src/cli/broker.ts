@@ -5,13 +5,18 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
+import { SluiceError } from '../errors.js';
 import { PartitionLog } from '../storage/partition-log.js';
+import { FETCH_PATHS, isFetchPath } from '../transfer/engine.js';
 
 /** `<topic>-<partition>` directory names; topic names may themselves contain '-'. */
 const PARTITION_DIR = /^(.+)-(\d+)$/;
 
-export async function runBroker(flags: { data: string; logLevel: string }): Promise<void> {
+export async function runBroker(flags: { data: string; logLevel: string; fetchPath: string }): Promise<void> {
   const logger = pino({ level: flags.logLevel, name: 'sluice' });
+  if (!isFetchPath(flags.fetchPath)) {
+    throw new SluiceError('INVALID_CONFIG', `--fetch-path must be one of ${FETCH_PATHS.join(', ')}, got ${flags.fetchPath}`);
+  }
   const dataDir = resolve(flags.data);
   mkdirSync(dataDir, { recursive: true });
   logger.info({ dataDir }, 'opening partition logs');
@@ -35,5 +40,8 @@ export async function runBroker(flags: { data: string; logLevel: string }): Prom
     }
     await log.close();
   }
-  logger.info({ partitions: dirs.length }, 'storage ready; the TCP listener is not built yet (see README: status)');
+  logger.info(
+    { partitions: dirs.length, fetchPath: flags.fetchPath },
+    'storage ready; the TCP listener is not built yet (see README: status)',
+  );
 }

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // The `sluice` command: parses arguments (commander) and hands off to one module per command.
 
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { runBroker } from './broker.js';
 import { runBenchAppend } from './bench-append.js';
+import { runBenchFanout } from './bench-fanout.js';
+import { FANOUT_PATHS, type FanoutPath } from '../../bench/fanout.js';
+import { FETCH_PATHS } from '../transfer/engine.js';
 
 export function positiveNumber(value: string): number {
   const n = Number(value);
@@ -22,6 +25,11 @@ program
   .description('open (and recover) every partition log in the data directory')
   .option('--data <dir>', 'data directory', process.env.SLUICE_DATA ?? './data')
   .option('--log-level <level>', 'pino log level', process.env.SLUICE_LOG_LEVEL ?? 'info')
+  .addOption(
+    new Option('--fetch-path <path>', 'how fetches reach sockets')
+      .choices(FETCH_PATHS)
+      .default(process.env.SLUICE_FETCH_PATH ?? 'sendfile'),
+  )
   .action(runBroker);
 
 const bench = program.command('bench').description('benchmarks that write JSON and print a table');
@@ -35,5 +43,26 @@ bench
   .option('--dir <dir>', 'where the benchmark logs live (removed after)')
   .option('--json <file>', 'write the report here', 'bench/results/append.json')
   .action(runBenchAppend);
+
+bench
+  .command('fanout')
+  .description('fan-out: N consumers read one log from the page cache, per fetch path, beside a raw sendfile baseline')
+  .option('--log-mib <n>', 'size of the log, MiB', positiveNumber, 1024)
+  .option('--consumers <n,...>', 'consumer counts', numberList, [1, 4, 16, 64])
+  .option('--paths <p,...>', `paths (${FANOUT_PATHS.join(', ')})`, pathList, [...FANOUT_PATHS])
+  .option('--seconds <s>', 'measured time per cell', positiveNumber, 3)
+  .option('--slice-kib <n>', 'bytes per fetch, KiB', positiveNumber, 1024)
+  .option('--no-sweep', 'skip the call size x send buffer sweep')
+  .option('--dir <dir>', 'where the benchmark log lives (removed after)')
+  .option('--json <file>', 'write the report here', 'bench/results/fanout.json')
+  .action(runBenchFanout);
+
+function pathList(value: string): FanoutPath[] {
+  return value.split(',').map((v) => {
+    const p = v.trim();
+    if (!(FANOUT_PATHS as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown path "${p}"`);
+    return p as FanoutPath;
+  });
+}
 
 await program.parseAsync();

@@ -329,6 +329,7 @@ pub struct NativeSinkResult {
 pub struct NativeSink {
     sink: Mutex<Option<Sink>>,
     received: Arc<AtomicU64>,
+    cpu_ns: Arc<AtomicU64>,
 }
 
 #[napi]
@@ -344,14 +345,20 @@ impl NativeSink {
         };
         let addr: SocketAddr = format!("{host}:{port}").parse().map_err(|e| invalid_arg(format!("bad address: {e}")))?;
         let sink = Sink::start(addr, connections as usize, mode);
-        let received = sink.received();
-        Ok(NativeSink { sink: Mutex::new(Some(sink)), received })
+        let (received, cpu_ns) = (sink.received(), sink.cpu_ns());
+        Ok(NativeSink { sink: Mutex::new(Some(sink)), received, cpu_ns })
     }
 
     /// Bytes received so far by all consumers.
     #[napi(getter)]
     pub fn received(&self) -> f64 {
         self.received.load(Relaxed) as f64
+    }
+
+    /// CPU seconds the sink thread has used so far.
+    #[napi(getter)]
+    pub fn cpu_seconds(&self) -> f64 {
+        self.cpu_ns.load(Relaxed) as f64 / 1e9
     }
 
     /// Resolves when every stream has ended (on a pool thread).

@@ -43,6 +43,7 @@ pub struct SinkResult {
 
 pub struct Sink {
     received: Arc<AtomicU64>,
+    cpu_ns: Arc<AtomicU64>,
     handle: Option<JoinHandle<io::Result<SinkResult>>>,
 }
 
@@ -100,17 +101,23 @@ impl Sink {
     /// of them is closed by the server.
     pub fn start(addr: SocketAddr, connections: usize, mode: SinkMode) -> Sink {
         let received = Arc::new(AtomicU64::new(0));
-        let counter = received.clone();
+        let cpu_ns = Arc::new(AtomicU64::new(0));
+        let (counter, cpu) = (received.clone(), cpu_ns.clone());
         let handle = std::thread::Builder::new()
             .name("sluice-bench-sink".into())
-            .spawn(move || run(addr, connections, mode, counter))
+            .spawn(move || run(addr, connections, mode, counter, cpu))
             .expect("spawn sink thread");
-        Sink { received, handle: Some(handle) }
+        Sink { received, cpu_ns, handle: Some(handle) }
     }
 
     /// Bytes received so far by all consumers (a counter that outlives `wait`).
     pub fn received(&self) -> Arc<AtomicU64> {
         self.received.clone()
+    }
+
+    /// CPU time the sink thread has used so far (updated before each wait).
+    pub fn cpu_ns(&self) -> Arc<AtomicU64> {
+        self.cpu_ns.clone()
     }
 
     /// Waits for every stream to end.
@@ -119,7 +126,13 @@ impl Sink {
     }
 }
 
-fn run(addr: SocketAddr, connections: usize, mode: SinkMode, received: Arc<AtomicU64>) -> io::Result<SinkResult> {
+fn run(
+    addr: SocketAddr,
+    connections: usize,
+    mode: SinkMode,
+    received: Arc<AtomicU64>,
+    cpu_ns: Arc<AtomicU64>,
+) -> io::Result<SinkResult> {
     let cpu_start = sys::thread_cpu_ns();
     let epoll = Epoll::new()?;
     let mut consumers = Vec::with_capacity(connections);
@@ -134,6 +147,7 @@ fn run(addr: SocketAddr, connections: usize, mode: SinkMode, received: Arc<Atomi
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; connections.max(1)];
     let mut open = connections;
     while open > 0 {
+        cpu_ns.store(sys::thread_cpu_ns() - cpu_start, Relaxed);
         let n = epoll.wait(&mut events, -1)?;
         for ev in &events[..n] {
             let c = &mut consumers[sys::epoll_event_token(ev) as usize];

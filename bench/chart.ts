@@ -1,0 +1,39 @@
+// Charts for benchmark reports: a Vega-Lite spec rendered to SVG headlessly (no browser, no canvas).
+
+import { writeFileSync } from 'node:fs';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+export async function writeSvg(spec: TopLevelSpec, path: string): Promise<void> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  writeFileSync(path, await view.toSVG());
+  view.finalize();
+}
+
+export interface FanoutPoint {
+  path: string;
+  consumers: number;
+  gibPerSec: number;
+  senderCpuPerGiB: number;
+}
+
+/** Two panels: aggregate GiB/s and sender CPU-s per GiB against consumers, one line per path. */
+export function fanoutSpec(points: FanoutPoint[], title: string): TopLevelSpec {
+  const panel = (field: keyof FanoutPoint, axis: string) => ({
+    width: 320,
+    height: 220,
+    mark: { type: 'line' as const, point: true },
+    encoding: {
+      x: { field: 'consumers', type: 'ordinal' as const, title: 'consumers' },
+      y: { field, type: 'quantitative' as const, title: axis },
+      color: { field: 'path', type: 'nominal' as const, title: 'fetch path' },
+    },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    data: { values: points },
+    hconcat: [panel('gibPerSec', 'aggregate GiB/s (higher is better)'), panel('senderCpuPerGiB', 'sender CPU-s per GiB (lower is better)')],
+    config: { background: 'white' },
+  } as TopLevelSpec;
+}

@@ -1,0 +1,36 @@
+// Small helpers shared by the benchmarks: batches of an exact size, percentiles, byte formatting,
+// and writing a report.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BATCH_HEADER_BYTES, encodeRecordBatch } from '../src/protocol/record-batch.js';
+
+/** One batch of one record, exactly `batchBytes` long (varint widths settle after one retry). */
+export function batchOfSize(batchBytes: number, fill = 0x61): Buffer {
+  const encode = (valueBytes: number) =>
+    encodeRecordBatch([{ value: Buffer.alloc(Math.max(1, valueBytes), fill), timestampMs: Date.now() }]);
+  let valueBytes = batchBytes - BATCH_HEADER_BYTES;
+  for (let i = 0; i < 3; i++) {
+    const batch = encode(valueBytes);
+    if (batch.length === batchBytes) return batch;
+    valueBytes += batchBytes - batch.length;
+  }
+  return encode(valueBytes);
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(0)} GiB`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(0)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(0)} KiB`;
+  return `${n} B`;
+}
+
+export function writeJson(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(value, null, 2) + '\n');
+}
