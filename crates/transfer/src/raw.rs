@@ -47,16 +47,14 @@ pub fn sendfile_fanout(
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; fds.len().max(1)];
     let mut writable = socks.len();
     while start.elapsed() < duration {
-        if writable == 0 {
-            let n = epoll.wait(&mut events, 100)?;
-            for ev in &events[..n] {
-                let s = &mut socks[sys::epoll_event_token(ev) as usize];
-                if !s.2 {
-                    s.2 = true;
-                    writable += 1;
-                }
+        // Pick up sockets that drained; block (briefly, to re-check the clock) only when none can take more.
+        let n = epoll.wait(&mut events, if writable == 0 { 100 } else { 0 })?;
+        for ev in &events[..n] {
+            let s = &mut socks[sys::epoll_event_token(ev) as usize];
+            if !s.2 {
+                s.2 = true;
+                writable += 1;
             }
-            continue;
         }
         for s in socks.iter_mut().filter(|s| s.2) {
             // Up to 1 MiB per socket per round (the engine's turn budget) keeps sockets evenly served.
@@ -78,15 +76,6 @@ pub fn sendfile_fanout(
                     }
                     Err(e) => return Err(e),
                 }
-            }
-        }
-        // Pick up sockets that drained meanwhile without blocking.
-        let n = epoll.wait(&mut events, 0)?;
-        for ev in &events[..n] {
-            let s = &mut socks[sys::epoll_event_token(ev) as usize];
-            if !s.2 {
-                s.2 = true;
-                writable += 1;
             }
         }
     }
