@@ -58,15 +58,6 @@ pub fn set_send_buffer(fd: RawFd, bytes: usize) -> io::Result<()> {
     Ok(())
 }
 
-pub fn send_buffer(fd: RawFd) -> io::Result<usize> {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    check(unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUF, (&mut value as *mut libc::c_int).cast(), &mut len)
-    })?;
-    Ok(value as usize)
-}
-
 /// True when `fd` is a stream socket (what the engine can send to).
 pub fn is_stream_socket(fd: RawFd) -> io::Result<bool> {
     let mut value: libc::c_int = 0;
