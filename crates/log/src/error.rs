@@ -20,6 +20,8 @@ pub enum LogError {
     InvalidConfig(String),
     /// The log was closed; no further calls are served.
     Closed,
+    /// Another process holds the data directory's lock (`holder`: the pid it wrote).
+    Locked { path: std::path::PathBuf, holder: String },
 }
 
 pub type Result<T> = std::result::Result<T, LogError>;
@@ -35,6 +37,7 @@ impl LogError {
             LogError::Storage(..) => "KAFKA_STORAGE_ERROR",
             LogError::InvalidConfig(_) => "INVALID_CONFIG",
             LogError::Closed => "LOG_CLOSED",
+            LogError::Locked { .. } => "DATA_DIR_LOCKED",
         }
     }
 
@@ -57,6 +60,12 @@ impl fmt::Display for LogError {
             ),
             LogError::Storage(context, err) => write!(f, "{context}: {err}"),
             LogError::Closed => f.write_str("the log is closed"),
+            LogError::Locked { path, holder } => write!(
+                f,
+                "{} is locked by another process (pid {}); is another broker using this data directory?",
+                path.display(),
+                if holder.is_empty() { "unknown" } else { holder }
+            ),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! Module map: `batch` (header parse/validate/stamp, CRC-32C), `index` (mmap'd index files),
 //! `file_records` (header scans over a log file), `segment` (one log file + its indexes),
 //! `log` (the set of segments), `checkpoint` (recovery point, clean-shutdown marker),
-//! `flusher` (background flush policy), `config`, `error`.
+//! `flusher` (background flush policy), `lock` (the data directory's lock), `config`, `error`.
 
 pub mod batch;
 pub mod checkpoint;
@@ -14,6 +14,7 @@ pub mod error;
 pub mod file_records;
 mod flusher;
 pub mod index;
+pub mod lock;
 pub mod log;
 pub mod segment;
 
@@ -23,5 +24,6 @@ mod log_tests;
 pub use batch::{crc32c_append, validate_batches, BatchHeader};
 pub use config::LogConfig;
 pub use error::{LogError, Result};
+pub use lock::DirLock;
 pub use log::{AppendInfo, FileRange, Log, LogStats, OpenReport, RetentionReport, Slice};
 pub use segment::SegmentRecovery;

@@ -81,6 +81,12 @@ fn to_config(o: &LogOptions) -> Result<LogConfig> {
     })
 }
 
+/// Checks `options` as opening a log would (INVALID_CONFIG / INVALID_ARGUMENT), without opening one.
+#[napi]
+pub fn validate_log_options(options: LogOptions) -> Result<()> {
+    to_config(&options)?.validate().map_err(map_error)
+}
+
 #[napi(object)]
 pub struct SegmentRecoveryReport {
     pub base_offset: BigInt,
@@ -371,5 +377,27 @@ impl NativeSlice {
     #[napi]
     pub fn read(&self) -> Result<Buffer> {
         Ok(self.slice.read_all().map_err(map_error)?.into())
+    }
+}
+
+/// An exclusive lock on a data directory (`flock` on `<dir>/.lock`), released by `release()` or
+/// when the process exits, however it exits.
+#[napi]
+pub struct NativeDirLock {
+    lock: Option<sluice_log::DirLock>,
+}
+
+#[napi]
+impl NativeDirLock {
+    /// Takes the lock; fails with DATA_DIR_LOCKED when another process holds it.
+    #[napi(factory)]
+    pub fn acquire(dir: String) -> Result<NativeDirLock> {
+        let lock = sluice_log::DirLock::acquire(&PathBuf::from(dir)).map_err(map_error)?;
+        Ok(NativeDirLock { lock: Some(lock) })
+    }
+
+    #[napi]
+    pub fn release(&mut self) {
+        self.lock = None;
     }
 }
