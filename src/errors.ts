@@ -7,6 +7,15 @@ export interface ErrorInfo {
 }
 
 export const ERRORS = {
+  // Requests and topics
+  INVALID_REQUEST: { retriable: false, message: 'the request is malformed (a field is missing, of the wrong type or out of range)' },
+  UNSUPPORTED_VERSION: { retriable: false, message: 'the broker does not support this API or version' },
+  UNKNOWN_TOPIC_OR_PARTITION: { retriable: true, message: 'this topic or partition does not exist' },
+  TOPIC_ALREADY_EXISTS: { retriable: false, message: 'a topic with this name already exists' },
+  INVALID_TOPIC_EXCEPTION: { retriable: false, message: 'the topic name is not valid' },
+  INVALID_PARTITIONS: { retriable: false, message: 'the number of partitions is not valid' },
+  INVALID_REQUIRED_ACKS: { retriable: false, message: 'acks must be 0, 1 or -1 (all)' },
+  // Record batches and storage
   CORRUPT_MESSAGE: { retriable: false, message: 'a record batch failed validation (bounds, magic, CRC)' },
   INVALID_RECORD: { retriable: false, message: 'a record batch is well formed but not acceptable' },
   MESSAGE_TOO_LARGE: { retriable: false, message: 'a record batch is larger than the configured maximum' },
@@ -19,6 +28,7 @@ export const ERRORS = {
   TRANSFER_CANCELLED: { retriable: true, message: 'the transfer was cancelled (connection unregistered or engine closed)' },
   UNKNOWN_CONNECTION: { retriable: false, message: 'the transfer engine does not know the connection' },
   LOG_CLOSED: { retriable: false, message: 'the log is closed' },
+  DATA_DIR_LOCKED: { retriable: false, message: 'another process holds the data directory' },
   UNKNOWN_SERVER_ERROR: { retriable: false, message: 'an unexpected error' },
 } as const satisfies Record<string, ErrorInfo>;
 

@@ -1,0 +1,79 @@
+// The meta part of Sluice frames, MessagePack (msgpackr in its standard mode: plain maps, no record
+// extension, so any MessagePack library can read and write it). No I/O.
+//
+//   request meta:  [apiKey, apiVersion, correlationId, clientId, body]
+//   response meta: [correlationId, body]
+//
+// A meta that is not MessagePack, or a request whose first four fields are not what they must be,
+// is a FramingError: the broker cannot even say whom to answer, so it closes the connection. The
+// body's content is checked by each API's decoder (messages.ts); errors there are answered.
+
+import { Packr } from 'msgpackr';
+import { FramingError, framePrefix } from './frame.js';
+
+/** int64 arrives as bigint; maps decode to plain objects. */
+export const packr = new Packr({ useRecords: false, variableMapSize: true, int64AsType: 'bigint' });
+
+export interface RequestHeader {
+  apiKey: number;
+  apiVersion: number;
+  correlationId: number;
+  clientId: string | null;
+}
+
+export interface DecodedRequest {
+  header: RequestHeader;
+  body: unknown;
+}
+
+export interface DecodedResponse {
+  correlationId: number;
+  body: unknown;
+}
+
+/** Prefix + meta of a request frame whose data (record batches) of `dataBytes` follows. */
+export function encodeRequest(header: RequestHeader, body: unknown, dataBytes = 0): Buffer {
+  return withPrefix(packr.pack([header.apiKey, header.apiVersion, header.correlationId, header.clientId, body]), dataBytes);
+}
+
+/** Prefix + meta of a response frame whose data of `dataBytes` follows. */
+export function encodeResponse(correlationId: number, body: unknown, dataBytes = 0): Buffer {
+  return withPrefix(packr.pack([correlationId, body]), dataBytes);
+}
+
+function withPrefix(meta: Buffer, dataBytes: number): Buffer {
+  const out = Buffer.allocUnsafe(8 + meta.length);
+  framePrefix(meta.length, dataBytes).copy(out, 0);
+  meta.copy(out, 8);
+  return out;
+}
+
+export function decodeRequestMeta(meta: Buffer): DecodedRequest {
+  const value = unpack(meta);
+  if (!Array.isArray(value) || value.length !== 5) throw new FramingError('request meta is not [apiKey, apiVersion, correlationId, clientId, body]');
+  const [apiKey, apiVersion, correlationId, clientId, body] = value as unknown[];
+  if (!isInt(apiKey, 0, 0x7fff) || !isInt(apiVersion, 0, 0x7fff)) throw new FramingError('apiKey and apiVersion must be integers in [0, 32767]');
+  if (!isInt(correlationId, -0x8000_0000, 0x7fff_ffff)) throw new FramingError('correlationId must be an int32');
+  if (clientId !== null && typeof clientId !== 'string') throw new FramingError('clientId must be a string or nil');
+  return { header: { apiKey, apiVersion, correlationId, clientId }, body };
+}
+
+export function decodeResponseMeta(meta: Buffer): DecodedResponse {
+  const value = unpack(meta);
+  if (!Array.isArray(value) || value.length !== 2 || !isInt(value[0], -0x8000_0000, 0x7fff_ffff)) {
+    throw new FramingError('response meta is not [correlationId, body]');
+  }
+  return { correlationId: value[0], body: value[1] };
+}
+
+function unpack(meta: Buffer): unknown {
+  try {
+    return packr.unpack(meta);
+  } catch (err) {
+    throw new FramingError(`meta is not valid MessagePack: ${(err as Error).message}`);
+  }
+}
+
+function isInt(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}

@@ -1,0 +1,287 @@
+// Sluice's APIs: keys, versions, and for each one the request body (with its decoder, which checks
+// every field) and the response body. Keys are Kafka's numbers for the same operation. The grammar
+// of each message is in protocol/PROTOCOL.md; the code mirrors it. No I/O.
+
+import { SluiceError } from '../errors.js';
+import * as f from './fields.js';
+
+export const ApiKey = {
+  Produce: 0,
+  Fetch: 1,
+  ListOffsets: 2,
+  Metadata: 3,
+  ApiVersions: 18,
+  CreateTopics: 19,
+  DeleteTopics: 20,
+} as const;
+export type ApiName = keyof typeof ApiKey;
+
+export interface ApiVersionRange {
+  apiKey: number;
+  name: ApiName;
+  minVersion: number;
+  maxVersion: number;
+}
+
+/** The one version table: routing, version checks and the ApiVersions answer all read it. */
+export const API_VERSIONS: readonly ApiVersionRange[] = (Object.entries(ApiKey) as Array<[ApiName, number]>).map(([name, apiKey]) => ({
+  apiKey,
+  name,
+  minVersion: 0,
+  maxVersion: 0,
+}));
+
+export function apiByKey(apiKey: number): ApiVersionRange | undefined {
+  return API_VERSIONS.find((a) => a.apiKey === apiKey);
+}
+
+/** Every failure: a stable code (see src/errors.ts) and a message for humans. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+}
+
+export function errorBody(err: { code: string; message: string }): ErrorBody {
+  return { code: err.code, message: err.message };
+}
+
+/** A request that failed as a whole (nothing was done) is answered with `{ error }`. */
+export interface ErrorResponse {
+  error: ErrorBody;
+}
+
+export const ACKS_NONE = 0;
+export const ACKS_LEADER = 1;
+export const ACKS_ALL = -1;
+export type Acks = typeof ACKS_NONE | typeof ACKS_LEADER | typeof ACKS_ALL;
+
+export const EARLIEST_TIMESTAMP = -2n;
+export const LATEST_TIMESTAMP = -1n;
+
+const MAX_PARTITIONS_PER_REQUEST = 10_000;
+const MAX_TOPIC_NAME = 249;
+const INT32_MAX = 0x7fff_ffff;
+
+export interface TopicPartitionRef {
+  topic: string;
+  partition: number;
+}
+
+function topicPartition(m: f.Fields, where: string): TopicPartitionRef {
+  return {
+    topic: f.string(m.topic, `${where}.topic`, MAX_TOPIC_NAME),
+    partition: f.int(m.partition, `${where}.partition`, 0, INT32_MAX),
+  };
+}
+
+// ---- ApiVersions (18) v0 ------------------------------------------------------------------------
+// request: {}    response: { apis: [{ apiKey, name, minVersion, maxVersion }], broker: { software, version } }
+
+export interface ApiVersionsResponse {
+  apis: ApiVersionRange[];
+  broker: { software: string; version: string };
+}
+
+// ---- Metadata (3) v0 ----------------------------------------------------------------------------
+// request: { topics: [name] | nil (all topics), allowAutoCreate?: bool (default true) }
+
+export interface MetadataRequest {
+  topics: string[] | null;
+  allowAutoCreate: boolean;
+}
+
+export function decodeMetadataRequest(body: unknown): MetadataRequest {
+  const m = f.map(body, 'metadata');
+  return {
+    topics: m.topics == null ? null : f.list(m.topics, 'metadata.topics', MAX_PARTITIONS_PER_REQUEST, (v, w) => f.string(v, w, MAX_TOPIC_NAME)),
+    allowAutoCreate: f.bool(m.allowAutoCreate, 'metadata.allowAutoCreate', true),
+  };
+}
+
+export interface MetadataResponse {
+  clusterId: string;
+  controllerId: number;
+  brokers: Array<{ nodeId: number; host: string; port: number }>;
+  topics: Array<{
+    name: string;
+    error?: ErrorBody;
+    partitions: Array<{ partition: number; leader: number; highWatermark: bigint; logStartOffset: bigint }>;
+  }>;
+}
+
+// ---- CreateTopics (19) v0 -----------------------------------------------------------------------
+// request: { topics: [{ name, partitions, config?: { retentionMs, retentionBytes, segmentBytes,
+//            segmentMs, cleanupPolicy } }], validateOnly?: bool }
+
+export interface TopicConfigInput {
+  retentionMs?: number;
+  retentionBytes?: number;
+  segmentBytes?: number;
+  segmentMs?: number;
+  cleanupPolicy?: string;
+}
+
+export interface CreateTopicsRequest {
+  topics: Array<{ name: string; partitions: number; config: TopicConfigInput }>;
+  validateOnly: boolean;
+}
+
+const CONFIG_KEYS = ['retentionMs', 'retentionBytes', 'segmentBytes', 'segmentMs'] as const;
+
+function topicConfig(value: unknown, where: string): TopicConfigInput {
+  if (value == null) return {};
+  const m = f.map(value, where);
+  const out: TopicConfigInput = {};
+  for (const key of Object.keys(m)) {
+    if (key === 'cleanupPolicy') out.cleanupPolicy = f.string(m[key], `${where}.cleanupPolicy`, 64);
+    else if ((CONFIG_KEYS as readonly string[]).includes(key)) {
+      out[key as (typeof CONFIG_KEYS)[number]] = f.int(m[key], `${where}.${key}`, -1, Number.MAX_SAFE_INTEGER);
+    } else throw f.invalid(`${where}.${key}`, `is not a topic setting (known: ${[...CONFIG_KEYS, 'cleanupPolicy'].join(', ')})`);
+  }
+  return out;
+}
+
+export function decodeCreateTopicsRequest(body: unknown): CreateTopicsRequest {
+  const m = f.map(body, 'createTopics');
+  return {
+    topics: f.list(m.topics, 'createTopics.topics', 1000, (v, w) => {
+      const t = f.map(v, w);
+      return {
+        // Names are checked by the topic registry, which answers per topic.
+        name: f.string(t.name, `${w}.name`, 1024),
+        partitions: f.int(t.partitions, `${w}.partitions`, -1, INT32_MAX, 1),
+        config: topicConfig(t.config, `${w}.config`),
+      };
+    }),
+    validateOnly: f.bool(m.validateOnly, 'createTopics.validateOnly', false),
+  };
+}
+
+export interface TopicResult {
+  name: string;
+  error?: ErrorBody;
+}
+
+export interface CreateTopicsResponse {
+  topics: TopicResult[];
+}
+
+// ---- DeleteTopics (20) v0 -----------------------------------------------------------------------
+// request: { topics: [name] }    response: { topics: [{ name, error? }] }
+
+export interface DeleteTopicsRequest {
+  topics: string[];
+}
+
+export function decodeDeleteTopicsRequest(body: unknown): DeleteTopicsRequest {
+  const m = f.map(body, 'deleteTopics');
+  return { topics: f.list(m.topics, 'deleteTopics.topics', 1000, (v, w) => f.string(v, w, 1024)) };
+}
+
+export type DeleteTopicsResponse = CreateTopicsResponse;
+
+// ---- Produce (0) v0 -----------------------------------------------------------------------------
+// request: { acks: 0 | 1 | -1, timeoutMs?, partitions: [{ topic, partition, bytes }] }
+// data: each partition's record batches, back to back, in the order of `partitions`.
+
+export interface ProduceRequest {
+  acks: Acks;
+  timeoutMs: number;
+  partitions: Array<TopicPartitionRef & { bytes: number }>;
+}
+
+export function decodeProduceRequest(body: unknown, dataBytes: number): ProduceRequest {
+  const m = f.map(body, 'produce');
+  const acks = f.int(m.acks, 'produce.acks', -0x8000, 0x7fff, ACKS_LEADER);
+  if (acks !== ACKS_NONE && acks !== ACKS_LEADER && acks !== ACKS_ALL) throw new SluiceError('INVALID_REQUIRED_ACKS', `produce.acks must be 0, 1 or -1 (all), got ${acks}`);
+  const partitions = f.list(m.partitions, 'produce.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => {
+    const p = f.map(v, w);
+    return { ...topicPartition(p, w), bytes: f.int(p.bytes, `${w}.bytes`, 0, INT32_MAX) };
+  });
+  const total = partitions.reduce((n, p) => n + p.bytes, 0);
+  if (total !== dataBytes) throw f.invalid('produce.partitions', `declare ${total} bytes of batches but the frame carries ${dataBytes}`);
+  return { acks, timeoutMs: f.int(m.timeoutMs, 'produce.timeoutMs', 0, INT32_MAX, 30_000), partitions };
+}
+
+export interface ProducePartitionResponse extends TopicPartitionRef {
+  error?: ErrorBody;
+  /** Offset of the first record appended; absent on error. */
+  baseOffset?: bigint;
+  lastOffset?: bigint;
+  logAppendTimeMs?: number;
+  logStartOffset?: bigint;
+}
+
+export interface ProduceResponse {
+  partitions: ProducePartitionResponse[];
+}
+
+// ---- Fetch (1) v0 -------------------------------------------------------------------------------
+// request: { maxWaitMs, minBytes, maxBytes, partitions: [{ topic, partition, offset, maxBytes }] }
+// response: { partitions: [{ topic, partition, error?, highWatermark, logStartOffset, bytes }] }
+// data: each partition's record batches, back to back, in the order of `partitions`.
+
+export interface FetchPartitionRequest extends TopicPartitionRef {
+  offset: bigint;
+  maxBytes: number;
+}
+
+export interface FetchRequest {
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  partitions: FetchPartitionRequest[];
+}
+
+export function decodeFetchRequest(body: unknown): FetchRequest {
+  const m = f.map(body, 'fetch');
+  return {
+    maxWaitMs: f.int(m.maxWaitMs, 'fetch.maxWaitMs', 0, INT32_MAX, 0),
+    minBytes: f.int(m.minBytes, 'fetch.minBytes', 0, INT32_MAX, 1),
+    maxBytes: f.int(m.maxBytes, 'fetch.maxBytes', 1, INT32_MAX, 52_428_800),
+    partitions: f.list(m.partitions, 'fetch.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => {
+      const p = f.map(v, w);
+      return {
+        ...topicPartition(p, w),
+        offset: f.int64(p.offset, `${w}.offset`),
+        maxBytes: f.int(p.maxBytes, `${w}.maxBytes`, 1, INT32_MAX, 1_048_576),
+      };
+    }),
+  };
+}
+
+export interface FetchPartitionResponse extends TopicPartitionRef {
+  error?: ErrorBody;
+  highWatermark: bigint;
+  logStartOffset: bigint;
+  /** Bytes of record batches this partition has in the frame's data. */
+  bytes: number;
+}
+
+export interface FetchResponse {
+  partitions: FetchPartitionResponse[];
+}
+
+// ---- ListOffsets (2) v0 -------------------------------------------------------------------------
+// request: { partitions: [{ topic, partition, timestamp }] }, timestamp -2 earliest, -1 latest,
+// otherwise milliseconds. response: { partitions: [{ topic, partition, error?, offset }] }
+
+export interface ListOffsetsRequest {
+  partitions: Array<TopicPartitionRef & { timestamp: bigint }>;
+}
+
+export function decodeListOffsetsRequest(body: unknown): ListOffsetsRequest {
+  const m = f.map(body, 'listOffsets');
+  return {
+    partitions: f.list(m.partitions, 'listOffsets.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => {
+      const p = f.map(v, w);
+      const timestamp = f.int64(p.timestamp, `${w}.timestamp`);
+      if (timestamp < EARLIEST_TIMESTAMP) throw f.invalid(`${w}.timestamp`, 'must be -2 (earliest), -1 (latest) or a time in ms');
+      return { ...topicPartition(p, w), timestamp };
+    }),
+  };
+}
+
+export interface ListOffsetsResponse {
+  partitions: Array<TopicPartitionRef & { error?: ErrorBody; offset?: bigint | null }>;
+}
