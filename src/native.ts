@@ -11,6 +11,7 @@ const require = createRequire(import.meta.url);
 export const native: typeof Binding = require('sluice/native');
 
 export type {
+  NativeDirLock,
   NativeLog,
   NativeSlice,
   LogOptions,

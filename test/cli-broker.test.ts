@@ -1,20 +1,42 @@
-// `sluice broker` (what `npm start` runs) opens every partition in the data directory, recovers a
-// damaged tail, logs what it did as JSON, and leaves the logs closed cleanly.
+// `sluice broker` as a process: ready line, settings and their precedence, clear failures at start
+// (port taken, data directory locked or unusable), recovery reports, graceful stop and restart.
 
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ApiKey } from '../src/protocol/messages.js';
+import { decodeRecordBatches } from '../src/protocol/record-batch.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
+import { MAIN, createTopic, fetch, produce, startBroker } from './helpers/broker.js';
 import { batchOf, tmpDir } from './helpers/tmp.js';
 
-const main = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+type Line = Record<string, unknown>;
+const logged = (lines: Array<Line | string>, msg: string) => lines.filter((l): l is Line => typeof l === 'object' && l.msg === msg);
 
-t.test('broker recovers each partition and reports it', async (t) => {
+t.test('npm start defaults: 127.0.0.1:9292, metrics on 9293, data in ./data', async (t) => {
+  const cwd = tmpDir(t);
+  const proc = spawn(process.execPath, [MAIN, 'broker', '--log-format', 'json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => void proc.kill('SIGKILL'));
+  let out = '';
+  proc.stdout.setEncoding('utf8');
+  for await (const chunk of proc.stdout) {
+    out += chunk;
+    if (out.includes('sluice listening on')) break;
+  }
+  t.match(out, /^sluice listening on 127\.0\.0\.1:9292 \(metrics on http:\/\/127\.0\.0\.1:9293\/metrics\)$/m);
+  const started = out.split('\n').map((l) => (l.startsWith('{') ? (JSON.parse(l) as Line) : null)).find((l) => l?.msg === 'starting sluice broker');
+  t.equal((started?.config as { dataDir: string }).dataDir, join(cwd, 'data'));
+  proc.kill('SIGTERM');
+  const [code] = await once(proc, 'exit');
+  t.equal(code, 0);
+});
+
+t.test('the broker recovers each partition directory it finds and reports it', async (t) => {
   const data = tmpDir(t);
   const healthy = join(data, 'orders-0');
-  const damaged = join(data, 'my-topic-3');
+  const damaged = join(data, 'my-topic-1');
   for (const dir of [healthy, damaged]) {
     const log = await PartitionLog.open(dir);
     for (let i = 0; i < 10; i++) log.append(batchOf(i, 2));
@@ -24,16 +46,17 @@ t.test('broker recovers each partition and reports it', async (t) => {
   appendFileSync(join(damaged, '00000000000000000000.log'), Buffer.from('torn tail bytes'));
   mkdirSync(join(data, 'not-a-partition'));
 
-  const run = spawnSync(process.execPath, [main, 'broker', '--data', data], { encoding: 'utf8' });
-  t.equal(run.status, 0, run.stderr);
-  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  const opened = lines.filter((l) => l.msg === 'partition log open');
-  t.same(opened.map((l) => l.partition).sort(), ['my-topic-3', 'orders-0']);
-  t.ok(opened.every((l) => l.highWatermark === '20'));
-  t.same(opened.find((l) => l.partition === 'orders-0')?.cleanShutdown, true);
-  const warning = lines.find((l) => l.msg === 'truncated a damaged log tail');
-  t.equal(warning?.partition, 'my-topic-3');
+  const broker = await startBroker(t, { dataDir: data });
+  const opened = logged(broker.lines, 'partition log open');
+  t.same(opened.map((l) => l.partition).sort(), ['my-topic-0', 'my-topic-1', 'orders-0'], 'directories adopted as topics');
+  t.equal(opened.find((l) => l.partition === 'orders-0')?.cleanShutdown, true);
+  t.equal(opened.find((l) => l.partition === 'my-topic-1')?.highWatermark, '20');
+  const warning = logged(broker.lines, 'truncated a damaged log tail')[0];
+  t.equal(warning?.partition, 'my-topic-1');
   t.equal(warning?.droppedBytes, 15);
+  const [p] = await fetch(await broker.connect(), [{ topic: 'my-topic', partition: 1, offset: 0n }]);
+  t.equal(decodeRecordBatches(p!.records).length, 10, 'the recovered data is served');
+  t.equal(await broker.stop(), 0);
 
   const reopened = await PartitionLog.open(damaged);
   t.ok(reopened.recoveryReport.cleanShutdown, 'the broker closed what it opened cleanly');
@@ -41,19 +64,115 @@ t.test('broker recovers each partition and reports it', async (t) => {
   await reopened.close();
 });
 
-t.test('a bad option is a clear error', async (t) => {
-  const run = spawnSync(process.execPath, [main, 'bench', 'append', '--seconds', 'soon'], { encoding: 'utf8' });
+t.test('SIGTERM answers what is in flight, closes logs cleanly, and a restart keeps every acknowledged record', async (t) => {
+  const data = tmpDir(t);
+  const first = await startBroker(t, { dataDir: data });
+  const c = await first.connect();
+  await createTopic(c, 'kept', 2);
+  for (let i = 0; i < 200; i++) await produce(c, [{ topic: 'kept', partition: i % 2, batches: batchOf(i, 3) }], 1);
+  const parked = fetch(c, [{ topic: 'kept', partition: 0, offset: 300n }], { maxWaitMs: 60_000 });
+  await new Promise((r) => setTimeout(r, 100));
+  const startedMs = Date.now();
+  t.equal(await first.stop('SIGTERM'), 0, 'exit 0');
+  t.ok(Date.now() - startedMs < 10_000, 'the parked fetch did not hold the stop');
+  const [answered] = await parked;
+  t.equal(answered?.bytes, 0, 'the parked fetch was answered before the connection closed');
+  t.ok(logged(first.lines, 'stopped cleanly').length === 1);
+
+  const second = await startBroker(t, { dataDir: data });
+  const opened = logged(second.lines, 'partition log open');
+  t.ok(opened.every((l) => l.cleanShutdown === true && l.highWatermark === '300'), 'both partitions clean, 300 records each');
+  const c2 = await second.connect();
+  for (const partition of [0, 1]) {
+    const [p] = await fetch(c2, [{ topic: 'kept', partition, offset: 0n, maxBytes: 10 * 1024 * 1024 }]);
+    const values = decodeRecordBatches(p!.records).flatMap((b) => b.records.map((r) => r.value!.toString()));
+    t.equal(values.length, 300);
+    t.equal(values[3], `batch ${partition + 2} record 0`);
+  }
+  await second.stop('SIGINT');
+  t.equal(second.proc.exitCode, 0, 'SIGINT stops it the same way');
+});
+
+t.test('acks=all records survive SIGKILL', async (t) => {
+  const data = tmpDir(t);
+  const first = await startBroker(t, { dataDir: data });
+  const c = await first.connect();
+  await createTopic(c, 'durable', 1);
+  for (let i = 0; i < 50; i++) await produce(c, [{ topic: 'durable', partition: 0, batches: batchOf(i) }], -1);
+  await first.stop('SIGKILL');
+  const second = await startBroker(t, { dataDir: data });
+  t.equal(logged(second.lines, 'partition log open')[0]?.cleanShutdown, false);
+  const [p] = await fetch(await second.connect(), [{ topic: 'durable', partition: 0, offset: 0n, maxBytes: 1 << 20 }]);
+  t.equal(p!.highWatermark, 50n);
+});
+
+t.test('a broker that cannot start says why and exits 1', async (t) => {
+  const running = await startBroker(t);
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [MAIN, 'broker', '--log-format', 'json', '--metrics-port', 'off', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+
+  const taken = run(['--data', tmpDir(t), '--port', String(running.port)]);
+  t.equal(taken.status, 1);
+  t.match(taken.stderr, /sluice: cannot start: the port is taken .*EADDRINUSE/);
+
+  const locked = run(['--data', running.dataDir, '--port', '0']);
+  t.equal(locked.status, 1);
+  t.match(locked.stderr, new RegExp(`cannot start: .*\\.lock is locked by another process \\(pid ${running.proc.pid}\\)`));
+
+  const file = join(tmpDir(t), 'a-file');
+  writeFileSync(file, 'not a directory');
+  const unusable = run(['--data', join(file, 'data'), '--port', '0']);
+  t.equal(unusable.status, 1);
+  t.match(unusable.stderr, /cannot start: .*a-file\/data.*not a directory/i);
+
+  const badFlag = run(['--port', 'ninety']);
+  t.equal(badFlag.status, 1);
+  t.match(badFlag.stderr, /--port: expected an integer in \[0, 65535\], got "ninety"/);
+  const badEnv = run([], { SLUICE_FETCH_PATH: 'teleport' });
+  t.match(badEnv.stderr, /SLUICE_FETCH_PATH: expected one of sendfile, mmap, copy, node, got "teleport"/);
+});
+
+t.test('settings: flag beats environment beats config file beats default', async (t) => {
+  const dir = tmpDir(t);
+  const config = join(dir, 'sluice.json');
+  writeFileSync(config, JSON.stringify({ defaultPartitions: 2, fetchPath: 'copy', segmentBytes: 4096, autoCreateTopics: true }));
+  const broker = await startBroker(t, {
+    args: ['--config', config, '--default-partitions', '5'],
+    env: { SLUICE_FETCH_PATH: 'mmap', SLUICE_DEFAULT_PARTITIONS: '3' },
+  });
+  const started = logged(broker.lines, 'starting sluice broker')[0]!;
+  const cfg = started.config as { fetchPath: string; autoCreateTopics: boolean; topicDefaults: { partitions: number; segmentBytes: number; retentionMs: number } };
+  t.equal(cfg.topicDefaults.partitions, 5, 'flag');
+  t.equal(cfg.fetchPath, 'mmap', 'environment');
+  t.equal(cfg.topicDefaults.segmentBytes, 4096, 'file');
+  t.equal(cfg.autoCreateTopics, true, 'file');
+  t.equal(cfg.topicDefaults.retentionMs, 7 * 24 * 3600 * 1000, 'default');
+  t.same((started.sources as Record<string, string>).fetchPath, 'env');
+  const c = await broker.connect();
+  const meta = await c.request(ApiKey.Metadata, 0, { topics: ['auto'] });
+  t.equal((meta.body as { topics: Array<{ partitions: unknown[] }> }).topics[0]?.partitions.length, 5, 'auto-created with the default partitions');
+
+  writeFileSync(config, JSON.stringify({ prot: 1 }));
+  const bad = spawnSync(process.execPath, [MAIN, 'broker', '--config', config], { encoding: 'utf8' });
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /unknown settings prot/);
+});
+
+t.test('a bad option of another command is a clear error', async (t) => {
+  const run = spawnSync(process.execPath, [MAIN, 'bench', 'append', '--seconds', 'soon'], { encoding: 'utf8' });
   t.not(run.status, 0);
   t.match(run.stderr, /expected a positive number, got "soon"/);
 });
 
-t.test('the broker takes a fetch path and refuses an unknown one', async (t) => {
-  const data = tmpDir(t);
-  const ok = spawnSync(process.execPath, [main, 'broker', '--data', data, '--fetch-path', 'mmap'], { encoding: 'utf8' });
-  t.equal(ok.status, 0, ok.stderr);
-  const ready = ok.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.msg.startsWith('storage ready'));
-  t.equal(ready?.fetchPath, 'mmap');
-  const bad = spawnSync(process.execPath, [main, 'broker', '--data', data, '--fetch-path', 'teleport'], { encoding: 'utf8' });
-  t.not(bad.status, 0);
-  t.match(bad.stderr, /--fetch-path.*teleport.*sendfile, mmap, copy, node/s);
+t.test('the broker serves fetches on the chosen path', async (t) => {
+  for (const path of ['copy', 'node'] as const) {
+    const broker = await startBroker(t, { args: ['--fetch-path', path] });
+    t.equal(logged(broker.lines, 'broker ready')[0]?.fetchPath, path);
+    const c = await broker.connect();
+    await createTopic(c, 'p', 1);
+    await produce(c, [{ topic: 'p', partition: 0, batches: batchOf(1, 10) }]);
+    const [p] = await fetch(c, [{ topic: 'p', partition: 0, offset: 0n }]);
+    t.equal(decodeRecordBatches(p!.records)[0]?.records.length, 10, path);
+    await broker.stop();
+  }
 });

@@ -1,47 +1,79 @@
-// `sluice broker`: today it opens every partition log under the data directory (recovering any that
-// were not closed cleanly), logs what recovery found, and closes them cleanly. The network
-// listener (wire protocol, produce, fetch) is the broker issue's work and will start here.
+// `sluice broker` (what `npm start` runs): resolves the settings, logs them, starts the broker and
+// prints one ready line when it accepts connections (`sluice listening on HOST:PORT`). SIGTERM or
+// SIGINT stops it gracefully and exits 0; a second signal exits at once. A broker that cannot
+// start (port taken, data directory unwritable or locked, bad setting) says why and exits 1.
 
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { SluiceError } from '../errors.js';
-import { PartitionLog } from '../storage/partition-log.js';
-import { FETCH_PATHS, isFetchPath } from '../transfer/engine.js';
+import { Broker } from '../server/broker.js';
+import { resolveBrokerSettings, type ResolvedSettings } from './broker-settings.js';
 
-/** `<topic>-<partition>` directory names; topic names may themselves contain '-'. */
-const PARTITION_DIR = /^(.+)-(\d+)$/;
+export async function runBroker(flags: Record<string, unknown>): Promise<void> {
+  let settings: ResolvedSettings;
+  try {
+    settings = resolveBrokerSettings(flags);
+  } catch (err) {
+    return fail(err);
+  }
+  const logger = makeLogger(settings);
+  const { config } = settings;
+  logger.info({ config, sources: settings.sources }, 'starting sluice broker');
 
-export async function runBroker(flags: { data: string; logLevel: string; fetchPath: string }): Promise<void> {
-  const logger = pino({ level: flags.logLevel, name: 'sluice' });
-  if (!isFetchPath(flags.fetchPath)) {
-    throw new SluiceError('INVALID_CONFIG', `--fetch-path must be one of ${FETCH_PATHS.join(', ')}, got ${flags.fetchPath}`);
+  let broker: Broker;
+  try {
+    broker = await Broker.start(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'cannot start');
+    return fail(err, config);
   }
-  const dataDir = resolve(flags.data);
-  mkdirSync(dataDir, { recursive: true });
-  logger.info({ dataDir }, 'opening partition logs');
-  const dirs = readdirSync(dataDir).filter((d) => PARTITION_DIR.test(d) && statSync(join(dataDir, d)).isDirectory());
-  for (const d of dirs) {
-    const log = await PartitionLog.open(join(dataDir, d));
-    const report = log.recoveryReport;
-    const truncated = report.recovered.filter((r) => r.truncatedBytes > 0);
-    logger.info(
-      {
-        partition: d,
-        highWatermark: String(log.highWatermark),
-        logStartOffset: String(log.logStartOffset),
-        cleanShutdown: report.cleanShutdown,
-        scannedSegments: report.recovered.length,
-      },
-      'partition log open',
-    );
-    for (const r of truncated) {
-      logger.warn({ partition: d, segment: String(r.baseOffset), position: r.validBytes, droppedBytes: r.truncatedBytes, reason: r.reason }, 'truncated a damaged log tail');
-    }
-    await log.close();
-  }
+  const { address, port } = broker.address;
+  const metrics = broker.metricsAddress;
   logger.info(
-    { partitions: dirs.length, fetchPath: flags.fetchPath },
-    'storage ready; the TCP listener is not built yet (see README: status)',
+    { host: address, port, metricsPort: metrics?.port ?? null, topics: broker.topics.list().length, fetchPath: config.fetchPath },
+    'broker ready',
   );
+  process.stdout.write(`sluice listening on ${address}:${port}${metrics ? ` (metrics on http://${metrics.address}:${metrics.port}/metrics)` : ''}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without a clean stop');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing in-flight requests, flushing and closing logs');
+    broker.stop().then(
+      () => {
+        logger.info('stopped cleanly');
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.fatal({ err }, 'stop failed');
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function makeLogger(settings: ResolvedSettings): Logger {
+  const pretty = settings.logFormat === 'pretty' || (settings.logFormat === 'auto' && process.stdout.isTTY === true);
+  const options = { level: settings.logLevel, name: 'sluice' };
+  // Synchronous: log lines and the ready line reach stdout in the order they were written (the
+  // broker logs little: start, stop, topics, recovery, connection problems; never per request).
+  return pretty ? pino({ ...options, transport: { target: 'pino-pretty', options: { destination: 1 } } }) : pino(options, pino.destination({ dest: 1, sync: true }));
+}
+
+/** Prints why the broker cannot run, in words, and exits 1. */
+function fail(err: unknown, config?: { host: string; port: number; dataDir: string }): void {
+  const e = err as NodeJS.ErrnoException & { code?: string };
+  let message = e instanceof Error ? e.message : String(err);
+  if (e.code === 'EADDRINUSE' && config) message = `the port is taken (${message}); is another broker running? choose another with --port`;
+  else if (e.code === 'EACCES' && config) message = `permission denied (${message})`;
+  else if (e instanceof SluiceError && e.code === 'KAFKA_STORAGE_ERROR' && config) message = `the data directory ${config.dataDir} is not usable: ${message}`;
+  process.stderr.write(`sluice: cannot start: ${message}\n`);
+  process.exitCode = 1;
 }

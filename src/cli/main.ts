@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // The `sluice` command: parses arguments (commander) and hands off to one module per command.
 
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { runBroker } from './broker.js';
 import { runBenchAppend } from './bench-append.js';
 import { runBenchFanout } from './bench-fanout.js';
 import { FANOUT_PATHS, type FanoutPath } from '../../bench/fanout.js';
-import { FETCH_PATHS } from '../transfer/engine.js';
+import { addBrokerOptions } from './broker-settings.js';
 
 export function positiveNumber(value: string): number {
   const n = Number(value);
@@ -20,17 +20,12 @@ export function numberList(value: string): number[] {
 
 const program = new Command('sluice').description('Sluice: a Kafka-style append-only log broker').version('0.1.0');
 
-program
-  .command('broker')
-  .description('open (and recover) every partition log in the data directory')
-  .option('--data <dir>', 'data directory', process.env.SLUICE_DATA ?? './data')
-  .option('--log-level <level>', 'pino log level', process.env.SLUICE_LOG_LEVEL ?? 'info')
-  .addOption(
-    new Option('--fetch-path <path>', 'how fetches reach sockets')
-      .choices(FETCH_PATHS)
-      .default(process.env.SLUICE_FETCH_PATH ?? 'sendfile'),
-  )
-  .action(runBroker);
+addBrokerOptions(
+  program
+    .command('broker')
+    .description('run the broker: listen for clients on --host:--port, data in --data')
+    .addHelpText('after', '\nPrecedence: flag, then environment variable, then --config file, then default.'),
+).action((flags: Record<string, unknown>) => runBroker(flags));
 
 const bench = program.command('bench').description('benchmarks that write JSON and print a table');
 bench

@@ -1,0 +1,134 @@
+// One TCP connection to a Sluice broker, speaking the frame protocol: requests go out with rising
+// correlation ids and may be pipelined; responses arrive in request order and are matched to their
+// requests (a mismatch means the stream is broken, and the connection fails). Requests that get no
+// response (produce with acks=0) use `send`. The typed producer, consumer and admin build on this.
+
+import { connect, type Socket } from 'node:net';
+import { SluiceError, isErrorCode } from '../errors.js';
+import { decodeResponseMeta, encodeRequest } from '../protocol/codec.js';
+import { FrameDecoder, FramingError } from '../protocol/frame.js';
+import type { ErrorResponse } from '../protocol/messages.js';
+
+export interface ConnectionOptions {
+  host: string;
+  port: number;
+  clientId?: string;
+  connectTimeoutMs?: number;
+}
+
+export interface Response {
+  body: unknown;
+  /** Raw bytes after the meta (record batches for fetch). */
+  data: Buffer;
+}
+
+interface Waiting {
+  correlationId: number;
+  resolve(response: Response): void;
+  reject(err: Error): void;
+}
+
+export class Connection {
+  readonly clientId: string | null;
+  readonly #socket: Socket;
+  readonly #decoder = new FrameDecoder(0xffff_ffff);
+  readonly #waiting: Waiting[] = [];
+  #nextCorrelationId = 1;
+  #failure: Error | undefined;
+
+  private constructor(socket: Socket, clientId: string | null) {
+    this.#socket = socket;
+    this.clientId = clientId;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err) => this.#fail(new SluiceError('NETWORK_EXCEPTION', err.message, { cause: err })));
+    socket.on('close', () => this.#fail(new SluiceError('NETWORK_EXCEPTION', 'the broker closed the connection')));
+  }
+
+  static connect(options: ConnectionOptions): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: options.host, port: options.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new SluiceError('NETWORK_EXCEPTION', `connecting to ${options.host}:${options.port} timed out`));
+      }, options.connectTimeoutMs ?? 10_000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new Connection(socket, options.clientId ?? null));
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new SluiceError('NETWORK_EXCEPTION', `cannot connect to ${options.host}:${options.port}: ${err.message}`, { cause: err }));
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.#failure !== undefined;
+  }
+
+  /** Sends a request and resolves with its response (whose body may be an error response). */
+  request(apiKey: number, apiVersion: number, body: unknown, data: readonly Uint8Array[] = []): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      if (this.#failure) return reject(this.#failure);
+      const correlationId = this.#write(apiKey, apiVersion, body, data);
+      this.#waiting.push({ correlationId, resolve, reject });
+    });
+  }
+
+  /** Sends a request that gets no response (produce with acks=0). */
+  send(apiKey: number, apiVersion: number, body: unknown, data: readonly Uint8Array[] = []): void {
+    if (this.#failure) throw this.#failure;
+    this.#write(apiKey, apiVersion, body, data);
+  }
+
+  /** Closes the connection; requests still waiting fail with NETWORK_EXCEPTION. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.#socket.destroyed) return resolve();
+      this.#socket.once('close', () => resolve());
+      this.#socket.end();
+    });
+  }
+
+  #write(apiKey: number, apiVersion: number, body: unknown, data: readonly Uint8Array[]): number {
+    const correlationId = this.#nextCorrelationId;
+    this.#nextCorrelationId = correlationId === 0x7fff_ffff ? 1 : correlationId + 1;
+    const dataBytes = data.reduce((n, d) => n + d.length, 0);
+    this.#socket.cork();
+    this.#socket.write(encodeRequest({ apiKey, apiVersion, correlationId, clientId: this.clientId }, body, dataBytes));
+    for (const d of data) this.#socket.write(d);
+    this.#socket.uncork();
+    return correlationId;
+  }
+
+  #onData(chunk: Buffer): void {
+    try {
+      for (const event of this.#decoder.push(chunk)) {
+        if (event.kind !== 'frame') throw new FramingError('oversize response');
+        const { correlationId, body } = decodeResponseMeta(event.meta);
+        const waiting = this.#waiting.shift();
+        if (!waiting || waiting.correlationId !== correlationId) {
+          throw new FramingError(`response for correlation id ${correlationId}, expected ${waiting?.correlationId ?? 'none'}`);
+        }
+        waiting.resolve({ body, data: event.data });
+      }
+    } catch (err) {
+      this.#fail(new SluiceError('NETWORK_EXCEPTION', `the broker's response cannot be parsed: ${(err as Error).message}`));
+      this.#socket.destroy();
+    }
+  }
+
+  #fail(err: Error): void {
+    this.#failure ??= err;
+    for (const w of this.#waiting.splice(0)) w.reject(this.#failure);
+  }
+}
+
+/** The SluiceError of an error response (`{ error: { code, message } }`), or undefined. */
+export function responseError(body: unknown): SluiceError | undefined {
+  const error = (body as Partial<ErrorResponse> | null)?.error;
+  if (!error) return undefined;
+  return new SluiceError(isErrorCode(error.code) ? error.code : 'UNKNOWN_SERVER_ERROR', error.message);
+}

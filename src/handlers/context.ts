@@ -1,0 +1,41 @@
+// What every handler gets: the domain services, the broker's identity, and the connection's abort
+// signal (fires when the client goes away, so a parked fetch stops waiting). And what it returns.
+
+import type { Logger } from 'pino';
+import type { LogService } from '../log/log-service.js';
+import type { TopicRegistry } from '../log/topic-registry.js';
+import type { RequestHeader } from '../protocol/codec.js';
+import type { LogSlice } from '../storage/partition-log.js';
+
+export interface BrokerIdentity {
+  nodeId: number;
+  clusterId: string;
+  /** The address clients should use (the listener's, with the port actually bound). */
+  host: string;
+  port: number;
+  version: string;
+}
+
+export interface HandlerContext {
+  readonly log: LogService;
+  readonly topics: TopicRegistry;
+  readonly broker: BrokerIdentity;
+  readonly autoCreateTopics: boolean;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+}
+
+export interface Request {
+  header: RequestHeader;
+  body: unknown;
+  /** Raw bytes after the meta (record batches for produce). */
+  data: Buffer;
+}
+
+export type HandlerResult =
+  /** A response: its MessagePack body and the record batches that follow it. */
+  | { body: unknown; data?: readonly LogSlice[] }
+  /** No response (acks=0); `closeReason` closes the connection so the client learns of a failure. */
+  | { noResponse: true; closeReason?: string };
+
+export type Handler = (ctx: HandlerContext, request: Request) => HandlerResult | Promise<HandlerResult>;

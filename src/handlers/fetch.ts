@@ -1,0 +1,35 @@
+// Fetch: the domain slices (and long-polls); the response is a small MessagePack body naming each
+// partition's byte count, followed by the slices themselves, which the transfer engine sends from
+// the page cache.
+
+import { decodeFetchRequest, errorBody, type FetchResponse } from '../protocol/messages.js';
+import type { LogSlice } from '../storage/partition-log.js';
+import type { Handler } from './context.js';
+
+export const handleFetch: Handler = async (ctx, { body }) => {
+  const request = decodeFetchRequest(body);
+  const outcomes = await ctx.log.fetch(request.partitions, {
+    maxWaitMs: request.maxWaitMs,
+    minBytes: request.minBytes,
+    maxBytes: request.maxBytes,
+    signal: ctx.signal,
+  });
+  const data: LogSlice[] = [];
+  const partitions: FetchResponse['partitions'] = outcomes.map((o) => {
+    let bytes = 0;
+    if (o.slice) {
+      data.push(o.slice);
+      bytes = o.slice.bytes;
+    }
+    const out: FetchResponse['partitions'][number] = {
+      topic: o.topic,
+      partition: o.partition,
+      highWatermark: o.highWatermark,
+      logStartOffset: o.logStartOffset,
+      bytes,
+    };
+    if (o.error) out.error = errorBody(o.error);
+    return out;
+  });
+  return { body: { partitions } satisfies FetchResponse, data };
+};

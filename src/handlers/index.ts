@@ -1,0 +1,20 @@
+// API key → handler. The version table itself is protocol/messages.ts's API_VERSIONS.
+
+import { ApiKey } from '../protocol/messages.js';
+import { handleApiVersions } from './api-versions.js';
+import type { Handler } from './context.js';
+import { handleFetch } from './fetch.js';
+import { handleListOffsets } from './list-offsets.js';
+import { handleMetadata } from './metadata.js';
+import { handleProduce } from './produce.js';
+import { handleCreateTopics, handleDeleteTopics } from './topics-admin.js';
+
+export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
+  [ApiKey.Produce, handleProduce],
+  [ApiKey.Fetch, handleFetch],
+  [ApiKey.ListOffsets, handleListOffsets],
+  [ApiKey.Metadata, handleMetadata],
+  [ApiKey.ApiVersions, handleApiVersions],
+  [ApiKey.CreateTopics, handleCreateTopics],
+  [ApiKey.DeleteTopics, handleDeleteTopics],
+]);

@@ -1,0 +1,60 @@
+// Metadata: the broker's address and, for the topics asked for (all when nil), their partitions
+// with high watermarks. Unknown topics are created when the broker and the request both allow it.
+
+import { SluiceError } from '../errors.js';
+import type { Topic } from '../log/topic-registry.js';
+import { decodeMetadataRequest, errorBody, type MetadataResponse } from '../protocol/messages.js';
+import type { Handler, HandlerContext } from './context.js';
+
+export const handleMetadata: Handler = async (ctx, { body }) => {
+  const request = decodeMetadataRequest(body);
+  const topics: MetadataResponse['topics'] = [];
+  if (request.topics === null) {
+    for (const t of ctx.topics.list()) topics.push(describe(t));
+  } else {
+    for (const name of request.topics) {
+      try {
+        topics.push(describe(await lookup(ctx, name, request.allowAutoCreate)));
+      } catch (err) {
+        if (!(err instanceof SluiceError)) throw err;
+        topics.push({ name, error: errorBody(err), partitions: [] });
+      }
+    }
+  }
+  const response: MetadataResponse = {
+    clusterId: ctx.broker.clusterId,
+    controllerId: ctx.broker.nodeId,
+    brokers: [{ nodeId: ctx.broker.nodeId, host: ctx.broker.host, port: ctx.broker.port }],
+    topics,
+  };
+  return { body: response };
+};
+
+async function lookup(ctx: HandlerContext, name: string, allowAutoCreate: boolean): Promise<Topic> {
+  const topic = ctx.topics.get(name);
+  if (topic) return topic;
+  if (!ctx.autoCreateTopics || !allowAutoCreate) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+  try {
+    return await ctx.topics.create(name, -1);
+  } catch (err) {
+    // Another request is creating it right now: retriable, like Kafka's LEADER_NOT_AVAILABLE.
+    if (err instanceof SluiceError && err.code === 'TOPIC_ALREADY_EXISTS') {
+      const created = ctx.topics.get(name);
+      if (created) return created;
+      throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} is being created; retry`);
+    }
+    throw err;
+  }
+}
+
+function describe(topic: Topic): MetadataResponse['topics'][number] {
+  return {
+    name: topic.name,
+    partitions: topic.partitions.map((p) => ({
+      partition: p.index,
+      leader: 0,
+      highWatermark: p.highWatermark,
+      logStartOffset: p.logStartOffset,
+    })),
+  };
+}

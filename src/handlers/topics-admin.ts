@@ -1,0 +1,45 @@
+// CreateTopics and DeleteTopics: one result per topic, each with its own error.
+
+import { SluiceError } from '../errors.js';
+import type { TopicConfig } from '../log/topic-registry.js';
+import {
+  decodeCreateTopicsRequest,
+  decodeDeleteTopicsRequest,
+  errorBody,
+  type CreateTopicsResponse,
+  type TopicResult,
+} from '../protocol/messages.js';
+import type { Handler } from './context.js';
+
+export const handleCreateTopics: Handler = async (ctx, { body }) => {
+  const request = decodeCreateTopicsRequest(body);
+  const topics: TopicResult[] = [];
+  for (const t of request.topics) {
+    topics.push(
+      await perTopic(t.name, async () => {
+        const config = t.config as TopicConfig;
+        if (request.validateOnly) ctx.topics.validateCreate(t.name, t.partitions === -1 ? ctx.topics.defaults.partitions : t.partitions, config);
+        else await ctx.topics.create(t.name, t.partitions, config);
+      }),
+    );
+  }
+  const response: CreateTopicsResponse = { topics };
+  return { body: response };
+};
+
+export const handleDeleteTopics: Handler = async (ctx, { body }) => {
+  const request = decodeDeleteTopicsRequest(body);
+  const topics: TopicResult[] = [];
+  for (const name of request.topics) topics.push(await perTopic(name, () => ctx.topics.delete(name)));
+  return { body: { topics } satisfies CreateTopicsResponse };
+};
+
+async function perTopic(name: string, action: () => Promise<void>): Promise<TopicResult> {
+  try {
+    await action();
+    return { name };
+  } catch (err) {
+    if (!(err instanceof SluiceError)) throw err;
+    return { name, error: errorBody(err) };
+  }
+}

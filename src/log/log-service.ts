@@ -1,0 +1,230 @@
+// Produce, fetch and list-offsets over the topic registry, in protocol-neutral terms (topic,
+// partition, bytes, offsets, SluiceErrors), so that Sluice's own protocol and a Kafka listener can
+// share them. Errors are per partition, as the protocols report them.
+//
+// Produce: each partition's batches are appended all or nothing (the storage core validates bounds,
+// magic, CRC and counts first); acks=all waits for a group-commit fsync of every partition written.
+// Fetch: slices whole batches from each partition within the request's byte limits; when that is
+// less than `minBytes` it parks until appends to those partitions bring enough (woken by the
+// appends themselves) or `maxWaitMs` passes. Parked fetches end early when the caller aborts (the
+// connection closed) or the service stops.
+
+import { SluiceError } from '../errors.js';
+import type { AppendResult, LogSlice } from '../storage/partition-log.js';
+import type { Partition } from './partition.js';
+import type { TopicRegistry } from './topic-registry.js';
+
+export type Acks = 0 | 1 | -1;
+
+export interface ProduceInput {
+  topic: string;
+  partition: number;
+  batches: Buffer;
+}
+
+export interface ProduceOutcome {
+  topic: string;
+  partition: number;
+  result?: AppendResult & { logStartOffset: bigint };
+  error?: SluiceError;
+}
+
+export interface FetchInput {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  maxBytes: number;
+}
+
+export interface FetchOptions {
+  maxWaitMs: number;
+  minBytes: number;
+  /** Soft limit on the whole response: the first non-empty partition may exceed it by one batch. */
+  maxBytes: number;
+  signal?: AbortSignal;
+}
+
+export interface FetchOutcome {
+  topic: string;
+  partition: number;
+  highWatermark: bigint;
+  logStartOffset: bigint;
+  /** Absent when there is nothing to send (caught up, over the byte limit, or an error). */
+  slice?: LogSlice;
+  error?: SluiceError;
+}
+
+export interface ListOffsetsInput {
+  topic: string;
+  partition: number;
+  /** -2 earliest, -1 latest, otherwise a time in ms. */
+  timestamp: bigint;
+}
+
+export interface ListOffsetsOutcome {
+  topic: string;
+  partition: number;
+  /** null: no batch has a timestamp at or after the one asked for. */
+  offset?: bigint | null;
+  error?: SluiceError;
+}
+
+/** What the service reports as data moves (metrics). */
+export interface LogObserver {
+  produced(topic: string, bytes: number, records: number): void;
+  fetched(topic: string, bytes: number, records: number): void;
+}
+
+const noObserver: LogObserver = { produced: () => undefined, fetched: () => undefined };
+
+export class LogService {
+  readonly topics: TopicRegistry;
+  readonly #observer: LogObserver;
+  readonly #parked = new Set<() => void>();
+  #stopping = false;
+
+  constructor(topics: TopicRegistry, observer: LogObserver = noObserver) {
+    this.topics = topics;
+    this.#observer = observer;
+  }
+
+  async produce(inputs: readonly ProduceInput[], acks: Acks): Promise<ProduceOutcome[]> {
+    const outcomes: ProduceOutcome[] = [];
+    const written: Array<{ partition: Partition; outcome: ProduceOutcome }> = [];
+    for (const input of inputs) {
+      const outcome: ProduceOutcome = { topic: input.topic, partition: input.partition };
+      outcomes.push(outcome);
+      try {
+        const partition = this.topics.partition(input.topic, input.partition);
+        const result = partition.append(input.batches);
+        outcome.result = { ...result, logStartOffset: partition.logStartOffset };
+        this.#observer.produced(input.topic, input.batches.length, Number(result.lastOffset - result.baseOffset + 1n));
+        written.push({ partition, outcome });
+      } catch (err) {
+        outcome.error = asSluiceError(err);
+      }
+    }
+    if (acks === -1) {
+      await Promise.all(
+        written.map(({ partition, outcome }) =>
+          partition.log.flush().catch((err: unknown) => {
+            outcome.error = asSluiceError(err);
+            delete outcome.result;
+          }),
+        ),
+      );
+    }
+    return outcomes;
+  }
+
+  fetch(inputs: readonly FetchInput[], options: FetchOptions): Promise<FetchOutcome[]> {
+    const first = this.#read(inputs, options.maxBytes);
+    if (this.#complete(first, options)) return Promise.resolve(this.#delivered(inputs, first.outcomes));
+    return new Promise<FetchOutcome[]>((resolve) => {
+      const unsubscribe: Array<() => void> = [];
+      let timer: NodeJS.Timeout | undefined;
+      let scheduled = false;
+      const finish = (outcomes: FetchOutcome[]) => {
+        clearTimeout(timer);
+        for (const u of unsubscribe) u();
+        this.#parked.delete(expire);
+        options.signal?.removeEventListener('abort', expire);
+        resolve(this.#delivered(inputs, outcomes));
+      };
+      const expire = () => finish(this.#read(inputs, options.maxBytes).outcomes);
+      // Several appends in one tick (one produce to many partitions) cost one re-read.
+      const recheck = () => {
+        if (scheduled) return;
+        scheduled = true;
+        queueMicrotask(() => {
+          scheduled = false;
+          const now = this.#read(inputs, options.maxBytes);
+          if (this.#complete(now, options)) finish(now.outcomes);
+        });
+      };
+      for (const input of inputs) {
+        const p = this.topics.get(input.topic)?.partitions[input.partition];
+        if (p) unsubscribe.push(p.onAppend(recheck));
+      }
+      timer = setTimeout(expire, options.maxWaitMs);
+      this.#parked.add(expire);
+      options.signal?.addEventListener('abort', expire, { once: true });
+    });
+  }
+
+  listOffsets(inputs: readonly ListOffsetsInput[]): ListOffsetsOutcome[] {
+    return inputs.map((input) => {
+      const outcome: ListOffsetsOutcome = { topic: input.topic, partition: input.partition };
+      try {
+        const p = this.topics.partition(input.topic, input.partition);
+        if (input.timestamp === -2n) outcome.offset = p.logStartOffset;
+        else if (input.timestamp === -1n) outcome.offset = p.highWatermark;
+        else outcome.offset = p.log.offsetForTimestamp(Number(input.timestamp));
+      } catch (err) {
+        outcome.error = asSluiceError(err);
+      }
+      return outcome;
+    });
+  }
+
+  /** Answers every parked fetch now and every later one at once (the broker is stopping). */
+  stop(): void {
+    this.#stopping = true;
+    for (const expire of [...this.#parked]) expire();
+  }
+
+  /** Reports what a finished fetch sends (only once: parked re-reads do not count). */
+  #delivered(inputs: readonly FetchInput[], outcomes: FetchOutcome[]): FetchOutcome[] {
+    outcomes.forEach((o, i) => {
+      if (o.slice) this.#observer.fetched(o.topic, o.slice.bytes, Number(o.slice.nextOffset - inputs[i]!.offset));
+    });
+    return outcomes;
+  }
+
+  #complete(read: { bytes: number; failed: boolean }, options: FetchOptions): boolean {
+    return this.#stopping || options.maxWaitMs === 0 || read.failed || read.bytes >= options.minBytes;
+  }
+
+  #read(inputs: readonly FetchInput[], maxBytes: number): { outcomes: FetchOutcome[]; bytes: number; failed: boolean } {
+    let bytes = 0;
+    let failed = false;
+    const outcomes = inputs.map((input): FetchOutcome => {
+      const outcome: FetchOutcome = { topic: input.topic, partition: input.partition, highWatermark: -1n, logStartOffset: -1n };
+      try {
+        const p = this.topics.partition(input.topic, input.partition);
+        outcome.highWatermark = p.highWatermark;
+        outcome.logStartOffset = p.logStartOffset;
+        // Caught up, or the response is full: nothing to send, and no native slice to make.
+        if (input.offset === outcome.highWatermark && input.offset >= outcome.logStartOffset) return outcome;
+        if (bytes >= maxBytes) {
+          if (input.offset < outcome.logStartOffset || input.offset > outcome.highWatermark) throw outOfRange(input, outcome);
+          return outcome;
+        }
+        const slice = p.slice(input.offset, Math.min(input.maxBytes, maxBytes - bytes));
+        outcome.highWatermark = slice.highWatermark;
+        outcome.logStartOffset = slice.logStartOffset;
+        if (slice.bytes > 0) {
+          outcome.slice = slice;
+          bytes += slice.bytes;
+        }
+      } catch (err) {
+        outcome.error = asSluiceError(err);
+        failed = true;
+      }
+      return outcome;
+    });
+    return { outcomes, bytes, failed };
+  }
+}
+
+function outOfRange(input: FetchInput, o: FetchOutcome): SluiceError {
+  return new SluiceError('OFFSET_OUT_OF_RANGE', `offset ${input.offset} is outside the log [${o.logStartOffset}, ${o.highWatermark}]`);
+}
+
+/** Storage errors keep their codes; a closed log means the topic went away meanwhile. */
+export function asSluiceError(err: unknown): SluiceError {
+  if (err instanceof SluiceError) {
+    return err.code === 'LOG_CLOSED' ? new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', 'the partition was deleted or the broker is stopping') : err;
+  }
+  return new SluiceError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err), { cause: err });
+}

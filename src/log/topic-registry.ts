@@ -1,0 +1,309 @@
+// The topics of one broker and their partitions, on disk and in memory.
+//
+// On disk: `<data>/<topic>-<partition>/` per partition (see storage) and `<data>/.topics/<topic>.json`
+// per topic: `{ version: 1, name, partitions, config, createdAtMs, state }`. Topic files are
+// replaced atomically (write, fsync, rename, fsync the directory), so a crash leaves the old or the
+// new file, never half of one.
+//
+// Create writes the topic file first, then opens the partitions (a partition directory that is
+// missing at start-up is created empty). Delete marks the file `state: "deleting"`, closes the
+// partitions, renames their directories to `<dir>.<id>-delete`, removes the file, then removes the
+// renamed directories in the background; start-up finishes any of these steps a crash interrupted.
+// A partition directory without a topic file (data from before topic files existed) is adopted.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
+import { SluiceError } from '../errors.js';
+import { native, nativeCall, type LogOptions } from '../native.js';
+import { PartitionLog } from '../storage/partition-log.js';
+import { Partition } from './partition.js';
+import { collisionKey, validateTopicName } from './topic-name.js';
+
+/** Settings a topic may override; the broker's defaults fill in the rest. */
+export interface TopicConfig {
+  retentionMs?: number;
+  retentionBytes?: number;
+  segmentBytes?: number;
+  segmentMs?: number;
+  /** Only "delete" (retention by size and age); compaction is not supported. */
+  cleanupPolicy?: 'delete';
+}
+
+/** Broker-wide defaults for partitions of new and existing topics. */
+export interface TopicDefaults extends LogOptions {
+  partitions: number;
+}
+
+export interface Topic {
+  readonly name: string;
+  readonly config: TopicConfig;
+  readonly createdAtMs: number;
+  readonly partitions: readonly Partition[];
+}
+
+interface TopicFile {
+  version: 1;
+  name: string;
+  partitions: number;
+  config: TopicConfig;
+  createdAtMs: number;
+  state: 'live' | 'deleting';
+}
+
+export const MAX_PARTITIONS = 10_000;
+const TOPICS_DIR = '.topics';
+const PARTITION_DIR = /^(.+)-(\d+)$/;
+const DELETED_DIR = /-delete$/;
+
+export class TopicRegistry {
+  readonly dataDir: string;
+  readonly defaults: TopicDefaults;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #topics = new Map<string, Topic>();
+  /** Names being created or deleted: a second create or delete of them fails fast. */
+  readonly #busy = new Set<string>();
+  readonly #removals = new Set<Promise<void>>();
+
+  private constructor(dataDir: string, defaults: TopicDefaults, clock: Clock, logger: Logger) {
+    this.dataDir = dataDir;
+    this.defaults = defaults;
+    this.#clock = clock;
+    this.#logger = logger;
+  }
+
+  /** Loads every topic under `dataDir`, recovering partitions that were not closed cleanly. */
+  static async open(dataDir: string, defaults: TopicDefaults, logger: Logger, clock: Clock = systemClock): Promise<TopicRegistry> {
+    const registry = new TopicRegistry(dataDir, defaults, clock, logger);
+    await registry.#load();
+    return registry;
+  }
+
+  get(name: string): Topic | undefined {
+    return this.#topics.get(name);
+  }
+
+  list(): Topic[] {
+    return [...this.#topics.values()];
+  }
+
+  /** The partition, or UNKNOWN_TOPIC_OR_PARTITION. */
+  partition(topic: string, index: number): Partition {
+    const p = this.#topics.get(topic)?.partitions[index];
+    if (!p) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${topic}-${index} does not exist`);
+    return p;
+  }
+
+  /** Checks a create without doing it; throws the error the create would answer. */
+  validateCreate(name: string, partitions: number, config: TopicConfig): void {
+    validateTopicName(name);
+    if (this.#topics.has(name) || this.#busy.has(name)) throw new SluiceError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
+    const key = collisionKey(name);
+    const clash = [...this.#topics.keys()].find((t) => collisionKey(t) === key);
+    if (clash) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `topic ${name} collides with ${clash} ("." and "_" are interchangeable in metric names)`);
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+      throw new SluiceError('INVALID_PARTITIONS', `partitions must be in [1, ${MAX_PARTITIONS}], got ${partitions}`);
+    }
+    if (config.cleanupPolicy !== undefined && config.cleanupPolicy !== 'delete') {
+      throw new SluiceError('INVALID_CONFIG', `cleanupPolicy ${JSON.stringify(config.cleanupPolicy)} is not supported (only "delete")`);
+    }
+    nativeCall(() => native.validateLogOptions(this.#logOptions(config)));
+  }
+
+  /** Creates a topic; -1 partitions takes the default count. */
+  async create(name: string, partitions: number, config: TopicConfig = {}): Promise<Topic> {
+    const count = partitions === -1 ? this.defaults.partitions : partitions;
+    this.validateCreate(name, count, config);
+    this.#busy.add(name);
+    try {
+      const file: TopicFile = { version: 1, name, partitions: count, config, createdAtMs: this.#clock.nowMs(), state: 'live' };
+      await this.#writeTopicFile(file);
+      const topic = await this.#openTopic(file);
+      this.#logger.info({ topic: name, partitions: count, config }, 'topic created');
+      return topic;
+    } finally {
+      this.#busy.delete(name);
+    }
+  }
+
+  async delete(name: string): Promise<void> {
+    const topic = this.#topics.get(name);
+    if (!topic || this.#busy.has(name)) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    this.#busy.add(name);
+    try {
+      this.#topics.delete(name);
+      const file: TopicFile = { version: 1, name, partitions: topic.partitions.length, config: topic.config, createdAtMs: topic.createdAtMs, state: 'deleting' };
+      await this.#writeTopicFile(file);
+      await Promise.all(topic.partitions.map((p) => p.close()));
+      await this.#finishDelete(file);
+      this.#logger.info({ topic: name }, 'topic deleted');
+    } finally {
+      this.#busy.delete(name);
+    }
+  }
+
+  /** Deletes old segments of every partition past its retention limits. */
+  enforceRetention(): Array<{ topic: string; partition: number; deletedSegments: number; deletedBytes: number; logStartOffset: bigint }> {
+    const report = [];
+    for (const topic of this.#topics.values()) {
+      for (const p of topic.partitions) {
+        if (p.closed) continue;
+        const r = p.log.enforceRetention();
+        if (r.deletedSegments.length > 0) {
+          report.push({ topic: topic.name, partition: p.index, deletedSegments: r.deletedSegments.length, deletedBytes: r.deletedBytes, logStartOffset: r.logStartOffset });
+        }
+      }
+    }
+    return report;
+  }
+
+  /** Closes every partition cleanly (recovery marker) and waits for background removals. */
+  async close(): Promise<void> {
+    const partitions = [...this.#topics.values()].flatMap((t) => t.partitions);
+    this.#topics.clear();
+    await Promise.all(partitions.map((p) => p.close()));
+    await Promise.all(this.#removals);
+  }
+
+  #logOptions(config: TopicConfig): LogOptions {
+    const { partitions: _, ...defaults } = this.defaults;
+    const { cleanupPolicy: __, ...overrides } = config;
+    return { ...defaults, ...overrides };
+  }
+
+  async #load(): Promise<void> {
+    const topicsDir = join(this.dataDir, TOPICS_DIR);
+    await mkdir(topicsDir, { recursive: true });
+    const entries = await readdir(this.dataDir);
+    for (const e of entries.filter((e) => DELETED_DIR.test(e))) this.#removeInBackground(join(this.dataDir, e));
+
+    const files: TopicFile[] = [];
+    for (const f of (await readdir(topicsDir)).filter((f) => f.endsWith('.json'))) {
+      files.push(await readTopicFile(join(topicsDir, f)));
+    }
+    for (const file of files.filter((f) => f.state === 'deleting')) await this.#finishDelete(file);
+    const live = files.filter((f) => f.state === 'live');
+
+    // Partition directories no topic file claims: adopt them.
+    const claimed = new Set(live.map((f) => f.name));
+    const orphans = new Map<string, number>();
+    for (const e of entries) {
+      const m = PARTITION_DIR.exec(e);
+      if (!m || claimed.has(m[1]!) || !(await stat(join(this.dataDir, e))).isDirectory()) continue;
+      try {
+        validateTopicName(m[1]!);
+      } catch {
+        continue;
+      }
+      orphans.set(m[1]!, Math.max(orphans.get(m[1]!) ?? 0, Number(m[2]) + 1));
+    }
+    for (const [name, partitions] of orphans) {
+      const file: TopicFile = { version: 1, name, partitions, config: {}, createdAtMs: this.#clock.nowMs(), state: 'live' };
+      this.#logger.warn({ topic: name, partitions }, 'adopting partition directories that no topic file claims');
+      await this.#writeTopicFile(file);
+      live.push(file);
+    }
+    await Promise.all(live.map((f) => this.#openTopic(f)));
+  }
+
+  async #openTopic(file: TopicFile): Promise<Topic> {
+    const options = this.#logOptions(file.config);
+    const partitions = await Promise.all(
+      Array.from({ length: file.partitions }, async (_, i) => {
+        const dirName = `${file.name}-${i}`;
+        const log = await PartitionLog.open(join(this.dataDir, dirName), options, this.#clock);
+        this.#logRecovery(dirName, log);
+        return new Partition(file.name, i, log);
+      }),
+    );
+    const topic: Topic = { name: file.name, config: file.config, createdAtMs: file.createdAtMs, partitions };
+    this.#topics.set(file.name, topic);
+    return topic;
+  }
+
+  #logRecovery(partition: string, log: PartitionLog): void {
+    const report = log.recoveryReport;
+    this.#logger.info(
+      {
+        partition,
+        highWatermark: String(log.highWatermark),
+        logStartOffset: String(log.logStartOffset),
+        cleanShutdown: report.cleanShutdown,
+        scannedSegments: report.recovered.length,
+      },
+      'partition log open',
+    );
+    for (const r of report.recovered.filter((r) => r.truncatedBytes > 0)) {
+      this.#logger.warn(
+        { partition, segment: String(r.baseOffset), position: r.validBytes, droppedBytes: r.truncatedBytes, reason: r.reason },
+        'truncated a damaged log tail',
+      );
+    }
+  }
+
+  async #finishDelete(file: TopicFile): Promise<void> {
+    const id = randomBytes(4).toString('hex');
+    for (let i = 0; i < file.partitions; i++) {
+      const dir = join(this.dataDir, `${file.name}-${i}`);
+      const renamed = `${dir}.${id}-delete`;
+      try {
+        await rename(dir, renamed);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      this.#removeInBackground(renamed);
+    }
+    await unlink(this.#topicFilePath(file.name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await fsyncDir(join(this.dataDir, TOPICS_DIR));
+  }
+
+  #removeInBackground(dir: string): void {
+    const removal = rm(dir, { recursive: true, force: true }).catch((err: Error) => {
+      this.#logger.warn({ dir, err: err.message }, 'could not remove a deleted partition directory');
+    });
+    this.#removals.add(removal);
+    void removal.finally(() => this.#removals.delete(removal));
+  }
+
+  #topicFilePath(name: string): string {
+    return join(this.dataDir, TOPICS_DIR, `${name}.json`);
+  }
+
+  async #writeTopicFile(file: TopicFile): Promise<void> {
+    const path = this.#topicFilePath(file.name);
+    const tmp = `${path}.tmp`;
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+    await fsyncDir(join(this.dataDir, TOPICS_DIR));
+  }
+}
+
+async function readTopicFile(path: string): Promise<TopicFile> {
+  const file = JSON.parse(await readFile(path, 'utf8')) as TopicFile;
+  if (file.version !== 1 || typeof file.name !== 'string' || !Number.isInteger(file.partitions)) {
+    throw new SluiceError('INVALID_CONFIG', `${path} is not a Sluice topic file`);
+  }
+  validateTopicName(file.name);
+  return file;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,173 @@
+// The broker process's parts, wired together and started or stopped in order: the data
+// directory's lock, the topics (recovered), the transfer engine, the TCP listener with one
+// Connection per client, the metrics endpoint, and the retention timer.
+//
+// Stop: stop accepting, answer parked fetches now, let every connection finish the responses it
+// owes (bounded by `shutdownTimeoutMs`), then close the logs cleanly (flush + recovery marker),
+// the engine and the lock.
+
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
+import { LogService } from '../log/log-service.js';
+import { TopicRegistry, type TopicDefaults } from '../log/topic-registry.js';
+import { native, nativeCall, type NativeDirLock } from '../native.js';
+import { TransferEngine, type FetchPath } from '../transfer/engine.js';
+import { Connection } from './connection.js';
+import { BrokerMetrics, listenOn, serveMetrics } from './metrics.js';
+
+export const SLUICE_VERSION = '0.1.0';
+
+export interface BrokerConfig {
+  dataDir: string;
+  host: string;
+  /** The host clients are told to connect to (Metadata); defaults to `host`. */
+  advertisedHost?: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** null: no metrics endpoint; 0 picks a free port. */
+  metricsPort: number | null;
+  fetchPath: FetchPath;
+  maxFrameBytes: number;
+  maxInFlightRequests: number;
+  autoCreateTopics: boolean;
+  topicDefaults: TopicDefaults;
+  retentionCheckIntervalMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export class Broker {
+  readonly config: BrokerConfig;
+  readonly topics: TopicRegistry;
+  readonly metrics: BrokerMetrics;
+  readonly #logger: Logger;
+  readonly #lock: NativeDirLock;
+  readonly #engine: TransferEngine;
+  readonly #log: LogService;
+  readonly #server: Server;
+  readonly #connections = new Set<Connection>();
+  #metricsServer: HttpServer | undefined;
+  #metricsAddress: AddressInfo | undefined;
+  #retentionTimer: NodeJS.Timeout | undefined;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(config: BrokerConfig, logger: Logger, lock: NativeDirLock, topics: TopicRegistry, engine: TransferEngine) {
+    this.config = config;
+    this.#logger = logger;
+    this.#lock = lock;
+    this.topics = topics;
+    this.#engine = engine;
+    this.metrics = new BrokerMetrics(topics, engine);
+    this.#log = new LogService(topics, this.metrics);
+    this.#server = createServer((socket) => this.#accept(socket));
+  }
+
+  /** Opens the data directory (taking its lock), recovers the topics and starts listening. */
+  static async start(config: BrokerConfig, logger: Logger, clock: Clock = systemClock): Promise<Broker> {
+    const lock = nativeCall(() => native.NativeDirLock.acquire(config.dataDir));
+    let topics: TopicRegistry | undefined;
+    let engine: TransferEngine | undefined;
+    try {
+      topics = await TopicRegistry.open(config.dataDir, config.topicDefaults, logger, clock);
+      engine = new TransferEngine({ fetchPath: config.fetchPath });
+      const broker = new Broker(config, logger, lock, topics, engine);
+      await broker.#listen();
+      return broker;
+    } catch (err) {
+      await topics?.close().catch(() => undefined);
+      await engine?.close().catch(() => undefined);
+      lock.release();
+      throw err;
+    }
+  }
+
+  get address(): AddressInfo {
+    return this.#server.address() as AddressInfo;
+  }
+
+  get metricsAddress(): AddressInfo | undefined {
+    return this.#metricsAddress;
+  }
+
+  /** Graceful stop; safe to call more than once. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #listen(): Promise<void> {
+    const { config } = this;
+    await listenOn(this.#server, config.host, config.port);
+    if (config.metricsPort !== null) {
+      try {
+        const { server, address } = await serveMetrics(this.metrics, config.host, config.metricsPort);
+        this.#metricsServer = server;
+        this.#metricsAddress = address;
+      } catch (err) {
+        this.#server.close();
+        throw err;
+      }
+    }
+    this.#retentionTimer = setInterval(() => this.#enforceRetention(), config.retentionCheckIntervalMs);
+    this.#retentionTimer.unref();
+  }
+
+  #accept(socket: Socket): void {
+    if (this.#stopping) {
+      socket.destroy();
+      return;
+    }
+    const { port } = this.address;
+    const connection = new Connection(
+      socket,
+      this.#engine.writer(socket),
+      {
+        log: this.#log,
+        topics: this.topics,
+        broker: { nodeId: 0, clusterId: 'sluice', host: this.config.advertisedHost ?? this.config.host, port, version: SLUICE_VERSION },
+        autoCreateTopics: this.config.autoCreateTopics,
+        logger: this.#logger,
+        metrics: this.metrics,
+      },
+      { maxFrameBytes: this.config.maxFrameBytes, maxInFlightRequests: this.config.maxInFlightRequests },
+    );
+    this.#connections.add(connection);
+    socket.once('close', () => this.#connections.delete(connection));
+  }
+
+  #enforceRetention(): void {
+    try {
+      for (const r of this.topics.enforceRetention()) {
+        this.#logger.info({ ...r, logStartOffset: String(r.logStartOffset) }, 'retention deleted old segments');
+      }
+    } catch (err) {
+      this.#logger.error({ err }, 'retention check failed');
+    }
+  }
+
+  async #stop(): Promise<void> {
+    clearInterval(this.#retentionTimer);
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#log.stop();
+    const drained = Promise.all([...this.#connections].map((c) => c.drain()));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.config.shutdownTimeoutMs)));
+    if (await Promise.race([drained.then(() => false), timedOut])) {
+      this.#logger.warn({ connections: this.#connections.size }, 'shutdown timeout: closing connections with responses still owed');
+    }
+    clearTimeout(timer);
+    for (const c of this.#connections) c.destroy();
+    await closed;
+    const metricsServer = this.#metricsServer;
+    if (metricsServer) {
+      await new Promise<void>((resolve) => {
+        metricsServer.close(() => resolve());
+        metricsServer.closeAllConnections();
+      });
+    }
+    await this.topics.close();
+    await this.#engine.close();
+    this.#lock.release();
+  }
+}

@@ -1,0 +1,163 @@
+// The broker's Prometheus metrics (prom-client), all prefixed `sluice_`. Counters are bumped as
+// data and requests move; gauges of partitions and of the transfer engine are read at scrape time.
+// Also the process's own metrics (CPU, RSS, fds, event-loop lag) from prom-client's defaults.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Server as NetServer } from 'node:net';
+import type { Partition } from '../log/partition.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LogObserver } from '../log/log-service.js';
+import type { TopicRegistry } from '../log/topic-registry.js';
+import type { TransferEngine } from '../transfer/engine.js';
+
+export class BrokerMetrics implements LogObserver {
+  readonly registry = new Registry();
+  readonly #bytesIn: Counter<'topic'>;
+  readonly #recordsIn: Counter<'topic'>;
+  readonly #bytesOut: Counter<'topic'>;
+  readonly #recordsOut: Counter<'topic'>;
+  readonly #requests: Counter<'api' | 'result'>;
+  readonly #latency: Histogram<'api'>;
+  readonly #connections: Gauge;
+  readonly #connectionsTotal: Counter;
+  readonly #closedForProtocol: Counter<'reason'>;
+
+  constructor(topics: TopicRegistry, engine: TransferEngine) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    const perTopic = (name: string, help: string) => new Counter({ name, help, labelNames: ['topic'] as const, registers });
+    this.#bytesIn = perTopic('sluice_bytes_in_total', 'Record-batch bytes appended, by topic');
+    this.#recordsIn = perTopic('sluice_records_in_total', 'Records appended, by topic');
+    this.#bytesOut = perTopic('sluice_bytes_out_total', 'Record-batch bytes sent to consumers, by topic');
+    this.#recordsOut = perTopic('sluice_records_out_total', 'Offsets delivered to consumers (records), by topic');
+    this.#requests = new Counter({
+      name: 'sluice_requests_total',
+      help: 'Requests answered, by API and result (ok or the error code)',
+      labelNames: ['api', 'result'] as const,
+      registers,
+    });
+    this.#latency = new Histogram({
+      name: 'sluice_request_duration_seconds',
+      help: 'Time from a request frame arriving to its response handed to the kernel (includes long-poll waits)',
+      labelNames: ['api'] as const,
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#connections = new Gauge({ name: 'sluice_connections', help: 'Open client connections', registers });
+    this.#connectionsTotal = new Counter({ name: 'sluice_connections_total', help: 'Client connections accepted', registers });
+    this.#closedForProtocol = new Counter({
+      name: 'sluice_connections_closed_for_protocol_errors_total',
+      help: 'Connections the broker closed because their framing or MessagePack could not be parsed',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+
+    const partitionGauge = (name: string, help: string, read: (p: Partition) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['topic', 'partition'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const t of topics.list()) {
+            for (const p of t.partitions) {
+              if (p.closed) continue;
+              this.set({ topic: t.name, partition: String(p.index) }, read(p));
+            }
+          }
+        },
+      });
+    partitionGauge('sluice_partition_high_watermark', 'Offset after the last appended record', (p) => Number(p.highWatermark));
+    partitionGauge('sluice_partition_log_start_offset', 'First offset still in the log (after retention)', (p) => Number(p.logStartOffset));
+    partitionGauge('sluice_partition_log_size_bytes', 'Bytes of log segments on disk', (p) => p.log.stats().sizeBytes);
+    partitionGauge('sluice_partition_segments', 'Log segments on disk', (p) => p.log.stats().segments);
+
+    new Counter({
+      name: 'sluice_fetch_path_bytes_total',
+      help: 'Record bytes sent to consumers, by fetch path (sendfile, mmap, copy, node)',
+      labelNames: ['path'] as const,
+      registers,
+      collect() {
+        const c = engine.counters();
+        this.reset();
+        this.inc({ path: 'sendfile' }, c.sendfileBytes);
+        this.inc({ path: 'mmap' }, c.mmapBytes);
+        this.inc({ path: 'copy' }, c.copyBytes);
+        this.inc({ path: 'node' }, c.nodeBytes);
+      },
+    });
+    const engineGauge = (name: string, help: string, read: (c: ReturnType<TransferEngine['counters']>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(engine.counters()));
+        },
+      });
+    engineGauge('sluice_transfers_in_flight', 'Native transfer jobs queued or being sent', (c) => c.jobsInFlight);
+    engineGauge('sluice_transfer_connections_waiting_writable', 'Connections whose socket buffer is full (slow consumers)', (c) => c.connectionsWaitingWritable);
+    engineGauge('sluice_transfer_writable_waits', 'Times a transfer waited for a full socket buffer (cumulative)', (c) => c.writableWaits);
+    engineGauge('sluice_transfer_cold_page_waits', 'Transfers that waited for cold pages to be read from disk (cumulative)', (c) => c.coldPageWaits);
+    engineGauge('sluice_transfer_sender_cpu_seconds', 'CPU time of the native sender threads (cumulative)', (c) => c.senderCpuSeconds);
+    engineGauge('sluice_transfer_failed_jobs', 'Transfers that failed (peer gone mid-transfer) (cumulative)', (c) => c.jobsFailed);
+  }
+
+  produced(topic: string, bytes: number, records: number): void {
+    this.#bytesIn.inc({ topic }, bytes);
+    this.#recordsIn.inc({ topic }, records);
+  }
+
+  fetched(topic: string, bytes: number, records: number): void {
+    this.#bytesOut.inc({ topic }, bytes);
+    this.#recordsOut.inc({ topic }, records);
+  }
+
+  request(api: string, result: string, seconds: number): void {
+    this.#requests.inc({ api, result });
+    this.#latency.observe({ api }, seconds);
+  }
+
+  connectionOpened(): void {
+    this.#connections.inc();
+    this.#connectionsTotal.inc();
+  }
+
+  connectionClosed(): void {
+    this.#connections.dec();
+  }
+
+  closedForProtocolError(reason: string): void {
+    this.#closedForProtocol.inc({ reason });
+  }
+}
+
+/** Serves `GET /metrics` in Prometheus text format. */
+export async function serveMetrics(metrics: BrokerMetrics, host: string, port: number): Promise<{ server: Server; address: AddressInfo }> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+    );
+  });
+  await listenOn(server, host, port);
+  return { server, address: server.address() as AddressInfo };
+}
+
+/** `server.listen` as a promise that rejects on EADDRINUSE and friends. */
+export function listenOn(server: NetServer, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host);
+    server.once('listening', () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,242 @@
+// The broker over TCP: topics, produce at each acks level, fetch across segments and partitions,
+// long-poll woken by appends, ListOffsets, pipelining, metadata and metrics. A real broker process.
+
+import t from 'tap';
+import { ApiKey } from '../src/protocol/messages.js';
+import { decodeRecordBatches, encodeRecordBatch } from '../src/protocol/record-batch.js';
+import { call, createTopic, fetch, produce, scrape, startBroker } from './helpers/broker.js';
+import { batchOf } from './helpers/tmp.js';
+
+const values = (records: Buffer) => decodeRecordBatches(records).flatMap((b) => b.records.map((r) => r.value?.toString()));
+
+t.test('produce with acks 1 and all, then fetch it back byte for byte across segments', async (t) => {
+  const broker = await startBroker(t);
+  const c = await broker.connect();
+  await createTopic(c, 'orders', 1, { segmentBytes: 2048 });
+  const sent: Buffer[] = [];
+  for (let i = 0; i < 60; i++) {
+    const batch = batchOf(i, 5);
+    const [r] = await produce(c, [{ topic: 'orders', partition: 0, batches: batch }], i % 2 === 0 ? 1 : -1);
+    t.equal(r?.error, undefined);
+    if (r?.baseOffset !== BigInt(i * 5) || r.lastOffset !== BigInt(i * 5 + 4)) t.fail(`batch ${i} got ${r?.baseOffset}..${r?.lastOffset}`);
+    sent.push(batch);
+  }
+  const meta = await call<{ topics: Array<{ name: string; partitions: Array<{ highWatermark: bigint }> }> }>(c, ApiKey.Metadata, { topics: ['orders'] });
+  t.equal(meta.topics[0]?.partitions[0]?.highWatermark, 300n);
+
+  // Read it all with small fetches: each ends on a batch boundary and the next starts there.
+  const got: Buffer[] = [];
+  let offset = 0n;
+  let fetches = 0;
+  while (offset < 300n) {
+    const [p] = await fetch(c, [{ topic: 'orders', partition: 0, offset, maxBytes: 700 }]);
+    t.equal(p?.error, undefined);
+    const batches = decodeRecordBatches(p!.records);
+    t.ok(batches.length > 0, 'every fetch makes progress');
+    got.push(p!.records);
+    offset = batches.at(-1)!.baseOffset + BigInt(batches.at(-1)!.lastOffsetDelta) + 1n;
+    fetches++;
+  }
+  t.ok(fetches > 10, `read in ${fetches} fetches`);
+  const expected = Buffer.concat(sent);
+  const actual = Buffer.concat(got);
+  // The log stamps offsets (bytes 0-7 of each batch); everything the CRC covers is identical.
+  t.equal(actual.length, expected.length);
+  t.same(values(actual), values(expected));
+  t.ok(decodeRecordBatches(actual).every((b, i) => b.baseOffset === BigInt(i * 5)));
+  const segments = (await scrape(broker)).match(/sluice_partition_segments\{topic="orders",partition="0"\} (\d+)/);
+  t.ok(Number(segments?.[1]) > 3, `the log rolled into ${segments?.[1]} segments`);
+});
+
+t.test('acks=0 gets no response, and the data is there', async (t) => {
+  const broker = await startBroker(t);
+  const c = await broker.connect();
+  await createTopic(c, 'fire', 1);
+  for (let i = 0; i < 10; i++) {
+    c.send(ApiKey.Produce, 0, { acks: 0, partitions: [{ topic: 'fire', partition: 0, bytes: batchOf(i).length }] }, [batchOf(i)]);
+  }
+  // Responses are in request order, so this answer comes after all ten appends.
+  const [p] = await fetch(c, [{ topic: 'fire', partition: 0, offset: 0n }]);
+  t.equal(p?.highWatermark, 10n);
+  t.same(values(p!.records), Array.from({ length: 10 }, (_, i) => `batch ${i} record 0`));
+});
+
+t.test('one request produces to and fetches from several partitions and topics', async (t) => {
+  const broker = await startBroker(t);
+  const c = await broker.connect();
+  await createTopic(c, 'a', 3);
+  await createTopic(c, 'b.events_1', 1);
+  const parts = [
+    { topic: 'a', partition: 0, batches: encodeRecordBatch([{ value: 'a0' }]) },
+    { topic: 'a', partition: 2, batches: Buffer.concat([encodeRecordBatch([{ value: 'a2-x' }]), encodeRecordBatch([{ value: 'a2-y' }, { value: 'a2-z' }])]) },
+    { topic: 'b.events_1', partition: 0, batches: encodeRecordBatch([{ value: 'b0' }]) },
+    { topic: 'nope', partition: 0, batches: encodeRecordBatch([{ value: 'lost' }]) },
+  ];
+  const results = await produce(c, parts, 1);
+  t.same(results.map((r) => [r.topic, r.partition, r.baseOffset, r.error?.code]), [
+    ['a', 0, 0n, undefined],
+    ['a', 2, 0n, undefined],
+    ['b.events_1', 0, 0n, undefined],
+    ['nope', 0, undefined, 'UNKNOWN_TOPIC_OR_PARTITION'],
+  ]);
+  t.equal(results[1]?.lastOffset, 2n);
+  const fetched = await fetch(c, [
+    { topic: 'a', partition: 2, offset: 0n },
+    { topic: 'a', partition: 1, offset: 0n },
+    { topic: 'a', partition: 0, offset: 0n },
+    { topic: 'b.events_1', partition: 0, offset: 0n },
+    { topic: 'a', partition: 7, offset: 0n },
+  ]);
+  t.same(fetched.map((p) => [p.topic, p.partition, p.highWatermark, values(p.records), p.error?.code]), [
+    ['a', 2, 3n, ['a2-x', 'a2-y', 'a2-z'], undefined],
+    ['a', 1, 0n, [], undefined],
+    ['a', 0, 1n, ['a0'], undefined],
+    ['b.events_1', 0, 1n, ['b0'], undefined],
+    ['a', 7, -1n, [], 'UNKNOWN_TOPIC_OR_PARTITION'],
+  ]);
+});
+
+t.test('a long-poll fetch returns when data arrives, not when the wait ends', async (t) => {
+  const broker = await startBroker(t);
+  const consumer = await broker.connect('consumer');
+  const producer = await broker.connect('producer');
+  await createTopic(producer, 'live', 2);
+  const startedMs = Date.now();
+  const parked = fetch(consumer, [{ topic: 'live', partition: 0, offset: 0n }, { topic: 'live', partition: 1, offset: 0n }], { maxWaitMs: 20_000, minBytes: 1 });
+  await new Promise((r) => setTimeout(r, 200));
+  await produce(producer, [{ topic: 'live', partition: 1, batches: encodeRecordBatch([{ value: 'wake up' }]) }]);
+  const [p0, p1] = await parked;
+  const waitedMs = Date.now() - startedMs;
+  t.ok(waitedMs < 5_000, `answered after ${waitedMs} ms of a 20 s wait`);
+  t.same(values(p1!.records), ['wake up']);
+  t.equal(p0!.bytes, 0);
+
+  // minBytes larger than one append: it keeps waiting until enough has arrived.
+  const big = fetch(consumer, [{ topic: 'live', partition: 0, offset: 0n }], { maxWaitMs: 20_000, minBytes: 3000 });
+  for (let i = 0; i < 5; i++) {
+    await produce(producer, [{ topic: 'live', partition: 0, batches: encodeRecordBatch([{ value: Buffer.alloc(1000, i) }]) }]);
+  }
+  const [b] = await big;
+  t.ok(b!.bytes >= 3000, `woke with ${b!.bytes} bytes`);
+
+  // With nothing arriving, it answers empty when maxWaitMs is up.
+  const before = Date.now();
+  const [empty] = await fetch(consumer, [{ topic: 'live', partition: 1, offset: 1n }], { maxWaitMs: 300, minBytes: 1 });
+  t.equal(empty!.bytes, 0);
+  t.ok(Date.now() - before >= 250, 'waited out maxWaitMs');
+});
+
+t.test('pipelined requests are answered in order, even behind a parked fetch', async (t) => {
+  const broker = await startBroker(t);
+  const c = await broker.connect();
+  await createTopic(c, 'p', 1);
+  const order: string[] = [];
+  const parked = c.request(ApiKey.Fetch, 0, { maxWaitMs: 10_000, minBytes: 1, partitions: [{ topic: 'p', partition: 0, offset: 0n }] }).then(() => order.push('fetch'));
+  // Behind it on the same connection: a produce that wakes it, then metadata.
+  const produced = c
+    .request(ApiKey.Produce, 0, { acks: 1, partitions: [{ topic: 'p', partition: 0, bytes: batchOf(1).length }] }, [batchOf(1)])
+    .then(() => order.push('produce'));
+  const meta = c.request(ApiKey.Metadata, 0, { topics: null }).then(() => order.push('metadata'));
+  const many = Array.from({ length: 50 }, (_, i) => c.request(ApiKey.ApiVersions, 0, {}).then(() => order.push(`v${i}`)));
+  await Promise.all([parked, produced, meta, ...many]);
+  t.same(order, ['fetch', 'produce', 'metadata', ...Array.from({ length: 50 }, (_, i) => `v${i}`)]);
+});
+
+t.test('ListOffsets: earliest, latest, by timestamp', async (t) => {
+  const broker = await startBroker(t);
+  const c = await broker.connect();
+  await createTopic(c, 'timed', 1);
+  for (let i = 0; i < 5; i++) {
+    await produce(c, [{ topic: 'timed', partition: 0, batches: encodeRecordBatch([{ value: `t${i}`, timestampMs: 1_000_000 + i * 1000 }, { value: `u${i}`, timestampMs: 1_000_500 + i * 1000 }]) }]);
+  }
+  const list = (timestamp: bigint) =>
+    call<{ partitions: Array<{ offset?: bigint | null; error?: { code: string } }> }>(c, ApiKey.ListOffsets, { partitions: [{ topic: 'timed', partition: 0, timestamp }] }).then(
+      (b) => b.partitions[0]!,
+    );
+  t.equal((await list(-2n)).offset, 0n);
+  t.equal((await list(-1n)).offset, 10n);
+  t.equal((await list(1_002_000n)).offset, 4n, 'the batch whose records reach the time');
+  t.equal((await list(1_002_600n)).offset, 6n, 'the next batch when this one ends earlier');
+  t.equal((await list(0n)).offset, 0n);
+  t.equal((await list(9_999_999n)).offset, null, 'nothing that late');
+  const unknown = await call<{ partitions: Array<{ error?: { code: string } }> }>(c, ApiKey.ListOffsets, { partitions: [{ topic: 'x', partition: 0, timestamp: -1 }] });
+  t.equal(unknown.partitions[0]?.error?.code, 'UNKNOWN_TOPIC_OR_PARTITION');
+});
+
+t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
+  const broker = await startBroker(t, { args: ['--auto-create-topics', '--default-partitions', '3'] });
+  const c = await broker.connect();
+  const versions = await call<{ apis: Array<{ apiKey: number; name: string; maxVersion: number }>; broker: { software: string } }>(c, ApiKey.ApiVersions, {});
+  t.same(versions.apis.map((a) => a.name).sort(), ['ApiVersions', 'CreateTopics', 'DeleteTopics', 'Fetch', 'ListOffsets', 'Metadata', 'Produce']);
+  t.equal(versions.broker.software, 'sluice');
+
+  const created = await call<{ topics: Array<{ name: string; error?: { code: string } }> }>(c, ApiKey.CreateTopics, {
+    topics: [
+      { name: 'good', partitions: 2, config: { retentionMs: 60_000 } },
+      { name: 'good', partitions: 2 },
+      { name: '../escape', partitions: 1 },
+      { name: 'x'.repeat(250), partitions: 1 },
+      { name: '..', partitions: 1 },
+      { name: 'zero', partitions: 0 },
+      { name: 'compacted', partitions: 1, config: { cleanupPolicy: 'compact' } },
+      { name: 'tiny', partitions: 1, config: { segmentBytes: 10 } },
+      { name: 'defaulted', partitions: -1 },
+    ],
+  });
+  t.same(created.topics.map((r) => r.error?.code ?? 'ok'), [
+    'ok',
+    'TOPIC_ALREADY_EXISTS',
+    'INVALID_TOPIC_EXCEPTION',
+    'INVALID_TOPIC_EXCEPTION',
+    'INVALID_TOPIC_EXCEPTION',
+    'INVALID_PARTITIONS',
+    'INVALID_CONFIG',
+    'INVALID_CONFIG',
+    'ok',
+  ]);
+  const validateOnly = await call<{ topics: Array<{ error?: { code: string } }> }>(c, ApiKey.CreateTopics, { topics: [{ name: 'dry', partitions: 1 }], validateOnly: true });
+  t.equal(validateOnly.topics[0]?.error, undefined);
+
+  type Meta = { brokers: Array<{ host: string; port: number }>; topics: Array<{ name: string; error?: { code: string }; partitions: unknown[] }> };
+  const all = await call<Meta>(c, ApiKey.Metadata, { topics: null });
+  t.same(all.brokers, [{ nodeId: 0, host: '127.0.0.1', port: broker.port }]);
+  t.same(all.topics.map((x) => [x.name, x.partitions.length]).sort(), [['defaulted', 3], ['good', 2]], 'dry run created nothing');
+
+  const auto = await call<Meta>(c, ApiKey.Metadata, { topics: ['fresh', 'bad/name'] });
+  t.same(auto.topics.map((x) => [x.name, x.partitions.length, x.error?.code]), [['fresh', 3, undefined], ['bad/name', 0, 'INVALID_TOPIC_EXCEPTION']]);
+  const noAuto = await call<Meta>(c, ApiKey.Metadata, { topics: ['other'], allowAutoCreate: false });
+  t.equal(noAuto.topics[0]?.error?.code, 'UNKNOWN_TOPIC_OR_PARTITION');
+
+  await produce(c, [{ topic: 'good', partition: 1, batches: batchOf(1) }]);
+  const deleted = await call<{ topics: Array<{ name: string; error?: { code: string } }> }>(c, ApiKey.DeleteTopics, { topics: ['good', 'never'] });
+  t.same(deleted.topics.map((r) => r.error?.code ?? 'ok'), ['ok', 'UNKNOWN_TOPIC_OR_PARTITION']);
+  const [gone] = await produce(c, [{ topic: 'good', partition: 1, batches: batchOf(2) }]);
+  t.equal(gone?.error?.code, 'UNKNOWN_TOPIC_OR_PARTITION');
+  // Re-created with the same name, it starts empty.
+  await createTopic(c, 'good', 1);
+  const [fresh] = await fetch(c, [{ topic: 'good', partition: 0, offset: 0n }]);
+  t.equal(fresh?.highWatermark, 0n);
+});
+
+t.test('metrics: bytes and records per topic, requests per API, partitions, fetch paths', async (t) => {
+  const broker = await startBroker(t, { args: ['--fetch-path', 'mmap'] });
+  const c = await broker.connect();
+  await createTopic(c, 'm', 1);
+  const batch = batchOf(1, 4);
+  await produce(c, [{ topic: 'm', partition: 0, batches: batch }]);
+  const [p] = await fetch(c, [{ topic: 'm', partition: 0, offset: 0n }]);
+  const text = await scrape(broker);
+  const value = (pattern: string) => Number(new RegExp(`^${pattern} (\\S+)$`, 'm').exec(text)?.[1]);
+  t.equal(value('sluice_bytes_in_total\\{topic="m"\\}'), batch.length);
+  t.equal(value('sluice_records_in_total\\{topic="m"\\}'), 4);
+  t.equal(value('sluice_bytes_out_total\\{topic="m"\\}'), p!.bytes);
+  t.equal(value('sluice_records_out_total\\{topic="m"\\}'), 4);
+  t.equal(value('sluice_partition_high_watermark\\{topic="m",partition="0"\\}'), 4);
+  t.equal(value('sluice_fetch_path_bytes_total\\{path="mmap"\\}'), p!.bytes);
+  t.equal(value('sluice_requests_total\\{api="Produce",result="ok"\\}'), 1);
+  t.equal(value('sluice_request_duration_seconds_count\\{api="Fetch"\\}'), 1);
+  t.equal(value('sluice_connections'), 1);
+  t.match(text, /process_resident_memory_bytes \d+/);
+  const notFound = await globalThis.fetch(`http://127.0.0.1:${broker.metricsPort}/other`);
+  t.equal(notFound.status, 404);
+});

@@ -1,0 +1,163 @@
+// A real broker process for tests: `sluice broker` on port 0 (metrics too) with a temp data dir,
+// its ready line parsed for the ports, its JSON log lines kept, and a typed way to talk to it.
+// Teardown SIGKILLs whatever is still running.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Connection, responseError, type Response } from '../../src/client/connection.js';
+import { ApiKey } from '../../src/protocol/messages.js';
+import { tmpDir } from './tmp.js';
+
+export const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+
+type Teardown = { teardown(fn: () => void | Promise<void>): void };
+
+export interface RunningBroker {
+  proc: ChildProcess;
+  dataDir: string;
+  port: number;
+  metricsPort: number | null;
+  /** Every stdout line so far (JSON log lines parsed; others as strings). */
+  lines: Array<Record<string, unknown> | string>;
+  stderr(): string;
+  connect(clientId?: string): Promise<Connection>;
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface StartOptions {
+  dataDir?: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startBroker(t: Teardown, options: StartOptions = {}): Promise<RunningBroker> {
+  const dataDir = options.dataDir ?? tmpDir(t);
+  const proc = spawn(
+    process.execPath,
+    [MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', '0', '--log-format', 'json', ...(options.args ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
+  );
+  const lines: RunningBroker['lines'] = [];
+  let stderr = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const connections: Connection[] = [];
+  t.teardown(async () => {
+    await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await once(proc, 'exit');
+    }
+  });
+
+  const ready = new Promise<{ port: number; metricsPort: number | null }>((resolve, reject) => {
+    let partial = '';
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      partial += d;
+      const complete = partial.split('\n');
+      partial = complete.pop()!;
+      for (const line of complete) {
+        const m = /^sluice listening on [^\s]+:(\d+)(?: \(metrics on http:\/\/[^:]+:(\d+)\/metrics\))?/.exec(line);
+        if (m) resolve({ port: Number(m[1]), metricsPort: m[2] ? Number(m[2]) : null });
+        try {
+          lines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          lines.push(line);
+        }
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`broker exited with ${code} before it was ready: ${stderr}`)));
+  });
+  const { port, metricsPort } = await ready;
+  return {
+    proc,
+    dataDir,
+    port,
+    metricsPort,
+    lines,
+    stderr: () => stderr,
+    async connect(clientId = 'test') {
+      const c = await Connection.connect({ host: '127.0.0.1', port, clientId });
+      connections.push(c);
+      return c;
+    },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const [code] = (await once(proc, 'exit')) as [number | null];
+      return code;
+    },
+  };
+}
+
+/** Resolves with the response body; rejects with the SluiceError of an error response. */
+export async function call<T = Record<string, unknown>>(c: Connection, apiKey: number, body: unknown, data: Uint8Array[] = []): Promise<T> {
+  const response = await c.request(apiKey, 0, body, data);
+  const err = responseError(response.body);
+  if (err) throw err;
+  return response.body as T;
+}
+
+export async function createTopic(c: Connection, name: string, partitions = 1, config: Record<string, unknown> = {}): Promise<void> {
+  const body = await call<{ topics: Array<{ name: string; error?: { code: string; message: string } }> }>(c, ApiKey.CreateTopics, {
+    topics: [{ name, partitions, config }],
+  });
+  if (body.topics[0]?.error) throw new Error(`create ${name}: ${body.topics[0].error.code} ${body.topics[0].error.message}`);
+}
+
+export interface ProducedPartition {
+  topic: string;
+  partition: number;
+  error?: { code: string; message: string };
+  baseOffset?: bigint;
+  lastOffset?: bigint;
+}
+
+/** Produces `batches` (one buffer of batches per partition) and returns the per-partition results. */
+export async function produce(
+  c: Connection,
+  parts: Array<{ topic: string; partition: number; batches: Buffer }>,
+  acks: 0 | 1 | -1 = 1,
+): Promise<ProducedPartition[]> {
+  const body = await call<{ partitions: ProducedPartition[] }>(
+    c,
+    ApiKey.Produce,
+    { acks, partitions: parts.map((p) => ({ topic: p.topic, partition: p.partition, bytes: p.batches.length })) },
+    parts.map((p) => p.batches),
+  );
+  return body.partitions;
+}
+
+export interface FetchedPartition {
+  topic: string;
+  partition: number;
+  error?: { code: string; message: string };
+  highWatermark: bigint;
+  logStartOffset: bigint;
+  bytes: number;
+  /** This partition's slice of the frame's data. */
+  records: Buffer;
+}
+
+export async function fetch(
+  c: Connection,
+  parts: Array<{ topic: string; partition: number; offset: bigint; maxBytes?: number }>,
+  options: { maxWaitMs?: number; minBytes?: number; maxBytes?: number } = {},
+): Promise<FetchedPartition[]> {
+  const response: Response = await c.request(ApiKey.Fetch, 0, { maxWaitMs: 0, minBytes: 1, ...options, partitions: parts });
+  const err = responseError(response.body);
+  if (err) throw err;
+  let position = 0;
+  return (response.body as { partitions: Omit<FetchedPartition, 'records'>[] }).partitions.map((p) => {
+    const records = response.data.subarray(position, position + p.bytes);
+    position += p.bytes;
+    return { ...p, records };
+  });
+}
+
+/** GET /metrics as text. */
+export async function scrape(broker: RunningBroker): Promise<string> {
+  const res = await globalThis.fetch(`http://127.0.0.1:${broker.metricsPort}/metrics`);
+  return res.text();
+}
