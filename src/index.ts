@@ -15,3 +15,8 @@ export {
 } from './protocol/record-batch.js';
 export { TransferEngine, FETCH_PATHS, isFetchPath, type FetchPath, type TransferCounters, type TransferEngineOptions } from './transfer/engine.js';
 export { ResponseWriter, type ResponsePiece } from './transfer/response-writer.js';
+export { Connection, responseError, type ConnectionOptions, type Response } from './client/connection.js';
+export { encodeRequest, encodeResponse, decodeRequestMeta, decodeResponseMeta, type RequestHeader } from './protocol/codec.js';
+export { FrameDecoder, FramingError, framePrefix, type FrameEvent } from './protocol/frame.js';
+export * from './protocol/messages.js';
+export { Broker, type BrokerConfig } from './server/broker.js';

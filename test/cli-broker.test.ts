@@ -4,7 +4,8 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { BROKER_SETTINGS, envName } from '../src/cli/broker-settings.js';
 import { join } from 'node:path';
 import { ApiKey } from '../src/protocol/messages.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
@@ -156,6 +157,14 @@ t.test('settings: flag beats environment beats config file beats default', async
   const bad = spawnSync(process.execPath, [MAIN, 'broker', '--config', config], { encoding: 'utf8' });
   t.equal(bad.status, 1);
   t.match(bad.stderr, /unknown settings prot/);
+});
+
+t.test('the README documents every broker setting with its flag and environment variable', async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  for (const s of BROKER_SETTINGS) {
+    const flag = s.flag.split(' ')[0]!;
+    t.match(readme, new RegExp(`\\| \`${flag}[ \`].*\\| \`${envName(s.key)}\` \\|`), flag);
+  }
 });
 
 t.test('a bad option of another command is a clear error', async (t) => {

@@ -1,6 +1,6 @@
 // Every setting of `sluice broker` in one table: its flag, its environment variable, its key in the
-// optional JSON config file, its default and how its value is checked. The command's options, the
-// help text and the README's configuration table all come from here. Precedence: flag, then
+// optional JSON config file, its default and how its value is checked. The command's options and
+// help text come from here; a test holds the README's settings table to it. Precedence: flag, then
 // environment, then config file, then default.
 
 import { readFileSync } from 'node:fs';
