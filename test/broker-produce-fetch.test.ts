@@ -240,3 +240,25 @@ t.test('metrics: bytes and records per topic, requests per API, partitions, fetc
   const notFound = await globalThis.fetch(`http://127.0.0.1:${broker.metricsPort}/other`);
   t.equal(notFound.status, 404);
 });
+
+t.test('retention runs on its timer with per-topic settings, and old offsets become out of range', async (t) => {
+  const broker = await startBroker(t, { args: ['--retention-check-interval-ms', '50'] });
+  const c = await broker.connect();
+  await createTopic(c, 'short', 1, { retentionBytes: 2048, segmentBytes: 1024 });
+  await createTopic(c, 'long', 1, { segmentBytes: 1024 });
+  for (let i = 0; i < 40; i++) {
+    // Current timestamps: the default age limit (7 days) must not apply.
+    await produce(c, [{ topic: 'short', partition: 0, batches: batchOf(i, 3, Date.now()) }, { topic: 'long', partition: 0, batches: batchOf(i, 3, Date.now()) }]);
+  }
+  const earliest = async (topic: string) =>
+    (await call<{ partitions: Array<{ offset: bigint }> }>(c, ApiKey.ListOffsets, { partitions: [{ topic, partition: 0, timestamp: -2 }] })).partitions[0]!.offset;
+  const deadline = Date.now() + 10_000;
+  while ((await earliest('short')) === 0n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const start = await earliest('short');
+  t.ok(start > 0n, `retention advanced the log start to ${start}`);
+  t.equal(await earliest('long'), 0n, 'the broker default (7 days, no size limit) kept the other topic whole');
+  const [gone] = await fetch(c, [{ topic: 'short', partition: 0, offset: 0n }]);
+  t.equal(gone?.error?.code, 'OFFSET_OUT_OF_RANGE');
+  t.ok(gone!.logStartOffset >= start, 'the error carries the new log start');
+  t.ok(broker.lines.some((l) => typeof l === 'object' && l.msg === 'retention deleted old segments' && l.topic === 'short'));
+});

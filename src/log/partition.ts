@@ -45,6 +45,11 @@ export class Partition {
     return this.log.slice(offset, maxBytes);
   }
 
+  /** Listeners registered now (parked fetches on this partition). */
+  get listenerCount(): number {
+    return this.#listeners.size;
+  }
+
   /** Calls `listener` after each append (and once when the partition closes); returns the unsubscribe. */
   onAppend(listener: AppendListener): () => void {
     this.#listeners.add(listener);
