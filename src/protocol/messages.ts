@@ -181,7 +181,7 @@ export function decodeDeleteTopicsRequest(body: unknown): DeleteTopicsRequest {
 export type DeleteTopicsResponse = CreateTopicsResponse;
 
 // ---- Produce (0) v0 -----------------------------------------------------------------------------
-// request: { acks: 0 | 1 | -1, timeoutMs?, partitions: [{ topic, partition, bytes }] }
+// request: { acks: 0 | 1 | -1, timeoutMs? (accepted, unused: nothing to replicate), partitions: [{ topic, partition, bytes }] }
 // data: each partition's record batches, back to back, in the order of `partitions`.
 
 export interface ProduceRequest {

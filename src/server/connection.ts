@@ -52,12 +52,14 @@ export class Connection {
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
     this.#maxInFlight = options.maxInFlightRequests;
     services.metrics.connectionOpened();
+    this.#logger.debug('connection open');
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#logger.debug({ err: err.message }, 'connection error'));
     socket.on('close', () => {
       this.#abort.abort();
       services.metrics.connectionClosed();
+      this.#logger.debug({ inFlight: this.#inFlight }, 'connection closed');
       this.#idle?.();
     });
   }
