@@ -237,6 +237,8 @@ t.test('metrics: bytes and records per topic, requests per API, partitions, fetc
   t.equal(value('sluice_request_duration_seconds_count\\{api="Fetch"\\}'), 1);
   t.equal(value('sluice_connections'), 1);
   t.match(text, /process_resident_memory_bytes \d+/);
+  t.match(text, /^sluice_transfer_sender_cpu_seconds_total [\d.e-]+$/m);
+  t.equal(value('sluice_transfers_in_flight'), 0);
   const notFound = await globalThis.fetch(`http://127.0.0.1:${broker.metricsPort}/other`);
   t.equal(notFound.status, 404);
 });

@@ -18,7 +18,7 @@ export const handleCreateTopics: Handler = async (ctx, { body }) => {
     topics.push(
       await perTopic(t.name, async () => {
         const config = t.config as TopicConfig;
-        if (request.validateOnly) ctx.topics.validateCreate(t.name, t.partitions === -1 ? ctx.topics.defaults.partitions : t.partitions, config);
+        if (request.validateOnly) ctx.topics.validateCreate(t.name, t.partitions, config);
         else await ctx.topics.create(t.name, t.partitions, config);
       }),
     );

@@ -97,8 +97,12 @@ export class TopicRegistry {
     return p;
   }
 
-  /** Checks a create without doing it; throws the error the create would answer. */
-  validateCreate(name: string, partitions: number, config: TopicConfig): void {
+  /**
+   * Checks a create without doing it; throws the error the create would answer. Returns the
+   * partition count (-1 takes the default).
+   */
+  validateCreate(name: string, partitions: number, config: TopicConfig): number {
+    if (partitions === -1) partitions = this.defaults.partitions;
     validateTopicName(name);
     if (this.#topics.has(name) || this.#busy.has(name)) throw new SluiceError('TOPIC_ALREADY_EXISTS', `topic ${name} already exists`);
     const key = collisionKey(name);
@@ -111,12 +115,12 @@ export class TopicRegistry {
       throw new SluiceError('INVALID_CONFIG', `cleanupPolicy ${JSON.stringify(config.cleanupPolicy)} is not supported (only "delete")`);
     }
     nativeCall(() => native.validateLogOptions(this.#logOptions(config)));
+    return partitions;
   }
 
   /** Creates a topic; -1 partitions takes the default count. */
   async create(name: string, partitions: number, config: TopicConfig = {}): Promise<Topic> {
-    const count = partitions === -1 ? this.defaults.partitions : partitions;
-    this.validateCreate(name, count, config);
+    const count = this.validateCreate(name, partitions, config);
     this.#busy.add(name);
     try {
       const file: TopicFile = { version: 1, name, partitions: count, config, createdAtMs: this.#clock.nowMs(), state: 'live' };

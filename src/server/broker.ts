@@ -14,7 +14,7 @@ import { LogService } from '../log/log-service.js';
 import { TopicRegistry, type TopicDefaults } from '../log/topic-registry.js';
 import { native, nativeCall, type NativeDirLock } from '../native.js';
 import { TransferEngine, type FetchPath } from '../transfer/engine.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionServices } from './connection.js';
 import { BrokerMetrics, listenOn, serveMetrics } from './metrics.js';
 
 export const SLUICE_VERSION = '0.1.0';
@@ -47,6 +47,7 @@ export class Broker {
   readonly #log: LogService;
   readonly #server: Server;
   readonly #connections = new Set<Connection>();
+  #connectionServices: ConnectionServices | undefined;
   #metricsServer: HttpServer | undefined;
   #metricsAddress: AddressInfo | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
@@ -118,22 +119,25 @@ export class Broker {
       socket.destroy();
       return;
     }
-    const { port } = this.address;
-    const connection = new Connection(
-      socket,
-      this.#engine.writer(socket),
-      {
-        log: this.#log,
-        topics: this.topics,
-        broker: { nodeId: 0, clusterId: 'sluice', host: this.config.advertisedHost ?? this.config.host, port, version: SLUICE_VERSION },
-        autoCreateTopics: this.config.autoCreateTopics,
-        logger: this.#logger,
-        metrics: this.metrics,
-      },
-      { maxFrameBytes: this.config.maxFrameBytes, maxInFlightRequests: this.config.maxInFlightRequests },
-    );
+    const connection = new Connection(socket, this.#engine.writer(socket), this.#services(), {
+      maxFrameBytes: this.config.maxFrameBytes,
+      maxInFlightRequests: this.config.maxInFlightRequests,
+    });
     this.#connections.add(connection);
     socket.once('close', () => this.#connections.delete(connection));
+  }
+
+  /** What every connection's handlers use; the port is known once listening. */
+  #services(): ConnectionServices {
+    this.#connectionServices ??= {
+      log: this.#log,
+      topics: this.topics,
+      broker: { nodeId: 0, clusterId: 'sluice', host: this.config.advertisedHost ?? this.config.host, port: this.address.port, version: SLUICE_VERSION },
+      autoCreateTopics: this.config.autoCreateTopics,
+      logger: this.#logger,
+      metrics: this.metrics,
+    };
+    return this.#connectionServices;
   }
 
   #enforceRetention(): void {

@@ -87,21 +87,16 @@ export class BrokerMetrics implements LogObserver {
         this.inc({ path: 'node' }, c.nodeBytes);
       },
     });
-    const engineGauge = (name: string, help: string, read: (c: ReturnType<TransferEngine['counters']>) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read(engine.counters()));
-        },
-      });
-    engineGauge('sluice_transfers_in_flight', 'Native transfer jobs queued or being sent', (c) => c.jobsInFlight);
-    engineGauge('sluice_transfer_connections_waiting_writable', 'Connections whose socket buffer is full (slow consumers)', (c) => c.connectionsWaitingWritable);
-    engineGauge('sluice_transfer_writable_waits', 'Times a transfer waited for a full socket buffer (cumulative)', (c) => c.writableWaits);
-    engineGauge('sluice_transfer_cold_page_waits', 'Transfers that waited for cold pages to be read from disk (cumulative)', (c) => c.coldPageWaits);
-    engineGauge('sluice_transfer_sender_cpu_seconds', 'CPU time of the native sender threads (cumulative)', (c) => c.senderCpuSeconds);
-    engineGauge('sluice_transfer_failed_jobs', 'Transfers that failed (peer gone mid-transfer) (cumulative)', (c) => c.jobsFailed);
+    const engineMetric = (kind: 'gauge' | 'counter', name: string, help: string, read: (c: ReturnType<TransferEngine['counters']>) => number) =>
+      kind === 'gauge'
+        ? new Gauge({ name, help, registers, collect() { this.set(read(engine.counters())); } })
+        : new Counter({ name, help, registers, collect() { this.reset(); this.inc(read(engine.counters())); } });
+    engineMetric('gauge', 'sluice_transfers_in_flight', 'Native transfer jobs queued or being sent', (c) => c.jobsInFlight);
+    engineMetric('gauge', 'sluice_transfer_connections_waiting_writable', 'Connections whose socket buffer is full (slow consumers)', (c) => c.connectionsWaitingWritable);
+    engineMetric('counter', 'sluice_transfer_writable_waits_total', 'Times a transfer waited for a full socket buffer', (c) => c.writableWaits);
+    engineMetric('counter', 'sluice_transfer_cold_page_waits_total', 'Transfers that waited for cold pages to be read from disk', (c) => c.coldPageWaits);
+    engineMetric('counter', 'sluice_transfer_failed_jobs_total', 'Transfers that failed (peer gone mid-transfer)', (c) => c.jobsFailed);
+    engineMetric('counter', 'sluice_transfer_sender_cpu_seconds_total', 'CPU time of the native sender threads', (c) => c.senderCpuSeconds);
   }
 
   produced(topic: string, bytes: number, records: number): void {
