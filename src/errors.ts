@@ -15,6 +15,16 @@ export const ERRORS = {
   INVALID_TOPIC_EXCEPTION: { retriable: false, message: 'the topic name is not valid' },
   INVALID_PARTITIONS: { retriable: false, message: 'the number of partitions is not valid' },
   INVALID_REQUIRED_ACKS: { retriable: false, message: 'acks must be 0, 1 or -1 (all)' },
+  // Consumer groups
+  INVALID_GROUP_ID: { retriable: false, message: 'the group id is empty or too long' },
+  GROUP_ID_NOT_FOUND: { retriable: false, message: 'the group does not exist' },
+  NOT_COORDINATOR: { retriable: true, message: 'this broker is not the coordinator of the group' },
+  COORDINATOR_NOT_AVAILABLE: { retriable: true, message: 'the group coordinator is starting or stopping' },
+  UNKNOWN_MEMBER_ID: { retriable: false, message: 'the group does not know this member (it left, or its session expired): join again' },
+  ILLEGAL_GENERATION: { retriable: false, message: 'the generation is not the group\'s current one: a rebalance happened; join again' },
+  REBALANCE_IN_PROGRESS: { retriable: false, message: 'the group is rebalancing: join again' },
+  INCONSISTENT_GROUP_PROTOCOL: { retriable: false, message: 'the member\'s protocol type or assignment strategies match none of the group\'s' },
+  INVALID_SESSION_TIMEOUT: { retriable: false, message: 'the session timeout is outside the broker\'s allowed range' },
   // Record batches and storage
   CORRUPT_MESSAGE: { retriable: false, message: 'a record batch failed validation (bounds, magic, CRC)' },
   INVALID_RECORD: { retriable: false, message: 'a record batch is well formed but not acceptable' },

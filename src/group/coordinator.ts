@@ -1,0 +1,368 @@
+// The group coordinator: membership, rebalances and committed offsets for every group, in
+// protocol-neutral terms (Sluice's protocol and, later, Kafka's classic protocol share it).
+// Assignment is done by the group's leader member, as in Kafka: the coordinator hands the leader
+// every member's subscription and relays the assignments it sends back.
+//
+// Time comes from an injected Scheduler: session and rebalance timeouts are scheduled on it, so
+// unit tests drive every transition without sleeping.
+//
+// Rules that keep commits safe: a join, a leave or a missed session timeout starts a rebalance;
+// every completed rebalance bumps the generation; a heartbeat, sync or commit from an unknown
+// member is UNKNOWN_MEMBER_ID, from another generation ILLEGAL_GENERATION, and during a rebalance
+// REBALANCE_IN_PROGRESS. A commit is acknowledged only after it is fsynced in __consumer_offsets.
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Scheduler } from '../clock.js';
+import { SluiceError } from '../errors.js';
+import { Group, type GroupProtocol, type GroupState, type JoinResult, type Member } from './group.js';
+import type { CommittedOffset, OffsetCommitInput, OffsetStore } from './offset-store.js';
+
+export interface CoordinatorOptions {
+  minSessionTimeoutMs: number;
+  maxSessionTimeoutMs: number;
+  /** How long a rebalance of an empty group waits for more members before it completes. */
+  initialRebalanceDelayMs: number;
+}
+
+export const DEFAULT_COORDINATOR_OPTIONS: CoordinatorOptions = {
+  minSessionTimeoutMs: 1_000,
+  maxSessionTimeoutMs: 30 * 60_000,
+  initialRebalanceDelayMs: 0,
+};
+
+export interface JoinRequest {
+  groupId: string;
+  /** Empty for a new member; the broker assigns one. */
+  memberId: string;
+  clientId: string;
+  clientHost: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  protocolType: string;
+  protocols: GroupProtocol[];
+}
+
+export interface MemberRef {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+}
+
+export interface GroupDescription {
+  groupId: string;
+  state: GroupState | 'Dead';
+  protocolType: string | null;
+  protocol: string | null;
+  generationId: number;
+  leaderId: string | null;
+  members: Array<{ memberId: string; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }>;
+  offsets: Array<{ topic: string; partition: number } & CommittedOffset>;
+}
+
+export type CommitOutcome = { topic: string; partition: number; error?: SluiceError };
+
+const MAX_GROUP_ID_LENGTH = 255;
+
+export class GroupCoordinator {
+  readonly #store: OffsetStore;
+  readonly #scheduler: Scheduler;
+  readonly #options: CoordinatorOptions;
+  readonly #logger: Logger;
+  readonly #groups = new Map<string, Group>();
+  /** Checks that a commit names an existing partition. */
+  readonly #partitionExists: (topic: string, partition: number) => boolean;
+
+  constructor(store: OffsetStore, scheduler: Scheduler, logger: Logger, partitionExists: (topic: string, partition: number) => boolean, options: Partial<CoordinatorOptions> = {}) {
+    this.#store = store;
+    this.#scheduler = scheduler;
+    this.#logger = logger;
+    this.#partitionExists = partitionExists;
+    this.#options = { ...DEFAULT_COORDINATOR_OPTIONS, ...options };
+  }
+
+  join(req: JoinRequest): Promise<JoinResult> {
+    const { groupId } = req;
+    validateGroupId(groupId);
+    const { minSessionTimeoutMs: min, maxSessionTimeoutMs: max } = this.#options;
+    if (req.sessionTimeoutMs < min || req.sessionTimeoutMs > max) {
+      throw new SluiceError('INVALID_SESSION_TIMEOUT', `sessionTimeoutMs ${req.sessionTimeoutMs} is outside [${min}, ${max}]`);
+    }
+    if (req.protocols.length === 0) throw new SluiceError('INCONSISTENT_GROUP_PROTOCOL', 'a member must offer at least one assignment strategy');
+    const group = this.#group(groupId);
+    if (group.members.size > 0 && (group.protocolType !== req.protocolType || group.commonProtocols(req.protocols).length === 0)) {
+      throw new SluiceError(
+        'INCONSISTENT_GROUP_PROTOCOL',
+        `group ${groupId} uses protocol type ${group.protocolType} with strategies [${group.commonProtocols().join(', ')}]; this member offers ${req.protocolType} [${req.protocols.map((p) => p.name).join(', ')}]`,
+      );
+    }
+    let member: Member;
+    if (req.memberId === '') {
+      member = {
+        memberId: `${req.clientId || 'member'}-${randomUUID()}`,
+        clientId: req.clientId,
+        clientHost: req.clientHost,
+        sessionTimeoutMs: req.sessionTimeoutMs,
+        rebalanceTimeoutMs: Math.max(req.rebalanceTimeoutMs, req.sessionTimeoutMs),
+        protocols: req.protocols,
+        assignment: Buffer.alloc(0),
+      };
+      group.members.set(member.memberId, member);
+      group.protocolType ??= req.protocolType;
+    } else {
+      const known = group.members.get(req.memberId);
+      if (!known) throw new SluiceError('UNKNOWN_MEMBER_ID', `member ${req.memberId} is not in group ${groupId}; join with an empty member id`);
+      member = known;
+      member.protocols = req.protocols;
+      member.sessionTimeoutMs = req.sessionTimeoutMs;
+      member.rebalanceTimeoutMs = Math.max(req.rebalanceTimeoutMs, req.sessionTimeoutMs);
+      member.awaitingJoin?.reject(new SluiceError('REBALANCE_IN_PROGRESS', 'a newer join from the same member replaced this one'));
+    }
+    // A member waiting for its join is alive; its session restarts when the join is answered.
+    member.cancelSession?.();
+    const result = new Promise<JoinResult>((resolve, reject) => (member.awaitingJoin = { resolve, reject }));
+    if (group.state === 'PreparingRebalance') this.#maybeCompleteJoin(group);
+    else this.#prepareRebalance(group, `${member.memberId} joined`);
+    return result;
+  }
+
+  /** The leader sends every member's assignment; the others wait for theirs. Resolves with this member's. */
+  sync(ref: MemberRef, assignments: ReadonlyMap<string, Buffer> | null): Promise<Buffer> {
+    const { group, member } = this.#check(ref, { duringSync: true });
+    if (group.state === 'Stable') return Promise.resolve(member.assignment);
+    // CompletingRebalance
+    const result = new Promise<Buffer>((resolve, reject) => (member.awaitingSync = { resolve, reject }));
+    if (member.memberId === group.leaderId && assignments) {
+      for (const m of group.members.values()) m.assignment = assignments.get(m.memberId) ?? Buffer.alloc(0);
+      group.state = 'Stable';
+      this.#logger.info({ group: group.groupId, generation: group.generationId, members: group.members.size, protocol: group.protocol }, 'group stable');
+      for (const m of group.members.values()) {
+        m.awaitingSync?.resolve(m.assignment);
+        delete m.awaitingSync;
+      }
+      void this.#persist(group);
+    }
+    return result;
+  }
+
+  heartbeat(ref: MemberRef): void {
+    const { member } = this.#check(ref, { duringSync: true });
+    this.#startSession(this.#groups.get(ref.groupId)!, member);
+  }
+
+  leave(groupId: string, memberId: string): void {
+    const group = this.#groups.get(groupId);
+    const member = group?.members.get(memberId);
+    if (!group || !member) throw new SluiceError('UNKNOWN_MEMBER_ID', `member ${memberId} is not in group ${groupId}`);
+    this.#remove(group, member, 'left');
+  }
+
+  /** Commits offsets for a member of the current generation, or for a group without members (generation -1). */
+  async commit(ref: MemberRef, offsets: readonly OffsetCommitInput[]): Promise<CommitOutcome[]> {
+    validateGroupId(ref.groupId);
+    const group = this.#groups.get(ref.groupId);
+    const standalone = ref.generationId === -1 && ref.memberId === '';
+    if (standalone) {
+      if (group && group.members.size > 0) {
+        throw new SluiceError('UNKNOWN_MEMBER_ID', `group ${ref.groupId} has members; only they may commit, with their generation`);
+      }
+    } else {
+      const { group: g, member } = this.#check(ref, { duringSync: false });
+      this.#startSession(g, member); // a commit shows the member is alive
+    }
+    const outcomes: CommitOutcome[] = [];
+    const valid: OffsetCommitInput[] = [];
+    for (const o of offsets) {
+      if (!this.#partitionExists(o.topic, o.partition)) {
+        outcomes.push({ topic: o.topic, partition: o.partition, error: new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${o.topic}-${o.partition} does not exist`) });
+      } else if (o.offset < 0n) {
+        outcomes.push({ topic: o.topic, partition: o.partition, error: new SluiceError('OFFSET_OUT_OF_RANGE', `offset ${o.offset} is negative`) });
+      } else {
+        outcomes.push({ topic: o.topic, partition: o.partition });
+        valid.push(o);
+      }
+    }
+    try {
+      await this.#store.commit(ref.groupId, valid, this.#scheduler.nowMs());
+    } catch (err) {
+      const e = err instanceof SluiceError ? err : new SluiceError('UNKNOWN_SERVER_ERROR', String(err));
+      for (const o of outcomes) o.error ??= e;
+    }
+    return outcomes;
+  }
+
+  /** Committed offsets of `groupId` (all of them when `partitions` is null). */
+  fetchOffsets(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }> | null): Array<{ topic: string; partition: number; committed: CommittedOffset | null }> {
+    validateGroupId(groupId);
+    if (partitions === null) return this.#store.offsets(groupId).map(({ topic, partition, ...committed }) => ({ topic, partition, committed }));
+    return partitions.map(({ topic, partition }) => ({ topic, partition, committed: this.#store.offset(groupId, topic, partition) ?? null }));
+  }
+
+  listGroups(): Array<{ groupId: string; protocolType: string | null; state: GroupState }> {
+    const ids = new Set([...this.#groups.keys(), ...this.#store.groupIds()]);
+    return [...ids].sort().map((groupId) => {
+      const g = this.#groups.get(groupId);
+      return { groupId, protocolType: g?.protocolType ?? this.#store.group(groupId)?.protocolType ?? null, state: g?.state ?? 'Empty' };
+    });
+  }
+
+  describe(groupId: string): GroupDescription {
+    const g = this.#groups.get(groupId);
+    const stored = this.#store.group(groupId);
+    const offsets = this.#store.offsets(groupId);
+    const known = g !== undefined || stored !== undefined || offsets.length > 0;
+    return {
+      groupId,
+      state: g?.state ?? (known ? 'Empty' : 'Dead'),
+      protocolType: g?.protocolType ?? stored?.protocolType ?? null,
+      protocol: g?.protocol ?? null,
+      generationId: g?.generationId ?? stored?.generationId ?? 0,
+      leaderId: g?.leaderId ?? null,
+      members: [...(g?.members.values() ?? [])].map((m) => ({
+        memberId: m.memberId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        metadata: m.protocols.find((p) => p.name === g!.protocol)?.metadata ?? Buffer.alloc(0),
+        assignment: m.assignment,
+      })),
+      offsets,
+    };
+  }
+
+  /** Cancels every timer and fails every parked request (the broker is stopping). */
+  stop(): void {
+    for (const group of this.#groups.values()) {
+      group.cancelRebalance?.();
+      for (const m of group.members.values()) {
+        m.cancelSession?.();
+        const err = new SluiceError('COORDINATOR_NOT_AVAILABLE', 'the broker is stopping');
+        m.awaitingJoin?.reject(err);
+        m.awaitingSync?.reject(err);
+        delete m.awaitingJoin;
+        delete m.awaitingSync;
+      }
+    }
+  }
+
+  #group(groupId: string): Group {
+    let group = this.#groups.get(groupId);
+    if (!group) {
+      const stored = this.#store.group(groupId);
+      group = new Group(groupId, stored?.generationId ?? 0);
+      group.protocolType = stored?.protocolType ?? null;
+      this.#groups.set(groupId, group);
+    }
+    return group;
+  }
+
+  /** The member, if it may act in `ref.generationId` now. */
+  #check(ref: MemberRef, { duringSync }: { duringSync: boolean }): { group: Group; member: Member } {
+    validateGroupId(ref.groupId);
+    const group = this.#groups.get(ref.groupId);
+    const member = group?.members.get(ref.memberId);
+    if (!group || !member) throw new SluiceError('UNKNOWN_MEMBER_ID', `member ${ref.memberId} is not in group ${ref.groupId}`);
+    if (group.state === 'PreparingRebalance') throw new SluiceError('REBALANCE_IN_PROGRESS', `group ${ref.groupId} is rebalancing`);
+    if (ref.generationId !== group.generationId) {
+      throw new SluiceError('ILLEGAL_GENERATION', `generation ${ref.generationId} is not group ${ref.groupId}'s current generation ${group.generationId}`);
+    }
+    if (group.state === 'CompletingRebalance' && !duringSync) throw new SluiceError('REBALANCE_IN_PROGRESS', `group ${ref.groupId} is waiting for its assignment`);
+    return { group, member };
+  }
+
+  #prepareRebalance(group: Group, reason: string): void {
+    group.cancelRebalance?.();
+    // The first rebalance of an empty group waits out the initial delay so that members starting
+    // together land in one generation; any other completes as soon as every member has rejoined.
+    const initial = group.state === 'Empty' && this.#options.initialRebalanceDelayMs > 0;
+    group.state = 'PreparingRebalance';
+    group.waitFullDelay = initial;
+    this.#logger.info({ group: group.groupId, generation: group.generationId, reason }, 'group rebalancing');
+    for (const m of group.members.values()) {
+      m.awaitingSync?.reject(new SluiceError('REBALANCE_IN_PROGRESS', `group ${group.groupId} is rebalancing`));
+      delete m.awaitingSync;
+    }
+    const delayMs = initial ? this.#options.initialRebalanceDelayMs : group.rebalanceTimeoutMs();
+    group.cancelRebalance = this.#scheduler.schedule(delayMs, () => {
+      delete group.cancelRebalance;
+      this.#completeJoin(group);
+    });
+    this.#maybeCompleteJoin(group);
+  }
+
+  #maybeCompleteJoin(group: Group): void {
+    if (group.state !== 'PreparingRebalance' || group.waitFullDelay || !group.allJoined()) return;
+    group.cancelRebalance?.();
+    delete group.cancelRebalance;
+    this.#completeJoin(group);
+  }
+
+  #completeJoin(group: Group): void {
+    if (group.state !== 'PreparingRebalance') return;
+    for (const m of [...group.members.values()]) {
+      if (!m.awaitingJoin) {
+        group.members.delete(m.memberId);
+        m.cancelSession?.();
+        this.#logger.info({ group: group.groupId, member: m.memberId }, 'member removed: it did not rejoin within the rebalance timeout');
+      }
+    }
+    group.generationId += 1;
+    if (group.members.size === 0) {
+      group.state = 'Empty';
+      group.protocol = null;
+      group.leaderId = null;
+      void this.#persist(group);
+      return;
+    }
+    group.protocol = group.commonProtocols()[0] ?? null;
+    if (!group.leaderId || !group.members.has(group.leaderId)) group.leaderId = group.members.keys().next().value!;
+    group.state = 'CompletingRebalance';
+    const everyone = [...group.members.values()].map((m) => ({ memberId: m.memberId, metadata: m.protocols.find((p) => p.name === group.protocol)!.metadata }));
+    for (const m of group.members.values()) {
+      m.assignment = Buffer.alloc(0);
+      const join = m.awaitingJoin!;
+      delete m.awaitingJoin;
+      this.#startSession(group, m);
+      join.resolve({
+        memberId: m.memberId,
+        generationId: group.generationId,
+        protocolName: group.protocol,
+        leaderId: group.leaderId,
+        members: m.memberId === group.leaderId ? everyone : [],
+      });
+    }
+    this.#logger.info({ group: group.groupId, generation: group.generationId, members: group.members.size, leader: group.leaderId }, 'group joined');
+  }
+
+  #startSession(group: Group, member: Member): void {
+    member.cancelSession?.();
+    member.cancelSession = this.#scheduler.schedule(member.sessionTimeoutMs, () => {
+      delete member.cancelSession;
+      if (group.members.get(member.memberId) === member && !member.awaitingJoin) this.#remove(group, member, 'session timed out');
+    });
+  }
+
+  #remove(group: Group, member: Member, reason: string): void {
+    member.cancelSession?.();
+    group.members.delete(member.memberId);
+    const err = new SluiceError('UNKNOWN_MEMBER_ID', `member ${member.memberId} ${reason}`);
+    member.awaitingJoin?.reject(err);
+    member.awaitingSync?.reject(err);
+    this.#logger.info({ group: group.groupId, member: member.memberId, reason }, 'member removed');
+    if (group.state === 'PreparingRebalance') this.#maybeCompleteJoin(group);
+    else this.#prepareRebalance(group, `${member.memberId} ${reason}`);
+  }
+
+  async #persist(group: Group): Promise<void> {
+    try {
+      await this.#store.storeGroup(group.groupId, { protocolType: group.protocolType ?? '', generationId: group.generationId, protocol: group.protocol }, this.#scheduler.nowMs());
+    } catch (err) {
+      this.#logger.error({ err, group: group.groupId }, 'could not store group metadata');
+    }
+  }
+}
+
+function validateGroupId(groupId: string): void {
+  if (typeof groupId !== 'string' || groupId.length === 0 || groupId.length > MAX_GROUP_ID_LENGTH) {
+    throw new SluiceError('INVALID_GROUP_ID', `group id must be 1 to ${MAX_GROUP_ID_LENGTH} characters`);
+  }
+}

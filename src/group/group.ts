@@ -1,0 +1,88 @@
+// One consumer group's in-memory state: members, generation, leader, chosen protocol, and the
+// requests parked on it (joins waiting for the rebalance to complete, syncs waiting for the
+// leader's assignment). Transitions live in the coordinator; this module only holds state and
+// answers questions about it.
+//
+// States (Kafka's classic protocol):
+//   Empty               no members (committed offsets may exist)
+//   PreparingRebalance  collecting joins; completes when every member has rejoined or the rebalance timeout passes
+//   CompletingRebalance joins answered (generation bumped); waiting for the leader's SyncGroup with assignments
+//   Stable              every member has its assignment; heartbeats keep sessions alive
+
+import type { SluiceError } from '../errors.js';
+
+export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable';
+
+export interface GroupProtocol {
+  /** An assignment strategy (`range`, `roundrobin`, ...). */
+  name: string;
+  /** Opaque to the broker (the member's subscription). */
+  metadata: Buffer;
+}
+
+export interface JoinResult {
+  memberId: string;
+  generationId: number;
+  protocolName: string | null;
+  leaderId: string;
+  /** Every member and its metadata for the chosen protocol; only the leader gets them. */
+  members: Array<{ memberId: string; metadata: Buffer }>;
+}
+
+export type Settle<T> = { resolve(value: T): void; reject(err: SluiceError): void };
+
+export interface Member {
+  readonly memberId: string;
+  clientId: string;
+  clientHost: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  protocols: GroupProtocol[];
+  /** This member's assignment in the current generation (empty until the leader syncs). */
+  assignment: Buffer;
+  /** A JoinGroup waiting for the rebalance to complete. */
+  awaitingJoin?: Settle<JoinResult>;
+  /** A SyncGroup waiting for the leader's assignments. */
+  awaitingSync?: Settle<Buffer>;
+  /** Cancels the member's session-expiry timer. */
+  cancelSession?: () => void;
+}
+
+export class Group {
+  readonly groupId: string;
+  state: GroupState = 'Empty';
+  protocolType: string | null = null;
+  generationId = 0;
+  protocol: string | null = null;
+  leaderId: string | null = null;
+  readonly members = new Map<string, Member>();
+  /** The rebalance waits its whole delay (an empty group's first), not just for every member. */
+  waitFullDelay = false;
+  /** Cancels the pending rebalance completion. */
+  cancelRebalance?: () => void;
+
+  constructor(groupId: string, generationId = 0) {
+    this.groupId = groupId;
+    this.generationId = generationId;
+  }
+
+  allJoined(): boolean {
+    for (const m of this.members.values()) if (!m.awaitingJoin) return false;
+    return true;
+  }
+
+  /** The rebalance may take as long as the longest rebalance timeout of its members. */
+  rebalanceTimeoutMs(): number {
+    let ms = 0;
+    for (const m of this.members.values()) ms = Math.max(ms, m.rebalanceTimeoutMs);
+    return ms;
+  }
+
+  /** Strategies every member supports, in the order the first member prefers them. */
+  commonProtocols(candidate?: GroupProtocol[]): string[] {
+    const lists = [...this.members.values()].map((m) => m.protocols.map((p) => p.name));
+    if (candidate) lists.push(candidate.map((p) => p.name));
+    if (lists.length === 0) return [];
+    return lists[0]!.filter((name) => lists.every((l) => l.includes(name)));
+  }
+}

@@ -1,0 +1,140 @@
+// Committed offsets and group metadata, kept in Sluice's own log: the internal topic
+// `__consumer_offsets` (one partition). Each commit appends one record batch and is fsynced before
+// it is acknowledged; the coordinator's state is rebuilt by reading the whole log at start-up.
+//
+// Records (key and value MessagePack; a nil value is a tombstone):
+//   key [1, "o", group, topic, partition]  value { offset: int64, metadata: string | nil, commitTimestampMs }
+//   key [1, "g", group]                     value { protocolType, generationId, protocol: string | nil }
+// The log is not compacted: it grows by one small record per committed partition (retention off).
+
+import { packr } from '../protocol/codec.js';
+import { decodeRecordBatches, encodeRecordBatch, type RecordInput } from '../protocol/record-batch.js';
+import type { Partition } from '../log/partition.js';
+import type { TopicRegistry } from '../log/topic-registry.js';
+import { SluiceError } from '../errors.js';
+
+export const OFFSETS_TOPIC = '__consumer_offsets';
+const RECORD_VERSION = 1;
+const READ_BYTES = 4 * 1024 * 1024;
+
+export interface CommittedOffset {
+  offset: bigint;
+  metadata: string | null;
+  commitTimestampMs: number;
+}
+
+export interface StoredGroup {
+  protocolType: string;
+  generationId: number;
+  protocol: string | null;
+}
+
+export interface OffsetCommitInput {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  metadata: string | null;
+}
+
+const offsetKey = (group: string, topic: string, partition: number) => `${group}\u0000${topic}\u0000${partition}`;
+
+export class OffsetStore {
+  readonly #partition: Partition;
+  /** group → "group\0topic\0partition" → offset */
+  readonly #offsets = new Map<string, Map<string, { topic: string; partition: number } & CommittedOffset>>();
+  readonly #groups = new Map<string, StoredGroup>();
+
+  private constructor(partition: Partition) {
+    this.#partition = partition;
+  }
+
+  /** Opens (creating if needed) the internal topic and replays it. */
+  static async open(topics: TopicRegistry): Promise<OffsetStore> {
+    if (!topics.get(OFFSETS_TOPIC)) await topics.create(OFFSETS_TOPIC, 1, { retentionMs: -1, retentionBytes: -1, segmentBytes: 64 * 1024 * 1024 });
+    const store = new OffsetStore(topics.partition(OFFSETS_TOPIC, 0));
+    store.#replay();
+    return store;
+  }
+
+  /** Groups that have stored state (commits or a generation). */
+  groupIds(): string[] {
+    return [...new Set([...this.#offsets.keys(), ...this.#groups.keys()])];
+  }
+
+  group(groupId: string): StoredGroup | undefined {
+    return this.#groups.get(groupId);
+  }
+
+  offsets(groupId: string): Array<{ topic: string; partition: number } & CommittedOffset> {
+    return [...(this.#offsets.get(groupId)?.values() ?? [])];
+  }
+
+  offset(groupId: string, topic: string, partition: number): CommittedOffset | undefined {
+    return this.#offsets.get(groupId)?.get(offsetKey(groupId, topic, partition));
+  }
+
+  /** Appends and fsyncs the commit, then makes it visible. Throws the storage error on failure. */
+  async commit(groupId: string, offsets: readonly OffsetCommitInput[], nowMs: number): Promise<void> {
+    if (offsets.length === 0) return;
+    const records: RecordInput[] = offsets.map((o) => ({
+      key: packr.pack([RECORD_VERSION, 'o', groupId, o.topic, o.partition]),
+      value: packr.pack({ offset: o.offset, metadata: o.metadata, commitTimestampMs: nowMs }),
+      timestampMs: nowMs,
+    }));
+    await this.#write(records);
+    for (const o of offsets) this.#applyOffset(groupId, o.topic, o.partition, { offset: o.offset, metadata: o.metadata, commitTimestampMs: nowMs });
+  }
+
+  async storeGroup(groupId: string, group: StoredGroup, nowMs: number): Promise<void> {
+    await this.#write([{ key: packr.pack([RECORD_VERSION, 'g', groupId]), value: packr.pack(group), timestampMs: nowMs }]);
+    this.#groups.set(groupId, group);
+  }
+
+  async #write(records: RecordInput[]): Promise<void> {
+    try {
+      this.#partition.append(encodeRecordBatch(records));
+      await this.#partition.log.flush();
+    } catch (err) {
+      if (err instanceof SluiceError) throw new SluiceError(err.code === 'LOG_CLOSED' ? 'COORDINATOR_NOT_AVAILABLE' : err.code, `writing ${OFFSETS_TOPIC}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  #replay(): void {
+    const log = this.#partition.log;
+    let offset = log.logStartOffset;
+    const end = log.highWatermark;
+    while (offset < end) {
+      const batches = decodeRecordBatches(log.read(offset, READ_BYTES).data);
+      if (batches.length === 0) break;
+      for (const batch of batches) for (const record of batch.records) this.#apply(record.key, record.value);
+      const last = batches.at(-1)!;
+      offset = last.baseOffset + BigInt(last.lastOffsetDelta) + 1n;
+    }
+  }
+
+  #apply(keyBytes: Buffer | null, valueBytes: Buffer | null): void {
+    if (!keyBytes) return;
+    const key = packr.unpack(keyBytes) as unknown[];
+    if (!Array.isArray(key) || key[0] !== RECORD_VERSION) return;
+    if (key[1] === 'o') {
+      const [, , group, topic, partition] = key as [number, string, string, string, number];
+      if (valueBytes === null) {
+        this.#offsets.get(group)?.delete(offsetKey(group, topic, partition));
+        return;
+      }
+      const v = packr.unpack(valueBytes) as { offset: bigint | number; metadata: string | null; commitTimestampMs: number };
+      this.#applyOffset(group, topic, partition, { offset: BigInt(v.offset), metadata: v.metadata ?? null, commitTimestampMs: v.commitTimestampMs });
+    } else if (key[1] === 'g') {
+      const group = key[2] as string;
+      if (valueBytes === null) this.#groups.delete(group);
+      else this.#groups.set(group, packr.unpack(valueBytes) as StoredGroup);
+    }
+  }
+
+  #applyOffset(group: string, topic: string, partition: number, committed: CommittedOffset): void {
+    let offsets = this.#offsets.get(group);
+    if (!offsets) this.#offsets.set(group, (offsets = new Map()));
+    offsets.set(offsetKey(group, topic, partition), { topic, partition, ...committed });
+  }
+}

@@ -1,0 +1,162 @@
+// The group coordinator driven by a manual scheduler (no sleeping) over a real __consumer_offsets
+// log: joins, leader assignment, generations, session and rebalance timeouts, stale members,
+// commits that survive a reopen.
+
+import t from 'tap';
+import { pino } from 'pino';
+import { ManualScheduler } from '../src/clock.js';
+import { GroupCoordinator, type JoinRequest } from '../src/group/coordinator.js';
+import { OffsetStore } from '../src/group/offset-store.js';
+import { TopicRegistry } from '../src/log/topic-registry.js';
+import { tmpDir } from './helpers/tmp.js';
+
+const logger = pino({ level: 'silent' });
+
+async function setup(t: Parameters<typeof tmpDir>[0], dir = tmpDir(t), initialRebalanceDelayMs = 0) {
+  const topics = await TopicRegistry.open(dir, { partitions: 1 }, logger);
+  if (!topics.get('orders')) await topics.create('orders', 6);
+  const store = await OffsetStore.open(topics);
+  const clock = new ManualScheduler(1_000_000);
+  const coordinator = new GroupCoordinator(store, clock, logger, (topic, p) => topics.get(topic)?.partitions[p] !== undefined, { initialRebalanceDelayMs });
+  return { topics, store, clock, coordinator, dir, close: () => (coordinator.stop(), topics.close()) };
+}
+
+const join = (c: GroupCoordinator, memberId = '', clientId = 'c', sessionTimeoutMs = 10_000): Promise<Awaited<ReturnType<GroupCoordinator['join']>>> =>
+  c.join({
+    groupId: 'g',
+    memberId,
+    clientId,
+    clientHost: '127.0.0.1',
+    sessionTimeoutMs,
+    rebalanceTimeoutMs: 20_000,
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: Buffer.from(clientId) }],
+  } satisfies JoinRequest);
+
+const code = async (p: Promise<unknown> | (() => unknown)) => {
+  try {
+    await (typeof p === 'function' ? p() : p);
+    return 'ok';
+  } catch (err) {
+    return (err as { code: string }).code;
+  }
+};
+
+t.test('members joining together form one generation; the leader assigns, everyone gets their part', async (t) => {
+  const { clock, coordinator, close } = await setup(t, undefined, 3_000);
+  t.teardown(close);
+  const joins = [join(coordinator, '', 'a'), join(coordinator, '', 'b'), join(coordinator, '', 'c')];
+  clock.advance(3_000);
+  const results = await Promise.all(joins);
+  t.ok(results.every((r) => r.generationId === 1), 'one generation');
+  const leader = results.find((r) => r.members.length > 0)!;
+  t.same(leader.members.map((m) => m.metadata.toString()).sort(), ['a', 'b', 'c'], 'the leader sees every subscription');
+  t.equal(results.filter((r) => r.members.length > 0).length, 1, 'only the leader gets the members');
+  t.ok(results.every((r) => r.leaderId === leader.memberId && r.protocolName === 'range'));
+
+  const followers = results.filter((r) => r !== leader).map((r) => coordinator.sync({ groupId: 'g', generationId: 1, memberId: r.memberId }, null));
+  const assignments = new Map(results.map((r) => [r.memberId, Buffer.from(`parts of ${r.memberId}`)]));
+  const own = await coordinator.sync({ groupId: 'g', generationId: 1, memberId: leader.memberId }, assignments);
+  t.equal(own.toString(), `parts of ${leader.memberId}`);
+  const got = await Promise.all(followers);
+  t.same(got.map((b) => b.toString()), results.filter((r) => r !== leader).map((r) => `parts of ${r.memberId}`));
+  t.equal(coordinator.describe('g').state, 'Stable');
+});
+
+t.test('a missed session timeout removes the member; its heartbeat and commits are then rejected', async (t) => {
+  const { clock, coordinator, close } = await setup(t);
+  t.teardown(close);
+  const a = await join(coordinator, '', 'a');
+  await coordinator.sync({ groupId: 'g', generationId: 1, memberId: a.memberId }, new Map([[a.memberId, Buffer.from('all')]]));
+  // b joins: a learns of the rebalance by its heartbeat and rejoins.
+  const bJoin = join(coordinator, '', 'b');
+  t.equal(await code(() => coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: a.memberId })), 'REBALANCE_IN_PROGRESS');
+  const [a2, b] = await Promise.all([join(coordinator, a.memberId, 'a'), bJoin]);
+  t.equal(a2.generationId, 2);
+  t.equal(b.generationId, 2);
+  await Promise.all([
+    coordinator.sync({ groupId: 'g', generationId: 2, memberId: a.memberId }, new Map([[a.memberId, Buffer.from('x')], [b.memberId, Buffer.from('y')]])),
+    coordinator.sync({ groupId: 'g', generationId: 2, memberId: b.memberId }, null),
+  ]);
+
+  // A commit with the old generation is refused.
+  t.equal(await code(coordinator.commit({ groupId: 'g', generationId: 1, memberId: a.memberId }, [{ topic: 'orders', partition: 0, offset: 5n, metadata: null }])), 'ILLEGAL_GENERATION');
+
+  // a keeps heartbeating, b goes silent past its 10 s session.
+  for (let i = 0; i < 3; i++) {
+    clock.advance(3_000);
+    coordinator.heartbeat({ groupId: 'g', generationId: 2, memberId: a.memberId });
+  }
+  clock.advance(2_000);
+  t.equal(await code(() => coordinator.heartbeat({ groupId: 'g', generationId: 2, memberId: b.memberId })), 'UNKNOWN_MEMBER_ID', 'the expired member is gone');
+  t.equal(await code(coordinator.commit({ groupId: 'g', generationId: 2, memberId: b.memberId }, [{ topic: 'orders', partition: 1, offset: 1n, metadata: null }])), 'UNKNOWN_MEMBER_ID');
+  t.equal(await code(() => coordinator.heartbeat({ groupId: 'g', generationId: 2, memberId: a.memberId })), 'REBALANCE_IN_PROGRESS', 'the survivor is told to rejoin');
+  const a3 = await join(coordinator, a.memberId, 'a');
+  t.equal(a3.generationId, 3);
+  t.same(a3.members.map((m) => m.memberId), [a.memberId], 'the group is a alone');
+});
+
+t.test('a member that does not rejoin within the rebalance timeout is dropped from the generation', async (t) => {
+  const { clock, coordinator, close } = await setup(t);
+  t.teardown(close);
+  const a = await join(coordinator, '', 'a');
+  await coordinator.sync({ groupId: 'g', generationId: 1, memberId: a.memberId }, new Map());
+  const b = join(coordinator, '', 'b');
+  let settled = false;
+  void b.then(() => (settled = true));
+  clock.advance(5_000);
+  await Promise.resolve();
+  t.notOk(settled, 'b waits for a to rejoin');
+  clock.advance(15_000); // rebalance timeout 20 s
+  const bJoined = await b;
+  t.equal(bJoined.generationId, 2);
+  t.same(bJoined.members.map((m) => m.memberId), [bJoined.memberId]);
+  t.equal(await code(() => coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: a.memberId })), 'UNKNOWN_MEMBER_ID');
+});
+
+t.test('leave starts a rebalance; the last member leaving empties the group', async (t) => {
+  const { coordinator, close } = await setup(t);
+  t.teardown(close);
+  const a = await join(coordinator, '', 'a');
+  await coordinator.sync({ groupId: 'g', generationId: 1, memberId: a.memberId }, new Map());
+  coordinator.leave('g', a.memberId);
+  const d = coordinator.describe('g');
+  t.equal(d.state, 'Empty');
+  t.equal(d.generationId, 2);
+  t.equal(await code(() => coordinator.leave('g', a.memberId)), 'UNKNOWN_MEMBER_ID');
+});
+
+t.test('bad joins: session timeout out of range, no common strategy, unknown member id', async (t) => {
+  const { coordinator, close } = await setup(t);
+  t.teardown(close);
+  t.equal(await code(() => join(coordinator, '', 'a', 10)), 'INVALID_SESSION_TIMEOUT');
+  await join(coordinator, '', 'a');
+  const other = () =>
+    coordinator.join({ groupId: 'g', memberId: '', clientId: 'z', clientHost: 'h', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, protocolType: 'consumer', protocols: [{ name: 'sticky', metadata: Buffer.alloc(0) }] });
+  t.equal(await code(other), 'INCONSISTENT_GROUP_PROTOCOL');
+  t.equal(await code(() => join(coordinator, 'nobody', 'a')), 'UNKNOWN_MEMBER_ID');
+  t.equal(await code(() => coordinator.join({ groupId: '', memberId: '', clientId: 'a', clientHost: 'h', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 1, protocolType: 'consumer', protocols: [] })), 'INVALID_GROUP_ID');
+});
+
+t.test('commits are durable in __consumer_offsets and rebuilt on reopen, with the generation', async (t) => {
+  const first = await setup(t);
+  const a = await join(first.coordinator, '', 'a');
+  await first.coordinator.sync({ groupId: 'g', generationId: 1, memberId: a.memberId }, new Map());
+  const outcomes = await first.coordinator.commit({ groupId: 'g', generationId: 1, memberId: a.memberId }, [
+    { topic: 'orders', partition: 0, offset: 42n, metadata: 'm' },
+    { topic: 'orders', partition: 1, offset: 7n, metadata: null },
+    { topic: 'nope', partition: 0, offset: 1n, metadata: null },
+  ]);
+  t.same(outcomes.map((o) => o.error?.code ?? 'ok'), ['ok', 'ok', 'UNKNOWN_TOPIC_OR_PARTITION']);
+  await first.coordinator.commit({ groupId: 'g', generationId: 1, memberId: a.memberId }, [{ topic: 'orders', partition: 0, offset: 50n, metadata: null }]);
+  t.equal(await code(first.coordinator.commit({ groupId: 'solo', generationId: -1, memberId: '' }, [{ topic: 'orders', partition: 2, offset: 3n, metadata: null }])), 'ok', 'a group without members may commit (assign() consumers)');
+  await first.close();
+
+  const second = await setup(t, first.dir);
+  t.teardown(second.close);
+  const fetched = second.coordinator.fetchOffsets('g', [{ topic: 'orders', partition: 0 }, { topic: 'orders', partition: 1 }, { topic: 'orders', partition: 5 }]);
+  t.same(fetched.map((f) => f.committed?.offset ?? null), [50n, 7n, null]);
+  t.same(second.coordinator.listGroups().map((g) => [g.groupId, g.state]), [['g', 'Empty'], ['solo', 'Empty']]);
+  const again = await join(second.coordinator, '', 'a');
+  t.equal(again.generationId, 2, 'generations keep counting after a restart');
+});
