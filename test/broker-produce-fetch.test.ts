@@ -167,7 +167,24 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
   const broker = await startBroker(t, { args: ['--auto-create-topics', '--default-partitions', '3'] });
   const c = await broker.connect();
   const versions = await call<{ apis: Array<{ apiKey: number; name: string; maxVersion: number }>; broker: { software: string } }>(c, ApiKey.ApiVersions, {});
-  t.same(versions.apis.map((a) => a.name).sort(), ['ApiVersions', 'CreateTopics', 'DeleteTopics', 'Fetch', 'ListOffsets', 'Metadata', 'Produce']);
+  t.same(versions.apis.map((a) => a.name).sort(), [
+    'ApiVersions',
+    'CreateTopics',
+    'DeleteTopics',
+    'DescribeGroups',
+    'Fetch',
+    'FindCoordinator',
+    'Heartbeat',
+    'JoinGroup',
+    'LeaveGroup',
+    'ListGroups',
+    'ListOffsets',
+    'Metadata',
+    'OffsetCommit',
+    'OffsetFetch',
+    'Produce',
+    'SyncGroup',
+  ]);
   t.equal(versions.broker.software, 'sluice');
 
   const created = await call<{ topics: Array<{ name: string; error?: { code: string } }> }>(c, ApiKey.CreateTopics, {
@@ -197,10 +214,15 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
   const validateOnly = await call<{ topics: Array<{ error?: { code: string } }> }>(c, ApiKey.CreateTopics, { topics: [{ name: 'dry', partitions: 1 }], validateOnly: true });
   t.equal(validateOnly.topics[0]?.error, undefined);
 
-  type Meta = { brokers: Array<{ host: string; port: number }>; topics: Array<{ name: string; error?: { code: string }; partitions: unknown[] }> };
+  type Meta = { brokers: Array<{ host: string; port: number }>; topics: Array<{ name: string; internal?: boolean; error?: { code: string }; partitions: unknown[] }> };
   const all = await call<Meta>(c, ApiKey.Metadata, { topics: null });
   t.same(all.brokers, [{ nodeId: 0, host: '127.0.0.1', port: broker.port }]);
-  t.same(all.topics.map((x) => [x.name, x.partitions.length]).sort(), [['defaulted', 3], ['good', 2]], 'dry run created nothing');
+  t.same(all.topics.filter((x) => !x.internal).map((x) => [x.name, x.partitions.length]).sort(), [['defaulted', 3], ['good', 2]], 'dry run created nothing');
+  t.same(all.topics.filter((x) => x.internal).map((x) => x.name), ['__consumer_offsets'], 'the internal topic is listed as internal');
+  const internalDelete = await call<{ topics: Array<{ error?: { code: string } }> }>(c, ApiKey.DeleteTopics, { topics: ['__consumer_offsets'] });
+  t.equal(internalDelete.topics[0]?.error?.code, 'INVALID_TOPIC_EXCEPTION');
+  const [internalWrite] = await produce(c, [{ topic: '__consumer_offsets', partition: 0, batches: batchOf(1) }]);
+  t.equal(internalWrite?.error?.code, 'INVALID_TOPIC_EXCEPTION');
 
   const auto = await call<Meta>(c, ApiKey.Metadata, { topics: ['fresh', 'bad/name'] });
   t.same(auto.topics.map((x) => [x.name, x.partitions.length, x.error?.code]), [['fresh', 3, undefined], ['bad/name', 0, 'INVALID_TOPIC_EXCEPTION']]);

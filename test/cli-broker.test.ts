@@ -15,6 +15,8 @@ import { batchOf, tmpDir } from './helpers/tmp.js';
 
 type Line = Record<string, unknown>;
 const logged = (lines: Array<Line | string>, msg: string) => lines.filter((l): l is Line => typeof l === 'object' && l.msg === msg);
+/** Partitions opened at start, leaving out the broker's internal topic. */
+const opened = (lines: Array<Line | string>) => logged(lines, 'partition log open').filter((l) => !String(l.partition).startsWith('__consumer_offsets'));
 
 t.test('npm start defaults: 127.0.0.1:9292, metrics on 9293, data in ./data', async (t) => {
   const cwd = tmpDir(t);
@@ -48,10 +50,10 @@ t.test('the broker recovers each partition directory it finds and reports it', a
   mkdirSync(join(data, 'not-a-partition'));
 
   const broker = await startBroker(t, { dataDir: data });
-  const opened = logged(broker.lines, 'partition log open');
-  t.same(opened.map((l) => l.partition).sort(), ['my-topic-0', 'my-topic-1', 'orders-0'], 'directories adopted as topics');
-  t.equal(opened.find((l) => l.partition === 'orders-0')?.cleanShutdown, true);
-  t.equal(opened.find((l) => l.partition === 'my-topic-1')?.highWatermark, '20');
+  const partitions = opened(broker.lines);
+  t.same(partitions.map((l) => l.partition).sort(), ['my-topic-0', 'my-topic-1', 'orders-0'], 'directories adopted as topics');
+  t.equal(partitions.find((l) => l.partition === 'orders-0')?.cleanShutdown, true);
+  t.equal(partitions.find((l) => l.partition === 'my-topic-1')?.highWatermark, '20');
   const warning = logged(broker.lines, 'truncated a damaged log tail')[0];
   t.equal(warning?.partition, 'my-topic-1');
   t.equal(warning?.droppedBytes, 15);
@@ -81,8 +83,9 @@ t.test('SIGTERM answers what is in flight, closes logs cleanly, and a restart ke
   t.ok(logged(first.lines, 'stopped cleanly').length === 1);
 
   const second = await startBroker(t, { dataDir: data });
-  const opened = logged(second.lines, 'partition log open');
-  t.ok(opened.every((l) => l.cleanShutdown === true && l.highWatermark === '300'), 'both partitions clean, 300 records each');
+  const partitions = opened(second.lines);
+  t.equal(partitions.length, 2);
+  t.ok(partitions.every((l) => l.cleanShutdown === true && l.highWatermark === '300'), 'both partitions clean, 300 records each');
   const c2 = await second.connect();
   for (const partition of [0, 1]) {
     const [p] = await fetch(c2, [{ topic: 'kept', partition, offset: 0n, maxBytes: 10 * 1024 * 1024 }]);
@@ -102,7 +105,7 @@ t.test('acks=all records survive SIGKILL', async (t) => {
   for (let i = 0; i < 50; i++) await produce(c, [{ topic: 'durable', partition: 0, batches: batchOf(i) }], -1);
   await first.stop('SIGKILL');
   const second = await startBroker(t, { dataDir: data });
-  t.equal(logged(second.lines, 'partition log open')[0]?.cleanShutdown, false);
+  t.equal(opened(second.lines)[0]?.cleanShutdown, false);
   const [p] = await fetch(await second.connect(), [{ topic: 'durable', partition: 0, offset: 0n, maxBytes: 1 << 20 }]);
   t.equal(p!.highWatermark, 50n);
 });

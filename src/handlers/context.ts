@@ -2,6 +2,7 @@
 // signal (fires when the client goes away, so a parked fetch stops waiting). And what it returns.
 
 import type { Logger } from 'pino';
+import type { GroupCoordinator } from '../group/coordinator.js';
 import type { LogService } from '../log/log-service.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
 import type { RequestHeader } from '../protocol/codec.js';
@@ -19,9 +20,12 @@ export interface BrokerIdentity {
 export interface HandlerContext {
   readonly log: LogService;
   readonly topics: TopicRegistry;
+  readonly groups: GroupCoordinator;
   readonly broker: BrokerIdentity;
   readonly autoCreateTopics: boolean;
   readonly logger: Logger;
+  /** The client's address, as the group coordinator reports members. */
+  readonly clientHost: string;
   readonly signal: AbortSignal;
 }
 

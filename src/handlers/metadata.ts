@@ -10,11 +10,11 @@ export const handleMetadata: Handler = async (ctx, { body }) => {
   const request = decodeMetadataRequest(body);
   const topics: MetadataResponse['topics'] = [];
   if (request.topics === null) {
-    for (const t of ctx.topics.list()) topics.push(describe(t));
+    for (const t of ctx.topics.list()) topics.push(describe(t, ctx));
   } else {
     for (const name of request.topics) {
       try {
-        topics.push(describe(await lookup(ctx, name, request.allowAutoCreate)));
+        topics.push(describe(await lookup(ctx, name, request.allowAutoCreate), ctx));
       } catch (err) {
         if (!(err instanceof SluiceError)) throw err;
         topics.push({ name, error: errorBody(err), partitions: [] });
@@ -47,9 +47,10 @@ async function lookup(ctx: HandlerContext, name: string, allowAutoCreate: boolea
   }
 }
 
-function describe(topic: Topic): MetadataResponse['topics'][number] {
+function describe(topic: Topic, ctx: HandlerContext): MetadataResponse['topics'][number] {
   return {
     name: topic.name,
+    ...(ctx.topics.isInternal(topic.name) ? { internal: true } : {}),
     partitions: topic.partitions.map((p) => ({
       partition: p.index,
       leader: 0,

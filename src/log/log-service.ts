@@ -95,6 +95,7 @@ export class LogService {
       const outcome: ProduceOutcome = { topic: input.topic, partition: input.partition };
       outcomes.push(outcome);
       try {
+        if (this.topics.isInternal(input.topic)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${input.topic} is internal to the broker; clients cannot write to it`);
         const partition = this.topics.partition(input.topic, input.partition);
         const result = partition.append(input.batches);
         outcome.result = { ...result, logStartOffset: partition.logStartOffset };

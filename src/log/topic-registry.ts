@@ -67,6 +67,8 @@ export class TopicRegistry {
   /** Names being created or deleted: a second create or delete of them fails fast. */
   readonly #busy = new Set<string>();
   readonly #removals = new Set<Promise<void>>();
+  /** Topics the broker keeps for itself: clients may read them, not write or delete them. */
+  readonly #internal = new Set<string>();
 
   private constructor(dataDir: string, defaults: TopicDefaults, clock: Clock, logger: Logger) {
     this.dataDir = dataDir;
@@ -84,6 +86,14 @@ export class TopicRegistry {
 
   get(name: string): Topic | undefined {
     return this.#topics.get(name);
+  }
+
+  markInternal(name: string): void {
+    this.#internal.add(name);
+  }
+
+  isInternal(name: string): boolean {
+    return this.#internal.has(name);
   }
 
   list(): Topic[] {
@@ -136,6 +146,7 @@ export class TopicRegistry {
   async delete(name: string): Promise<void> {
     const topic = this.#topics.get(name);
     if (!topic || this.#busy.has(name)) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    if (this.#internal.has(name)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${name} is internal to the broker and cannot be deleted`);
     this.#busy.add(name);
     try {
       this.#topics.delete(name);

@@ -57,3 +57,11 @@ export function list<T>(value: unknown, where: string, maxItems: number, item: (
   if (value.length > maxItems) throw invalid(where, `must have at most ${maxItems} items`);
   return value.map((v, i) => item(v, `${where}[${i}]`));
 }
+
+/** Binary (MessagePack bin); a string is taken as its UTF-8 bytes. */
+export function bytes(value: unknown, where: string, maxBytes = 1024 * 1024): Buffer {
+  const out = value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : typeof value === 'string' ? Buffer.from(value) : undefined;
+  if (!out) throw invalid(where, 'must be binary');
+  if (out.length > maxBytes) throw invalid(where, `must be at most ${maxBytes} bytes`);
+  return out;
+}

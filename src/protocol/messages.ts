@@ -10,6 +10,15 @@ export const ApiKey = {
   Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
@@ -58,16 +67,16 @@ export type Acks = typeof ACKS_NONE | typeof ACKS_LEADER | typeof ACKS_ALL;
 export const EARLIEST_TIMESTAMP = -2n;
 export const LATEST_TIMESTAMP = -1n;
 
-const MAX_PARTITIONS_PER_REQUEST = 10_000;
-const MAX_TOPIC_NAME = 249;
-const INT32_MAX = 0x7fff_ffff;
+export const MAX_PARTITIONS_PER_REQUEST = 10_000;
+export const MAX_TOPIC_NAME = 249;
+export const INT32_MAX = 0x7fff_ffff;
 
 export interface TopicPartitionRef {
   topic: string;
   partition: number;
 }
 
-function topicPartition(m: f.Fields, where: string): TopicPartitionRef {
+export function topicPartition(m: f.Fields, where: string): TopicPartitionRef {
   return {
     topic: f.string(m.topic, `${where}.topic`, MAX_TOPIC_NAME),
     partition: f.int(m.partition, `${where}.partition`, 0, INT32_MAX),

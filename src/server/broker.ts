@@ -1,15 +1,17 @@
 // The broker process's parts, wired together and started or stopped in order: the data
-// directory's lock, the topics (recovered), the transfer engine, the TCP listener with one
+// directory's lock, the topics (recovered), the group coordinator (replaying __consumer_offsets), the transfer engine, the TCP listener with one
 // Connection per client, the metrics endpoint, and the retention timer.
 //
-// Stop: stop accepting, answer parked fetches now, let every connection finish the responses it
+// Stop: stop accepting, answer parked fetches (and fail parked group joins) now, let every connection finish the responses it
 // owes (bounded by `shutdownTimeoutMs`), then close the logs cleanly (flush + recovery marker),
 // the engine and the lock.
 
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../clock.js';
+import { systemScheduler, type Scheduler } from '../clock.js';
+import { GroupCoordinator, type CoordinatorOptions } from '../group/coordinator.js';
+import { OFFSETS_TOPIC, OffsetStore } from '../group/offset-store.js';
 import { LogService } from '../log/log-service.js';
 import { TopicRegistry, type TopicDefaults } from '../log/topic-registry.js';
 import { native, nativeCall, type NativeDirLock } from '../native.js';
@@ -35,11 +37,13 @@ export interface BrokerConfig {
   topicDefaults: TopicDefaults;
   retentionCheckIntervalMs: number;
   shutdownTimeoutMs: number;
+  groups: CoordinatorOptions;
 }
 
 export class Broker {
   readonly config: BrokerConfig;
   readonly topics: TopicRegistry;
+  readonly groups: GroupCoordinator;
   readonly metrics: BrokerMetrics;
   readonly #logger: Logger;
   readonly #lock: NativeDirLock;
@@ -53,26 +57,31 @@ export class Broker {
   #retentionTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
 
-  private constructor(config: BrokerConfig, logger: Logger, lock: NativeDirLock, topics: TopicRegistry, engine: TransferEngine) {
+  private constructor(config: BrokerConfig, logger: Logger, lock: NativeDirLock, topics: TopicRegistry, groups: GroupCoordinator, engine: TransferEngine) {
     this.config = config;
     this.#logger = logger;
     this.#lock = lock;
     this.topics = topics;
+    this.groups = groups;
     this.#engine = engine;
-    this.metrics = new BrokerMetrics(topics, engine);
+    this.metrics = new BrokerMetrics(topics, groups, engine);
     this.#log = new LogService(topics, this.metrics);
     this.#server = createServer((socket) => this.#accept(socket));
   }
 
   /** Opens the data directory (taking its lock), recovers the topics and starts listening. */
-  static async start(config: BrokerConfig, logger: Logger, clock: Clock = systemClock): Promise<Broker> {
+  static async start(config: BrokerConfig, logger: Logger, scheduler: Scheduler = systemScheduler): Promise<Broker> {
     const lock = nativeCall(() => native.NativeDirLock.acquire(config.dataDir));
     let topics: TopicRegistry | undefined;
     let engine: TransferEngine | undefined;
     try {
-      topics = await TopicRegistry.open(config.dataDir, config.topicDefaults, logger, clock);
+      topics = await TopicRegistry.open(config.dataDir, config.topicDefaults, logger, scheduler);
+      const registry = topics;
+      const store = await OffsetStore.open(topics);
+      topics.markInternal(OFFSETS_TOPIC);
+      const groups = new GroupCoordinator(store, scheduler, logger, (t, p) => registry.get(t)?.partitions[p] !== undefined, config.groups);
       engine = new TransferEngine({ fetchPath: config.fetchPath });
-      const broker = new Broker(config, logger, lock, topics, engine);
+      const broker = new Broker(config, logger, lock, topics, groups, engine);
       await broker.#listen();
       return broker;
     } catch (err) {
@@ -132,12 +141,13 @@ export class Broker {
     this.#connectionServices ??= {
       log: this.#log,
       topics: this.topics,
+      groups: this.groups,
       broker: { nodeId: 0, clusterId: 'sluice', host: this.config.advertisedHost ?? this.config.host, port: this.address.port, version: SLUICE_VERSION },
       autoCreateTopics: this.config.autoCreateTopics,
       logger: this.#logger,
       metrics: this.metrics,
     };
-    return this.#connectionServices;
+    return this.#connectionServices!;
   }
 
   #enforceRetention(): void {
@@ -154,6 +164,7 @@ export class Broker {
     clearInterval(this.#retentionTimer);
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#log.stop();
+    this.groups.stop();
     const drained = Promise.all([...this.#connections].map((c) => c.drain()));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.config.shutdownTimeoutMs)));

@@ -26,7 +26,7 @@ export interface ConnectionOptions {
   maxInFlightRequests: number;
 }
 
-export type ConnectionServices = Omit<HandlerContext, 'signal' | 'logger'> & { logger: Logger; metrics: BrokerMetrics };
+export type ConnectionServices = Omit<HandlerContext, 'signal' | 'logger' | 'clientHost'> & { logger: Logger; metrics: BrokerMetrics };
 
 export class Connection {
   readonly #socket: Socket;
@@ -48,7 +48,7 @@ export class Connection {
     this.#writer = writer;
     this.#services = services;
     this.#logger = services.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
-    this.#ctx = { ...services, logger: this.#logger, signal: this.#abort.signal };
+    this.#ctx = { ...services, logger: this.#logger, clientHost: socket.remoteAddress ?? '', signal: this.#abort.signal };
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
     this.#maxInFlight = options.maxInFlightRequests;
     services.metrics.connectionOpened();

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Partition } from '../log/partition.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { GroupCoordinator } from '../group/coordinator.js';
 import type { LogObserver } from '../log/log-service.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
 import type { TransferEngine } from '../transfer/engine.js';
@@ -22,7 +23,7 @@ export class BrokerMetrics implements LogObserver {
   readonly #connectionsTotal: Counter;
   readonly #closedForProtocol: Counter<'reason'>;
 
-  constructor(topics: TopicRegistry, engine: TransferEngine) {
+  constructor(topics: TopicRegistry, groups: GroupCoordinator, engine: TransferEngine) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const perTopic = (name: string, help: string) => new Counter({ name, help, labelNames: ['topic'] as const, registers });
@@ -72,6 +73,35 @@ export class BrokerMetrics implements LogObserver {
     partitionGauge('sluice_partition_log_start_offset', 'First offset still in the log (after retention)', (p) => Number(p.logStartOffset));
     partitionGauge('sluice_partition_log_size_bytes', 'Bytes of log segments on disk', (p) => p.log.stats().sizeBytes);
     partitionGauge('sluice_partition_segments', 'Log segments on disk', (p) => p.log.stats().segments);
+
+    const groupGauge = (name: string, help: string, read: (committed: bigint, highWatermark: bigint) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['group', 'topic', 'partition'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const { groupId } of groups.listGroups()) {
+            for (const o of groups.describe(groupId).offsets) {
+              const p = topics.get(o.topic)?.partitions[o.partition];
+              if (p) this.set({ group: groupId, topic: o.topic, partition: String(o.partition) }, read(o.offset, p.highWatermark));
+            }
+          }
+        },
+      });
+    groupGauge('sluice_group_committed_offset', 'Offset a consumer group committed, per partition', (committed) => Number(committed));
+    groupGauge('sluice_group_lag', 'High watermark minus the committed offset: records the group has not consumed', (committed, hw) => Number(hw - committed));
+    new Gauge({
+      name: 'sluice_group_members',
+      help: 'Members of each consumer group',
+      labelNames: ['group', 'state'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const g of groups.listGroups()) this.set({ group: g.groupId, state: g.state }, groups.describe(g.groupId).members.length);
+      },
+    });
 
     new Counter({
       name: 'sluice_fetch_path_bytes_total',

@@ -128,6 +128,46 @@ export const VECTOR_CASES: VectorCase[] = [
     data: none,
   },
   {
+    name: 'join-group-request',
+    description: 'JoinGroup v0 request of a new member offering the range and roundrobin strategies (Sluice client metadata: MessagePack { topics })',
+    kind: 'request',
+    header: req(ApiKey.JoinGroup, 9),
+    body: {
+      groupId: 'billing',
+      memberId: '',
+      sessionTimeoutMs: 30_000,
+      rebalanceTimeoutMs: 60_000,
+      protocolType: 'consumer',
+      protocols: [
+        { name: 'range', metadata: Buffer.from('81a6746f7069637391a66f7264657273', 'hex') },
+        { name: 'roundrobin', metadata: Buffer.from('81a6746f7069637391a66f7264657273', 'hex') },
+      ],
+    },
+    data: none,
+  },
+  {
+    name: 'join-group-response',
+    description: 'JoinGroup v0 response to the leader: generation 3, its own subscription in members',
+    kind: 'response',
+    header: { correlationId: 9 },
+    body: {
+      generationId: 3,
+      protocolName: 'range',
+      leaderId: 'vectors-4f1c',
+      memberId: 'vectors-4f1c',
+      members: [{ memberId: 'vectors-4f1c', metadata: Buffer.from('81a6746f7069637391a66f7264657273', 'hex') }],
+    },
+    data: none,
+  },
+  {
+    name: 'offset-commit-request',
+    description: 'OffsetCommit v0 request of a member of generation 3',
+    kind: 'request',
+    header: req(ApiKey.OffsetCommit, 10),
+    body: { groupId: 'billing', generationId: 3, memberId: 'vectors-4f1c', offsets: [{ topic: 'orders', partition: 0, offset: 44n, metadata: null }] },
+    data: none,
+  },
+  {
     name: 'error-response',
     description: 'A request that failed as a whole (here a field of the wrong type): nothing was done',
     kind: 'response',
@@ -137,11 +177,27 @@ export const VECTOR_CASES: VectorCase[] = [
   },
 ];
 
-/** JSON with bigints as {"$bigint": "..."}. */
+/** JSON with bigints as {"$bigint": "..."} and binary as {"$hex": "..."}. */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v), 2);
+  return JSON.stringify(
+    value,
+    (_, v: unknown) => {
+      if (typeof v === 'bigint') return { $bigint: v.toString() };
+      // Buffer's own toJSON has already run: { type: 'Buffer', data: [...] }.
+      if (v !== null && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
+        return { $hex: Buffer.from((v as { data: number[] }).data).toString('hex') };
+      }
+      return v;
+    },
+    2,
+  );
 }
 
 export function fromJson(text: string): unknown {
-  return JSON.parse(text, (_, v: unknown) => (v !== null && typeof v === 'object' && '$bigint' in v ? BigInt((v as { $bigint: string }).$bigint) : v));
+  return JSON.parse(text, (_, v: unknown) => {
+    if (v === null || typeof v !== 'object') return v;
+    if ('$bigint' in v) return BigInt((v as { $bigint: string }).$bigint);
+    if ('$hex' in v) return Buffer.from((v as { $hex: string }).$hex, 'hex');
+    return v;
+  });
 }

@@ -1,0 +1,91 @@
+// The consumer-group APIs: thin calls into the GroupCoordinator. JoinGroup and SyncGroup may be
+// held until the rebalance completes, so clients keep them on a connection of their own.
+
+import { SluiceError } from '../errors.js';
+import {
+  decodeDescribeGroupsRequest,
+  decodeFindCoordinatorRequest,
+  decodeJoinGroupRequest,
+  decodeMemberRef,
+  decodeOffsetCommitRequest,
+  decodeOffsetFetchRequest,
+  decodeSyncGroupRequest,
+  type DescribeGroupsResponse,
+  type DescribedGroup,
+  type FindCoordinatorResponse,
+  type JoinGroupResponse,
+  type ListGroupsResponse,
+  type OffsetCommitResponse,
+  type OffsetFetchResponse,
+} from '../protocol/group-messages.js';
+import { errorBody } from '../protocol/messages.js';
+import type { Handler, HandlerContext } from './context.js';
+
+export const handleFindCoordinator: Handler = (ctx, { body }) => {
+  decodeFindCoordinatorRequest(body);
+  // One broker: it coordinates every group.
+  return { body: { nodeId: ctx.broker.nodeId, host: ctx.broker.host, port: ctx.broker.port } satisfies FindCoordinatorResponse };
+};
+
+export const handleJoinGroup: Handler = async (ctx, { header, body }) => {
+  const r = decodeJoinGroupRequest(body);
+  const joined = await ctx.groups.join({ ...r, clientId: header.clientId ?? '', clientHost: ctx.clientHost });
+  return { body: joined satisfies JoinGroupResponse };
+};
+
+export const handleSyncGroup: Handler = async (ctx, { body }) => {
+  const r = decodeSyncGroupRequest(body);
+  const assignment = await ctx.groups.sync(r, r.assignments);
+  return { body: { assignment } };
+};
+
+export const handleHeartbeat: Handler = (ctx, { body }) => {
+  ctx.groups.heartbeat(decodeMemberRef(body, 'heartbeat'));
+  return { body: {} };
+};
+
+export const handleLeaveGroup: Handler = (ctx, { body }) => {
+  const r = decodeMemberRef(body, 'leaveGroup');
+  ctx.groups.leave(r.groupId, r.memberId);
+  return { body: {} };
+};
+
+export const handleOffsetCommit: Handler = async (ctx, { body }) => {
+  const r = decodeOffsetCommitRequest(body);
+  const outcomes = await ctx.groups.commit(r, r.offsets);
+  const partitions: OffsetCommitResponse['partitions'] = outcomes.map((o) => (o.error ? { topic: o.topic, partition: o.partition, error: errorBody(o.error) } : { topic: o.topic, partition: o.partition }));
+  return { body: { partitions } satisfies OffsetCommitResponse };
+};
+
+export const handleOffsetFetch: Handler = (ctx, { body }) => {
+  const r = decodeOffsetFetchRequest(body);
+  const partitions = ctx.groups.fetchOffsets(r.groupId, r.partitions).map((o) => ({
+    topic: o.topic,
+    partition: o.partition,
+    offset: o.committed?.offset ?? null,
+    metadata: o.committed?.metadata ?? null,
+  }));
+  return { body: { partitions } satisfies OffsetFetchResponse };
+};
+
+export const handleListGroups: Handler = (ctx) => ({ body: { groups: ctx.groups.listGroups() } satisfies ListGroupsResponse });
+
+export const handleDescribeGroups: Handler = (ctx, { body }) => {
+  const r = decodeDescribeGroupsRequest(body);
+  return { body: { groups: r.groups.map((g) => describe(ctx, g)) } satisfies DescribeGroupsResponse };
+};
+
+function describe(ctx: HandlerContext, groupId: string): DescribedGroup {
+  try {
+    const d = ctx.groups.describe(groupId);
+    const offsets = d.offsets.map((o) => {
+      const p = ctx.topics.get(o.topic)?.partitions[o.partition];
+      const highWatermark = p?.highWatermark ?? -1n;
+      return { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata, highWatermark, lag: p ? highWatermark - o.offset : -1n };
+    });
+    return { ...d, offsets };
+  } catch (err) {
+    if (!(err instanceof SluiceError)) throw err;
+    return { groupId, error: errorBody(err), state: 'Dead', protocolType: null, protocol: null, generationId: -1, leaderId: null, members: [], offsets: [] };
+  }
+}
