@@ -160,3 +160,17 @@ t.test('commits are durable in __consumer_offsets and rebuilt on reopen, with th
   const again = await join(second.coordinator, '', 'a');
   t.equal(again.generationId, 2, 'generations keep counting after a restart');
 });
+
+t.test('while a rebalance is prepared, members may still commit their generation; not while waiting for the assignment', async (t) => {
+  const { coordinator, close } = await setup(t);
+  t.teardown(close);
+  const a = await join(coordinator, '', 'a');
+  await coordinator.sync({ groupId: 'g', generationId: 1, memberId: a.memberId }, new Map());
+  const b = join(coordinator, '', 'b');
+  const offsets = [{ topic: 'orders', partition: 0, offset: 9n, metadata: null }];
+  t.equal(await code(coordinator.commit({ groupId: 'g', generationId: 1, memberId: a.memberId }, offsets)), 'ok', 'a saves its progress before rejoining');
+  const [a2] = await Promise.all([join(coordinator, a.memberId, 'a'), b]);
+  t.equal(await code(coordinator.commit({ groupId: 'g', generationId: 2, memberId: a.memberId }, offsets)), 'REBALANCE_IN_PROGRESS', 'no commits before the assignment');
+  t.equal(await code(coordinator.commit({ groupId: 'g', generationId: 1, memberId: a.memberId }, offsets)), 'ILLEGAL_GENERATION');
+  t.equal(a2.generationId, 2);
+});

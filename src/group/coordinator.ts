@@ -9,7 +9,7 @@
 // Rules that keep commits safe: a join, a leave or a missed session timeout starts a rebalance;
 // every completed rebalance bumps the generation; a heartbeat, sync or commit from an unknown
 // member is UNKNOWN_MEMBER_ID, from another generation ILLEGAL_GENERATION, and during a rebalance
-// REBALANCE_IN_PROGRESS. A commit is acknowledged only after it is fsynced in __consumer_offsets.
+// REBALANCE_IN_PROGRESS (except commits of the current generation while the group prepares one). A commit is acknowledged only after it is fsynced in __consumer_offsets.
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -128,7 +128,7 @@ export class GroupCoordinator {
 
   /** The leader sends every member's assignment; the others wait for theirs. Resolves with this member's. */
   sync(ref: MemberRef, assignments: ReadonlyMap<string, Buffer> | null): Promise<Buffer> {
-    const { group, member } = this.#check(ref, { duringSync: true });
+    const { group, member } = this.#check(ref, 'sync');
     if (group.state === 'Stable') return Promise.resolve(member.assignment);
     // CompletingRebalance
     const result = new Promise<Buffer>((resolve, reject) => (member.awaitingSync = { resolve, reject }));
@@ -146,7 +146,7 @@ export class GroupCoordinator {
   }
 
   heartbeat(ref: MemberRef): void {
-    const { member } = this.#check(ref, { duringSync: true });
+    const { member } = this.#check(ref, 'heartbeat');
     this.#startSession(this.#groups.get(ref.groupId)!, member);
   }
 
@@ -167,8 +167,9 @@ export class GroupCoordinator {
         throw new SluiceError('UNKNOWN_MEMBER_ID', `group ${ref.groupId} has members; only they may commit, with their generation`);
       }
     } else {
-      const { group: g, member } = this.#check(ref, { duringSync: false });
-      this.#startSession(g, member); // a commit shows the member is alive
+      const { group: g, member } = this.#check(ref, 'commit');
+      // A commit shows the member is alive (but does not renew a member that must rejoin).
+      if (g.state !== 'PreparingRebalance') this.#startSession(g, member);
     }
     const outcomes: CommitOutcome[] = [];
     const valid: OffsetCommitInput[] = [];
@@ -255,17 +256,22 @@ export class GroupCoordinator {
     return group;
   }
 
-  /** The member, if it may act in `ref.generationId` now. */
-  #check(ref: MemberRef, { duringSync }: { duringSync: boolean }): { group: Group; member: Member } {
+  /**
+   * The member, if it may act in `ref.generationId` now. Heartbeats and syncs are refused while
+   * the group prepares a rebalance (that is how members learn of it); commits are not, so members
+   * can save their progress before they rejoin (as in Kafka). Nothing but syncs and heartbeats is
+   * accepted while the group waits for its leader's assignment.
+   */
+  #check(ref: MemberRef, action: 'sync' | 'heartbeat' | 'commit'): { group: Group; member: Member } {
     validateGroupId(ref.groupId);
     const group = this.#groups.get(ref.groupId);
     const member = group?.members.get(ref.memberId);
     if (!group || !member) throw new SluiceError('UNKNOWN_MEMBER_ID', `member ${ref.memberId} is not in group ${ref.groupId}`);
-    if (group.state === 'PreparingRebalance') throw new SluiceError('REBALANCE_IN_PROGRESS', `group ${ref.groupId} is rebalancing`);
+    if (group.state === 'PreparingRebalance' && action !== 'commit') throw new SluiceError('REBALANCE_IN_PROGRESS', `group ${ref.groupId} is rebalancing`);
     if (ref.generationId !== group.generationId) {
       throw new SluiceError('ILLEGAL_GENERATION', `generation ${ref.generationId} is not group ${ref.groupId}'s current generation ${group.generationId}`);
     }
-    if (group.state === 'CompletingRebalance' && !duringSync) throw new SluiceError('REBALANCE_IN_PROGRESS', `group ${ref.groupId} is waiting for its assignment`);
+    if (group.state === 'CompletingRebalance' && action === 'commit') throw new SluiceError('REBALANCE_IN_PROGRESS', `group ${ref.groupId} is waiting for its assignment`);
     return { group, member };
   }
 
