@@ -20,3 +20,9 @@ export { encodeRequest, encodeResponse, decodeRequestMeta, decodeResponseMeta, t
 export { FrameDecoder, FramingError, framePrefix, type FrameEvent } from './protocol/frame.js';
 export * from './protocol/messages.js';
 export { Broker, type BrokerConfig } from './server/broker.js';
+export { Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata, type Acks } from './client/producer.js';
+export { Consumer, type ConsumerOptions, type Message, type MessageBatch, type TopicPartition } from './client/consumer.js';
+export { Admin, type TopicDescription, type GroupDescription } from './client/admin.js';
+export { type ClientOptions } from './client/broker-client.js';
+export { rangeAssignor, roundRobinAssignor, type Assignor } from './client/assignors.js';
+export { murmur2, partitionForKey } from './client/partitioner.js';

@@ -114,6 +114,8 @@ export interface MetadataResponse {
   topics: Array<{
     name: string;
     error?: ErrorBody;
+    /** Set on topics the broker keeps for itself (`__consumer_offsets`). */
+    internal?: boolean;
     partitions: Array<{ partition: number; leader: number; highWatermark: bigint; logStartOffset: bigint }>;
   }>;
 }

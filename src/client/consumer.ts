@@ -1,0 +1,430 @@
+// The consumer: reads records from assigned partitions, alone (`assign`) or as a member of a
+// consumer group (`subscribe`), as an async iterator of messages or of batches.
+//
+// Delivery is at least once. A message counts as processed when the iterator is asked for the
+// next one (a batch, when the next batch is asked for); auto-commit (every `autoCommitIntervalMs`,
+// before a rebalance and on close) commits the offset after the last processed message, so a
+// crash re-delivers only unprocessed or uncommitted work, never skips it.
+//
+// Fetching: each fetch long-polls (`maxWaitMs`, `minBytes`) and the next one is sent as soon as a
+// response arrives, so the broker is working on the next batch while the app processes this one.
+// A seek, pause, or rebalance discards what was prefetched and rewinds to the processed position.
+//
+// Groups: the consumer joins on its own connection (JoinGroup and SyncGroup are held by the broker),
+// the leader assigns partitions with the first strategy all members support, and heartbeats run
+// in the background. A heartbeat answered REBALANCE_IN_PROGRESS makes the iterator commit, call
+// `onRevoked`, rejoin, and call `onAssigned` before it fetches again. A lost connection (a broker
+// restart) is retried with backoff; the member rejoins when the broker no longer knows it.
+
+import { SluiceError, type ErrorCode } from '../errors.js';
+import type { FetchPartitionResponse, FetchResponse, ListOffsetsResponse } from '../protocol/messages.js';
+import { ApiKey } from '../protocol/messages.js';
+import type { JoinGroupResponse, OffsetCommitResponse, OffsetFetchResponse } from '../protocol/group-messages.js';
+import { decodeRecordBatches, type RecordHeader } from '../protocol/record-batch.js';
+import { ASSIGNORS, decodeAssignment, decodeMemberMetadata, encodeAssignment, encodeMemberMetadata } from './assignors.js';
+import { BrokerClient, sleep, type ClientOptions } from './broker-client.js';
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface Message extends TopicPartition {
+  offset: bigint;
+  timestampMs: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+}
+
+export interface MessageBatch extends TopicPartition {
+  messages: Message[];
+  highWatermark: bigint;
+}
+
+export interface ConsumerOptions extends ClientOptions {
+  /** Consumer group: committed offsets, and with `subscribe`, shared partitions. */
+  groupId?: string;
+  /** Where to start when there is no committed offset: the beginning (true) or the end (default). */
+  fromBeginning?: boolean;
+  /** Or the first batch at or after this time (ms). */
+  fromTimestampMs?: number;
+  /** Commit processed offsets in the background (default true with a groupId). */
+  autoCommit?: boolean;
+  autoCommitIntervalMs?: number;
+  sessionTimeoutMs?: number;
+  rebalanceTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  maxWaitMs?: number;
+  minBytes?: number;
+  maxBytes?: number;
+  maxBytesPerPartition?: number;
+  /** Assignment strategies, preferred first (default range, roundrobin). */
+  assignors?: string[];
+  onAssigned?: (partitions: TopicPartition[]) => void | Promise<void>;
+  onRevoked?: (partitions: TopicPartition[]) => void | Promise<void>;
+}
+
+const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+const REJOIN_CODES: ReadonlySet<string> = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS']);
+
+export class Consumer {
+  readonly #options: Required<Omit<ConsumerOptions, keyof ClientOptions | 'groupId' | 'fromTimestampMs' | 'onAssigned' | 'onRevoked'>> & ConsumerOptions;
+  readonly #fetchClient: BrokerClient;
+  readonly #groupClient: BrokerClient | undefined;
+  #subscription: string[] | null = null;
+  readonly #assigned = new Map<string, TopicPartition>();
+  /** Next offset to fetch. */
+  readonly #positions = new Map<string, bigint>();
+  /** Offset after the last processed message. */
+  readonly #processed = new Map<string, bigint>();
+  readonly #committed = new Map<string, bigint>();
+  readonly #paused = new Set<string>();
+  #epoch = 0;
+  #prefetch: { epoch: number; result: Promise<MessageBatch[]> } | undefined;
+  #member = { memberId: '', generationId: -1 };
+  #needsJoin = false;
+  #joining = false;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #commitTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: ConsumerOptions = {}) {
+    this.#options = {
+      fromBeginning: false,
+      autoCommit: options.groupId !== undefined,
+      autoCommitIntervalMs: 5_000,
+      sessionTimeoutMs: 30_000,
+      rebalanceTimeoutMs: 60_000,
+      heartbeatIntervalMs: 3_000,
+      maxWaitMs: 500,
+      minBytes: 1,
+      maxBytes: 50 * 1024 * 1024,
+      maxBytesPerPartition: 1024 * 1024,
+      assignors: ['range', 'roundrobin'],
+      ...options,
+    };
+    for (const a of this.#options.assignors) if (!ASSIGNORS.has(a)) throw new SluiceError('INVALID_CONFIG', `unknown assignor ${a} (known: ${[...ASSIGNORS.keys()].join(', ')})`);
+    this.#fetchClient = new BrokerClient({ clientId: 'sluice-consumer', ...options });
+    if (options.groupId !== undefined) this.#groupClient = new BrokerClient({ clientId: 'sluice-consumer', ...options });
+  }
+
+  /** Joins the group and consumes the partitions it assigns from `topics`. Needs a groupId. */
+  subscribe(topics: readonly string[]): void {
+    if (!this.#groupClient) throw new SluiceError('INVALID_CONFIG', 'subscribe needs a groupId; use assign() without one');
+    if (this.#assigned.size > 0 && this.#subscription === null) throw new SluiceError('INVALID_CONFIG', 'this consumer uses assign(); it cannot also subscribe');
+    this.#subscription = [...topics];
+    this.#needsJoin = true;
+  }
+
+  /** Consumes exactly these partitions, from `offset`, else the committed offset (with a groupId), else the reset policy. */
+  async assign(partitions: ReadonlyArray<TopicPartition & { offset?: bigint }>): Promise<void> {
+    if (this.#subscription !== null) throw new SluiceError('INVALID_CONFIG', 'this consumer subscribed to a group; it cannot also assign()');
+    this.#bump();
+    this.#assigned.clear();
+    for (const p of partitions) this.#assigned.set(keyOf(p.topic, p.partition), { topic: p.topic, partition: p.partition });
+    await this.#initPositions(partitions.filter((p) => p.offset === undefined));
+    for (const p of partitions) if (p.offset !== undefined) this.#setPosition(p.topic, p.partition, p.offset);
+  }
+
+  assignment(): TopicPartition[] {
+    return [...this.#assigned.values()];
+  }
+
+  /** The next offset this consumer will return for a partition. */
+  position(topic: string, partition: number): bigint | undefined {
+    return this.#processed.get(keyOf(topic, partition));
+  }
+
+  seek(topic: string, partition: number, offset: bigint): void {
+    this.#bump();
+    this.#setPosition(topic, partition, offset);
+  }
+
+  pause(partitions: readonly TopicPartition[]): void {
+    this.#bump();
+    for (const p of partitions) this.#paused.add(keyOf(p.topic, p.partition));
+  }
+
+  resume(partitions: readonly TopicPartition[]): void {
+    for (const p of partitions) this.#paused.delete(keyOf(p.topic, p.partition));
+  }
+
+  /** Batches of messages, one partition each, in fetch order. */
+  async *batches(): AsyncGenerator<MessageBatch> {
+    while (!this.#closed) {
+      if (this.#needsJoin) await this.#join();
+      const epoch = this.#epoch;
+      let batches: MessageBatch[];
+      try {
+        batches = await this.#nextFetch();
+      } catch (err) {
+        if (this.#closed) return;
+        throw err;
+      }
+      for (const b of batches) {
+        if (this.#epoch !== epoch || this.#needsJoin || this.#closed) break;
+        if (b.messages.length === 0) continue;
+        yield b;
+        if (this.#epoch === epoch) this.#markProcessed(b.topic, b.partition, b.messages.at(-1)!.offset + 1n);
+      }
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Message> {
+    for await (const batch of this.batches()) {
+      const epoch = this.#epoch;
+      for (const m of batch.messages) {
+        if (this.#epoch !== epoch || this.#needsJoin || this.#closed) break;
+        yield m;
+        if (this.#epoch === epoch) this.#markProcessed(m.topic, m.partition, m.offset + 1n);
+      }
+    }
+  }
+
+  /**
+   * Commits `offsets` (each the next offset to consume), or every processed position not yet
+   * committed. Needs a groupId.
+   */
+  async commit(offsets?: ReadonlyArray<TopicPartition & { offset: bigint }>): Promise<void> {
+    const group = this.#groupClient;
+    const groupId = this.#options.groupId;
+    if (!group || groupId === undefined) throw new SluiceError('INVALID_CONFIG', 'commit needs a groupId');
+    const list =
+      offsets ??
+      [...this.#processed].filter(([k, o]) => this.#assigned.has(k) && (this.#committed.get(k) ?? -1n) < o).map(([k, offset]) => ({ ...this.#assigned.get(k)!, offset }));
+    if (list.length === 0) return;
+    const response = await group.call<OffsetCommitResponse>(ApiKey.OffsetCommit, {
+      groupId,
+      generationId: this.#subscription ? this.#member.generationId : -1,
+      memberId: this.#subscription ? this.#member.memberId : '',
+      offsets: list.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
+    });
+    const failed = response.partitions.find((p) => p.error);
+    list.forEach((o, i) => {
+      if (response.partitions[i]?.error) return;
+      const k = keyOf(o.topic, o.partition);
+      this.#committed.set(k, o.offset);
+      if ((this.#processed.get(k) ?? -1n) < o.offset) this.#processed.set(k, o.offset);
+    });
+    if (failed?.error) throw new SluiceError(failed.error.code as ErrorCode, `commit of ${failed.topic}-${failed.partition}: ${failed.error.message}`);
+  }
+
+  /** Stops fetching, commits what was processed (auto-commit), leaves the group, closes the connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#commitTimer);
+    if (this.#options.autoCommit) await this.commit().catch(() => undefined);
+    if (this.#subscription && this.#member.memberId) {
+      await this.#groupClient!.call(ApiKey.LeaveGroup, { groupId: this.#options.groupId, memberId: this.#member.memberId }).catch(() => undefined);
+    }
+    await Promise.all([this.#fetchClient.close(), this.#groupClient?.close()]);
+  }
+
+  #markProcessed(topic: string, partition: number, next: bigint): void {
+    const k = keyOf(topic, partition);
+    if ((this.#processed.get(k) ?? -1n) < next) this.#processed.set(k, next);
+  }
+
+  #setPosition(topic: string, partition: number, offset: bigint): void {
+    const k = keyOf(topic, partition);
+    this.#positions.set(k, offset);
+    this.#processed.set(k, offset);
+  }
+
+  /** Discards prefetched data and rewinds every partition to what was processed. */
+  #bump(): void {
+    this.#epoch += 1;
+    this.#prefetch = undefined;
+    for (const [k, o] of this.#processed) this.#positions.set(k, o);
+  }
+
+  #nextFetch(): Promise<MessageBatch[]> {
+    const prefetched = this.#prefetch?.epoch === this.#epoch ? this.#prefetch.result : undefined;
+    const result = prefetched ?? this.#fetchOnce(this.#epoch);
+    // The next fetch starts when this one's response arrives, not when the app is done with it.
+    const epoch = this.#epoch;
+    const next = result.then(
+      () => (this.#closed || this.#needsJoin || this.#epoch !== epoch ? [] : this.#fetchOnce(epoch)),
+      () => [],
+    );
+    this.#prefetch = { epoch, result: next };
+    next.catch(() => undefined);
+    return result;
+  }
+
+  async #fetchOnce(epoch: number): Promise<MessageBatch[]> {
+    const parts = [...this.#assigned].filter(([k]) => !this.#paused.has(k) && this.#positions.has(k));
+    if (parts.length === 0) {
+      await sleep(Math.min(this.#options.maxWaitMs, 100));
+      return [];
+    }
+    const requested = parts.map(([k, p]) => ({ ...p, offset: this.#positions.get(k)! }));
+    let response;
+    try {
+      response = await this.#fetchClient.request(ApiKey.Fetch, {
+        maxWaitMs: this.#options.maxWaitMs,
+        minBytes: this.#options.minBytes,
+        maxBytes: this.#options.maxBytes,
+        partitions: requested.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, maxBytes: this.#options.maxBytesPerPartition })),
+      });
+    } catch (err) {
+      if (this.#closed || !(err instanceof SluiceError) || !err.retriable) throw err;
+      await sleep(this.#fetchClient.retryBackoffMs);
+      return [];
+    }
+    if (epoch !== this.#epoch) return [];
+    const out: MessageBatch[] = [];
+    let at = 0;
+    const partitions = (response.body as FetchResponse).partitions;
+    for (const [i, p] of partitions.entries()) {
+      const data = response.data.subarray(at, at + p.bytes);
+      at += p.bytes;
+      const req = requested[i]!;
+      if (p.error) {
+        await this.#onFetchError(req, p);
+        continue;
+      }
+      const messages: Message[] = [];
+      let next = req.offset;
+      for (const batch of decodeRecordBatches(data)) {
+        next = batch.baseOffset + BigInt(batch.lastOffsetDelta) + 1n;
+        for (const r of batch.records) {
+          if (r.offset < req.offset) continue; // the first batch may start before the offset asked for
+          messages.push({ topic: p.topic, partition: p.partition, offset: r.offset, timestampMs: r.timestampMs, key: r.key, value: r.value, headers: r.headers });
+        }
+      }
+      if (next > req.offset) this.#positions.set(keyOf(p.topic, p.partition), next);
+      out.push({ topic: p.topic, partition: p.partition, messages, highWatermark: p.highWatermark });
+    }
+    return out;
+  }
+
+  async #onFetchError(req: TopicPartition & { offset: bigint }, p: FetchPartitionResponse): Promise<void> {
+    if (p.error?.code === 'OFFSET_OUT_OF_RANGE') {
+      await this.#initPositions([req], true);
+    } else if (p.error?.code === 'UNKNOWN_TOPIC_OR_PARTITION') {
+      await sleep(this.#fetchClient.retryBackoffMs);
+    } else {
+      throw new SluiceError((p.error?.code ?? 'UNKNOWN_SERVER_ERROR') as ErrorCode, `fetch of ${p.topic}-${p.partition}: ${p.error?.message}`);
+    }
+  }
+
+  /** Positions for partitions: committed offsets (with a groupId), else the reset policy. */
+  async #initPositions(parts: readonly TopicPartition[], skipCommitted = false): Promise<void> {
+    if (parts.length === 0) return;
+    const committed = new Map<string, bigint>();
+    if (this.#groupClient && !skipCommitted) {
+      const r = await this.#groupClient.withRetries(() =>
+        this.#groupClient!.call<OffsetFetchResponse>(ApiKey.OffsetFetch, { groupId: this.#options.groupId, partitions: parts.map((p) => ({ topic: p.topic, partition: p.partition })) }),
+      );
+      for (const p of r.partitions) if (p.offset !== null) committed.set(keyOf(p.topic, p.partition), p.offset);
+    }
+    for (const [k, o] of committed) this.#committed.set(k, o);
+    const rest = parts.filter((p) => !committed.has(keyOf(p.topic, p.partition)));
+    const timestamp = this.#options.fromTimestampMs !== undefined ? BigInt(this.#options.fromTimestampMs) : this.#options.fromBeginning ? -2n : -1n;
+    const found = rest.length === 0 ? [] : await this.#listOffsets(rest, timestamp);
+    const late = found.filter((f) => f.offset === null || f.offset === undefined);
+    const latest = late.length === 0 ? [] : await this.#listOffsets(late, -1n);
+    for (const p of parts) {
+      const k = keyOf(p.topic, p.partition);
+      const offset = committed.get(k) ?? [...found, ...latest].find((f) => keyOf(f.topic, f.partition) === k && f.offset != null)?.offset;
+      if (offset != null) this.#setPosition(p.topic, p.partition, offset);
+    }
+  }
+
+  async #listOffsets(parts: readonly TopicPartition[], timestamp: bigint): Promise<ListOffsetsResponse['partitions']> {
+    const r = await this.#fetchClient.withRetries(() =>
+      this.#fetchClient.call<ListOffsetsResponse>(ApiKey.ListOffsets, { partitions: parts.map((p) => ({ topic: p.topic, partition: p.partition, timestamp })) }),
+    );
+    const failed = r.partitions.find((p) => p.error);
+    if (failed?.error) throw new SluiceError(failed.error.code as ErrorCode, `${failed.topic}-${failed.partition}: ${failed.error.message}`);
+    return r.partitions;
+  }
+
+  /** Leaves the old assignment (commit, onRevoked) and joins until this member has a new one. */
+  async #join(): Promise<void> {
+    const group = this.#groupClient!;
+    const groupId = this.#options.groupId!;
+    this.#joining = true;
+    try {
+      if (this.#assigned.size > 0) {
+        if (this.#options.autoCommit) await this.commit().catch(() => undefined);
+        await this.#options.onRevoked?.(this.assignment());
+      }
+      this.#bump();
+      this.#assigned.clear();
+      this.#positions.clear();
+      this.#processed.clear();
+      let assignment: Map<string, number[]>;
+      for (let attempt = 0; ; attempt++) {
+        if (this.#closed) return;
+        try {
+          const joined = await group.call<JoinGroupResponse>(ApiKey.JoinGroup, {
+            groupId,
+            memberId: this.#member.memberId,
+            sessionTimeoutMs: this.#options.sessionTimeoutMs,
+            rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
+            protocolType: 'consumer',
+            protocols: this.#options.assignors.map((name) => ({ name, metadata: encodeMemberMetadata(this.#subscription!) })),
+          });
+          this.#member = { memberId: joined.memberId, generationId: joined.generationId };
+          const assignments = joined.leaderId === joined.memberId ? await this.#assignAsLeader(joined) : null;
+          const synced = await group.call<{ assignment: Uint8Array }>(ApiKey.SyncGroup, { groupId, generationId: joined.generationId, memberId: joined.memberId, assignments });
+          assignment = decodeAssignment(synced.assignment);
+          break;
+        } catch (err) {
+          if (!(err instanceof SluiceError)) throw err;
+          if (err.code === 'UNKNOWN_MEMBER_ID' || err.code === 'ILLEGAL_GENERATION') this.#member = { memberId: '', generationId: -1 };
+          else if (!REJOIN_CODES.has(err.code) && !err.retriable) throw err;
+          if (!REJOIN_CODES.has(err.code)) await sleep(group.backoffMs(Math.min(attempt, 6)));
+        }
+      }
+      const parts = [...assignment].flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
+      for (const p of parts) this.#assigned.set(keyOf(p.topic, p.partition), p);
+      this.#needsJoin = false;
+      this.#startTimers();
+      await this.#initPositions(parts);
+      await this.#options.onAssigned?.(parts);
+    } finally {
+      this.#joining = false;
+    }
+  }
+
+  async #assignAsLeader(joined: JoinGroupResponse): Promise<Array<{ memberId: string; assignment: Buffer }>> {
+    const assignor = ASSIGNORS.get(joined.protocolName ?? '') ?? ASSIGNORS.get(this.#options.assignors[0]!)!;
+    const members = joined.members.map((m) => ({ memberId: m.memberId, topics: decodeMemberMetadata(m.metadata) }));
+    const counts = new Map<string, number>();
+    for (const topic of new Set(members.flatMap((m) => m.topics))) {
+      try {
+        counts.set(topic, await this.#fetchClient.partitionCount(topic, true));
+      } catch (err) {
+        if (!(err instanceof SluiceError) || err.code !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+      }
+    }
+    return [...assignor.assign(members, counts)].map(([memberId, a]) => ({ memberId, assignment: encodeAssignment(a) }));
+  }
+
+  #startTimers(): void {
+    clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.#options.heartbeatIntervalMs);
+    this.#heartbeatTimer.unref();
+    if (this.#options.autoCommit && !this.#commitTimer) {
+      this.#commitTimer = setInterval(() => void this.commit().catch(() => undefined), this.#options.autoCommitIntervalMs);
+      this.#commitTimer.unref();
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#joining || this.#needsJoin || this.#closed) return;
+    try {
+      await this.#groupClient!.call(ApiKey.Heartbeat, { groupId: this.#options.groupId, generationId: this.#member.generationId, memberId: this.#member.memberId });
+    } catch (err) {
+      if (!(err instanceof SluiceError) || !REJOIN_CODES.has(err.code)) return; // a lost connection: the next beat retries
+      if (err.code !== 'REBALANCE_IN_PROGRESS') this.#member = { memberId: '', generationId: -1 };
+      this.#needsJoin = true;
+    }
+  }
+}

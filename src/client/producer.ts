@@ -1,0 +1,213 @@
+// The producer: `send()` picks each record's partition (explicit, murmur2 of the key, or sticky),
+// adds it to that partition's open batch, and resolves with its offset once the broker has it at
+// the requested `acks`. A batch is sent when it reaches `batchBytes` or has waited `lingerMs`; all
+// batches ready at that moment share one Produce request. Retriable errors (unknown partition
+// during a create, a lost connection, a full disk) are retried with backoff; a record is then
+// written at least once. Up to `maxInFlightRequests` requests are pipelined; with retries that can
+// reorder batches of one partition, as in Kafka without idempotence (set it to 1 to keep order).
+
+import { SluiceError } from '../errors.js';
+import { ApiKey, type ProduceResponse } from '../protocol/messages.js';
+import { encodeRecordBatch, type RecordInput } from '../protocol/record-batch.js';
+import { BrokerClient, sleep, type ClientOptions } from './broker-client.js';
+import { partitionForKey, StickyPartitioner } from './partitioner.js';
+
+export type Acks = 0 | 1 | -1 | 'all';
+
+export interface ProducerOptions extends ClientOptions {
+  /** 0: no response; 1: in the broker's page cache; -1 or 'all': fsynced (default 'all'). */
+  acks?: Acks;
+  /** How long a batch waits for more records (default 5 ms). */
+  lingerMs?: number;
+  /** A batch is sent when it reaches this size (default 64 KiB). */
+  batchBytes?: number;
+  /** Produce requests awaiting their response (default 5). */
+  maxInFlightRequests?: number;
+}
+
+export interface ProducerRecord {
+  key?: string | Buffer | null;
+  value: string | Buffer | null;
+  headers?: Record<string, string | Buffer | null>;
+  partition?: number;
+  timestampMs?: number;
+}
+
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  /** null with acks=0 (the broker does not answer). */
+  offset: bigint | null;
+}
+
+interface Pending {
+  record: RecordInput;
+  bytes: number;
+  resolve(meta: RecordMetadata): void;
+  reject(err: Error): void;
+}
+
+interface OpenBatch {
+  topic: string;
+  partition: number;
+  /** Partitions of the topic (for the sticky partitioner's next pick). */
+  partitions: number;
+  records: Pending[];
+  bytes: number;
+  attempts: number;
+}
+
+const RECORD_OVERHEAD_BYTES = 24;
+
+export class Producer {
+  readonly #client: BrokerClient;
+  readonly #acks: 0 | 1 | -1;
+  readonly #lingerMs: number;
+  readonly #batchBytes: number;
+  readonly #maxInFlight: number;
+  readonly #sticky = new StickyPartitioner();
+  readonly #open = new Map<string, OpenBatch>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: ProducerOptions = {}) {
+    this.#client = new BrokerClient({ clientId: 'sluice-producer', ...options });
+    const acks = options.acks ?? 'all';
+    this.#acks = acks === 'all' ? -1 : acks;
+    if (![0, 1, -1].includes(this.#acks)) throw new SluiceError('INVALID_CONFIG', `acks must be 0, 1, -1 or 'all', got ${String(acks)}`);
+    this.#lingerMs = options.lingerMs ?? 5;
+    this.#batchBytes = options.batchBytes ?? 64 * 1024;
+    this.#maxInFlight = options.maxInFlightRequests ?? 5;
+  }
+
+  /** Queues records for `topic`; resolves with their offsets once acknowledged. */
+  async send(topic: string, records: ProducerRecord | readonly ProducerRecord[]): Promise<RecordMetadata[]> {
+    if (this.#closed) throw new SluiceError('INVALID_CONFIG', 'the producer is closed');
+    const list = Array.isArray(records) ? records : [records as ProducerRecord];
+    const partitions = await this.#client.withRetries(() => this.#client.partitionCount(topic));
+    return Promise.all(list.map((r) => this.#enqueue(topic, r, partitions)));
+  }
+
+  /** Sends everything queued now and waits until it is acknowledged (or failed). */
+  async flush(): Promise<void> {
+    this.#sendReady(true);
+    while (this.#inFlight.size > 0 || this.#open.size > 0) {
+      if (this.#open.size > 0) this.#sendReady(true);
+      await Promise.race(this.#inFlight);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#client.close();
+  }
+
+  #enqueue(topic: string, r: ProducerRecord, partitions: number): Promise<RecordMetadata> {
+    const key = typeof r.key === 'string' ? Buffer.from(r.key) : (r.key ?? null);
+    let partition: number;
+    if (r.partition !== undefined) {
+      if (!Number.isInteger(r.partition) || r.partition < 0 || r.partition >= partitions) {
+        return Promise.reject(new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${topic} has ${partitions} partitions; there is no partition ${r.partition}`));
+      }
+      partition = r.partition;
+    } else partition = key ? partitionForKey(key, partitions) : this.#sticky.partition(topic, partitions);
+
+    const value = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    const record: RecordInput = { key, value, timestampMs: r.timestampMs ?? Date.now(), ...(r.headers ? { headers: r.headers } : {}) };
+    const bytes = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes(r.headers);
+    return new Promise((resolve, reject) => {
+      const id = `${topic}\u0000${partition}`;
+      let batch = this.#open.get(id);
+      if (!batch) this.#open.set(id, (batch = { topic, partition, partitions, records: [], bytes: 0, attempts: 0 }));
+      batch.records.push({ record, bytes, resolve, reject });
+      batch.bytes += bytes;
+      if (batch.bytes >= this.#batchBytes) this.#sendReady(false);
+      else this.#timer ??= setTimeout(() => this.#sendReady(true), this.#lingerMs);
+    });
+  }
+
+  /** Sends full batches (all batches when `all`), as many requests as the in-flight limit allows. */
+  #sendReady(all: boolean): void {
+    if (all) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const ready = [...this.#open.values()].filter((b) => all || b.bytes >= this.#batchBytes);
+    if (ready.length === 0 || this.#inFlight.size >= this.#maxInFlight) {
+      if (this.#open.size > 0) this.#timer ??= setTimeout(() => this.#sendReady(true), this.#lingerMs);
+      return;
+    }
+    for (const b of ready) {
+      this.#open.delete(`${b.topic}\u0000${b.partition}`);
+      if (b.records.some((p) => p.record.key === null)) this.#sticky.batchSent(b.topic, b.partition, b.partitions);
+    }
+    const request = this.#produce(ready).finally(() => {
+      this.#inFlight.delete(request);
+      if (this.#open.size > 0) this.#sendReady(false);
+    });
+    this.#inFlight.add(request);
+    if (this.#open.size > 0) this.#timer ??= setTimeout(() => this.#sendReady(true), this.#lingerMs);
+  }
+
+  async #produce(batches: OpenBatch[]): Promise<void> {
+    const encoded = batches.map((b) => encodeRecordBatch(b.records.map((p) => p.record)));
+    const body = { acks: this.#acks, partitions: batches.map((b, i) => ({ topic: b.topic, partition: b.partition, bytes: encoded[i]!.length })) };
+    let retry: OpenBatch[] = [];
+    let retryError: SluiceError | undefined;
+    try {
+      if (this.#acks === 0) {
+        await this.#client.send(ApiKey.Produce, body, encoded);
+        batches.forEach((b) => b.records.forEach((p) => p.resolve({ topic: b.topic, partition: b.partition, offset: null })));
+        return;
+      }
+      const response = await this.#client.call<ProduceResponse>(ApiKey.Produce, body, encoded);
+      response.partitions.forEach((r, i) => {
+        const b = batches[i]!;
+        if (!r.error) {
+          b.records.forEach((p, k) => p.resolve({ topic: b.topic, partition: b.partition, offset: r.baseOffset! + BigInt(k) }));
+          return;
+        }
+        const err = new SluiceError(r.error.code as 'UNKNOWN_SERVER_ERROR', r.error.message);
+        if (err.retriable) {
+          retry.push(b);
+          retryError = err;
+        } else b.records.forEach((p) => p.reject(err));
+      });
+    } catch (err) {
+      // The request as a whole failed (connection lost, or an error response): every batch.
+      const e = err instanceof SluiceError ? err : new SluiceError('UNKNOWN_SERVER_ERROR', String(err));
+      if (!e.retriable) {
+        batches.forEach((b) => b.records.forEach((p) => p.reject(e)));
+        return;
+      }
+      retry = batches;
+      retryError = e;
+    }
+    await this.#retry(retry, retryError);
+  }
+
+  async #retry(batches: OpenBatch[], err: SluiceError | undefined): Promise<void> {
+    const attempt = Math.max(0, ...batches.map((b) => b.attempts));
+    const giveUp = batches.filter((b) => b.attempts >= this.#client.retries);
+    giveUp.forEach((b) => b.records.forEach((p) => p.reject(err!)));
+    const again = batches.filter((b) => b.attempts < this.#client.retries);
+    if (again.length === 0) return;
+    await sleep(this.#client.backoffMs(attempt));
+    for (const b of again) {
+      b.attempts += 1;
+      this.#client.forgetTopic(b.topic);
+    }
+    await this.#produce(again);
+  }
+}
+
+function headerBytes(headers: ProducerRecord['headers']): number {
+  if (!headers) return 0;
+  let n = 0;
+  for (const [k, v] of Object.entries(headers)) n += k.length + (v?.length ?? 0) + 4;
+  return n;
+}
