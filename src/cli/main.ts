@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // The `sluice` command: parses arguments (commander) and hands off to one module per command.
 
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_BROKER } from '../client/broker-client.js';
+import { consumeTopic } from './consume.js';
+import { groupsDescribe, groupsList } from './groups.js';
+import { produceLines } from './produce.js';
+import { topicsCreate, topicsDelete, topicsDescribe, topicsList } from './topics.js';
 import { runBroker } from './broker.js';
 import { runBenchAppend } from './bench-append.js';
 import { runBenchFanout } from './bench-fanout.js';
@@ -19,6 +24,8 @@ export function numberList(value: string): number[] {
 }
 
 const program = new Command('sluice').description('Sluice: a Kafka-style append-only log broker').version('0.1.0');
+// Usage errors exit 2 (set before the subcommands are added: they inherit it); help exits 0.
+program.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 addBrokerOptions(
   program
@@ -26,6 +33,54 @@ addBrokerOptions(
     .description('run the broker: listen for clients on --host:--port, data in --data')
     .addHelpText('after', '\nPrecedence: flag, then environment variable, then --config file, then default.'),
 ).action((flags: Record<string, unknown>) => runBroker(flags));
+
+const brokerOption = () => new Option('--broker <host:port>', 'broker address').env('SLUICE_BROKER').default(DEFAULT_BROKER);
+const integer = (min: number) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
+  return n;
+};
+
+const topics = program.command('topics').description('create, list, describe and delete topics');
+topics
+  .command('create <name>')
+  .description('create a topic')
+  .addOption(brokerOption())
+  .option('--partitions <n>', 'partitions (default: the broker\'s --default-partitions)', integer(1))
+  .option('--retention-ms <ms>', 'delete segments older than this (-1: never)', integer(-1))
+  .option('--retention-bytes <n>', 'keep at most this many bytes per partition (-1: no limit)', integer(-1))
+  .option('--segment-bytes <n>', 'segment size', integer(1024))
+  .action(cli(topicsCreate));
+topics.command('list').description('list topics with partition and record counts').addOption(brokerOption()).action(cli(topicsList));
+topics.command('describe <name>').description('partitions of a topic with their offsets').addOption(brokerOption()).action(cli(topicsDescribe));
+topics.command('delete <name>').description('delete a topic and its data').addOption(brokerOption()).action(cli(topicsDelete));
+
+program
+  .command('produce <topic>')
+  .description('produce one record per line of stdin; exits 0 once every line is acknowledged')
+  .addOption(brokerOption())
+  .option('--key <key>', 'the key of every record')
+  .option('--key-separator <sep>', 'split each line at the first SEP into key and value')
+  .option('--partition <p>', 'send every record to this partition', integer(0))
+  .addOption(new Option('--acks <acks>', 'acknowledgement level').choices(['0', '1', 'all', '-1']).default('all'))
+  .action(cli(produceLines));
+
+program
+  .command('consume <topic>')
+  .description('print records, one value (or JSON object) per line')
+  .addOption(brokerOption())
+  .option('--group <group>', 'consume as a member of this consumer group (committed offsets, shared partitions)')
+  .option('--from-beginning', 'start at the beginning when there is no committed offset (default: only new records)')
+  .option('--partition <p>', 'read only this partition', integer(0))
+  .option('--offset <offset>', 'with --partition: start here (a number, or "committed")')
+  .option('--max-messages <n>', 'exit after this many records', integer(1))
+  .option('--timeout-ms <ms>', 'exit after this long without a record', integer(1))
+  .addOption(new Option('--format <format>', 'value: the value per line; json: topic, partition, offset, timestamp, key, value, headers').choices(['value', 'json']).default('value'))
+  .action(cli(consumeTopic));
+
+const groups = program.command('groups').description('list and describe consumer groups');
+groups.command('list').description('list consumer groups and their states').addOption(brokerOption()).action(cli(groupsList));
+groups.command('describe <group>').description('members, assignments, committed offsets, high watermarks and lag per partition').addOption(brokerOption()).action(cli(groupsDescribe));
 
 const bench = program.command('bench').description('benchmarks that write JSON and print a table');
 bench
@@ -58,6 +113,22 @@ function pathList(value: string): FanoutPath[] {
     if (!(FANOUT_PATHS as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown path "${p}"`);
     return p as FanoutPath;
   });
+}
+
+/**
+ * Runs a client command; a failure prints `sluice: CODE: message` and exits 1. (Usage errors exit
+ * 2, from commander; success exits 0.)
+ */
+function cli<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      process.stderr.write(`sluice: ${e.code && e.name === 'SluiceError' ? `${e.code}: ` : ''}${e.message}\n`);
+      process.exitCode = 1;
+    }
+  };
 }
 
 await program.parseAsync();

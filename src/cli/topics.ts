@@ -1,0 +1,54 @@
+// `sluice topics create|list|describe|delete`.
+
+import { Admin } from '../client/admin.js';
+import { formatTable } from './table.js';
+
+export interface TopicFlags {
+  broker: string;
+  partitions?: number;
+  retentionMs?: number;
+  retentionBytes?: number;
+  segmentBytes?: number;
+}
+
+export async function topicsCreate(name: string, flags: TopicFlags): Promise<void> {
+  await withAdmin(flags, async (admin) => {
+    const config = {
+      ...(flags.retentionMs !== undefined ? { retentionMs: flags.retentionMs } : {}),
+      ...(flags.retentionBytes !== undefined ? { retentionBytes: flags.retentionBytes } : {}),
+      ...(flags.segmentBytes !== undefined ? { segmentBytes: flags.segmentBytes } : {}),
+    };
+    await admin.createTopic(name, { partitions: flags.partitions ?? -1, config });
+    process.stdout.write(`created topic ${name}\n`);
+  });
+}
+
+export async function topicsList(flags: TopicFlags): Promise<void> {
+  await withAdmin(flags, async (admin) => {
+    const topics = await admin.listTopics();
+    process.stdout.write(formatTable(['TOPIC', 'PARTITIONS', 'RECORDS'], topics.filter((t) => !t.internal).map((t) => [t.name, t.partitions.length, t.partitions.reduce((n, p) => n + (p.highWatermark - p.logStartOffset), 0n)])));
+  });
+}
+
+export async function topicsDescribe(name: string, flags: TopicFlags): Promise<void> {
+  await withAdmin(flags, async (admin) => {
+    const t = await admin.describeTopic(name);
+    process.stdout.write(formatTable(['TOPIC', 'PARTITION', 'LEADER', 'LOG START', 'HIGH WATERMARK'], t.partitions.map((p) => [t.name, p.partition, p.leader, p.logStartOffset, p.highWatermark])));
+  });
+}
+
+export async function topicsDelete(name: string, flags: TopicFlags): Promise<void> {
+  await withAdmin(flags, async (admin) => {
+    await admin.deleteTopic(name);
+    process.stdout.write(`deleted topic ${name}\n`);
+  });
+}
+
+export async function withAdmin(flags: { broker: string }, fn: (admin: Admin) => Promise<void>): Promise<void> {
+  const admin = new Admin({ broker: flags.broker, clientId: 'sluice-cli' });
+  try {
+    await fn(admin);
+  } finally {
+    await admin.close();
+  }
+}
