@@ -83,6 +83,12 @@ t.test('consumer: assign, seek, pause and resume, start by time, batches', async
   const [late] = await take(byTime, 1);
   t.equal(late?.value?.toString(), 'm17', 'the first batch at or after the time');
 
+  const grouped = new Consumer({ broker: address, fromBeginning: true, maxWaitMs: 100, heartbeatIntervalMs: 100 });
+  t.teardown(() => grouped.close());
+  grouped.subscribe(['c'], { group: 'late-bound' });
+  t.equal((await take(grouped, 20)).length, 20, 'subscribe(topics, { group }) joins that group');
+  t.throws(() => new Consumer({ broker: address }).subscribe(['c']), { code: 'INVALID_CONFIG' });
+
   const batcher = new Consumer({ broker: address, fromBeginning: true, maxWaitMs: 100 });
   t.teardown(() => batcher.close());
   await batcher.assign([{ topic: 'c', partition: 0 }, { topic: 'c', partition: 1 }]);

@@ -71,7 +71,7 @@ const REJOIN_CODES: ReadonlySet<string> = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL
 export class Consumer {
   readonly #options: Required<Omit<ConsumerOptions, keyof ClientOptions | 'groupId' | 'fromTimestampMs' | 'onAssigned' | 'onRevoked'>> & ConsumerOptions;
   readonly #fetchClient: BrokerClient;
-  readonly #groupClient: BrokerClient | undefined;
+  #groupClient: BrokerClient | undefined;
   #subscription: string[] | null = null;
   readonly #assigned = new Map<string, TopicPartition>();
   /** Next offset to fetch. */
@@ -89,7 +89,10 @@ export class Consumer {
   #commitTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
+  readonly #userOptions: ConsumerOptions;
+
   constructor(options: ConsumerOptions = {}) {
+    this.#userOptions = options;
     this.#options = {
       fromBeginning: false,
       autoCommit: options.groupId !== undefined,
@@ -109,9 +112,15 @@ export class Consumer {
     if (options.groupId !== undefined) this.#groupClient = new BrokerClient({ clientId: 'sluice-consumer', ...options });
   }
 
-  /** Joins the group and consumes the partitions it assigns from `topics`. Needs a groupId. */
-  subscribe(topics: readonly string[]): void {
-    if (!this.#groupClient) throw new SluiceError('INVALID_CONFIG', 'subscribe needs a groupId; use assign() without one');
+  /** Joins the group (`options.group`, else the constructor's groupId) and consumes the partitions it assigns from `topics`. */
+  subscribe(topics: readonly string[], options: { group?: string } = {}): void {
+    if (options.group !== undefined && options.group !== this.#options.groupId) {
+      if (this.#groupClient) throw new SluiceError('INVALID_CONFIG', `this consumer already belongs to group ${this.#options.groupId}`);
+      this.#options.groupId = options.group;
+      this.#options.autoCommit = this.#userOptions.autoCommit ?? true;
+      this.#groupClient = new BrokerClient({ clientId: 'sluice-consumer', ...this.#userOptions });
+    }
+    if (!this.#groupClient) throw new SluiceError('INVALID_CONFIG', 'subscribe needs a group (subscribe(topics, { group }) or the groupId option); use assign() without one');
     if (this.#assigned.size > 0 && this.#subscription === null) throw new SluiceError('INVALID_CONFIG', 'this consumer uses assign(); it cannot also subscribe');
     this.#subscription = [...topics];
     this.#needsJoin = true;
