@@ -107,6 +107,9 @@ t.test('a second member joins, the first learns by heartbeat and rejoins; a sile
   await call(a, ApiKey.SyncGroup, { groupId: 'g', generationId: 1, memberId: a1.memberId, assignments: [] });
 
   const bJoin = joinGroup(b, '', 500);
+  // b's join travels on its own connection: wait until the broker has it.
+  const state = async () => (await call<{ groups: Array<{ state: string }> }>(admin, ApiKey.ListGroups, {})).groups[0]?.state;
+  while ((await state()) !== 'PreparingRebalance') await new Promise((r) => setTimeout(r, 10));
   t.equal(await errorCode(call(a, ApiKey.Heartbeat, { groupId: 'g', generationId: 1, memberId: a1.memberId })), 'REBALANCE_IN_PROGRESS');
   const [a2, b2] = await Promise.all([joinGroup(a, a1.memberId, 10_000), bJoin]);
   t.equal(a2.generationId, 2);
