@@ -17,14 +17,17 @@ export interface FanoutPoint {
   senderCpuPerGiB: number;
 }
 
-/** Two panels: aggregate GiB/s and sender CPU-s per GiB against consumers, one line per path. */
-export function fanoutSpec(points: FanoutPoint[], title: string): TopLevelSpec {
+/** Two panels: aggregate GiB/s and CPU-s per GiB against consumers, one line per path. */
+export function fanoutSpec(points: FanoutPoint[], title: string, options: { logConsumers?: boolean; cpuTitle?: string } = {}): TopLevelSpec {
+  const x = options.logConsumers
+    ? { field: 'consumers', type: 'quantitative' as const, title: 'consumers (log scale)', scale: { type: 'log' as const, base: 2 }, axis: { values: [...new Set(points.map((p) => p.consumers))] } }
+    : { field: 'consumers', type: 'ordinal' as const, title: 'consumers' };
   const panel = (field: keyof FanoutPoint, axis: string) => ({
     width: 320,
     height: 220,
     mark: { type: 'line' as const, point: true },
     encoding: {
-      x: { field: 'consumers', type: 'ordinal' as const, title: 'consumers' },
+      x,
       y: { field, type: 'quantitative' as const, title: axis },
       color: { field: 'path', type: 'nominal' as const, title: 'fetch path' },
     },
@@ -33,7 +36,7 @@ export function fanoutSpec(points: FanoutPoint[], title: string): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     data: { values: points },
-    hconcat: [panel('gibPerSec', 'aggregate GiB/s (higher is better)'), panel('senderCpuPerGiB', 'sender CPU-s per GiB (lower is better)')],
+    hconcat: [panel('gibPerSec', 'aggregate GiB/s (higher is better)'), panel('senderCpuPerGiB', options.cpuTitle ?? 'sender CPU-s per GiB (lower is better)')],
     config: { background: 'white' },
   } as TopLevelSpec;
 }

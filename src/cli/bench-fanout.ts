@@ -1,35 +1,60 @@
-// `sluice bench fanout`: runs the fan-out benchmark and prints its tables.
+// `sluice bench fanout`: the broker fan-out benchmark (bench/broker-fanout.ts) with a progress bar
+// on stderr, a table on stdout, JSON and an SVG chart.
 
 import { tmpdir } from 'node:os';
-import { defaultFanoutOptions, fanoutTable, runFanoutBench, type FanoutPath } from '../../bench/fanout.js';
+import { SingleBar, Presets } from 'cli-progress';
+import { brokerFanoutTable, runBrokerFanout, writeBrokerFanoutChart } from '../../bench/broker-fanout.js';
+import { writeJson } from '../../bench/util.js';
+import type { FetchPath } from '../transfer/engine.js';
 
 export interface BenchFanoutFlags {
-  logMib: number;
+  gib: number;
+  partitions: number;
+  recordBytes: number;
+  batchBytes: number;
+  paths: FetchPath[];
   consumers: number[];
-  paths: FanoutPath[];
+  fetchBytes: number;
+  repeat: number;
   seconds: number;
-  sliceKib: number;
-  sweep: boolean;
+  raw: boolean;
+  quick?: boolean;
   dir?: string;
   json: string;
+  chart: string;
 }
 
 export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
-  const report = await runFanoutBench({
-    ...defaultFanoutOptions,
-    logBytes: flags.logMib * 2 ** 20,
-    consumers: flags.consumers,
+  const quick = flags.quick === true;
+  const bar = new SingleBar({ format: 'fanout [{bar}] {value}/{total} cells | {label}', stream: process.stderr, hideCursor: true, noTTYOutput: false }, Presets.shades_classic);
+  let started = false;
+  const report = await runBrokerFanout({
+    gib: quick ? 1 / 16 : flags.gib,
+    partitions: flags.partitions,
+    recordBytes: flags.recordBytes,
+    batchBytes: flags.batchBytes,
     paths: flags.paths,
-    seconds: flags.seconds,
-    sliceBytes: flags.sliceKib * 1024,
-    sweep: flags.sweep,
-    sweepConsumers: flags.consumers.includes(16) ? 16 : flags.consumers[flags.consumers.length - 1]!,
+    consumers: quick ? [1, 16] : flags.consumers,
+    fetchBytes: flags.fetchBytes,
+    repeat: quick ? 1 : flags.repeat,
+    minSeconds: quick ? 0 : flags.seconds,
+    raw: flags.raw,
     dir: flags.dir ?? tmpdir(),
-    json: flags.json,
-    log: (line) => process.stderr.write(line + '\n'),
+    log: (line) => {
+      if (!started) process.stderr.write(`${line}\n`);
+    },
+    progress: (done, total, label) => {
+      if (!started) bar.start(total, 0, { label });
+      started = true;
+      bar.update(done, { label });
+    },
   });
+  bar.stop();
+  writeJson(flags.json, report);
+  await writeBrokerFanoutChart(report, flags.chart);
   const m = report.machine;
   console.log(`${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`);
-  console.log(fanoutTable(report));
-  console.log(`\nJSON: ${flags.json}`);
+  console.log(`topic: ${(report.config.topicBytes / 2 ** 30).toFixed(2)} GiB in ${report.config.partitions} partition(s), preloaded at ${report.preload.mbPerSec.toFixed(0)} MB/s`);
+  console.log(brokerFanoutTable(report));
+  console.log(`JSON: ${flags.json}\nchart: ${flags.chart}`);
 }

@@ -9,8 +9,10 @@ import { produceLines } from './produce.js';
 import { topicsCreate, topicsDelete, topicsDescribe, topicsList } from './topics.js';
 import { runBroker } from './broker.js';
 import { runBenchAppend } from './bench-append.js';
+import { runBenchTransfer } from './bench-transfer.js';
 import { runBenchFanout } from './bench-fanout.js';
-import { FANOUT_PATHS, type FanoutPath } from '../../bench/fanout.js';
+import { FANOUT_PATHS, type FanoutPath } from '../../bench/transfer-fanout.js';
+import { FETCH_PATHS, type FetchPath } from '../transfer/engine.js';
 import { addBrokerOptions } from './broker-settings.js';
 
 export function positiveNumber(value: string): number {
@@ -96,7 +98,26 @@ bench
 
 bench
   .command('fanout')
-  .description('fan-out: N consumers read one log from the page cache, per fetch path, beside a raw sendfile baseline')
+  .description('broker fan-out: a broker per fetch path, N native consumers reading the whole topic with Fetch requests, beside the raw sendfile limit')
+  .option('--gib <n>', 'data to preload, GiB', positiveNumber, 1)
+  .option('--partitions <n>', 'partitions of the topic', positiveNumber, 1)
+  .option('--record-bytes <n>', 'bytes per record', positiveNumber, 1024)
+  .option('--batch-bytes <n>', 'bytes per produced batch', positiveNumber, 65536)
+  .option('--paths <p,...>', `fetch paths (${FETCH_PATHS.join(', ')})`, fetchPathList, [...FETCH_PATHS])
+  .option('--consumers <n,...>', 'consumer counts', numberList, [1, 4, 16, 64, 256])
+  .option('--fetch-bytes <n>', 'maxBytes per fetch', positiveNumber, 1048576)
+  .option('--repeat <n>', 'runs per cell (the median is reported, with min and max)', positiveNumber, 3)
+  .option('--seconds <s>', 'each cell reads whole passes for at least this long', positiveNumber, 3)
+  .option('--no-raw', 'skip the raw sendfile limit')
+  .option('--quick', 'a smoke run in well under a minute: 64 MiB, 1 and 16 consumers, one short run per cell (correctness only)')
+  .option('--dir <dir>', 'where the broker keeps its data (removed after)')
+  .option('--json <file>', 'write the report here', 'bench/results/fanout.json')
+  .option('--chart <file>', 'write the chart here', 'bench/results/fanout.svg')
+  .action(runBenchFanout);
+
+bench
+  .command('transfer')
+  .description('transfer-level fan-out: N consumers read one log from the page cache through the transfer engine alone (no broker, no protocol), per fetch path, beside a raw sendfile baseline')
   .option('--log-mib <n>', 'size of the log, MiB', positiveNumber, 1024)
   .option('--consumers <n,...>', 'consumer counts', numberList, [1, 4, 16, 64])
   .option('--paths <p,...>', `paths (${FANOUT_PATHS.join(', ')})`, pathList, [...FANOUT_PATHS])
@@ -104,8 +125,16 @@ bench
   .option('--slice-kib <n>', 'bytes per fetch, KiB', positiveNumber, 1024)
   .option('--no-sweep', 'skip the call size x send buffer sweep')
   .option('--dir <dir>', 'where the benchmark log lives (removed after)')
-  .option('--json <file>', 'write the report here', 'bench/results/fanout.json')
-  .action(runBenchFanout);
+  .option('--json <file>', 'write the report here', 'bench/results/transfer-fanout.json')
+  .action(runBenchTransfer);
+
+function fetchPathList(value: string): FetchPath[] {
+  return value.split(',').map((v) => {
+    const p = v.trim();
+    if (!(FETCH_PATHS as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown fetch path "${p}"`);
+    return p as FetchPath;
+  });
+}
 
 function pathList(value: string): FanoutPath[] {
   return value.split(',').map((v) => {

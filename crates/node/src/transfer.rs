@@ -328,8 +328,27 @@ pub struct NativeSinkResult {
 #[napi]
 pub struct NativeSink {
     sink: Mutex<Option<Sink>>,
+    progress: Progress,
+}
+
+fn socket_addr(host: &str, port: u32) -> Result<SocketAddr> {
+    format!("{host}:{port}").parse().map_err(|e| invalid_arg(format!("bad address: {e}")))
+}
+
+/// What a benchmark's consumer thread reports while it runs.
+struct Progress {
     received: Arc<AtomicU64>,
     cpu_ns: Arc<AtomicU64>,
+}
+
+impl Progress {
+    fn received(&self) -> f64 {
+        self.received.load(Relaxed) as f64
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        self.cpu_ns.load(Relaxed) as f64 / 1e9
+    }
 }
 
 #[napi]
@@ -343,22 +362,22 @@ impl NativeSink {
             "crc" => SinkMode::FramedCrc,
             other => return Err(invalid_arg(format!("unknown sink mode {other:?}"))),
         };
-        let addr: SocketAddr = format!("{host}:{port}").parse().map_err(|e| invalid_arg(format!("bad address: {e}")))?;
+        let addr = socket_addr(&host, port)?;
         let sink = Sink::start(addr, connections as usize, mode);
-        let (received, cpu_ns) = (sink.received(), sink.cpu_ns());
-        Ok(NativeSink { sink: Mutex::new(Some(sink)), received, cpu_ns })
+        let progress = Progress { received: sink.received(), cpu_ns: sink.cpu_ns() };
+        Ok(NativeSink { sink: Mutex::new(Some(sink)), progress })
     }
 
     /// Bytes received so far by all consumers.
     #[napi(getter)]
     pub fn received(&self) -> f64 {
-        self.received.load(Relaxed) as f64
+        self.progress.received()
     }
 
     /// CPU seconds the sink thread has used so far.
     #[napi(getter)]
     pub fn cpu_seconds(&self) -> f64 {
-        self.cpu_ns.load(Relaxed) as f64 / 1e9
+        self.progress.cpu_seconds()
     }
 
     /// Resolves when every stream has ended (on a pool thread).
@@ -393,6 +412,121 @@ impl Task for SinkWaitTask {
                     error: c.error,
                 })
                 .collect(),
+            seconds: r.seconds,
+            cpu_seconds: r.cpu_seconds,
+        })
+    }
+}
+
+#[napi(object)]
+pub struct FetchConsumerInfo {
+    pub bytes: f64,
+    pub data_bytes: f64,
+    pub fetches: f64,
+    pub batches: f64,
+    pub next_offset: BigInt,
+    pub crc_checked: f64,
+    pub error: Option<String>,
+}
+
+#[napi(object)]
+pub struct NativeFetchLoadResult {
+    pub consumers: Vec<FetchConsumerInfo>,
+    /// Microseconds per fetch, request sent to response complete.
+    pub latencies_us: Vec<u32>,
+    pub seconds: f64,
+    pub cpu_seconds: f64,
+}
+
+/// The broker benchmark's consumers: one native thread, `connections` sockets, each fetching
+/// from `startOffset` to `endOffset` with `template` (a fetch request frame whose u32 correlation
+/// id at `correlationAt` and i64 offset at `offsetAt` are patched per request). The first `verify`
+/// consumers check every batch's CRC-32C.
+#[napi]
+pub struct NativeFetchLoad {
+    load: Mutex<Option<sluice_transfer::fetch_load::FetchLoad>>,
+    progress: Progress,
+}
+
+#[napi]
+impl NativeFetchLoad {
+    #[napi(constructor)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        host: String,
+        port: u32,
+        connections: u32,
+        template: Buffer,
+        correlation_at: u32,
+        offset_at: u32,
+        start_offset: BigInt,
+        end_offset: BigInt,
+        verify: u32,
+    ) -> Result<Self> {
+        let addr = socket_addr(&host, port)?;
+        let config = sluice_transfer::fetch_load::FetchLoadConfig {
+            addr,
+            connections: connections as usize,
+            template: template.to_vec(),
+            correlation_at: correlation_at as usize,
+            offset_at: offset_at as usize,
+            start_offset: start_offset.get_i64().0,
+            end_offset: end_offset.get_i64().0,
+            verify: verify as usize,
+        };
+        let load = sluice_transfer::fetch_load::FetchLoad::start(config).map_err(|e| invalid_arg(e.to_string()))?;
+        let progress = Progress { received: load.received(), cpu_ns: load.cpu_ns() };
+        Ok(NativeFetchLoad { load: Mutex::new(Some(load)), progress })
+    }
+
+    /// Bytes received so far by all consumers.
+    #[napi(getter)]
+    pub fn received(&self) -> f64 {
+        self.progress.received()
+    }
+
+    /// CPU seconds the consumers' thread has used so far.
+    #[napi(getter)]
+    pub fn cpu_seconds(&self) -> f64 {
+        self.progress.cpu_seconds()
+    }
+
+    /// Resolves when every consumer reached the end offset or failed (on a pool thread).
+    #[napi(ts_return_type = "Promise<NativeFetchLoadResult>")]
+    pub fn wait(&self) -> Result<AsyncTask<FetchLoadTask>> {
+        let load = self.load.lock().take().ok_or_else(|| invalid_arg("wait() was already called".into()))?;
+        Ok(AsyncTask::new(FetchLoadTask { load: Some(load) }))
+    }
+}
+
+pub struct FetchLoadTask {
+    load: Option<sluice_transfer::fetch_load::FetchLoad>,
+}
+
+impl Task for FetchLoadTask {
+    type Output = sluice_transfer::fetch_load::FetchLoadResult;
+    type JsValue = NativeFetchLoadResult;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        self.load.take().expect("load").wait().map_err(|e| coded("NETWORK_EXCEPTION", e.to_string()))
+    }
+
+    fn resolve(&mut self, _env: Env, r: Self::Output) -> Result<Self::JsValue> {
+        Ok(NativeFetchLoadResult {
+            consumers: r
+                .consumers
+                .into_iter()
+                .map(|c| FetchConsumerInfo {
+                    bytes: c.bytes as f64,
+                    data_bytes: c.data_bytes as f64,
+                    fetches: c.fetches as f64,
+                    batches: c.batches as f64,
+                    next_offset: BigInt::from(c.next_offset),
+                    crc_checked: c.crc_checked as f64,
+                    error: c.error,
+                })
+                .collect(),
+            latencies_us: r.latencies_us,
             seconds: r.seconds,
             cpu_seconds: r.cpu_seconds,
         })

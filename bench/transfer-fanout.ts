@@ -1,4 +1,4 @@
-// `sluice bench fanout`: the transfer engine's fan-out at the transfer level (no protocol yet).
+// `sluice bench transfer`: the transfer engine's fan-out at the transfer level (no protocol).
 // N consumers (native sink threads, see crates/transfer/src/sink.rs) read the same log from the
 // page cache, as a stream of frames `[u32 length][slice bytes]`, one slice per job, two jobs in
 // flight per consumer. For each fetch path and N it reports aggregate GiB/s and sender CPU-seconds
@@ -158,14 +158,14 @@ async function stream(writer: ResponseWriter, log: PartitionLog, sliceBytes: num
   return sent;
 }
 
-interface Connected {
+export interface Connected {
   sockets: Socket[];
   sink: InstanceType<typeof native.NativeSink>;
   close(): void;
 }
 
 /** A server on an ephemeral port, and a native sink with `n` connections to it. */
-async function connectConsumers(n: number, mode: 'raw' | 'framed' | 'crc'): Promise<Connected> {
+export async function connectConsumers(n: number, mode: 'raw' | 'framed' | 'crc'): Promise<Connected> {
   const sockets: Socket[] = [];
   let allIn: () => void = () => undefined;
   const connected = new Promise<void>((resolve) => (allIn = resolve));
@@ -184,7 +184,7 @@ async function connectConsumers(n: number, mode: 'raw' | 'framed' | 'crc'): Prom
 }
 
 /** Ends every socket and waits for the sink; throws unless every stream was whole. */
-async function finish(c: Connected, expectBytes: number): Promise<Awaited<ReturnType<Connected['sink']['wait']>>> {
+export async function finish(c: Connected, expectBytes: number): Promise<Awaited<ReturnType<Connected['sink']['wait']>>> {
   for (const s of c.sockets) s.end();
   const result = await c.sink.wait();
   c.close();
@@ -281,7 +281,7 @@ async function runCell(bl: BenchLog, s: CellSettings, options: FanoutOptions): P
 
 export async function runFanoutBench(options: FanoutOptions): Promise<FanoutReport> {
   const say = options.log ?? (() => undefined);
-  const dir = mkdtempSync(join(options.dir, 'sluice-bench-fanout-'));
+  const dir = mkdtempSync(join(options.dir, 'sluice-bench-transfer-'));
   try {
     say(`fanout: writing and warming a ${formatBytes(options.logBytes)} log in ${dir} ...`);
     const bl = await makeLog(dir, options.logBytes);

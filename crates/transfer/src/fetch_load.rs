@@ -1,0 +1,334 @@
+//! The broker benchmark's consumers: one native thread drives N connections that each read a
+//! partition from `start_offset` to `end_offset` with fetch requests, as cheaply as possible, so
+//! that what the benchmark measures is the broker.
+//!
+//! It knows as little protocol as it can: the caller hands it a request frame (a template) and the
+//! byte positions of a big-endian u32 correlation id and a big-endian i64 offset inside it, which
+//! it patches per request. A response is `u32 frameBytes | u32 metaBytes | meta | data`: the meta
+//! is skipped, the data is walked as RecordBatch v2 headers (base offset, length, last offset delta)
+//! to find where the next fetch starts, and, for consumers asked to verify, every batch's CRC-32C
+//! is checked. One fetch is in flight per connection, as in Kafka's consumers (the next fetch
+//! starts where this response ends, which is known only once it arrives). The time from sending a
+//! request to the last byte of its response is recorded per fetch.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crate::sys::{self, Epoll};
+
+const BATCH_HEADER_BYTES: usize = 61;
+
+#[derive(Clone, Debug)]
+pub struct FetchLoadConfig {
+    pub addr: SocketAddr,
+    pub connections: usize,
+    /// A whole fetch request frame.
+    pub template: Vec<u8>,
+    /// Position of the correlation id (u32 BE) in the template.
+    pub correlation_at: usize,
+    /// Position of the fetch offset (i64 BE) in the template.
+    pub offset_at: usize,
+    pub start_offset: i64,
+    /// Each consumer stops once it has everything below this offset.
+    pub end_offset: i64,
+    /// The first `verify` consumers check every batch's CRC-32C.
+    pub verify: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct FetchConsumerResult {
+    pub bytes: u64,
+    pub data_bytes: u64,
+    pub fetches: u64,
+    pub batches: u64,
+    pub next_offset: i64,
+    pub crc_checked: u64,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct FetchLoadResult {
+    pub consumers: Vec<FetchConsumerResult>,
+    /// Microseconds from request sent to response complete, every fetch of every consumer.
+    pub latencies_us: Vec<u32>,
+    pub seconds: f64,
+    pub cpu_seconds: f64,
+}
+
+pub struct FetchLoad {
+    received: Arc<AtomicU64>,
+    cpu_ns: Arc<AtomicU64>,
+    handle: Option<JoinHandle<io::Result<FetchLoadResult>>>,
+}
+
+impl FetchLoad {
+    pub fn start(config: FetchLoadConfig) -> io::Result<FetchLoad> {
+        if config.correlation_at + 4 > config.template.len() || config.offset_at + 8 > config.template.len() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "patch positions lie outside the template"));
+        }
+        let received = Arc::new(AtomicU64::new(0));
+        let cpu_ns = Arc::new(AtomicU64::new(0));
+        let (counter, cpu) = (received.clone(), cpu_ns.clone());
+        let handle = std::thread::Builder::new().name("sluice-bench-fetch".into()).spawn(move || run(config, counter, cpu))?;
+        Ok(FetchLoad { received, cpu_ns, handle: Some(handle) })
+    }
+
+    pub fn received(&self) -> Arc<AtomicU64> {
+        self.received.clone()
+    }
+
+    pub fn cpu_ns(&self) -> Arc<AtomicU64> {
+        self.cpu_ns.clone()
+    }
+
+    pub fn wait(mut self) -> io::Result<FetchLoadResult> {
+        self.handle.take().expect("fetch thread").join().map_err(|_| io::Error::other("fetch thread panicked"))?
+    }
+}
+
+/// Where a consumer is in the response it is reading.
+enum Part {
+    Prefix { have: usize },
+    Meta { left: u64 },
+    /// Inside the data: `left` bytes of it remain (the batch being walked is in `header`,
+    /// `header_have` and `batch_left`).
+    Data { left: u64 },
+}
+
+struct Consumer {
+    stream: TcpStream,
+    result: FetchConsumerResult,
+    verify: bool,
+    part: Part,
+    prefix: [u8; 8],
+    header: [u8; BATCH_HEADER_BYTES],
+    header_have: usize,
+    batch_left: u64,
+    crc: u32,
+    expected_crc: u32,
+    sent_at: Instant,
+    correlation: u32,
+    done: bool,
+}
+
+impl Consumer {
+    /// Consumes response bytes; returns true when a whole response has been read.
+    fn take(&mut self, mut data: &[u8]) -> Result<bool, String> {
+        self.result.bytes += data.len() as u64;
+        let mut complete = false;
+        while !data.is_empty() {
+            match self.part {
+                Part::Prefix { have } => {
+                    let n = (8 - have).min(data.len());
+                    self.prefix[have..have + n].copy_from_slice(&data[..n]);
+                    data = &data[n..];
+                    if have + n < 8 {
+                        self.part = Part::Prefix { have: have + n };
+                        continue;
+                    }
+                    let frame = u32::from_be_bytes(self.prefix[0..4].try_into().unwrap()) as u64;
+                    let meta = u32::from_be_bytes(self.prefix[4..8].try_into().unwrap()) as u64;
+                    if meta < 1 || meta + 4 > frame {
+                        return Err(format!("bad response framing: frameBytes {frame}, metaBytes {meta}"));
+                    }
+                    self.result.data_bytes += frame - 4 - meta;
+                    self.part = Part::Meta { left: meta };
+                    self.header_have = 0;
+                    self.batch_left = 0;
+                    // The data length is known now; remember it in the Data state after the meta.
+                    self.prefix[0..4].copy_from_slice(&((frame - 4 - meta) as u32).to_be_bytes());
+                }
+                Part::Meta { left } => {
+                    let n = (left as usize).min(data.len());
+                    data = &data[n..];
+                    let left = left - n as u64;
+                    if left > 0 {
+                        self.part = Part::Meta { left };
+                    } else {
+                        let data_left = u32::from_be_bytes(self.prefix[0..4].try_into().unwrap()) as u64;
+                        self.part = Part::Data { left: data_left };
+                        if data_left == 0 {
+                            complete = true;
+                            self.part = Part::Prefix { have: 0 };
+                        }
+                    }
+                }
+                Part::Data { left } => {
+                    let n = (left as usize).min(data.len());
+                    self.walk(&data[..n])?;
+                    data = &data[n..];
+                    let left = left - n as u64;
+                    if left > 0 {
+                        self.part = Part::Data { left };
+                    } else {
+                        if self.header_have != 0 || self.batch_left != 0 {
+                            return Err("response data ends inside a batch".into());
+                        }
+                        complete = true;
+                        self.part = Part::Prefix { have: 0 };
+                    }
+                }
+            }
+        }
+        Ok(complete)
+    }
+
+    /// Walks record batches: headers are read (and CRC'd from byte 21), bodies skipped or CRC'd.
+    fn walk(&mut self, mut data: &[u8]) -> Result<(), String> {
+        while !data.is_empty() {
+            if self.batch_left == 0 {
+                let n = (BATCH_HEADER_BYTES - self.header_have).min(data.len());
+                self.header[self.header_have..self.header_have + n].copy_from_slice(&data[..n]);
+                self.header_have += n;
+                data = &data[n..];
+                if self.header_have < BATCH_HEADER_BYTES {
+                    continue;
+                }
+                let h = &self.header;
+                let base = i64::from_be_bytes(h[0..8].try_into().unwrap());
+                let length = i32::from_be_bytes(h[8..12].try_into().unwrap());
+                let last_delta = i32::from_be_bytes(h[23..27].try_into().unwrap());
+                if h[16] != 2 || length < 49 {
+                    return Err(format!("not a RecordBatch v2 at offset {base}: magic {}, length {length}", h[16]));
+                }
+                self.result.batches += 1;
+                self.result.next_offset = base + last_delta as i64 + 1;
+                self.header_have = 0;
+                self.batch_left = (length as u64 + 12) - BATCH_HEADER_BYTES as u64;
+                if self.verify {
+                    self.expected_crc = u32::from_be_bytes(h[17..21].try_into().unwrap());
+                    self.crc = crc32c::crc32c(&h[21..BATCH_HEADER_BYTES]);
+                }
+                if self.batch_left == 0 {
+                    self.finish_batch(base)?;
+                }
+            } else {
+                let n = (self.batch_left as usize).min(data.len());
+                if self.verify {
+                    self.crc = crc32c::crc32c_append(self.crc, &data[..n]);
+                }
+                self.batch_left -= n as u64;
+                data = &data[n..];
+                if self.batch_left == 0 {
+                    self.finish_batch(self.result.next_offset)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_batch(&mut self, at: i64) -> Result<(), String> {
+        if self.verify {
+            if self.crc != self.expected_crc {
+                return Err(format!("CRC mismatch in the batch ending before offset {at}"));
+            }
+            self.result.crc_checked += 1;
+        }
+        Ok(())
+    }
+
+    fn send_fetch(&mut self, template: &mut [u8], config: &FetchLoadConfig) -> io::Result<()> {
+        self.correlation = self.correlation.wrapping_add(1) & 0x7fff_ffff;
+        template[config.correlation_at..config.correlation_at + 4].copy_from_slice(&self.correlation.to_be_bytes());
+        template[config.offset_at..config.offset_at + 8].copy_from_slice(&self.result.next_offset.to_be_bytes());
+        self.sent_at = Instant::now();
+        self.result.fetches += 1;
+        // A small request on a socket that is only ever read from between requests: the kernel
+        // takes it whole; block briefly in the rare case it does not.
+        self.stream.set_nonblocking(false)?;
+        let r = self.stream.write_all(template);
+        self.stream.set_nonblocking(true)?;
+        r
+    }
+}
+
+fn run(config: FetchLoadConfig, received: Arc<AtomicU64>, cpu_ns: Arc<AtomicU64>) -> io::Result<FetchLoadResult> {
+    let cpu_start = sys::thread_cpu_ns();
+    let epoll = Epoll::new()?;
+    let mut template = config.template.clone();
+    let mut consumers = Vec::with_capacity(config.connections);
+    for i in 0..config.connections {
+        let stream = TcpStream::connect(config.addr)?;
+        stream.set_nodelay(true)?;
+        stream.set_nonblocking(true)?;
+        epoll.add(stream.as_raw_fd(), libc::EPOLLIN as u32, i as u64)?;
+        consumers.push(Consumer {
+            stream,
+            result: FetchConsumerResult { next_offset: config.start_offset, ..Default::default() },
+            verify: i < config.verify,
+            part: Part::Prefix { have: 0 },
+            prefix: [0; 8],
+            header: [0; BATCH_HEADER_BYTES],
+            header_have: 0,
+            batch_left: 0,
+            crc: 0,
+            expected_crc: 0,
+            sent_at: Instant::now(),
+            correlation: 0,
+            done: false,
+        });
+    }
+    let start = Instant::now();
+    let mut open = 0;
+    for c in consumers.iter_mut() {
+        if c.result.next_offset >= config.end_offset {
+            c.done = true;
+        } else {
+            c.send_fetch(&mut template, &config)?;
+            open += 1;
+        }
+    }
+    let mut latencies_us = Vec::new();
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; config.connections.max(1)];
+    while open > 0 {
+        cpu_ns.store(sys::thread_cpu_ns() - cpu_start, Relaxed);
+        let n = epoll.wait(&mut events, -1)?;
+        for ev in &events[..n] {
+            let c = &mut consumers[sys::epoll_event_token(ev) as usize];
+            if c.done {
+                continue;
+            }
+            let outcome = match c.stream.read(&mut buf) {
+                Ok(0) => Err("the broker closed the connection".to_string()),
+                Ok(got) => {
+                    received.fetch_add(got as u64, Relaxed);
+                    c.take(&buf[..got])
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => Ok(false),
+                Err(e) => Err(format!("read failed: {e}")),
+            };
+            match outcome {
+                Ok(false) => {}
+                Ok(true) => {
+                    latencies_us.push(c.sent_at.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    if c.result.next_offset >= config.end_offset {
+                        c.done = true;
+                    } else if let Err(e) = c.send_fetch(&mut template, &config) {
+                        c.result.error = Some(format!("write failed: {e}"));
+                        c.done = true;
+                    }
+                }
+                Err(e) => {
+                    c.result.error = Some(e);
+                    c.done = true;
+                }
+            }
+            if c.done {
+                let _ = epoll.delete(c.stream.as_raw_fd());
+                open -= 1;
+            }
+        }
+    }
+    Ok(FetchLoadResult {
+        consumers: consumers.into_iter().map(|c| c.result).collect(),
+        latencies_us,
+        seconds: start.elapsed().as_secs_f64(),
+        cpu_seconds: (sys::thread_cpu_ns() - cpu_start) as f64 / 1e9,
+    })
+}

@@ -1,0 +1,35 @@
+// `sluice bench transfer`: runs the transfer-level fan-out benchmark and prints its tables.
+
+import { tmpdir } from 'node:os';
+import { defaultFanoutOptions, fanoutTable, runFanoutBench, type FanoutPath } from '../../bench/transfer-fanout.js';
+
+export interface BenchTransferFlags {
+  logMib: number;
+  consumers: number[];
+  paths: FanoutPath[];
+  seconds: number;
+  sliceKib: number;
+  sweep: boolean;
+  dir?: string;
+  json: string;
+}
+
+export async function runBenchTransfer(flags: BenchTransferFlags): Promise<void> {
+  const report = await runFanoutBench({
+    ...defaultFanoutOptions,
+    logBytes: flags.logMib * 2 ** 20,
+    consumers: flags.consumers,
+    paths: flags.paths,
+    seconds: flags.seconds,
+    sliceBytes: flags.sliceKib * 1024,
+    sweep: flags.sweep,
+    sweepConsumers: flags.consumers.includes(16) ? 16 : flags.consumers[flags.consumers.length - 1]!,
+    dir: flags.dir ?? tmpdir(),
+    json: flags.json,
+    log: (line) => process.stderr.write(line + '\n'),
+  });
+  const m = report.machine;
+  console.log(`${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`);
+  console.log(fanoutTable(report));
+  console.log(`\nJSON: ${flags.json}`);
+}
