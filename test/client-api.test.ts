@@ -42,6 +42,12 @@ t.test('producer: offsets at each acks level, key partitioning, explicit partiti
   const requests = Number(/^sluice_requests_total\{api="Produce",result="ok"\} (\d+)/m.exec(await scrape(broker))?.[1]);
   t.ok(requests < 100, `400 acknowledged records in ${requests} produce requests (lingerMs batching)`);
 
+  // One send of many records with one request in flight: batches stay near batchBytes.
+  const bulk = new Producer({ broker: `127.0.0.1:${broker.port}`, batchBytes: 64 * 1024, maxInFlightRequests: 1, acks: 1 });
+  const many = await bulk.send('p', Array.from({ length: 20_000 }, (_, i) => ({ value: Buffer.alloc(1024, i % 256), partition: 4 })));
+  await bulk.close();
+  t.same(many.map((m) => m.offset), Array.from({ length: 20_000 }, (_, i) => BigInt(i) + many[0]!.offset!), '20,000 records, consecutive offsets');
+
   const producer = new Producer({ broker: `127.0.0.1:${broker.port}` });
   t.teardown(() => producer.close());
   const [explicit] = await producer.send('p', { value: 'here', partition: 3 });

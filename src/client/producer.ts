@@ -1,7 +1,8 @@
 // The producer: `send()` picks each record's partition (explicit, murmur2 of the key, or sticky),
 // adds it to that partition's open batch, and resolves with its offset once the broker has it at
-// the requested `acks`. A batch is sent when it reaches `batchBytes` or has waited `lingerMs`; all
-// batches ready at that moment share one Produce request. Retriable errors (unknown partition
+// the requested `acks`. A batch is closed when it reaches `batchBytes` or has waited `lingerMs`;
+// closed batches share Produce requests of up to 4 MiB, sent as the in-flight limit allows (records
+// sent meanwhile queue in new batches, so no batch outgrows `batchBytes` by more than a record). Retriable errors (unknown partition
 // during a create, a lost connection, a full disk) are retried with backoff; a record is then
 // written at least once. Up to `maxInFlightRequests` requests are pipelined; with retries that can
 // reorder batches of one partition, as in Kafka without idempotence (set it to 1 to keep order).
@@ -58,6 +59,8 @@ interface OpenBatch {
 }
 
 const RECORD_OVERHEAD_BYTES = 24;
+/** Batches share one Produce request up to this size. */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 export class Producer {
   readonly #client: BrokerClient;
@@ -66,7 +69,10 @@ export class Producer {
   readonly #batchBytes: number;
   readonly #maxInFlight: number;
   readonly #sticky = new StickyPartitioner();
+  /** Batches still taking records, one per partition. */
   readonly #open = new Map<string, OpenBatch>();
+  /** Full or lingered batches waiting for a request slot, oldest first. */
+  readonly #ready: OpenBatch[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -91,10 +97,10 @@ export class Producer {
 
   /** Sends everything queued now and waits until it is acknowledged (or failed). */
   async flush(): Promise<void> {
-    this.#sendReady(true);
-    while (this.#inFlight.size > 0 || this.#open.size > 0) {
-      if (this.#open.size > 0) this.#sendReady(true);
-      await Promise.race(this.#inFlight);
+    this.#sealAll();
+    while (this.#inFlight.size > 0 || this.#ready.length > 0 || this.#open.size > 0) {
+      this.#sealAll();
+      if (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
     }
   }
 
@@ -125,32 +131,41 @@ export class Producer {
       if (!batch) this.#open.set(id, (batch = { topic, partition, partitions, records: [], bytes: 0, attempts: 0 }));
       batch.records.push({ record, bytes, resolve, reject });
       batch.bytes += bytes;
-      if (batch.bytes >= this.#batchBytes) this.#sendReady(false);
-      else this.#timer ??= setTimeout(() => this.#sendReady(true), this.#lingerMs);
+      if (batch.bytes >= this.#batchBytes) {
+        // Full: it leaves the open set, so the next record of this partition starts a new batch.
+        this.#open.delete(id);
+        this.#ready.push(batch);
+        this.#drain();
+      } else this.#timer ??= setTimeout(() => this.#sealAll(), this.#lingerMs);
     });
   }
 
-  /** Sends full batches (all batches when `all`), as many requests as the in-flight limit allows. */
-  #sendReady(all: boolean): void {
-    if (all) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
+  /** Lingering is over: every open batch is ready to go. */
+  #sealAll(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const b of this.#open.values()) this.#ready.push(b);
+    this.#open.clear();
+    this.#drain();
+  }
+
+  /** Sends ready batches, up to `MAX_REQUEST_BYTES` per request, while the in-flight limit allows. */
+  #drain(): void {
+    while (this.#ready.length > 0 && this.#inFlight.size < this.#maxInFlight) {
+      const batches: OpenBatch[] = [];
+      let bytes = 0;
+      while (this.#ready.length > 0 && (batches.length === 0 || bytes + this.#ready[0]!.bytes <= MAX_REQUEST_BYTES)) {
+        const b = this.#ready.shift()!;
+        bytes += b.bytes;
+        batches.push(b);
+        if (b.records.some((p) => p.record.key === null)) this.#sticky.batchSent(b.topic, b.partition, b.partitions);
+      }
+      const request = this.#produce(batches).finally(() => {
+        this.#inFlight.delete(request);
+        this.#drain();
+      });
+      this.#inFlight.add(request);
     }
-    const ready = [...this.#open.values()].filter((b) => all || b.bytes >= this.#batchBytes);
-    if (ready.length === 0 || this.#inFlight.size >= this.#maxInFlight) {
-      if (this.#open.size > 0) this.#timer ??= setTimeout(() => this.#sendReady(true), this.#lingerMs);
-      return;
-    }
-    for (const b of ready) {
-      this.#open.delete(`${b.topic}\u0000${b.partition}`);
-      if (b.records.some((p) => p.record.key === null)) this.#sticky.batchSent(b.topic, b.partition, b.partitions);
-    }
-    const request = this.#produce(ready).finally(() => {
-      this.#inFlight.delete(request);
-      if (this.#open.size > 0) this.#sendReady(false);
-    });
-    this.#inFlight.add(request);
-    if (this.#open.size > 0) this.#timer ??= setTimeout(() => this.#sendReady(true), this.#lingerMs);
   }
 
   async #produce(batches: OpenBatch[]): Promise<void> {
