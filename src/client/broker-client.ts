@@ -96,6 +96,11 @@ export class BrokerClient {
     return t.partitions.length;
   }
 
+  /** The cached partition count of `topic`, if any (no request). */
+  cachedPartitionCount(topic: string): number | undefined {
+    return this.#partitionCounts.get(topic);
+  }
+
   forgetTopic(topic: string): void {
     this.#partitionCounts.delete(topic);
   }

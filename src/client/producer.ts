@@ -41,11 +41,36 @@ export interface RecordMetadata {
   offset: bigint | null;
 }
 
+/** One send() call: its results fill in as its records' batches are acknowledged. */
+interface SendCall {
+  results: RecordMetadata[];
+  remaining: number;
+  settled: boolean;
+  resolve(results: RecordMetadata[]): void;
+  reject(err: Error): void;
+}
+
+/** A queued record: what goes into the batch, and which send() call and slot it answers. */
 interface Pending {
   record: RecordInput;
   bytes: number;
-  resolve(meta: RecordMetadata): void;
-  reject(err: Error): void;
+  call: SendCall;
+  index: number;
+}
+
+function settle(p: Pending, meta: RecordMetadata): void {
+  const call = p.call;
+  call.results[p.index] = meta;
+  if (--call.remaining === 0 && !call.settled) {
+    call.settled = true;
+    call.resolve(call.results);
+  }
+}
+
+function fail(p: Pending, err: Error): void {
+  if (p.call.settled) return;
+  p.call.settled = true;
+  p.call.reject(err);
 }
 
 interface OpenBatch {
@@ -88,11 +113,24 @@ export class Producer {
   }
 
   /** Queues records for `topic`; resolves with their offsets once acknowledged. */
-  async send(topic: string, records: ProducerRecord | readonly ProducerRecord[]): Promise<RecordMetadata[]> {
-    if (this.#closed) throw new SluiceError('INVALID_CONFIG', 'the producer is closed');
+  send(topic: string, records: ProducerRecord | readonly ProducerRecord[]): Promise<RecordMetadata[]> {
+    if (this.#closed) return Promise.reject(new SluiceError('INVALID_CONFIG', 'the producer is closed'));
     const list = Array.isArray(records) ? records : [records as ProducerRecord];
-    const partitions = await this.#client.withRetries(() => this.#client.partitionCount(topic));
-    return Promise.all(list.map((r) => this.#enqueue(topic, r, partitions)));
+    // The partition count is cached after the first send: no extra promise on the hot path.
+    const partitions = this.#client.cachedPartitionCount(topic);
+    if (partitions !== undefined) return this.#queue(topic, list, partitions);
+    return this.#client.withRetries(() => this.#client.partitionCount(topic)).then((n) => this.#queue(topic, list, n));
+  }
+
+  #queue(topic: string, list: readonly ProducerRecord[], partitions: number): Promise<RecordMetadata[]> {
+    const bad = list.find((r) => r.partition !== undefined && (!Number.isInteger(r.partition) || r.partition < 0 || r.partition >= partitions));
+    if (bad) return Promise.reject(new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${topic} has ${partitions} partitions; there is no partition ${bad.partition}`));
+    // One promise per call, not per record: a producer's cost is per record, and garbage is most of it.
+    return new Promise((resolve, reject) => {
+      const call: SendCall = { results: new Array<RecordMetadata>(list.length), remaining: list.length, settled: false, resolve, reject };
+      if (list.length === 0) return resolve([]);
+      for (let i = 0; i < list.length; i++) this.#enqueue(topic, list[i]!, partitions, call, i);
+    });
   }
 
   /** Sends everything queued now and waits until it is acknowledged (or failed). */
@@ -112,32 +150,25 @@ export class Producer {
     await this.#client.close();
   }
 
-  #enqueue(topic: string, r: ProducerRecord, partitions: number): Promise<RecordMetadata> {
+  #enqueue(topic: string, r: ProducerRecord, partitions: number, call: SendCall, index: number): void {
     const key = typeof r.key === 'string' ? Buffer.from(r.key) : (r.key ?? null);
-    let partition: number;
-    if (r.partition !== undefined) {
-      if (!Number.isInteger(r.partition) || r.partition < 0 || r.partition >= partitions) {
-        return Promise.reject(new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${topic} has ${partitions} partitions; there is no partition ${r.partition}`));
-      }
-      partition = r.partition;
-    } else partition = key ? partitionForKey(key, partitions) : this.#sticky.partition(topic, partitions);
+    // Explicit partitions were checked by send().
+    const partition = r.partition ?? (key ? partitionForKey(key, partitions) : this.#sticky.partition(topic, partitions));
 
     const value = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-    const record: RecordInput = { key, value, timestampMs: r.timestampMs ?? Date.now(), ...(r.headers ? { headers: r.headers } : {}) };
+    const record: RecordInput = r.headers ? { key, value, timestampMs: r.timestampMs ?? Date.now(), headers: r.headers } : { key, value, timestampMs: r.timestampMs ?? Date.now() };
     const bytes = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes(r.headers);
-    return new Promise((resolve, reject) => {
-      const id = `${topic}\u0000${partition}`;
-      let batch = this.#open.get(id);
-      if (!batch) this.#open.set(id, (batch = { topic, partition, partitions, records: [], bytes: 0, attempts: 0 }));
-      batch.records.push({ record, bytes, resolve, reject });
-      batch.bytes += bytes;
-      if (batch.bytes >= this.#batchBytes) {
-        // Full: it leaves the open set, so the next record of this partition starts a new batch.
-        this.#open.delete(id);
-        this.#ready.push(batch);
-        this.#drain();
-      } else this.#timer ??= setTimeout(() => this.#sealAll(), this.#lingerMs);
-    });
+    const id = `${topic}\u0000${partition}`;
+    let batch = this.#open.get(id);
+    if (!batch) this.#open.set(id, (batch = { topic, partition, partitions, records: [], bytes: 0, attempts: 0 }));
+    batch.records.push({ record, bytes, call, index });
+    batch.bytes += bytes;
+    if (batch.bytes >= this.#batchBytes) {
+      // Full: it leaves the open set, so the next record of this partition starts a new batch.
+      this.#open.delete(id);
+      this.#ready.push(batch);
+      this.#drain();
+    } else this.#timer ??= setTimeout(() => this.#sealAll(), this.#lingerMs);
   }
 
   /** Lingering is over: every open batch is ready to go. */
@@ -176,27 +207,27 @@ export class Producer {
     try {
       if (this.#acks === 0) {
         await this.#client.send(ApiKey.Produce, body, encoded);
-        batches.forEach((b) => b.records.forEach((p) => p.resolve({ topic: b.topic, partition: b.partition, offset: null })));
+        batches.forEach((b) => b.records.forEach((p) => settle(p, { topic: b.topic, partition: b.partition, offset: null })));
         return;
       }
       const response = await this.#client.call<ProduceResponse>(ApiKey.Produce, body, encoded);
       response.partitions.forEach((r, i) => {
         const b = batches[i]!;
         if (!r.error) {
-          b.records.forEach((p, k) => p.resolve({ topic: b.topic, partition: b.partition, offset: r.baseOffset! + BigInt(k) }));
+          b.records.forEach((p, k) => settle(p, { topic: b.topic, partition: b.partition, offset: r.baseOffset! + BigInt(k) }));
           return;
         }
         const err = new SluiceError(r.error.code as 'UNKNOWN_SERVER_ERROR', r.error.message);
         if (err.retriable) {
           retry.push(b);
           retryError = err;
-        } else b.records.forEach((p) => p.reject(err));
+        } else b.records.forEach((p) => fail(p, err));
       });
     } catch (err) {
       // The request as a whole failed (connection lost, or an error response): every batch.
       const e = err instanceof SluiceError ? err : new SluiceError('UNKNOWN_SERVER_ERROR', String(err));
       if (!e.retriable) {
-        batches.forEach((b) => b.records.forEach((p) => p.reject(e)));
+        batches.forEach((b) => b.records.forEach((p) => fail(p, e)));
         return;
       }
       retry = batches;
@@ -208,7 +239,7 @@ export class Producer {
   async #retry(batches: OpenBatch[], err: SluiceError | undefined): Promise<void> {
     const attempt = Math.max(0, ...batches.map((b) => b.attempts));
     const giveUp = batches.filter((b) => b.attempts >= this.#client.retries);
-    giveUp.forEach((b) => b.records.forEach((p) => p.reject(err!)));
+    giveUp.forEach((b) => b.records.forEach((p) => fail(p, err!)));
     const again = batches.filter((b) => b.attempts < this.#client.retries);
     if (again.length === 0) return;
     await sleep(this.#client.backoffMs(attempt));
