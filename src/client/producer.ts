@@ -50,9 +50,8 @@ interface SendCall {
   reject(err: Error): void;
 }
 
-/** A queued record: what goes into the batch, and which send() call and slot it answers. */
-interface Pending {
-  record: RecordInput;
+/** A queued record: what goes into the batch (it is the RecordInput itself, one object per record), and which send() call and slot it answers. */
+interface Pending extends RecordInput {
   bytes: number;
   call: SendCall;
   index: number;
@@ -156,12 +155,12 @@ export class Producer {
     const partition = r.partition ?? (key ? partitionForKey(key, partitions) : this.#sticky.partition(topic, partitions));
 
     const value = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-    const record: RecordInput = r.headers ? { key, value, timestampMs: r.timestampMs ?? Date.now(), headers: r.headers } : { key, value, timestampMs: r.timestampMs ?? Date.now() };
+    const timestampMs = r.timestampMs ?? Date.now();
     const bytes = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes(r.headers);
     const id = `${topic}\u0000${partition}`;
     let batch = this.#open.get(id);
     if (!batch) this.#open.set(id, (batch = { topic, partition, partitions, records: [], bytes: 0, attempts: 0 }));
-    batch.records.push({ record, bytes, call, index });
+    batch.records.push(r.headers ? { key, value, timestampMs, headers: r.headers, bytes, call, index } : { key, value, timestampMs, bytes, call, index });
     batch.bytes += bytes;
     if (batch.bytes >= this.#batchBytes) {
       // Full: it leaves the open set, so the next record of this partition starts a new batch.
@@ -189,7 +188,7 @@ export class Producer {
         const b = this.#ready.shift()!;
         bytes += b.bytes;
         batches.push(b);
-        if (b.records.some((p) => p.record.key === null)) this.#sticky.batchSent(b.topic, b.partition, b.partitions);
+        if (b.records.some((p) => p.key === null)) this.#sticky.batchSent(b.topic, b.partition, b.partitions);
       }
       const request = this.#produce(batches).finally(() => {
         this.#inFlight.delete(request);
@@ -200,7 +199,7 @@ export class Producer {
   }
 
   async #produce(batches: OpenBatch[]): Promise<void> {
-    const encoded = batches.map((b) => encodeRecordBatch(b.records.map((p) => p.record)));
+    const encoded = batches.map((b) => encodeRecordBatch(b.records));
     const body = { acks: this.#acks, partitions: batches.map((b, i) => ({ topic: b.topic, partition: b.partition, bytes: encoded[i]!.length })) };
     let retry: OpenBatch[] = [];
     let retryError: SluiceError | undefined;

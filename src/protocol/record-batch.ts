@@ -81,21 +81,27 @@ interface PreparedRecord {
 const toBuffer = (b: Bytes | undefined): Buffer | null =>
   b === null || b === undefined ? null : typeof b === 'string' ? Buffer.from(b) : b;
 
+const NO_HEADERS: PreparedRecord['headers'] = [];
+
+function encodeHeaders(headers: NonNullable<RecordInput['headers']>): PreparedRecord['headers'] {
+  const list = Array.isArray(headers) ? headers : Object.entries(headers).map(([key, value]) => ({ key, value: toBuffer(value) }));
+  return list.map((h) => ({ key: Buffer.from(h.key), value: toBuffer(h.value) }));
+}
+
 const bytesField = (b: Buffer | null): number => (b === null ? varintSize(-1) : varintSize(b.length) + b.length);
 
 /** Encodes `records` (at least one) into one uncompressed RecordBatch v2 with a valid CRC. */
 export function encodeRecordBatch(records: RecordInput[], options: BatchOptions = {}): Buffer {
   if (records.length === 0) throw new SluiceError('INVALID_RECORD', 'a record batch needs at least one record');
-  const stamps = records.map((r) => r.timestampMs).filter((t): t is number => t !== undefined);
-  const baseTimestampMs = options.baseTimestampMs ?? (stamps.length ? Math.min(...stamps) : Date.now());
+  // Hot in producers (per record): plain loops, and no header arrays for records without headers.
+  let earliest = Infinity;
+  for (const r of records) if (r.timestampMs !== undefined && r.timestampMs < earliest) earliest = r.timestampMs;
+  const baseTimestampMs = options.baseTimestampMs ?? (earliest === Infinity ? Date.now() : earliest);
   let maxTimestampMs = baseTimestampMs;
   const prepared: PreparedRecord[] = records.map((r, offsetDelta) => {
     const timestampMs = r.timestampMs ?? baseTimestampMs;
-    maxTimestampMs = Math.max(maxTimestampMs, timestampMs);
-    const headerList = Array.isArray(r.headers)
-      ? r.headers
-      : Object.entries(r.headers ?? {}).map(([key, value]) => ({ key, value: toBuffer(value) }));
-    const headers = headerList.map((h) => ({ key: Buffer.from(h.key), value: toBuffer(h.value) }));
+    if (timestampMs > maxTimestampMs) maxTimestampMs = timestampMs;
+    const headers = r.headers === undefined ? NO_HEADERS : encodeHeaders(r.headers);
     const key = toBuffer(r.key);
     const value = toBuffer(r.value);
     const timestampDelta = timestampMs - baseTimestampMs;
