@@ -3,26 +3,17 @@
 
 import { tmpdir } from 'node:os';
 import { SingleBar, Presets } from 'cli-progress';
-import { brokerFanoutTable, runBrokerFanout, writeBrokerFanoutChart } from '../../bench/broker-fanout.js';
+import { brokerFanoutTable, runBrokerFanout, writeBrokerFanoutChart, type BrokerFanoutOptions } from '../../bench/broker-fanout.js';
 import { writeJson } from '../../bench/util.js';
-import type { FetchPath } from '../transfer/engine.js';
 
-export interface BenchFanoutFlags {
-  gib: number;
-  partitions: number;
-  recordBytes: number;
-  batchBytes: number;
-  paths: FetchPath[];
-  consumers: number[];
-  fetchBytes: number;
-  repeat: number;
+/** The benchmark's options as flags: `--seconds` is its `minSeconds`; output files and `--quick` added. */
+export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log'> & {
   seconds: number;
-  raw: boolean;
   quick?: boolean;
   dir?: string;
   json: string;
   chart: string;
-}
+};
 
 export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
   const quick = flags.quick === true;
