@@ -9,23 +9,20 @@
 // the consumers' CPU-s per GiB, p50/p99 fetch latency, broker peak RSS; each cell repeated and
 // reported as the median with min and max. Cells run for at least `minSeconds` (whole passes).
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Connection } from '../src/client/connection.js';
 import { native } from '../src/native.js';
 import { encodeRequest } from '../src/protocol/codec.js';
 import { ApiKey, type MetadataResponse } from '../src/protocol/messages.js';
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';
 import type { FetchPath } from '../src/transfer/engine.js';
+import { processCpuSeconds, rssMiB, startBenchBroker, type BenchBroker } from './broker-process.js';
 import { fanoutSpec, writeSvg } from './chart.js';
 import { connectConsumers, finish } from './transfer-fanout.js';
 import { machineInfo, type MachineInfo } from './machine.js';
-import { percentile } from './util.js';
+import { median, percentile } from './util.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const TOPIC = 'fanout';
 const CORRELATION_SENTINEL = 0x7fff_ffff;
 const OFFSET_SENTINEL = 0x0123_4567_89ab_cdefn;
@@ -87,50 +84,6 @@ export interface BrokerFanoutReport {
   raw: RawRun[];
 }
 
-interface RunningBroker {
-  proc: ChildProcess;
-  port: number;
-  path: FetchPath;
-  stop(): Promise<void>;
-}
-
-async function startBroker(dataDir: string, path: FetchPath, segmentBytes: number): Promise<RunningBroker> {
-  const proc = spawn(
-    process.execPath,
-    [MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', 'off', '--fetch-path', path, '--segment-bytes', String(segmentBytes), '--log-level', 'warn', '--log-format', 'json'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /sluice listening on [^\s]+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.once('exit', (code) => reject(new Error(`the broker exited with ${code} before it was ready: ${out}`)));
-  });
-  return {
-    proc,
-    port,
-    path,
-    async stop() {
-      proc.kill('SIGTERM');
-      if (proc.exitCode === null) await once(proc, 'exit');
-    },
-  };
-}
-
-/** utime + stime of a process, in seconds. */
-function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssMiB(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
-
 /** Fills the topic through the produce path: one valid batch, sent over and over (the broker stamps offsets). */
 async function preload(port: number, o: BrokerFanoutOptions): Promise<{ bytes: number; seconds: number; endOffsets: bigint[] }> {
   const c = await Connection.connect({ host: '127.0.0.1', port, clientId: 'bench-preload' });
@@ -160,11 +113,20 @@ async function preload(port: number, o: BrokerFanoutOptions): Promise<{ bytes: n
   }
 }
 
-/** A fetch request frame for one partition, and where its correlation id and offset sit. */
-export function fetchTemplate(partition: number, fetchBytes: number): { frame: Buffer; correlationAt: number; offsetAt: number } {
+/** A fetch request frame for one partition, and where its correlation id and offset sit (for NativeFetchLoad). */
+export function fetchTemplate(
+  partition: number,
+  fetchBytes: number,
+  options: { topic?: string; maxWaitMs?: number; minBytes?: number } = {},
+): { frame: Buffer; correlationAt: number; offsetAt: number } {
   const frame = encodeRequest(
     { apiKey: ApiKey.Fetch, apiVersion: 0, correlationId: CORRELATION_SENTINEL, clientId: 'bench' },
-    { maxWaitMs: 0, minBytes: 1, maxBytes: fetchBytes, partitions: [{ topic: TOPIC, partition, offset: OFFSET_SENTINEL, maxBytes: fetchBytes }] },
+    {
+      maxWaitMs: options.maxWaitMs ?? 0,
+      minBytes: options.minBytes ?? 1,
+      maxBytes: fetchBytes,
+      partitions: [{ topic: options.topic ?? TOPIC, partition, offset: OFFSET_SENTINEL, maxBytes: fetchBytes }],
+    },
   );
   const find = (marker: Buffer) => {
     const at = frame.indexOf(marker);
@@ -185,7 +147,7 @@ interface Sample extends Figures {
   seconds: number;
 }
 
-async function runCell(broker: RunningBroker, consumers: number, o: BrokerFanoutOptions, endOffsets: bigint[]): Promise<Sample> {
+async function runCell(broker: BenchBroker, consumers: number, o: BrokerFanoutOptions, endOffsets: bigint[]): Promise<Sample> {
   const pid = broker.proc.pid!;
   const templates = endOffsets.map((_, p) => fetchTemplate(p, o.fetchBytes));
   let rssPeak = rssMiB(pid);
@@ -241,8 +203,6 @@ async function runRaw(segmentPath: string, consumers: number, seconds: number): 
   return { gibPerSec: gib / r.seconds, senderCpuSecPerGib: r.cpuSeconds / gib };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-
 function summarize(samples: Sample[]): { mid: Figures; min: Figures; max: Figures } {
   const keys = ['gibPerSec', 'brokerCpuSecPerGib', 'consumerCpuSecPerGib', 'fetchP50Ms', 'fetchP99Ms', 'brokerRssMiB'] as const;
   const pick = (f: (xs: number[]) => number) => Object.fromEntries(keys.map((k) => [k, f(samples.map((s) => s[k]))])) as unknown as Figures;
@@ -257,7 +217,7 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
   let done = 0;
   const tick = (label: string) => o.progress?.(++done, total, label);
   try {
-    let broker = await startBroker(dataDir, o.paths[0] ?? 'sendfile', segmentBytes);
+    let broker = await startBenchBroker(dataDir, o.paths[0] ?? 'sendfile', ['--segment-bytes', String(segmentBytes)]);
     say(`broker fanout: preloading ${o.gib} GiB into ${o.partitions} partition(s) through the produce path ...`);
     const loaded = await preload(broker.port, o);
     say(`broker fanout: preloaded ${(loaded.bytes / 2 ** 30).toFixed(2)} GiB in ${loaded.seconds.toFixed(1)} s (${(loaded.bytes / loaded.seconds / 1e6).toFixed(0)} MB/s, acks=1, 1 MiB requests)`);
@@ -265,7 +225,7 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
     for (const path of o.paths) {
       if (broker.path !== path) {
         await broker.stop();
-        broker = await startBroker(dataDir, path, segmentBytes);
+        broker = await startBenchBroker(dataDir, path, ['--segment-bytes', String(segmentBytes)]);
       }
       for (const n of o.consumers) {
         const samples: Sample[] = [];

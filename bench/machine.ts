@@ -21,3 +21,8 @@ export function machineInfo(): MachineInfo {
     platform: `${os.platform()}-${os.arch()}`,
   };
 }
+
+/** One line for a report's header. */
+export function machineLine(m: MachineInfo): string {
+  return `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`;
+}

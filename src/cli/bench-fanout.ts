@@ -2,9 +2,10 @@
 // on stderr, a table on stdout, JSON and an SVG chart.
 
 import { tmpdir } from 'node:os';
-import { SingleBar, Presets } from 'cli-progress';
 import { brokerFanoutTable, runBrokerFanout, writeBrokerFanoutChart, type BrokerFanoutOptions } from '../../bench/broker-fanout.js';
+import { machineLine } from '../../bench/machine.js';
 import { writeJson } from '../../bench/util.js';
+import { benchProgress } from './bench-progress.js';
 
 /** The benchmark's options as flags: `--seconds` is its `minSeconds`; output files and `--quick` added. */
 export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log'> & {
@@ -17,8 +18,7 @@ export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 
 
 export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
   const quick = flags.quick === true;
-  const bar = new SingleBar({ format: 'fanout [{bar}] {value}/{total} cells | {label}', stream: process.stderr, hideCursor: true, noTTYOutput: false }, Presets.shades_classic);
-  let started = false;
+  const bar = benchProgress('fanout');
   const report = await runBrokerFanout({
     gib: quick ? 1 / 16 : flags.gib,
     partitions: flags.partitions,
@@ -31,20 +31,13 @@ export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
     minSeconds: quick ? 0 : flags.seconds,
     raw: flags.raw,
     dir: flags.dir ?? tmpdir(),
-    log: (line) => {
-      if (!started) process.stderr.write(`${line}\n`);
-    },
-    progress: (done, total, label) => {
-      if (!started) bar.start(total, 0, { label });
-      started = true;
-      bar.update(done, { label });
-    },
+    log: bar.log,
+    progress: bar.progress,
   });
   bar.stop();
   writeJson(flags.json, report);
   await writeBrokerFanoutChart(report, flags.chart);
-  const m = report.machine;
-  console.log(`${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`);
+  console.log(machineLine(report.machine));
   console.log(`topic: ${(report.config.topicBytes / 2 ** 30).toFixed(2)} GiB in ${report.config.partitions} partition(s), preloaded at ${report.preload.mbPerSec.toFixed(0)} MB/s`);
   console.log(brokerFanoutTable(report));
   console.log(`JSON: ${flags.json}\nchart: ${flags.chart}`);

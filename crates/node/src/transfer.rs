@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, IntoRawFd};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -441,11 +441,12 @@ pub struct NativeFetchLoadResult {
 /// The broker benchmark's consumers: one native thread, `connections` sockets, each fetching
 /// from `startOffset` to `endOffset` with `template` (a fetch request frame whose u32 correlation
 /// id at `correlationAt` and i64 offset at `offsetAt` are patched per request). The first `verify`
-/// consumers check every batch's CRC-32C.
+/// consumers check every batch's CRC-32C. An `endOffset` of 2^63-1 follows the tail until stop().
 #[napi]
 pub struct NativeFetchLoad {
     load: Mutex<Option<sluice_transfer::fetch_load::FetchLoad>>,
     progress: Progress,
+    stop: Arc<AtomicBool>,
 }
 
 #[napi]
@@ -476,7 +477,14 @@ impl NativeFetchLoad {
         };
         let load = sluice_transfer::fetch_load::FetchLoad::start(config).map_err(|e| invalid_arg(e.to_string()))?;
         let progress = Progress { received: load.received(), cpu_ns: load.cpu_ns() };
-        Ok(NativeFetchLoad { load: Mutex::new(Some(load)), progress })
+        let stop = load.stopper();
+        Ok(NativeFetchLoad { load: Mutex::new(Some(load)), progress, stop })
+    }
+
+    /// Ends the run soon (consumers following the tail run until this); wait() then resolves.
+    #[napi]
+    pub fn stop(&self) {
+        self.stop.store(true, Relaxed);
     }
 
     /// Bytes received so far by all consumers.

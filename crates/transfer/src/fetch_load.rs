@@ -10,11 +10,14 @@
 //! is checked. One fetch is in flight per connection, as in Kafka's consumers (the next fetch
 //! starts where this response ends, which is known only once it arrives). The time from sending a
 //! request to the last byte of its response is recorded per fetch.
+//!
+//! With `end_offset` at `i64::MAX` the consumers follow the tail of the log (long-polling with the
+//! template's maxWaitMs) until `stop()`: the fan-out load of the end-to-end latency benchmark.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -63,6 +66,7 @@ pub struct FetchLoadResult {
 pub struct FetchLoad {
     received: Arc<AtomicU64>,
     cpu_ns: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<io::Result<FetchLoadResult>>>,
 }
 
@@ -73,9 +77,10 @@ impl FetchLoad {
         }
         let received = Arc::new(AtomicU64::new(0));
         let cpu_ns = Arc::new(AtomicU64::new(0));
-        let (counter, cpu) = (received.clone(), cpu_ns.clone());
-        let handle = std::thread::Builder::new().name("sluice-bench-fetch".into()).spawn(move || run(config, counter, cpu))?;
-        Ok(FetchLoad { received, cpu_ns, handle: Some(handle) })
+        let stop = Arc::new(AtomicBool::new(false));
+        let (counter, cpu, stopping) = (received.clone(), cpu_ns.clone(), stop.clone());
+        let handle = std::thread::Builder::new().name("sluice-bench-fetch".into()).spawn(move || run(config, counter, cpu, stopping))?;
+        Ok(FetchLoad { received, cpu_ns, stop, handle: Some(handle) })
     }
 
     pub fn received(&self) -> Arc<AtomicU64> {
@@ -84,6 +89,12 @@ impl FetchLoad {
 
     pub fn cpu_ns(&self) -> Arc<AtomicU64> {
         self.cpu_ns.clone()
+    }
+
+    /// A flag that, once set, ends the run at the thread's next wake-up (at most `STOP_POLL_MS`
+    /// later); fetches in flight are abandoned.
+    pub fn stopper(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
     }
 
     pub fn wait(mut self) -> io::Result<FetchLoadResult> {
@@ -247,7 +258,10 @@ impl Consumer {
     }
 }
 
-fn run(config: FetchLoadConfig, received: Arc<AtomicU64>, cpu_ns: Arc<AtomicU64>) -> io::Result<FetchLoadResult> {
+/// How often a waiting consumer thread looks at the stop flag.
+const STOP_POLL_MS: i32 = 50;
+
+fn run(config: FetchLoadConfig, received: Arc<AtomicU64>, cpu_ns: Arc<AtomicU64>, stop: Arc<AtomicBool>) -> io::Result<FetchLoadResult> {
     let cpu_start = sys::thread_cpu_ns();
     let epoll = Epoll::new()?;
     let mut template = config.template.clone();
@@ -286,9 +300,9 @@ fn run(config: FetchLoadConfig, received: Arc<AtomicU64>, cpu_ns: Arc<AtomicU64>
     let mut latencies_us = Vec::new();
     let mut buf = vec![0u8; 1024 * 1024];
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; config.connections.max(1)];
-    while open > 0 {
+    while open > 0 && !stop.load(Relaxed) {
         cpu_ns.store(sys::thread_cpu_ns() - cpu_start, Relaxed);
-        let n = epoll.wait(&mut events, -1)?;
+        let n = epoll.wait(&mut events, STOP_POLL_MS)?;
         for ev in &events[..n] {
             let c = &mut consumers[sys::epoll_event_token(ev) as usize];
             if c.done {

@@ -1,0 +1,54 @@
+// A broker child process for the benchmarks (its own data dir, any port, no metrics listener),
+// and what the benchmarks read about it from /proc: CPU time and resident memory.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FetchPath } from '../src/transfer/engine.js';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export interface BenchBroker {
+  proc: ChildProcess;
+  port: number;
+  path: FetchPath;
+  stop(): Promise<void>;
+}
+
+export async function startBenchBroker(dataDir: string, path: FetchPath, extraArgs: string[] = []): Promise<BenchBroker> {
+  const proc = spawn(
+    process.execPath,
+    [MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', 'off', '--fetch-path', path, '--log-level', 'warn', '--log-format', 'json', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /sluice listening on [^\s]+:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.once('exit', (code) => reject(new Error(`the broker exited with ${code} before it was ready: ${out}`)));
+  });
+  return {
+    proc,
+    port,
+    path,
+    async stop() {
+      proc.kill('SIGTERM');
+      if (proc.exitCode === null) await once(proc, 'exit');
+    },
+  };
+}
+
+/** utime + stime of a process, in seconds. */
+export function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export function rssMiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
