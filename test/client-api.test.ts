@@ -7,7 +7,9 @@ import { Consumer, type Message } from '../src/client/consumer.js';
 import { partitionForKey } from '../src/client/partitioner.js';
 import { Producer } from '../src/client/producer.js';
 import { Admin } from '../src/client/admin.js';
-import { scrape, startBroker } from './helpers/broker.js';
+import { Connection } from '../src/client/connection.js';
+import { decodeRecordBatches } from '../src/protocol/record-batch.js';
+import { fetch, scrape, startBroker } from './helpers/broker.js';
 import { until } from './helpers/transfer.js';
 import { tmpDir } from './helpers/tmp.js';
 
@@ -45,8 +47,24 @@ t.test('producer: offsets at each acks level, key partitioning, explicit partiti
   // One send of many records with one request in flight: batches stay near batchBytes.
   const bulk = new Producer({ broker: `127.0.0.1:${broker.port}`, batchBytes: 64 * 1024, maxInFlightRequests: 1, acks: 1 });
   const many = await bulk.send('p', Array.from({ length: 20_000 }, (_, i) => ({ value: Buffer.alloc(1024, i % 256), partition: 4 })));
-  await bulk.close();
+  t.teardown(() => bulk.close());
   t.same(many.map((m) => m.offset), Array.from({ length: 20_000 }, (_, i) => BigInt(i) + many[0]!.offset!), '20,000 records, consecutive offsets');
+  const [big] = await bulk.send('p', { value: Buffer.alloc(100 * 1024, 7), partition: 4 });
+  const raw = await Connection.connect({ host: '127.0.0.1', port: broker.port });
+  const batches = [];
+  for (let offset = many[0]!.offset!; offset <= big!.offset!; ) {
+    const [part] = await fetch(raw, [{ topic: 'p', partition: 4, offset, maxBytes: 4 << 20 }], { maxBytes: 4 << 20 });
+    const got = decodeRecordBatches(part!.records);
+    batches.push(...got);
+    offset = got.at(-1)!.baseOffset + BigInt(got.at(-1)!.lastOffsetDelta) + 1n;
+  }
+  await raw.close();
+  const last = batches.pop()!;
+  const sizes = batches.map((b) => b.sizeBytes);
+  t.ok(sizes.every((n) => n <= 64 * 1024), `no batch over batchBytes (${batches.length} batches, largest ${Math.max(...sizes)} B)`);
+  t.ok(sizes.slice(0, -1).every((n) => n > 63 * 1024), "every batch but the bulk send's last was full");
+  t.same([last.records.length, last.records[0]!.value!.length], [1, 100 * 1024], 'a record over batchBytes is a batch of its own');
+  t.equal(batches.reduce((n, b) => n + b.records.length, 0), 20_000);
 
   const producer = new Producer({ broker: `127.0.0.1:${broker.port}` });
   t.teardown(() => producer.close());

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { crc32c } from '../src/native.js';
-import { decodeRecordBatch, decodeRecordBatches, encodeRecordBatch } from '../src/protocol/record-batch.js';
+import { decodeRecordBatch, decodeRecordBatches, encodeRecordBatch, RecordBatchBuilder } from '../src/protocol/record-batch.js';
 import { readVarint, varintSize, writeVarint } from '../src/protocol/varint.js';
 
 t.test('crc32c matches the standard check value and continues across calls', async (t) => {
@@ -68,4 +68,27 @@ t.test('decoding rejects damaged batches with CORRUPT_MESSAGE', async (t) => {
   const twice = Buffer.concat([batch, batch]);
   t.equal(decodeRecordBatches(twice).length, 2);
   t.throws(() => encodeRecordBatch([]), { code: 'INVALID_RECORD' });
+});
+
+t.test('RecordBatchBuilder: records go in until the limit, the first always, the buffer grows', async (t) => {
+  const value = Buffer.alloc(100, 0x61);
+  const builder = new RecordBatchBuilder(128, 1_700_000_000_000);
+  t.ok(builder.tryAppend({ value }, 1_700_000_000_005, 150), 'the first record goes in even past the limit of the buffer');
+  const oneRecord = builder.sizeBytes;
+  t.notOk(builder.tryAppend({ value }, 1_700_000_000_001, oneRecord + 50), 'a record that would pass the limit is refused');
+  t.equal(builder.sizeBytes, oneRecord, 'a refused record leaves nothing behind');
+  t.ok(builder.tryAppend({ key: 'k', value, headers: { h: 'v' } }, 1_699_999_999_990), 'no limit: the buffer grows');
+  t.equal(builder.count, 2);
+  const batch = builder.build({ baseOffset: 7n });
+  t.equal(batch.length, builder.sizeBytes);
+  const decoded = decodeRecordBatch(batch);
+  t.equal(decoded.baseTimestampMs, 1_700_000_000_000, 'the base timestamp given');
+  t.equal(decoded.maxTimestampMs, 1_700_000_000_005);
+  t.same(decoded.records.map((r) => [r.offset, r.timestampMs, r.key?.toString() ?? null]), [
+    [7n, 1_700_000_000_005, null],
+    [8n, 1_699_999_999_990, 'k'],
+  ], 'a record earlier than the base keeps its own timestamp (negative delta)');
+  t.same(decoded.records[1]!.headers, [{ key: 'h', value: Buffer.from('v') }]);
+  t.same(decodeRecordBatch(encodeRecordBatch([{ value, timestampMs: 1_700_000_000_005 }, { key: 'k', value, headers: { h: 'v' }, timestampMs: 1_699_999_999_990 }], { baseOffset: 7n, baseTimestampMs: 1_700_000_000_000 })).records, decoded.records, 'encodeRecordBatch builds the same records');
+  t.throws(() => new RecordBatchBuilder(64).build(), { code: 'INVALID_RECORD' });
 });

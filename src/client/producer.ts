@@ -1,15 +1,16 @@
 // The producer: `send()` picks each record's partition (explicit, murmur2 of the key, or sticky),
-// adds it to that partition's open batch, and resolves with its offset once the broker has it at
-// the requested `acks`. A batch is closed when it reaches `batchBytes` or has waited `lingerMs`;
-// closed batches share Produce requests of up to 4 MiB, sent as the in-flight limit allows (records
-// sent meanwhile queue in new batches, so no batch outgrows `batchBytes` by more than a record). Retriable errors (unknown partition
+// encodes it into that partition's open batch at once (a queued record is bytes, not an object),
+// and resolves with its offset once the broker has it at the requested `acks`. A batch is closed
+// when the next record would take it past `batchBytes` or it has waited `lingerMs`; closed batches
+// share Produce requests of up to 4 MiB, sent as the in-flight limit allows (records sent
+// meanwhile go into new batches). A record larger than `batchBytes` is a batch of its own. Retriable errors (unknown partition
 // during a create, a lost connection, a full disk) are retried with backoff; a record is then
 // written at least once. Up to `maxInFlightRequests` requests are pipelined; with retries that can
 // reorder batches of one partition, as in Kafka without idempotence (set it to 1 to keep order).
 
 import { SluiceError } from '../errors.js';
 import { ApiKey, type ProduceResponse } from '../protocol/messages.js';
-import { encodeRecordBatch, type RecordInput } from '../protocol/record-batch.js';
+import { RecordBatchBuilder } from '../protocol/record-batch.js';
 import { BrokerClient, sleep, type ClientOptions } from './broker-client.js';
 import { partitionForKey, StickyPartitioner } from './partitioner.js';
 
@@ -50,39 +51,37 @@ interface SendCall {
   reject(err: Error): void;
 }
 
-/** A queued record: what goes into the batch (it is the RecordInput itself, one object per record), and which send() call and slot it answers. */
-interface Pending extends RecordInput {
-  bytes: number;
-  call: SendCall;
-  index: number;
-}
-
-function settle(p: Pending, meta: RecordMetadata): void {
-  const call = p.call;
-  call.results[p.index] = meta;
+function settle(call: SendCall, slot: number, meta: RecordMetadata): void {
+  call.results[slot] = meta;
   if (--call.remaining === 0 && !call.settled) {
     call.settled = true;
     call.resolve(call.results);
   }
 }
 
-function fail(p: Pending, err: Error): void {
-  if (p.call.settled) return;
-  p.call.settled = true;
-  p.call.reject(err);
+function fail(call: SendCall, err: Error): void {
+  if (call.settled) return;
+  call.settled = true;
+  call.reject(err);
 }
 
-interface OpenBatch {
+/** A batch of one partition: its records are already encoded into `builder` as they are queued. */
+interface Batch {
   topic: string;
   partition: number;
   /** Partitions of the topic (for the sticky partitioner's next pick). */
   partitions: number;
-  records: Pending[];
-  bytes: number;
+  builder: RecordBatchBuilder;
+  /** Per record, in order: the send() call it answers and its slot in that call's results. */
+  calls: SendCall[];
+  slots: number[];
+  /** Some record had no key (the sticky partitioner moves on once such a batch is sent). */
+  keyless: boolean;
+  /** The finished batch, once sent (kept for retries). */
+  encoded: Buffer | undefined;
   attempts: number;
 }
 
-const RECORD_OVERHEAD_BYTES = 24;
 /** Batches share one Produce request up to this size. */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
@@ -93,10 +92,11 @@ export class Producer {
   readonly #batchBytes: number;
   readonly #maxInFlight: number;
   readonly #sticky = new StickyPartitioner();
-  /** Batches still taking records, one per partition. */
-  readonly #open = new Map<string, OpenBatch>();
+  /** Batches still taking records: per topic, indexed by partition. */
+  readonly #open = new Map<string, Array<Batch | undefined>>();
+  #openBatches = 0;
   /** Full or lingered batches waiting for a request slot, oldest first. */
-  readonly #ready: OpenBatch[] = [];
+  readonly #ready: Batch[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -135,7 +135,7 @@ export class Producer {
   /** Sends everything queued now and waits until it is acknowledged (or failed). */
   async flush(): Promise<void> {
     this.#sealAll();
-    while (this.#inFlight.size > 0 || this.#ready.length > 0 || this.#open.size > 0) {
+    while (this.#inFlight.size > 0 || this.#ready.length > 0 || this.#openBatches > 0) {
       this.#sealAll();
       if (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
     }
@@ -149,46 +149,63 @@ export class Producer {
     await this.#client.close();
   }
 
-  #enqueue(topic: string, r: ProducerRecord, partitions: number, call: SendCall, index: number): void {
+  #enqueue(topic: string, r: ProducerRecord, partitions: number, call: SendCall, slot: number): void {
     const key = typeof r.key === 'string' ? Buffer.from(r.key) : (r.key ?? null);
     // Explicit partitions were checked by send().
     const partition = r.partition ?? (key ? partitionForKey(key, partitions) : this.#sticky.partition(topic, partitions));
-
-    const value = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
     const timestampMs = r.timestampMs ?? Date.now();
-    const bytes = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0) + headerBytes(r.headers);
-    const id = `${topic}\u0000${partition}`;
-    let batch = this.#open.get(id);
-    if (!batch) this.#open.set(id, (batch = { topic, partition, partitions, records: [], bytes: 0, attempts: 0 }));
-    batch.records.push(r.headers ? { key, value, timestampMs, headers: r.headers, bytes, call, index } : { key, value, timestampMs, bytes, call, index });
-    batch.bytes += bytes;
-    if (batch.bytes >= this.#batchBytes) {
-      // Full: it leaves the open set, so the next record of this partition starts a new batch.
-      this.#open.delete(id);
-      this.#ready.push(batch);
-      this.#drain();
-    } else this.#timer ??= setTimeout(() => this.#sealAll(), this.#lingerMs);
+    let open = this.#open.get(topic);
+    if (!open) this.#open.set(topic, (open = []));
+    let batch = open[partition];
+    if (batch && !batch.builder.tryAppend(r, timestampMs, this.#batchBytes)) {
+      // Full: it leaves the open set, and this record starts the partition's next batch.
+      this.#close(open, batch);
+      batch = undefined;
+    }
+    if (!batch) {
+      const capacity = Math.max(this.#batchBytes, 64 + (key?.length ?? 0) + (r.value?.length ?? 0));
+      batch = { topic, partition, partitions, builder: new RecordBatchBuilder(capacity), calls: [], slots: [], keyless: false, encoded: undefined, attempts: 0 };
+      open[partition] = batch;
+      this.#openBatches++;
+      batch.builder.tryAppend(r, timestampMs);
+    }
+    batch.calls.push(call);
+    batch.slots.push(slot);
+    if (key === null) batch.keyless = true;
+    if (batch.builder.sizeBytes >= this.#batchBytes) this.#close(open, batch);
+    else this.#timer ??= setTimeout(() => this.#sealAll(), this.#lingerMs);
+  }
+
+  /** A full batch: ready to send, and sent if a request slot is free. */
+  #close(open: Array<Batch | undefined>, batch: Batch): void {
+    open[batch.partition] = undefined;
+    this.#openBatches--;
+    this.#ready.push(batch);
+    this.#drain();
   }
 
   /** Lingering is over: every open batch is ready to go. */
   #sealAll(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const b of this.#open.values()) this.#ready.push(b);
+    for (const open of this.#open.values()) {
+      for (const b of open) if (b) this.#ready.push(b);
+    }
     this.#open.clear();
+    this.#openBatches = 0;
     this.#drain();
   }
 
   /** Sends ready batches, up to `MAX_REQUEST_BYTES` per request, while the in-flight limit allows. */
   #drain(): void {
     while (this.#ready.length > 0 && this.#inFlight.size < this.#maxInFlight) {
-      const batches: OpenBatch[] = [];
+      const batches: Batch[] = [];
       let bytes = 0;
-      while (this.#ready.length > 0 && (batches.length === 0 || bytes + this.#ready[0]!.bytes <= MAX_REQUEST_BYTES)) {
+      while (this.#ready.length > 0 && (batches.length === 0 || bytes + this.#ready[0]!.builder.sizeBytes <= MAX_REQUEST_BYTES)) {
         const b = this.#ready.shift()!;
-        bytes += b.bytes;
+        bytes += b.builder.sizeBytes;
         batches.push(b);
-        if (b.records.some((p) => p.key === null)) this.#sticky.batchSent(b.topic, b.partition, b.partitions);
+        if (b.keyless) this.#sticky.batchSent(b.topic, b.partition, b.partitions);
       }
       const request = this.#produce(batches).finally(() => {
         this.#inFlight.delete(request);
@@ -198,35 +215,36 @@ export class Producer {
     }
   }
 
-  async #produce(batches: OpenBatch[]): Promise<void> {
-    const encoded = batches.map((b) => encodeRecordBatch(b.records));
+  async #produce(batches: Batch[]): Promise<void> {
+    const encoded = batches.map((b) => (b.encoded ??= b.builder.build()));
     const body = { acks: this.#acks, partitions: batches.map((b, i) => ({ topic: b.topic, partition: b.partition, bytes: encoded[i]!.length })) };
-    let retry: OpenBatch[] = [];
+    let retry: Batch[] = [];
     let retryError: SluiceError | undefined;
     try {
       if (this.#acks === 0) {
         await this.#client.send(ApiKey.Produce, body, encoded);
-        batches.forEach((b) => b.records.forEach((p) => settle(p, { topic: b.topic, partition: b.partition, offset: null })));
+        for (const b of batches) settleAll(b, () => null);
         return;
       }
       const response = await this.#client.call<ProduceResponse>(ApiKey.Produce, body, encoded);
       response.partitions.forEach((r, i) => {
         const b = batches[i]!;
         if (!r.error) {
-          b.records.forEach((p, k) => settle(p, { topic: b.topic, partition: b.partition, offset: r.baseOffset! + BigInt(k) }));
+          const base = r.baseOffset!;
+          settleAll(b, (k) => base + BigInt(k));
           return;
         }
         const err = new SluiceError(r.error.code as 'UNKNOWN_SERVER_ERROR', r.error.message);
         if (err.retriable) {
           retry.push(b);
           retryError = err;
-        } else b.records.forEach((p) => fail(p, err));
+        } else failAll(b, err);
       });
     } catch (err) {
       // The request as a whole failed (connection lost, or an error response): every batch.
       const e = err instanceof SluiceError ? err : new SluiceError('UNKNOWN_SERVER_ERROR', String(err));
       if (!e.retriable) {
-        batches.forEach((b) => b.records.forEach((p) => fail(p, e)));
+        for (const b of batches) failAll(b, e);
         return;
       }
       retry = batches;
@@ -235,10 +253,10 @@ export class Producer {
     await this.#retry(retry, retryError);
   }
 
-  async #retry(batches: OpenBatch[], err: SluiceError | undefined): Promise<void> {
+  async #retry(batches: Batch[], err: SluiceError | undefined): Promise<void> {
     const attempt = Math.max(0, ...batches.map((b) => b.attempts));
     const giveUp = batches.filter((b) => b.attempts >= this.#client.retries);
-    giveUp.forEach((b) => b.records.forEach((p) => fail(p, err!)));
+    for (const b of giveUp) failAll(b, err!);
     const again = batches.filter((b) => b.attempts < this.#client.retries);
     if (again.length === 0) return;
     await sleep(this.#client.backoffMs(attempt));
@@ -250,9 +268,10 @@ export class Producer {
   }
 }
 
-function headerBytes(headers: ProducerRecord['headers']): number {
-  if (!headers) return 0;
-  let n = 0;
-  for (const [k, v] of Object.entries(headers)) n += k.length + (v?.length ?? 0) + 4;
-  return n;
+function settleAll(b: Batch, offsetOf: (k: number) => bigint | null): void {
+  for (let k = 0; k < b.calls.length; k++) settle(b.calls[k]!, b.slots[k]!, { topic: b.topic, partition: b.partition, offset: offsetOf(k) });
+}
+
+function failAll(b: Batch, err: Error): void {
+  for (const call of b.calls) fail(call, err);
 }

@@ -70,76 +70,130 @@ export interface DecodedBatch {
   records: DecodedRecord[];
 }
 
-interface PreparedRecord {
-  timestampDelta: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Array<{ key: Buffer; value: Buffer | null }>;
-  bodyBytes: number;
-}
-
 const toBuffer = (b: Bytes | undefined): Buffer | null =>
   b === null || b === undefined ? null : typeof b === 'string' ? Buffer.from(b) : b;
 
-const NO_HEADERS: PreparedRecord['headers'] = [];
+type EncodedHeaders = Array<{ key: Buffer; value: Buffer | null }>;
 
-function encodeHeaders(headers: NonNullable<RecordInput['headers']>): PreparedRecord['headers'] {
+function encodeHeaders(headers: NonNullable<RecordInput['headers']>): EncodedHeaders {
   const list = Array.isArray(headers) ? headers : Object.entries(headers).map(([key, value]) => ({ key, value: toBuffer(value) }));
   return list.map((h) => ({ key: Buffer.from(h.key), value: toBuffer(h.value) }));
 }
 
-const bytesField = (b: Buffer | null): number => (b === null ? varintSize(-1) : varintSize(b.length) + b.length);
+const bytesField = (b: Buffer | null): number => (b === null ? 1 : varintSize(b.length) + b.length);
+
+/**
+ * Builds one uncompressed RecordBatch v2 by appending records straight into its buffer, as
+ * Kafka's producers do: a queued record is bytes, not an object that lives until its batch is
+ * sent (which is what made producers' garbage collection expensive). `build()` writes the header
+ * and the CRC. The base timestamp is the one given, else the first record's; records may be
+ * earlier than it (the delta is a signed varint).
+ */
+export class RecordBatchBuilder {
+  #buf: Buffer;
+  #at = BATCH_HEADER_BYTES;
+  #count = 0;
+  #baseTimestampMs: number | undefined;
+  #maxTimestampMs = -Infinity;
+
+  /** `capacityBytes`: the buffer to start with; it grows when a record does not fit. */
+  constructor(capacityBytes: number, baseTimestampMs?: number) {
+    this.#buf = Buffer.allocUnsafe(Math.max(BATCH_HEADER_BYTES, capacityBytes));
+    this.#baseTimestampMs = baseTimestampMs;
+    if (baseTimestampMs !== undefined) this.#maxTimestampMs = baseTimestampMs;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The batch's size if it were built now. */
+  get sizeBytes(): number {
+    return this.#at;
+  }
+
+  /**
+   * Appends `r` unless the batch holds records already and would grow past `limitBytes` (the
+   * first record always goes in, however big); returns whether it did.
+   */
+  tryAppend(r: RecordInput, timestampMs: number, limitBytes = Infinity): boolean {
+    const base = (this.#baseTimestampMs ??= timestampMs);
+    const key = toBuffer(r.key);
+    const value = toBuffer(r.value);
+    const headers = r.headers === undefined ? undefined : encodeHeaders(r.headers);
+    const timestampDelta = timestampMs - base;
+    let bodyBytes = 1 + varintSize(timestampDelta) + varintSize(this.#count) + bytesField(key) + bytesField(value) + 1;
+    if (headers) {
+      bodyBytes += varintSize(headers.length) - 1;
+      for (const h of headers) bodyBytes += bytesField(h.key) + bytesField(h.value);
+    }
+    const end = this.#at + varintSize(bodyBytes) + bodyBytes;
+    if (this.#count > 0 && end > limitBytes) return false;
+    if (end > this.#buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(end, 2 * this.#buf.length));
+      this.#buf.copy(grown, 0, 0, this.#at);
+      this.#buf = grown;
+    }
+    const buf = this.#buf;
+    let at = writeVarint(buf, this.#at, bodyBytes);
+    buf[at++] = 0; // record attributes: unused
+    at = writeVarint(buf, at, timestampDelta);
+    at = writeVarint(buf, at, this.#count);
+    at = writeBytes(buf, at, key);
+    at = writeBytes(buf, at, value);
+    if (headers) {
+      at = writeVarint(buf, at, headers.length);
+      for (const h of headers) {
+        at = writeBytes(buf, at, h.key);
+        at = writeBytes(buf, at, h.value);
+      }
+    } else buf[at++] = 0; // no headers: varint 0
+    this.#at = at;
+    this.#count++;
+    if (timestampMs > this.#maxTimestampMs) this.#maxTimestampMs = timestampMs;
+    return true;
+  }
+
+  /** The finished batch (a view of the builder's buffer; append nothing after). */
+  build(options: BatchOptions = {}): Buffer {
+    if (this.#count === 0) throw new SluiceError('INVALID_RECORD', 'a record batch needs at least one record');
+    const buf = this.#buf.subarray(0, this.#at);
+    buf.writeBigInt64BE(options.baseOffset ?? 0n, 0);
+    buf.writeInt32BE(this.#at - LOG_OVERHEAD_BYTES, 8);
+    buf.writeInt32BE(options.partitionLeaderEpoch ?? -1, 12);
+    buf.writeInt8(2, 16);
+    buf.writeInt16BE((options.attributes ?? 0) & ~COMPRESSION_MASK, ATTRIBUTES_AT);
+    buf.writeInt32BE(this.#count - 1, 23);
+    buf.writeBigInt64BE(BigInt(this.#baseTimestampMs!), 27);
+    buf.writeBigInt64BE(BigInt(this.#maxTimestampMs), 35);
+    buf.writeBigInt64BE(options.producerId ?? -1n, 43);
+    buf.writeInt16BE(options.producerEpoch ?? -1, 51);
+    buf.writeInt32BE(options.baseSequence ?? -1, 53);
+    buf.writeInt32BE(this.#count, 57);
+    buf.writeUInt32BE(crc32c(buf.subarray(ATTRIBUTES_AT)), CRC_AT);
+    return buf;
+  }
+}
+
+/** A first guess at a batch's size, so that building it rarely grows the buffer. */
+function estimateBytes(records: RecordInput[]): number {
+  let n = BATCH_HEADER_BYTES;
+  for (const r of records) {
+    n += 24 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    if (r.headers) n += 64 * (Array.isArray(r.headers) ? r.headers.length : Object.keys(r.headers).length);
+  }
+  return n;
+}
 
 /** Encodes `records` (at least one) into one uncompressed RecordBatch v2 with a valid CRC. */
 export function encodeRecordBatch(records: RecordInput[], options: BatchOptions = {}): Buffer {
   if (records.length === 0) throw new SluiceError('INVALID_RECORD', 'a record batch needs at least one record');
-  // Hot in producers (per record): plain loops, and no header arrays for records without headers.
   let earliest = Infinity;
   for (const r of records) if (r.timestampMs !== undefined && r.timestampMs < earliest) earliest = r.timestampMs;
   const baseTimestampMs = options.baseTimestampMs ?? (earliest === Infinity ? Date.now() : earliest);
-  let maxTimestampMs = baseTimestampMs;
-  const prepared: PreparedRecord[] = records.map((r, offsetDelta) => {
-    const timestampMs = r.timestampMs ?? baseTimestampMs;
-    if (timestampMs > maxTimestampMs) maxTimestampMs = timestampMs;
-    const headers = r.headers === undefined ? NO_HEADERS : encodeHeaders(r.headers);
-    const key = toBuffer(r.key);
-    const value = toBuffer(r.value);
-    const timestampDelta = timestampMs - baseTimestampMs;
-    let bodyBytes = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + bytesField(key) + bytesField(value);
-    bodyBytes += varintSize(headers.length);
-    for (const h of headers) bodyBytes += bytesField(h.key) + bytesField(h.value);
-    return { timestampDelta, key, value, headers, bodyBytes };
-  });
-  const size = prepared.reduce((n, r) => n + varintSize(r.bodyBytes) + r.bodyBytes, BATCH_HEADER_BYTES);
-  const buf = Buffer.allocUnsafe(size);
-  buf.writeBigInt64BE(options.baseOffset ?? 0n, 0);
-  buf.writeInt32BE(size - LOG_OVERHEAD_BYTES, 8);
-  buf.writeInt32BE(options.partitionLeaderEpoch ?? -1, 12);
-  buf.writeInt8(2, 16);
-  buf.writeInt16BE((options.attributes ?? 0) & ~COMPRESSION_MASK, ATTRIBUTES_AT);
-  buf.writeInt32BE(records.length - 1, 23);
-  buf.writeBigInt64BE(BigInt(baseTimestampMs), 27);
-  buf.writeBigInt64BE(BigInt(maxTimestampMs), 35);
-  buf.writeBigInt64BE(options.producerId ?? -1n, 43);
-  buf.writeInt16BE(options.producerEpoch ?? -1, 51);
-  buf.writeInt32BE(options.baseSequence ?? -1, 53);
-  buf.writeInt32BE(records.length, 57);
-  let at = BATCH_HEADER_BYTES;
-  prepared.forEach((r, offsetDelta) => {
-    at = writeVarint(buf, at, r.bodyBytes);
-    buf[at++] = 0; // record attributes: unused
-    at = writeVarint(buf, at, r.timestampDelta);
-    at = writeVarint(buf, at, offsetDelta);
-    at = writeBytes(buf, at, r.key);
-    at = writeBytes(buf, at, r.value);
-    at = writeVarint(buf, at, r.headers.length);
-    for (const h of r.headers) {
-      at = writeBytes(buf, at, h.key);
-      at = writeBytes(buf, at, h.value);
-    }
-  });
-  buf.writeUInt32BE(crc32c(buf.subarray(ATTRIBUTES_AT)), CRC_AT);
-  return buf;
+  const builder = new RecordBatchBuilder(estimateBytes(records), baseTimestampMs);
+  for (const r of records) builder.tryAppend(r, r.timestampMs ?? baseTimestampMs);
+  return builder.build(options);
 }
 
 function writeBytes(buf: Buffer, at: number, b: Buffer | null): number {
