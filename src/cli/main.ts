@@ -11,6 +11,7 @@ import { runBroker } from './broker.js';
 import { runBenchAppend } from './bench-append.js';
 import { runBenchTransfer } from './bench-transfer.js';
 import { runBenchFanout } from './bench-fanout.js';
+import { runBenchProduce } from './bench-produce.js';
 import { FANOUT_PATHS, type FanoutPath } from '../../bench/transfer-fanout.js';
 import { FETCH_PATHS, type FetchPath } from '../transfer/engine.js';
 import { addBrokerOptions } from './broker-settings.js';
@@ -18,6 +19,12 @@ import { addBrokerOptions } from './broker-settings.js';
 export function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
+  return n;
+}
+
+export function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number >= 0, got "${value}"`);
   return n;
 }
 
@@ -116,6 +123,25 @@ bench
   .action(runBenchFanout);
 
 bench
+  .command('produce')
+  .description('produce throughput: TypeScript producers (one per worker thread) x record sizes x acks, into a broker process')
+  .option('--record-bytes <n,...>', 'record sizes', numberList, [100, 1024, 16384])
+  .option('--producers <n,...>', 'concurrent producers', numberList, [1, 8])
+  .option('--acks <a,...>', 'acks levels (1, all)', acksList, [1, 'all'])
+  .option('--partitions <n>', 'partitions of each topic', positiveNumber, 1)
+  .option('--linger-ms <ms>', "producers' lingerMs", nonNegativeNumber, 5)
+  .option('--batch-bytes <n>', "producers' batchBytes", positiveNumber, 65536)
+  .option('--send-records <n>', 'records per send() call', positiveNumber, 100)
+  .option('--buffer-bytes <n>', 'unacknowledged bytes a producer may hold (as buffer.memory)', positiveNumber, 32 * 1024 * 1024)
+  .option('--seconds <s>', 'producing time per cell', positiveNumber, 3)
+  .option('--repeat <n>', 'runs per cell (the median is reported, with min and max)', positiveNumber, 3)
+  .option('--quick', 'a smoke run: 1 KiB records, 1 and 2 producers, half a second per cell (correctness only)')
+  .option('--dir <dir>', 'where the broker keeps its data (removed after)')
+  .option('--json <file>', 'write the report here', 'bench/results/produce.json')
+  .option('--chart <file>', 'write the chart here', 'bench/results/produce.svg')
+  .action(runBenchProduce);
+
+bench
   .command('transfer')
   .description('transfer-level fan-out: N consumers read one log from the page cache through the transfer engine alone (no broker, no protocol), per fetch path, beside a raw sendfile baseline')
   .option('--log-mib <n>', 'size of the log, MiB', positiveNumber, 1024)
@@ -133,6 +159,15 @@ function fetchPathList(value: string): FetchPath[] {
     const p = v.trim();
     if (!(FETCH_PATHS as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown fetch path "${p}"`);
     return p as FetchPath;
+  });
+}
+
+function acksList(value: string): Array<1 | 'all'> {
+  return value.split(',').map((v) => {
+    const a = v.trim();
+    if (a === '1') return 1;
+    if (a === 'all' || a === '-1') return 'all';
+    throw new InvalidArgumentError(`acks must be 1 or all, got "${a}"`);
   });
 }
 

@@ -1,0 +1,196 @@
+// The produce benchmark: a real broker process and 1..N producers (the TypeScript Producer, one
+// per worker thread) sending records of each size for a fixed time at acks 1 and all. A cell
+// counts only when the topic's high watermark equals the records its producers saw acknowledged.
+//
+// Per cell: records/s and MB/s into the broker (aggregate over producers), broker and client
+// CPU-s per GiB, p50/p99 of send()-to-acknowledgement; repeated, reported as median (min, max).
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Connection } from '../src/client/connection.js';
+import { ApiKey, type MetadataResponse } from '../src/protocol/messages.js';
+import { processCpuSeconds, startBenchBroker } from './broker-process.js';
+import type { TopLevelSpec } from 'vega-lite';
+import { writeSvg } from './chart.js';
+import { machineInfo, type MachineInfo } from './machine.js';
+import type { ProduceWorkerConfig, ProduceWorkerResult } from './produce-worker.js';
+import { median, percentile } from './util.js';
+
+export type BenchAcks = 1 | 'all';
+
+export interface ProduceBenchOptions {
+  recordBytes: number[];
+  producers: number[];
+  acks: BenchAcks[];
+  partitions: number;
+  lingerMs: number;
+  batchBytes: number;
+  sendRecords: number;
+  bufferBytes: number;
+  seconds: number;
+  repeat: number;
+  dir: string;
+  progress?: (done: number, total: number, label: string) => void;
+  log?: (line: string) => void;
+}
+
+interface Figures {
+  recordsPerSec: number;
+  mbPerSec: number;
+  brokerCpuSecPerGib: number;
+  clientCpuSecPerGib: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+}
+
+export interface ProduceRun extends Figures {
+  recordBytes: number;
+  producers: number;
+  acks: BenchAcks;
+  min: Figures;
+  max: Figures;
+  records: number;
+  seconds: number;
+}
+
+export interface ProduceReport {
+  machine: MachineInfo;
+  config: Omit<ProduceBenchOptions, 'progress' | 'log' | 'dir'>;
+  runs: ProduceRun[];
+}
+
+function runWorker(config: ProduceWorkerConfig, go: Promise<void>, ready: () => void): Promise<ProduceWorkerResult> {
+  const worker = new Worker(new URL('./produce-worker.js', import.meta.url), { workerData: config });
+  return new Promise((resolve, reject) => {
+    worker.on('message', (m: { ready?: true; result?: ProduceWorkerResult; error?: string }) => {
+      if (m.ready) {
+        ready();
+        void go.then(() => worker.postMessage('go'));
+      } else if (m.result) resolve(m.result);
+      else reject(new Error(`a producer failed: ${m.error}`));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`a producer worker exited with ${code}`)));
+  });
+}
+
+async function runCell(port: number, pid: number, topic: string, recordBytes: number, producers: number, acks: BenchAcks, o: ProduceBenchOptions): Promise<Figures & { records: number; seconds: number }> {
+  const admin = await Connection.connect({ host: '127.0.0.1', port, clientId: 'bench-produce-admin' });
+  try {
+    await admin.request(ApiKey.CreateTopics, 0, { topics: [{ name: topic, partitions: o.partitions }] });
+    let start!: () => void;
+    const go = new Promise<void>((resolve) => (start = resolve));
+    let waiting = producers;
+    const config: ProduceWorkerConfig = { broker: `127.0.0.1:${port}`, topic, recordBytes, acks, lingerMs: o.lingerMs, batchBytes: o.batchBytes, sendRecords: o.sendRecords, seconds: o.seconds, bufferBytes: o.bufferBytes };
+    let cpu0 = 0;
+    let client0 = process.cpuUsage();
+    const results = Promise.all(
+      Array.from({ length: producers }, () =>
+        runWorker(config, go, () => {
+          if (--waiting > 0) return;
+          cpu0 = processCpuSeconds(pid);
+          client0 = process.cpuUsage();
+          start();
+        }),
+      ),
+    );
+    const done = await results;
+    const brokerCpu = processCpuSeconds(pid) - cpu0;
+    const client = process.cpuUsage(client0);
+    const records = done.reduce((n, r) => n + r.records, 0);
+    const bytes = done.reduce((n, r) => n + r.bytes, 0);
+    const seconds = Math.max(...done.map((r) => r.seconds));
+    const meta = (await admin.request(ApiKey.Metadata, 0, { topics: [topic] })).body as MetadataResponse;
+    const stored = meta.topics[0]!.partitions.reduce((n, p) => n + p.highWatermark, 0n);
+    if (stored !== BigInt(records)) throw new Error(`verify: producers saw ${records} records acknowledged, the topic holds ${stored}`);
+    const latencies = done.flatMap((r) => r.ackLatenciesMs).sort((a, b) => a - b);
+    const gib = bytes / 2 ** 30;
+    return {
+      recordsPerSec: records / seconds,
+      mbPerSec: bytes / seconds / 1e6,
+      brokerCpuSecPerGib: brokerCpu / gib,
+      clientCpuSecPerGib: (client.user + client.system) / 1e6 / gib,
+      ackP50Ms: percentile(latencies, 50),
+      ackP99Ms: percentile(latencies, 99),
+      records,
+      seconds,
+    };
+  } finally {
+    await admin.close();
+  }
+}
+
+export async function runProduceBench(o: ProduceBenchOptions): Promise<ProduceReport> {
+  const dataDir = mkdtempSync(join(o.dir, 'sluice-bench-produce-'));
+  const total = o.recordBytes.length * o.producers.length * o.acks.length * o.repeat;
+  let done = 0;
+  const broker = await startBenchBroker(dataDir, 'sendfile');
+  try {
+    const runs: ProduceRun[] = [];
+    for (const recordBytes of o.recordBytes) {
+      for (const producers of o.producers) {
+        for (const acks of o.acks) {
+          const samples: Array<Figures & { records: number; seconds: number }> = [];
+          for (let r = 0; r < o.repeat; r++) {
+            const topic = `produce-${recordBytes}b-${producers}p-acks${acks}-${r}`;
+            samples.push(await runCell(broker.port, broker.proc.pid!, topic, recordBytes, producers, acks, o));
+            o.progress?.(++done, total, `${recordBytes} B x${producers} acks=${acks}`);
+          }
+          const pick = (f: (xs: number[]) => number) => {
+            const keys = ['recordsPerSec', 'mbPerSec', 'brokerCpuSecPerGib', 'clientCpuSecPerGib', 'ackP50Ms', 'ackP99Ms'] as const;
+            return Object.fromEntries(keys.map((k) => [k, f(samples.map((s) => s[k]))])) as unknown as Figures;
+          };
+          const mid = pick(median);
+          runs.push({ recordBytes, producers, acks, ...mid, min: pick((xs) => Math.min(...xs)), max: pick((xs) => Math.max(...xs)), records: samples.reduce((n, s) => n + s.records, 0), seconds: samples.reduce((n, s) => n + s.seconds, 0) });
+          o.log?.(`bench produce: ${recordBytes} B x${producers} acks=${acks}: ${mid.mbPerSec.toFixed(0)} MB/s, ${mid.recordsPerSec.toFixed(0)} records/s`);
+        }
+      }
+    }
+    const { progress: _p, log: _l, dir: _d, ...config } = o;
+    return { machine: machineInfo(), config, runs };
+  } finally {
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Markdown table: one row per (producers, acks), one column per record size. */
+export function produceTable(report: ProduceReport): string {
+  const sizes = report.config.recordBytes;
+  const head = `| producers | acks | ${sizes.map((b) => `${b} B records`).join(' | ')} |\n|---|---|${sizes.map(() => '---').join('|')}|\n`;
+  const rows = report.config.producers.flatMap((producers) =>
+    report.config.acks.map((acks) => {
+      const cells = sizes.map((recordBytes) => {
+        const r = report.runs.find((x) => x.recordBytes === recordBytes && x.producers === producers && x.acks === acks);
+        return r ? `${r.mbPerSec.toFixed(0)} MB/s, ${(r.recordsPerSec / 1000).toFixed(0)}k rec/s, p99 ${r.ackP99Ms.toFixed(1)} ms` : '-';
+      });
+      return `| ${producers} | ${acks} | ${cells.join(' | ')} |\n`;
+    }),
+  );
+  return head + rows.join('');
+}
+
+export async function writeProduceChart(report: ProduceReport, path: string): Promise<void> {
+  const points = report.runs.map((r) => ({ ...r, series: `${r.producers} producer${r.producers === 1 ? '' : 's'}, acks=${r.acks}` }));
+  const panel = (field: string, title: string) => ({
+    width: 300,
+    height: 220,
+    mark: { type: 'line' as const, point: true },
+    encoding: {
+      x: { field: 'recordBytes', type: 'ordinal' as const, title: 'record bytes' },
+      y: { field, type: 'quantitative' as const, title },
+      color: { field: 'series', type: 'nominal' as const, title: null },
+    },
+  });
+  await writeSvg(
+    {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: `Produce throughput (linger ${report.config.lingerMs} ms, ${report.config.batchBytes / 1024} KiB batches, ${report.config.sendRecords} records per send())`,
+      data: { values: points },
+      hconcat: [panel('mbPerSec', 'MB/s into the broker'), panel('recordsPerSec', 'records/s')],
+      config: { background: 'white' },
+    } as TopLevelSpec,
+    path,
+  );
+}
