@@ -3,9 +3,7 @@
 
 import { tmpdir } from 'node:os';
 import { brokerFanoutTable, runBrokerFanout, writeBrokerFanoutChart, type BrokerFanoutOptions } from '../../bench/broker-fanout.js';
-import { machineLine } from '../../bench/machine.js';
-import { writeJson } from '../../bench/util.js';
-import { benchProgress } from './bench-progress.js';
+import { benchProgress, publishReport } from './bench-progress.js';
 
 /** The benchmark's options as flags: `--seconds` is its `minSeconds`; output files and `--quick` added. */
 export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log'> & {
@@ -34,11 +32,8 @@ export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
     log: bar.log,
     progress: bar.progress,
   });
-  bar.stop();
-  writeJson(flags.json, report);
-  await writeBrokerFanoutChart(report, flags.chart);
-  console.log(machineLine(report.machine));
-  console.log(`topic: ${(report.config.topicBytes / 2 ** 30).toFixed(2)} GiB in ${report.config.partitions} partition(s), preloaded at ${report.preload.mbPerSec.toFixed(0)} MB/s`);
-  console.log(brokerFanoutTable(report));
-  console.log(`JSON: ${flags.json}\nchart: ${flags.chart}`);
+  await publishReport(bar, report, flags, writeBrokerFanoutChart, [
+    `topic: ${(report.config.topicBytes / 2 ** 30).toFixed(2)} GiB in ${report.config.partitions} partition(s), preloaded at ${report.preload.mbPerSec.toFixed(0)} MB/s`,
+    brokerFanoutTable(report),
+  ]);
 }

@@ -2,10 +2,8 @@
 // table on stdout, JSON and an SVG chart.
 
 import { tmpdir } from 'node:os';
-import { machineLine } from '../../bench/machine.js';
 import { produceTable, runProduceBench, writeProduceChart, type ProduceBenchOptions } from '../../bench/produce.js';
-import { writeJson } from '../../bench/util.js';
-import { benchProgress } from './bench-progress.js';
+import { benchProgress, publishReport } from './bench-progress.js';
 
 export type BenchProduceFlags = Omit<ProduceBenchOptions, 'dir' | 'progress' | 'log'> & {
   quick?: boolean;
@@ -25,11 +23,9 @@ export async function runBenchProduce(flags: BenchProduceFlags): Promise<void> {
     log: bar.log,
     progress: bar.progress,
   });
-  bar.stop();
-  writeJson(json, report);
-  await writeProduceChart(report, chart);
-  console.log(machineLine(report.machine));
-  console.log(`linger ${report.config.lingerMs} ms, batches of ${report.config.batchBytes} B, ${report.config.sendRecords} records per send(), ${report.config.partitions} partition(s)`);
-  console.log(produceTable(report));
-  console.log(`JSON: ${json}\nchart: ${chart}`);
+  const c = report.config;
+  await publishReport(bar, report, { json, chart }, writeProduceChart, [
+    `linger ${c.lingerMs} ms, batches of ${c.batchBytes} B, ${c.sendRecords} records per send(), ${c.partitions} partition(s)`,
+    produceTable(report),
+  ]);
 }

@@ -1,7 +1,9 @@
-// The progress bar the long benchmarks draw on stderr (cli-progress), and their log lines, which
-// are printed only until the bar appears (after that the table on stdout says it all).
+// What the benchmark commands share: the progress bar drawn on stderr (cli-progress) and their
+// log lines, printed only until the bar appears; then the report as JSON, chart and stdout.
 
 import { SingleBar, Presets } from 'cli-progress';
+import { machineLine, type MachineInfo } from '../../bench/machine.js';
+import { writeJson } from '../../bench/util.js';
 
 export interface BenchProgress {
   progress: (done: number, total: number, label: string) => void;
@@ -23,4 +25,18 @@ export function benchProgress(name: string, unit = 'cells'): BenchProgress {
     },
     stop: () => bar.stop(),
   };
+}
+
+/** Ends the bar, writes the JSON and the chart, prints the machine, `lines` and where the files are. */
+export async function publishReport<R extends { machine: MachineInfo }>(
+  bar: BenchProgress,
+  report: R,
+  files: { json: string; chart: string },
+  writeChart: (report: R, path: string) => Promise<void>,
+  lines: string[],
+): Promise<void> {
+  bar.stop();
+  writeJson(files.json, report);
+  await writeChart(report, files.chart);
+  console.log([machineLine(report.machine), ...lines, `JSON: ${files.json}`, `chart: ${files.chart}`].join('\n'));
 }

@@ -12,6 +12,7 @@ import { runBenchAppend } from './bench-append.js';
 import { runBenchTransfer } from './bench-transfer.js';
 import { runBenchFanout } from './bench-fanout.js';
 import { runBenchProduce } from './bench-produce.js';
+import { runBenchLatency } from './bench-latency.js';
 import { FANOUT_PATHS, type FanoutPath } from '../../bench/transfer-fanout.js';
 import { FETCH_PATHS, type FetchPath } from '../transfer/engine.js';
 import { addBrokerOptions } from './broker-settings.js';
@@ -30,6 +31,14 @@ export function nonNegativeNumber(value: string): number {
 
 export function numberList(value: string): number[] {
   return value.split(',').map((v) => positiveNumber(v.trim()));
+}
+
+function countList(value: string): number[] {
+  return value.split(',').map((v) => {
+    const n = nonNegativeNumber(v.trim());
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected a whole number, got "${v}"`);
+    return n;
+  });
 }
 
 const program = new Command('sluice').description('Sluice: a Kafka-style append-only log broker').version('0.1.0');
@@ -140,6 +149,26 @@ bench
   .option('--json <file>', 'write the report here', 'bench/results/produce.json')
   .option('--chart <file>', 'write the chart here', 'bench/results/produce.svg')
   .action(runBenchProduce);
+
+bench
+  .command('latency')
+  .description('end-to-end latency (send() to receipt) of a fixed-rate stream while N other consumers tail the same partition')
+  .option('--rate <n>', 'records per second offered', positiveNumber, 10_000)
+  .option('--record-bytes <n>', 'bytes per record (at least 12: the send time and a sequence number)', positiveNumber, 1024)
+  .option('--seconds <s>', 'producing time per cell', positiveNumber, 5)
+  .option('--fanout <n,...>', 'fan-out consumer counts (0 for none)', countList, [0, 16, 256])
+  .option('--acks <a>', 'acks (1 or all)', (v) => acksList(v)[0]!, 1)
+  .option('--linger-ms <ms>', "the producer's lingerMs", nonNegativeNumber, 0)
+  .option('--max-wait-ms <ms>', "the measuring consumer's maxWaitMs", nonNegativeNumber, 500)
+  .option('--fanout-fetch-bytes <n>', "fan-out consumers' maxBytes per fetch", positiveNumber, 1048576)
+  .option('--fanout-min-bytes <n>', "fan-out consumers' minBytes", positiveNumber, 1)
+  .option('--fanout-max-wait-ms <ms>', "fan-out consumers' maxWaitMs", nonNegativeNumber, 500)
+  .option('--path <p>', `the broker's fetch path (${FETCH_PATHS.join(', ')})`, (v) => fetchPathList(v)[0]!, 'sendfile')
+  .option('--quick', 'a smoke run: 2,000 records/s for 1 s, fan-out 0 and 16 (correctness only)')
+  .option('--dir <dir>', 'where the broker keeps its data (removed after)')
+  .option('--json <file>', 'write the report here', 'bench/results/latency.json')
+  .option('--chart <file>', 'write the chart here', 'bench/results/latency.svg')
+  .action(runBenchLatency);
 
 bench
   .command('transfer')

@@ -1,0 +1,224 @@
+// The end-to-end latency benchmark: a real broker process, one TypeScript Producer offering a
+// fixed rate of records to one partition, one TypeScript Consumer (worker thread) timing each
+// record from send() to receipt, and N other consumers (native, crates/transfer fetch_load)
+// tailing the same partition with long-poll fetches at the same time: what does fan-out do to
+// the latency of the stream? A cell counts only when the measuring consumer got every record in
+// order and every fan-out consumer reached the end with CRC-checked batches.
+//
+// Per cell (fan-out N): p50/p99/p99.9/max latency, the rate achieved, what the fan-out consumers
+// were served, and the broker's CPU use.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { TopLevelSpec } from 'vega-lite';
+import { Connection } from '../src/client/connection.js';
+import { Producer } from '../src/client/producer.js';
+import { native } from '../src/native.js';
+import { ApiKey } from '../src/protocol/messages.js';
+import type { FetchPath } from '../src/transfer/engine.js';
+import { processCpuSeconds, startBenchBroker } from './broker-process.js';
+import { fetchTemplate } from './broker-fanout.js';
+import { writeSvg } from './chart.js';
+import type { LatencyWorkerConfig, LatencyWorkerResult } from './latency-worker.js';
+import { machineInfo, type MachineInfo } from './machine.js';
+import type { BenchAcks } from './produce.js';
+import { percentile } from './util.js';
+
+/** A record's value starts with its send time (u64 ns) and sequence number (u32). */
+const STAMP_BYTES = 12;
+/** The fan-out consumers and the measuring one must finish this long after the last send. */
+const DRAIN_TIMEOUT_MS = 30_000;
+
+export interface LatencyBenchOptions {
+  /** Records per second offered. */
+  rate: number;
+  recordBytes: number;
+  seconds: number;
+  /** Fan-out consumer counts, one cell each. */
+  fanout: number[];
+  acks: BenchAcks;
+  lingerMs: number;
+  /** The measuring consumer's maxWaitMs. */
+  maxWaitMs: number;
+  /** The fan-out consumers' fetches: maxBytes, minBytes, maxWaitMs. */
+  fanoutFetchBytes: number;
+  fanoutMinBytes: number;
+  fanoutMaxWaitMs: number;
+  path: FetchPath;
+  dir: string;
+  progress?: (done: number, total: number, label: string) => void;
+  log?: (line: string) => void;
+}
+
+export interface LatencyRun {
+  fanout: number;
+  records: number;
+  offeredPerSec: number;
+  achievedPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  /** What the fan-out consumers were sent, all together. */
+  fanoutMBPerSec: number;
+  fanoutFetches: number;
+  /** Broker CPU-seconds per second (cores busy). */
+  brokerCores: number;
+}
+
+export interface LatencyReport {
+  machine: MachineInfo;
+  config: Omit<LatencyBenchOptions, 'progress' | 'log' | 'dir'>;
+  runs: LatencyRun[];
+}
+
+function startMeasuringConsumer(config: LatencyWorkerConfig): { ready: Promise<void>; result: Promise<LatencyWorkerResult>; produced(): void } {
+  const worker = new Worker(new URL('./latency-worker.js', import.meta.url), { workerData: config });
+  let ready!: () => void;
+  const readyP = new Promise<void>((resolve) => (ready = resolve));
+  const result = new Promise<LatencyWorkerResult>((resolve, reject) => {
+    worker.on('message', (m: { ready?: true; result?: LatencyWorkerResult; error?: string }) => {
+      if (m.ready) ready();
+      else if (m.result) resolve(m.result);
+      else reject(new Error(`verify: the measuring consumer failed: ${m.error}`));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the measuring consumer exited with ${code}`)));
+  });
+  return { ready: readyP, result, produced: () => worker.postMessage('produced') };
+}
+
+/** Offers `rate` records/s for `seconds`: each timer tick sends the records due by then, stamped. */
+async function offer(producer: Producer, topic: string, o: LatencyBenchOptions, total: number): Promise<number> {
+  const t0 = performance.now();
+  let sent = 0;
+  let failure: unknown;
+  while (sent < total && failure === undefined) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * o.rate));
+    if (due > sent) {
+      const records = [];
+      for (; sent < due; sent++) {
+        const value = Buffer.alloc(Math.max(STAMP_BYTES, o.recordBytes), 0x63);
+        value.writeBigUInt64BE(process.hrtime.bigint(), 0);
+        value.writeUInt32BE(sent, 8);
+        records.push({ value, partition: 0 });
+      }
+      producer.send(topic, records).catch((err: unknown) => (failure = err));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await producer.flush();
+  if (failure !== undefined) throw failure;
+  return (performance.now() - t0) / 1000;
+}
+
+async function runCell(port: number, pid: number, fanout: number, o: LatencyBenchOptions): Promise<LatencyRun> {
+  const topic = `latency-${fanout}`;
+  const total = Math.round(o.rate * o.seconds);
+  const admin = await Connection.connect({ host: '127.0.0.1', port, clientId: 'bench-latency-admin' });
+  await admin.request(ApiKey.CreateTopics, 0, { topics: [{ name: topic, partitions: 1 }] });
+  await admin.close();
+
+  const template = fetchTemplate(0, o.fanoutFetchBytes, { topic, maxWaitMs: o.fanoutMaxWaitMs, minBytes: o.fanoutMinBytes });
+  // The fan-out consumers stop by themselves at the end offset; stop() only guards against a hang.
+  const load = fanout > 0 ? new native.NativeFetchLoad('127.0.0.1', port, fanout, template.frame, template.correlationAt, template.offsetAt, 0n, BigInt(total), 1) : undefined;
+  const measuring = startMeasuringConsumer({ broker: `127.0.0.1:${port}`, topic, records: total, maxWaitMs: o.maxWaitMs, timeoutMs: DRAIN_TIMEOUT_MS });
+  await measuring.ready;
+  const producer = new Producer({ broker: `127.0.0.1:${port}`, acks: o.acks, lingerMs: o.lingerMs, clientId: 'bench-latency' });
+  await producer.send(topic, []);
+
+  const cpu0 = processCpuSeconds(pid);
+  const t0 = performance.now();
+  const seconds = await offer(producer, topic, o, total);
+  measuring.produced();
+  await producer.close();
+  const guard = setTimeout(() => load?.stop(), DRAIN_TIMEOUT_MS);
+  try {
+    const [{ latenciesNs }, fanned] = await Promise.all([measuring.result, load?.wait()]);
+    const wall = (performance.now() - t0) / 1000;
+    const brokerCores = (processCpuSeconds(pid) - cpu0) / wall;
+    let fanoutBytes = 0;
+    let fanoutFetches = 0;
+    if (fanned) {
+      for (const c of fanned.consumers) {
+        if (c.error) throw new Error(`verify: a fan-out consumer failed: ${c.error}`);
+        if (c.nextOffset !== BigInt(total)) throw new Error(`verify: a fan-out consumer stopped at ${c.nextOffset} of ${total}`);
+        fanoutBytes += c.dataBytes;
+        fanoutFetches += c.fetches;
+      }
+      const checker = fanned.consumers[0]!;
+      if (checker.crcChecked === 0 || checker.crcChecked !== checker.batches) throw new Error(`verify: CRC-checked ${checker.crcChecked} of ${checker.batches} batches`);
+    }
+    const ms = Array.from(latenciesNs, (ns) => ns / 1e6).sort((a, b) => a - b);
+    return {
+      fanout,
+      records: total,
+      offeredPerSec: o.rate,
+      achievedPerSec: total / seconds,
+      p50Ms: percentile(ms, 50),
+      p99Ms: percentile(ms, 99),
+      p999Ms: percentile(ms, 99.9),
+      maxMs: ms.at(-1) ?? 0,
+      fanoutMBPerSec: fanoutBytes / wall / 1e6,
+      fanoutFetches,
+      brokerCores,
+    };
+  } finally {
+    clearTimeout(guard);
+  }
+}
+
+export async function runLatencyBench(o: LatencyBenchOptions): Promise<LatencyReport> {
+  const dataDir = mkdtempSync(join(o.dir, 'sluice-bench-latency-'));
+  const broker = await startBenchBroker(dataDir, o.path);
+  try {
+    const runs: LatencyRun[] = [];
+    for (const [i, fanout] of o.fanout.entries()) {
+      const run = await runCell(broker.port, broker.proc.pid!, fanout, o);
+      runs.push(run);
+      o.progress?.(i + 1, o.fanout.length, `fan-out ${fanout}`);
+      o.log?.(`bench latency: fan-out ${fanout}: p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms, p99.9 ${run.p999Ms.toFixed(2)} ms`);
+    }
+    const { progress: _p, log: _l, dir: _d, ...config } = o;
+    return { machine: machineInfo(), config, runs };
+  } finally {
+    await broker.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export function latencyTable(report: LatencyReport): string {
+  const head = '| fan-out consumers | records/s (offered / achieved) | p50 | p99 | p99.9 | max | fan-out served | broker CPU |\n|---|---|---|---|---|---|---|---|\n';
+  const rows = report.runs.map(
+    (r) =>
+      `| ${r.fanout} | ${r.offeredPerSec} / ${r.achievedPerSec.toFixed(0)} | ${r.p50Ms.toFixed(2)} ms | ${r.p99Ms.toFixed(2)} ms | ${r.p999Ms.toFixed(2)} ms | ${r.maxMs.toFixed(1)} ms | ${r.fanoutMBPerSec.toFixed(0)} MB/s in ${r.fanoutFetches} fetches | ${(100 * r.brokerCores).toFixed(0)}% of a core |\n`,
+  );
+  return head + rows.join('');
+}
+
+export async function writeLatencyChart(report: LatencyReport, path: string): Promise<void> {
+  const points = report.runs.flatMap((r) => [
+    { fanout: r.fanout, percentile: 'p50', ms: r.p50Ms },
+    { fanout: r.fanout, percentile: 'p99', ms: r.p99Ms },
+    { fanout: r.fanout, percentile: 'p99.9', ms: r.p999Ms },
+  ]);
+  const c = report.config;
+  await writeSvg(
+    {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: `End-to-end latency: ${c.rate} records/s of ${c.recordBytes} B, acks=${c.acks}, while N consumers tail the partition`,
+      data: { values: points },
+      width: 420,
+      height: 240,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'fanout', type: 'ordinal', title: 'fan-out consumers' },
+        y: { field: 'ms', type: 'quantitative', title: 'send() to receipt, ms' },
+        color: { field: 'percentile', type: 'nominal', title: null },
+      },
+      config: { background: 'white' },
+    } as TopLevelSpec,
+    path,
+  );
+}
