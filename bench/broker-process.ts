@@ -1,5 +1,7 @@
 // A broker child process for the benchmarks (its own data dir, any port, no metrics listener),
 // and what the benchmarks read about it from /proc: CPU time and resident memory.
+// SLUICE_BENCH_BROKER_NODE_ARGS adds Node flags to the broker (to profile it under a benchmark:
+// `--cpu-prof --cpu-prof-dir=prof`; NODE_OPTIONS cannot carry --cpu-prof).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,7 +21,7 @@ export interface BenchBroker {
 export async function startBenchBroker(dataDir: string, path: FetchPath, extraArgs: string[] = []): Promise<BenchBroker> {
   const proc = spawn(
     process.execPath,
-    [MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', 'off', '--fetch-path', path, '--log-level', 'warn', '--log-format', 'json', ...extraArgs],
+    [...(process.env.SLUICE_BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean), MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', 'off', '--fetch-path', path, '--log-level', 'warn', '--log-format', 'json', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';

@@ -10,7 +10,7 @@
 
 import { SluiceError } from '../errors.js';
 import { ApiKey, type ProduceResponse } from '../protocol/messages.js';
-import { RecordBatchBuilder } from '../protocol/record-batch.js';
+import { BATCH_HEADER_BYTES, RecordBatchBuilder } from '../protocol/record-batch.js';
 import { BrokerClient, sleep, type ClientOptions } from './broker-client.js';
 import { partitionForKey, StickyPartitioner } from './partitioner.js';
 
@@ -94,6 +94,8 @@ export class Producer {
   readonly #sticky = new StickyPartitioner();
   /** Batches still taking records: per topic, indexed by partition. */
   readonly #open = new Map<string, Array<Batch | undefined>>();
+  /** Per topic and partition, the size of the last batch closed (to size the next one's buffer). */
+  readonly #lastBatchBytes = new Map<string, number[]>();
   #openBatches = 0;
   /** Full or lingered batches waiting for a request slot, oldest first. */
   readonly #ready: Batch[] = [];
@@ -163,8 +165,7 @@ export class Producer {
       batch = undefined;
     }
     if (!batch) {
-      const capacity = Math.max(this.#batchBytes, 64 + (key?.length ?? 0) + (r.value?.length ?? 0));
-      batch = { topic, partition, partitions, builder: new RecordBatchBuilder(capacity), calls: [], slots: [], keyless: false, encoded: undefined, attempts: 0 };
+      batch = { topic, partition, partitions, builder: new RecordBatchBuilder(this.#capacity(topic, partition, r, key)), calls: [], slots: [], keyless: false, encoded: undefined, attempts: 0 };
       open[partition] = batch;
       this.#openBatches++;
       batch.builder.tryAppend(r, timestampMs);
@@ -176,11 +177,30 @@ export class Producer {
     else this.#timer ??= setTimeout(() => this.#sealAll(), this.#lingerMs);
   }
 
+  /**
+   * The buffer a new batch starts with: twice the partition's last batch, within batchBytes (and
+   * at least this record). A slow stream's batches hold a few records; giving each the whole of
+   * batchBytes made the allocator, not the records, drive garbage collection.
+   */
+  #capacity(topic: string, partition: number, r: ProducerRecord, key: Buffer | null): number {
+    const last = this.#lastBatchBytes.get(topic)?.[partition] ?? this.#batchBytes;
+    const record = 64 + (key?.length ?? 0) + (r.value?.length ?? 0);
+    return Math.max(record + BATCH_HEADER_BYTES, Math.min(this.#batchBytes, 2 * last));
+  }
+
+  /** A batch is done taking records: ready to send. */
+  #toReady(batch: Batch): void {
+    let sizes = this.#lastBatchBytes.get(batch.topic);
+    if (!sizes) this.#lastBatchBytes.set(batch.topic, (sizes = []));
+    sizes[batch.partition] = batch.builder.sizeBytes;
+    this.#ready.push(batch);
+  }
+
   /** A full batch: ready to send, and sent if a request slot is free. */
   #close(open: Array<Batch | undefined>, batch: Batch): void {
     open[batch.partition] = undefined;
     this.#openBatches--;
-    this.#ready.push(batch);
+    this.#toReady(batch);
     this.#drain();
   }
 
@@ -189,7 +209,7 @@ export class Producer {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const open of this.#open.values()) {
-      for (const b of open) if (b) this.#ready.push(b);
+      for (const b of open) if (b) this.#toReady(b);
     }
     this.#open.clear();
     this.#openBatches = 0;
