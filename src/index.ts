@@ -6,6 +6,7 @@ export { crc32c } from './native.js';
 export { PartitionLog, type AppendResult, type FileRange, type LogSlice, type LogOptions, type LogStats } from './storage/partition-log.js';
 export {
   encodeRecordBatch,
+  RecordBatchBuilder,
   decodeRecordBatch,
   decodeRecordBatches,
   type RecordInput,
