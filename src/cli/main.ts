@@ -101,6 +101,14 @@ groups.command('list').description('list consumer groups and their states').addO
 groups.command('describe <group>').description('members, assignments, committed offsets, high watermarks and lag per partition').addOption(brokerOption()).action(cli(groupsDescribe));
 
 const bench = program.command('bench').description('benchmarks that write JSON and print a table');
+
+/** The options every broker benchmark shares: where the broker's data lives and where the report goes. */
+function reportOptions(command: Command, name: string): Command {
+  return command
+    .option('--dir <dir>', 'where the broker keeps its data (removed after)')
+    .option('--json <file>', 'write the report here', `bench/results/${name}.json`)
+    .option('--chart <file>', 'write the chart here', `bench/results/${name}.svg`);
+}
 bench
   .command('append')
   .description('append throughput: batch sizes x (page cache, fsync each, group commit)')
@@ -112,8 +120,7 @@ bench
   .option('--json <file>', 'write the report here', 'bench/results/append.json')
   .action(runBenchAppend);
 
-bench
-  .command('fanout')
+reportOptions(bench.command('fanout'), 'fanout')
   .description('broker fan-out: a broker per fetch path, N native consumers reading the whole topic with Fetch requests, beside the raw sendfile limit')
   .option('--gib <n>', 'data to preload, GiB', positiveNumber, 1)
   .option('--partitions <n>', 'partitions of the topic', positiveNumber, 1)
@@ -126,13 +133,9 @@ bench
   .option('--seconds <s>', 'each cell reads whole passes for at least this long', positiveNumber, 3)
   .option('--no-raw', 'skip the raw sendfile limit')
   .option('--quick', 'a smoke run in well under a minute: 64 MiB, 1 and 16 consumers, one short run per cell (correctness only)')
-  .option('--dir <dir>', 'where the broker keeps its data (removed after)')
-  .option('--json <file>', 'write the report here', 'bench/results/fanout.json')
-  .option('--chart <file>', 'write the chart here', 'bench/results/fanout.svg')
   .action(runBenchFanout);
 
-bench
-  .command('produce')
+reportOptions(bench.command('produce'), 'produce')
   .description('produce throughput: TypeScript producers (one per worker thread) x record sizes x acks, into a broker process')
   .option('--record-bytes <n,...>', 'record sizes', numberList, [100, 1024, 16384])
   .option('--producers <n,...>', 'concurrent producers', numberList, [1, 8])
@@ -145,16 +148,12 @@ bench
   .option('--seconds <s>', 'producing time per cell', positiveNumber, 3)
   .option('--repeat <n>', 'runs per cell (the median is reported, with min and max)', positiveNumber, 3)
   .option('--quick', 'a smoke run: 1 KiB records, 1 and 2 producers, half a second per cell (correctness only)')
-  .option('--dir <dir>', 'where the broker keeps its data (removed after)')
-  .option('--json <file>', 'write the report here', 'bench/results/produce.json')
-  .option('--chart <file>', 'write the chart here', 'bench/results/produce.svg')
   .action(runBenchProduce);
 
-bench
-  .command('latency')
+reportOptions(bench.command('latency'), 'latency')
   .description('end-to-end latency (send() to receipt) of a fixed-rate stream while N other consumers tail the same partition')
   .option('--rate <n>', 'records per second offered', positiveNumber, 10_000)
-  .option('--record-bytes <n>', 'bytes per record (at least 12: the send time and a sequence number)', positiveNumber, 1024)
+  .option('--record-bytes <n>', 'bytes per record (the first 12 carry the send time and a sequence number)', positiveNumber, 1024)
   .option('--seconds <s>', 'producing time per cell', positiveNumber, 5)
   .option('--fanout <n,...>', 'fan-out consumer counts (0 for none)', countList, [0, 16, 256])
   .option('--acks <a>', 'acks (1 or all)', (v) => acksList(v)[0]!, 1)
@@ -165,9 +164,6 @@ bench
   .option('--fanout-max-wait-ms <ms>', "fan-out consumers' maxWaitMs", nonNegativeNumber, 500)
   .option('--path <p>', `the broker's fetch path (${FETCH_PATHS.join(', ')})`, (v) => fetchPathList(v)[0]!, 'sendfile')
   .option('--quick', 'a smoke run: 2,000 records/s for 1 s, fan-out 0 and 16 (correctness only)')
-  .option('--dir <dir>', 'where the broker keeps its data (removed after)')
-  .option('--json <file>', 'write the report here', 'bench/results/latency.json')
-  .option('--chart <file>', 'write the chart here', 'bench/results/latency.svg')
   .action(runBenchLatency);
 
 bench
