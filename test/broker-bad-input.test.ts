@@ -193,3 +193,29 @@ t.test('topic names cannot reach outside the data directory', async (t) => {
   const [p] = await produce(c, [{ topic: '../up', partition: 0, batches: batchOf(1) }]);
   t.equal(p?.error?.code, 'UNKNOWN_TOPIC_OR_PARTITION');
 });
+
+t.test('idle connections close after --connections-max-idle-ms; a parked fetch is not idle', async (t) => {
+  const broker = await startBroker(t, { args: ['--connections-max-idle-ms', '300'] });
+  await createTopic(await broker.connect(), 'idle');
+  // Slowloris: half a frame prefix, then silence.
+  const slow = await rawClient(broker);
+  slow.socket.write(Buffer.from([0, 0, 1]));
+  // Silent from the start.
+  const silent = await rawClient(broker);
+  // A long poll that outlives the idle limit, answered by its deadline.
+  const parked = await rawClient(broker);
+  const startedMs = Date.now();
+  parked.request(ApiKey.Fetch, 7, { maxWaitMs: 1200, minBytes: 1, maxBytes: 1024, partitions: [{ topic: 'idle', partition: 0, offset: 0n, maxBytes: 1024 }] });
+  await Promise.all([slow.closed, silent.closed]);
+  const closedAfterMs = Date.now() - startedMs;
+  t.ok(closedAfterMs < 1100, `the half-frame and silent connections were closed after ${closedAfterMs} ms, before the parked fetch's deadline`);
+  const answer = await parked.next();
+  t.equal(answer.correlationId, 7, 'the parked fetch was answered at its deadline, not cut off');
+  t.ok(Date.now() - startedMs >= 1150, 'after its maxWaitMs');
+  t.equal(parked.socket.destroyed, false, 'and its connection is open until it idles');
+  await parked.closed;
+  const closes = Number(/^sluice_connections_closed_idle_total (\d+)$/m.exec(await scrape(broker))?.[1]);
+  t.ok(closes >= 3, `idle closes counted (${closes}: these three, and the test's idle admin connection)`);
+  // The broker is unaffected: a fresh connection works.
+  t.equal(await highWatermark(broker, 'idle'), 0n);
+});

@@ -75,6 +75,7 @@ export const BROKER_SETTINGS: readonly Setting[] = [
   { key: 'fetchPath', flag: '--fetch-path <path>', description: `how fetched data reaches sockets (${FETCH_PATHS.join(', ')})`, fallback: 'sendfile', parse: oneOf(FETCH_PATHS) },
   { key: 'maxFrameBytes', flag: '--max-frame-bytes <n>', description: 'largest request frame accepted; larger ones are refused unread', fallback: 100 * MIB, parse: integer(1024, 0xffff_ffff) },
   { key: 'maxInFlightRequests', flag: '--max-in-flight-requests <n>', description: 'requests per connection awaiting a response before the broker stops reading it', fallback: 128, parse: integer(1, 65536) },
+  { key: 'connectionsMaxIdleMs', flag: '--connections-max-idle-ms <ms>', description: 'close a connection that sent nothing and awaits no response for this long (a parked fetch is not idle)', fallback: 600_000, parse: integer(100, 0x7fff_ffff) },
   { key: 'autoCreateTopics', flag: '--auto-create-topics', description: 'create unknown topics named in Metadata requests', fallback: false, parse: bool, boolean: true },
   { key: 'defaultPartitions', flag: '--default-partitions <n>', description: 'partitions of auto-created topics and of creates that ask for -1', fallback: 1, parse: integer(1, 10_000) },
   { key: 'segmentBytes', flag: '--segment-bytes <n>', description: 'default segment size of topics', fallback: 1024 * MIB, parse: integer(1024, 0x7fff_ffff) },
@@ -158,6 +159,7 @@ export function resolveBrokerSettings(flags: Record<string, unknown>, env: NodeJ
       fetchPath,
       maxFrameBytes: v('maxFrameBytes'),
       maxInFlightRequests: v('maxInFlightRequests'),
+      connectionsMaxIdleMs: v('connectionsMaxIdleMs'),
       autoCreateTopics: v<boolean>('autoCreateTopics'),
       topicDefaults: {
         partitions: v('defaultPartitions'),

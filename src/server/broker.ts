@@ -33,6 +33,8 @@ export interface BrokerConfig {
   fetchPath: FetchPath;
   maxFrameBytes: number;
   maxInFlightRequests: number;
+  /** A connection that sent nothing and awaits no response for this long is closed. */
+  connectionsMaxIdleMs: number;
   autoCreateTopics: boolean;
   topicDefaults: TopicDefaults;
   retentionCheckIntervalMs: number;
@@ -131,6 +133,7 @@ export class Broker {
     const connection = new Connection(socket, this.#engine.writer(socket), this.#services(), {
       maxFrameBytes: this.config.maxFrameBytes,
       maxInFlightRequests: this.config.maxInFlightRequests,
+      maxIdleMs: this.config.connectionsMaxIdleMs,
     });
     this.#connections.add(connection);
     socket.once('close', () => this.#connections.delete(connection));

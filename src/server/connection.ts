@@ -6,6 +6,10 @@
 // `maxInFlightRequests` requests may wait for their response; past that the socket stops being read
 // (TCP backpressure), so a client that pipelines without reading cannot grow the broker's memory.
 //
+// Idle connections: one that has sent nothing for `maxIdleMs` and awaits no response (a parked
+// fetch is a response awaited) is closed, as Kafka's connections.max.idle.ms; this also ends
+// clients that send part of a frame and fall silent, whose partial frame is all they hold.
+//
 // Bad input: a frame over `maxFrameBytes` is answered MESSAGE_TOO_LARGE without being buffered; a
 // request with bad content is answered with its error; framing or MessagePack that cannot be parsed
 // closes the connection (the stream cannot be trusted past it) with a logged reason.
@@ -24,6 +28,7 @@ import type { BrokerMetrics } from './metrics.js';
 export interface ConnectionOptions {
   maxFrameBytes: number;
   maxInFlightRequests: number;
+  maxIdleMs: number;
 }
 
 export type ConnectionServices = Omit<HandlerContext, 'signal' | 'logger' | 'clientHost'> & { logger: Logger; metrics: BrokerMetrics };
@@ -56,6 +61,17 @@ export class Connection {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#logger.debug({ err: err.message }, 'connection error'));
+    // Node's socket timeout counts reads and writes; a timeout while a response is owed re-arms.
+    socket.setTimeout(options.maxIdleMs);
+    socket.on('timeout', () => {
+      if (this.#inFlight > 0) {
+        socket.setTimeout(options.maxIdleMs);
+        return;
+      }
+      this.#logger.info({ idleMs: options.maxIdleMs, partialFrameBytes: this.#decoder.bufferedBytes }, 'closing idle connection');
+      services.metrics.closedIdle();
+      socket.destroy();
+    });
     socket.on('close', () => {
       this.#abort.abort();
       services.metrics.connectionClosed();

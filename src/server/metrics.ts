@@ -22,6 +22,7 @@ export class BrokerMetrics implements LogObserver {
   readonly #connections: Gauge;
   readonly #connectionsTotal: Counter;
   readonly #closedForProtocol: Counter<'reason'>;
+  readonly #closedIdle: Counter;
 
   constructor(topics: TopicRegistry, groups: GroupCoordinator, engine: TransferEngine) {
     const registers = [this.registry];
@@ -46,6 +47,11 @@ export class BrokerMetrics implements LogObserver {
     });
     this.#connections = new Gauge({ name: 'sluice_connections', help: 'Open client connections', registers });
     this.#connectionsTotal = new Counter({ name: 'sluice_connections_total', help: 'Client connections accepted', registers });
+    this.#closedIdle = new Counter({
+      name: 'sluice_connections_closed_idle_total',
+      help: 'Connections the broker closed after connectionsMaxIdleMs with nothing sent and no response owed',
+      registers,
+    });
     this.#closedForProtocol = new Counter({
       name: 'sluice_connections_closed_for_protocol_errors_total',
       help: 'Connections the broker closed because their framing or MessagePack could not be parsed',
@@ -155,6 +161,10 @@ export class BrokerMetrics implements LogObserver {
 
   closedForProtocolError(reason: string): void {
     this.#closedForProtocol.inc({ reason });
+  }
+
+  closedIdle(): void {
+    this.#closedIdle.inc();
   }
 }
 
