@@ -21,7 +21,7 @@ import { processCpuSeconds, rssMiB, startBenchBroker, type BenchBroker } from '.
 import { fanoutSpec, writeSvg } from './chart.js';
 import { connectConsumers, finish } from './transfer-fanout.js';
 import { machineInfo, type MachineInfo } from './machine.js';
-import { median, percentile } from './util.js';
+import { median, percentile, summarize } from './util.js';
 
 const TOPIC = 'fanout';
 const CORRELATION_SENTINEL = 0x7fff_ffff;
@@ -203,11 +203,7 @@ async function runRaw(segmentPath: string, consumers: number, seconds: number): 
   return { gibPerSec: gib / r.seconds, senderCpuSecPerGib: r.cpuSeconds / gib };
 }
 
-function summarize(samples: Sample[]): { mid: Figures; min: Figures; max: Figures } {
-  const keys = ['gibPerSec', 'brokerCpuSecPerGib', 'consumerCpuSecPerGib', 'fetchP50Ms', 'fetchP99Ms', 'brokerRssMiB'] as const;
-  const pick = (f: (xs: number[]) => number) => Object.fromEntries(keys.map((k) => [k, f(samples.map((s) => s[k]))])) as unknown as Figures;
-  return { mid: pick(median), min: pick((xs) => Math.min(...xs)), max: pick((xs) => Math.max(...xs)) };
-}
+const FIGURES = ['gibPerSec', 'brokerCpuSecPerGib', 'consumerCpuSecPerGib', 'fetchP50Ms', 'fetchP99Ms', 'brokerRssMiB'] as const;
 
 export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFanoutReport> {
   const say = o.log ?? (() => undefined);
@@ -233,7 +229,7 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
           samples.push(await runCell(broker, n, o, loaded.endOffsets));
           tick(`${path} x${n}`);
         }
-        const { mid, min, max } = summarize(samples);
+        const { mid, min, max } = summarize(samples, FIGURES);
         runs.push({ path, consumers: n, ...mid, pctOfRaw: null, min, max, repeats: samples.length, passes: samples.reduce((a, s) => a + s.passes, 0), seconds: samples.reduce((a, s) => a + s.seconds, 0) });
         say(`broker fanout: ${path} x${n}: ${mid.gibPerSec.toFixed(2)} GiB/s, broker ${mid.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, p99 ${mid.fetchP99Ms.toFixed(2)} ms`);
       }

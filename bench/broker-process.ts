@@ -5,7 +5,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FetchPath } from '../src/transfer/engine.js';
 
@@ -42,6 +43,21 @@ export async function startBenchBroker(dataDir: string, path: FetchPath, extraAr
       if (proc.exitCode === null) await once(proc, 'exit');
     },
   };
+}
+
+/** Runs `fn` against a broker on a fresh data dir under `dir`; stops it and removes the dir after. */
+export async function withBenchBroker<T>(dir: string, name: string, path: FetchPath, fn: (broker: BenchBroker) => Promise<T>): Promise<T> {
+  const dataDir = mkdtempSync(join(dir, `sluice-bench-${name}-`));
+  try {
+    const broker = await startBenchBroker(dataDir, path);
+    try {
+      return await fn(broker);
+    } finally {
+      await broker.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 /** utime + stime of a process, in seconds. */

@@ -8,8 +8,6 @@
 // Per cell (fan-out N): p50/p99/p99.9/max latency, the rate achieved, what the fan-out consumers
 // were served, and the broker's CPU use.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TopLevelSpec } from 'vega-lite';
 import { Connection } from '../src/client/connection.js';
@@ -17,7 +15,7 @@ import { Producer } from '../src/client/producer.js';
 import { native } from '../src/native.js';
 import { ApiKey } from '../src/protocol/messages.js';
 import type { FetchPath } from '../src/transfer/engine.js';
-import { processCpuSeconds, startBenchBroker } from './broker-process.js';
+import { processCpuSeconds, withBenchBroker } from './broker-process.js';
 import { fetchTemplate } from './broker-fanout.js';
 import { writeSvg } from './chart.js';
 import type { LatencyWorkerConfig, LatencyWorkerResult } from './latency-worker.js';
@@ -171,9 +169,7 @@ async function runCell(port: number, pid: number, fanout: number, o: LatencyBenc
 }
 
 export async function runLatencyBench(o: LatencyBenchOptions): Promise<LatencyReport> {
-  const dataDir = mkdtempSync(join(o.dir, 'sluice-bench-latency-'));
-  const broker = await startBenchBroker(dataDir, o.path);
-  try {
+  return withBenchBroker(o.dir, 'latency', o.path, async (broker) => {
     const runs: LatencyRun[] = [];
     for (const [i, fanout] of o.fanout.entries()) {
       const run = await runCell(broker.port, broker.proc.pid!, fanout, o);
@@ -183,10 +179,7 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<LatencyRe
     }
     const { progress: _p, log: _l, dir: _d, ...config } = o;
     return { machine: machineInfo(), config, runs };
-  } finally {
-    await broker.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
 export function latencyTable(report: LatencyReport): string {

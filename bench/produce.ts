@@ -5,17 +5,15 @@
 // Per cell: records/s and MB/s into the broker (aggregate over producers), broker and client
 // CPU-s per GiB, p50/p99 of send()-to-acknowledgement; repeated, reported as median (min, max).
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Connection } from '../src/client/connection.js';
 import { ApiKey, type MetadataResponse } from '../src/protocol/messages.js';
-import { processCpuSeconds, startBenchBroker } from './broker-process.js';
+import { processCpuSeconds, withBenchBroker } from './broker-process.js';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeSvg } from './chart.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import type { ProduceWorkerConfig, ProduceWorkerResult } from './produce-worker.js';
-import { median, percentile } from './util.js';
+import { percentile, summarize } from './util.js';
 
 export type BenchAcks = 1 | 'all';
 
@@ -34,6 +32,8 @@ export interface ProduceBenchOptions {
   progress?: (done: number, total: number, label: string) => void;
   log?: (line: string) => void;
 }
+
+const FIGURES = ['recordsPerSec', 'mbPerSec', 'brokerCpuSecPerGib', 'clientCpuSecPerGib', 'ackP50Ms', 'ackP99Ms'] as const;
 
 interface Figures {
   recordsPerSec: number;
@@ -122,11 +122,9 @@ async function runCell(port: number, pid: number, topic: string, recordBytes: nu
 }
 
 export async function runProduceBench(o: ProduceBenchOptions): Promise<ProduceReport> {
-  const dataDir = mkdtempSync(join(o.dir, 'sluice-bench-produce-'));
   const total = o.recordBytes.length * o.producers.length * o.acks.length * o.repeat;
   let done = 0;
-  const broker = await startBenchBroker(dataDir, 'sendfile');
-  try {
+  return withBenchBroker(o.dir, 'produce', 'sendfile', async (broker) => {
     const runs: ProduceRun[] = [];
     for (const recordBytes of o.recordBytes) {
       for (const producers of o.producers) {
@@ -137,22 +135,15 @@ export async function runProduceBench(o: ProduceBenchOptions): Promise<ProduceRe
             samples.push(await runCell(broker.port, broker.proc.pid!, topic, recordBytes, producers, acks, o));
             o.progress?.(++done, total, `${recordBytes} B x${producers} acks=${acks}`);
           }
-          const pick = (f: (xs: number[]) => number) => {
-            const keys = ['recordsPerSec', 'mbPerSec', 'brokerCpuSecPerGib', 'clientCpuSecPerGib', 'ackP50Ms', 'ackP99Ms'] as const;
-            return Object.fromEntries(keys.map((k) => [k, f(samples.map((s) => s[k]))])) as unknown as Figures;
-          };
-          const mid = pick(median);
-          runs.push({ recordBytes, producers, acks, ...mid, min: pick((xs) => Math.min(...xs)), max: pick((xs) => Math.max(...xs)), records: samples.reduce((n, s) => n + s.records, 0), seconds: samples.reduce((n, s) => n + s.seconds, 0) });
+          const { mid, min, max } = summarize(samples, FIGURES);
+          runs.push({ recordBytes, producers, acks, ...mid, min, max, records: samples.reduce((n, s) => n + s.records, 0), seconds: samples.reduce((n, s) => n + s.seconds, 0) });
           o.log?.(`bench produce: ${recordBytes} B x${producers} acks=${acks}: ${mid.mbPerSec.toFixed(0)} MB/s, ${mid.recordsPerSec.toFixed(0)} records/s`);
         }
       }
     }
     const { progress: _p, log: _l, dir: _d, ...config } = o;
     return { machine: machineInfo(), config, runs };
-  } finally {
-    await broker.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Markdown table: one row per (producers, acks), one column per record size. */

@@ -28,6 +28,12 @@ export function median(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 }
 
+/** Median, min and max of each named figure over repeated samples. */
+export function summarize<K extends string>(samples: Array<Record<K, number>>, keys: readonly K[]): { mid: Record<K, number>; min: Record<K, number>; max: Record<K, number> } {
+  const pick = (f: (xs: number[]) => number) => Object.fromEntries(keys.map((k) => [k, f(samples.map((s) => s[k]))])) as Record<K, number>;
+  return { mid: pick(median), min: pick((xs) => Math.min(...xs)), max: pick((xs) => Math.max(...xs)) };
+}
+
 export function formatBytes(n: number): string {
   if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(0)} GiB`;
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(0)} MiB`;
