@@ -79,6 +79,11 @@ export class PartitionLog {
     return new PartitionLog(nativeLog, clock);
   }
 
+  /** Checks the segments against their bytes and indexes; one line per problem, [] when consistent. */
+  verify(): string[] {
+    return this.#native.verify();
+  }
+
   /** What opening found (clean or not, what recovery truncated). */
   get recoveryReport(): RecoveryReport {
     const r = this.#native.openReport;

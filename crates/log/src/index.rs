@@ -7,10 +7,14 @@
 //! Nothing is checksummed: after an unclean stop the active segment's index is rebuilt from the log,
 //! and an index that fails `sanity_check` on open is rebuilt too. The log is the truth.
 //!
+//! Blocks behind the mapping are reserved with `fallocate` a chunk ahead of the entries written,
+//! so a full disk costs index entries, never a SIGBUS.
+//!
 //! Not thread-safe by itself: the owning `Log` holds its state lock around every call.
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,7 +29,12 @@ pub struct MmapIndex {
     entries: usize,
     /// Entries the current mapping can hold.
     capacity: usize,
+    /// Bytes from the start of the file known to have disk blocks behind them (see `back`).
+    backed_bytes: usize,
 }
+
+/// Blocks are reserved for the sparse index this much at a time.
+const BACKING_CHUNK_BYTES: usize = 64 * 1024;
 
 impl MmapIndex {
     /// Opens (creating if needed) an index file. Its entries are the whole entries in the file;
@@ -42,6 +51,8 @@ impl MmapIndex {
             entry_bytes,
             entries,
             capacity: 0,
+            // Entries already in the file were written, so their blocks exist.
+            backed_bytes: entries * entry_bytes,
         };
         let target = match preallocate_bytes {
             Some(bytes) => (bytes / entry_bytes).max(entries) * entry_bytes,
@@ -57,6 +68,7 @@ impl MmapIndex {
             self.file.set_len(file_bytes as u64)?;
         }
         self.capacity = file_bytes / self.entry_bytes;
+        self.backed_bytes = self.backed_bytes.min(file_bytes);
         if file_bytes > 0 {
             // SAFETY: the file is owned by this index and only resized through `remap`, which
             // drops the old mapping first; nothing else maps or truncates it.
@@ -92,8 +104,33 @@ impl MmapIndex {
             return false;
         }
         let at = self.entries * self.entry_bytes;
+        if at + self.entry_bytes > self.backed_bytes && !self.back(at + self.entry_bytes) {
+            return false;
+        }
         self.mmap.as_mut().expect("capacity > 0 implies a mapping")[at..at + self.entry_bytes].copy_from_slice(entry);
         self.entries += 1;
+        true
+    }
+
+    /// Reserves disk blocks up to at least `end` (a chunk at a time, never past the file's end).
+    /// The preallocated tail is a hole: a store into an unbacked page of the mapping on a full
+    /// filesystem raises SIGBUS and kills the process, where a failed `fallocate` is only an entry
+    /// not written (a longer scan; the next append tries again). False when the disk is full.
+    fn back(&mut self, end: usize) -> bool {
+        let file_bytes = self.capacity * self.entry_bytes;
+        let target = end.next_multiple_of(BACKING_CHUNK_BYTES).min(file_bytes).max(end);
+        let from = self.backed_bytes;
+        // SAFETY: plain syscall on a file descriptor this index owns; mode 0 within the file's size
+        // allocates blocks and changes nothing else.
+        let rc = unsafe { libc::fallocate(self.file.as_raw_fd(), 0, from as libc::off_t, (target - from) as libc::off_t) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            if !matches!(err.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS)) {
+                return false;
+            }
+            // A filesystem without fallocate: nothing better to do than write as before.
+        }
+        self.backed_bytes = target;
         true
     }
 

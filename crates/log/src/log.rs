@@ -615,6 +615,25 @@ impl Log {
     pub fn index_entries(&self, base_offset: i64) -> Option<(Vec<(i64, u32)>, Vec<(i64, i64)>)> {
         self.state.read().segments.get(&base_offset).map(Segment::index_entries)
     }
+
+    /// Checks every segment against its bytes and indexes (`Segment::verify`) and that each
+    /// segment starts where the one before it ends. Empty when the log is consistent.
+    pub fn verify(&self) -> Vec<String> {
+        let state = self.state.read();
+        let mut problems = Vec::new();
+        let mut expected: Option<i64> = None;
+        for (base, segment) in &state.segments {
+            if expected.is_some_and(|e| e != *base) {
+                problems.push(format!("segment {base} follows a segment that ends at {}", expected.unwrap()));
+            }
+            problems.extend(segment.verify());
+            expected = Some(segment.next_offset());
+        }
+        if expected.is_some_and(|e| e != state.high_watermark) {
+            problems.push(format!("the last segment ends at {}, the high watermark is {}", expected.unwrap(), state.high_watermark));
+        }
+        problems
+    }
 }
 
 /// Base offsets of the segments in `dir`, sorted; removes leftovers of interrupted operations

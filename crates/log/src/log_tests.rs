@@ -46,6 +46,7 @@ fn check_contiguous(log: &Log) -> i64 {
             offset = h.next_offset();
         }
     }
+    assert_eq!(log.verify(), Vec::<String>::new(), "the indexes agree with the log");
     offset
 }
 
@@ -295,6 +296,25 @@ fn rebuilt_indexes_equal_the_originals() {
         assert_eq!(&log.index_entries(*b).unwrap(), original, "segment {b}");
     }
     assert_eq!(report.truncated_bytes(), 0);
+    assert_eq!(log.verify(), Vec::<String>::new());
+}
+
+#[test]
+fn verify_reports_index_entries_that_miss_the_log() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = Log::open(dir.path(), small_config()).unwrap();
+    fill(&log, 40, 5_000);
+    assert_eq!(log.verify(), Vec::<String>::new());
+    let base = *log.segment_bases().first().unwrap();
+    let (offsets, _) = log.index_entries(base).unwrap();
+    assert!(!offsets.is_empty(), "the test needs an index entry");
+    // Move the first entry's position by one byte, underneath the log (the index is mmap'd shared).
+    let file = fs::OpenOptions::new().write(true).open(segment_file(dir.path(), base, "index")).unwrap();
+    file.write_all_at(&(offsets[0].1 + 1).to_be_bytes(), 4).unwrap();
+    let problems = log.verify();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("is not a batch start"), "{problems:?}");
 }
 
 #[test]

@@ -314,6 +314,59 @@ impl Segment {
         (offsets, times)
     }
 
+    /// Checks the segment against its own bytes: batch headers contiguous in offsets from the base
+    /// offset up to `next_offset`, every offset-index entry naming a batch start and its base
+    /// offset, every time-index entry naming a batch whose max timestamp it is, in order. Returns
+    /// what is wrong, one line each (empty when consistent). Reads headers only.
+    pub fn verify(&self) -> Vec<String> {
+        let name = self.log_path.display();
+        let mut problems = Vec::new();
+        let mut starts = std::collections::HashMap::new();
+        let mut scanner = HeaderScanner::new(&self.log, 0, self.size);
+        let mut offset = self.base_offset;
+        loop {
+            match scanner.next_batch() {
+                Ok(Some((position, header))) => {
+                    if header.base_offset != offset {
+                        problems.push(format!("{name}: batch at position {position} has offset {} where {offset} was expected", header.base_offset));
+                    }
+                    starts.insert(header.base_offset, (position, header.max_timestamp));
+                    offset = header.next_offset();
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    problems.push(format!("{name}: {e}"));
+                    break;
+                }
+            }
+        }
+        if offset != self.next_offset {
+            problems.push(format!("{name}: batches end at offset {offset}, the segment says {}", self.next_offset));
+        }
+        let (offsets, times) = self.index_entries();
+        for pair in offsets.windows(2) {
+            if pair[1].0 <= pair[0].0 || pair[1].1 <= pair[0].1 {
+                problems.push(format!("{name}: offset index out of order at {:?}, {:?}", pair[0], pair[1]));
+            }
+        }
+        for (entry_offset, entry_position) in offsets {
+            if starts.get(&entry_offset).map(|s| s.0) != Some(entry_position as u64) {
+                problems.push(format!("{name}: offset index entry ({entry_offset}, {entry_position}) is not a batch start"));
+            }
+        }
+        for pair in times.windows(2) {
+            if pair[1].0 < pair[0].0 || pair[1].1 < pair[0].1 {
+                problems.push(format!("{name}: time index out of order at {:?}, {:?}", pair[0], pair[1]));
+            }
+        }
+        for (timestamp, entry_offset) in times {
+            if starts.get(&entry_offset).map(|s| s.1) != Some(timestamp) {
+                problems.push(format!("{name}: time index entry ({timestamp}, {entry_offset}) does not name a batch with that max timestamp"));
+            }
+        }
+        problems
+    }
+
     /// Removes the segment's files. Open handles (slices in flight) keep the data readable.
     pub fn delete_files(&self) -> io::Result<()> {
         for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {

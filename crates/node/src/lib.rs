@@ -319,6 +319,13 @@ impl NativeLog {
         self.inner.segment_bases().into_iter().map(BigInt::from).collect()
     }
 
+    /// Checks the segments against their bytes and indexes: one line per problem, empty when
+    /// consistent (the crash-consistency tests and `npm run torture` run it after recovery).
+    #[napi]
+    pub fn verify(&self) -> Vec<String> {
+        self.inner.verify()
+    }
+
     /// Flushes, seals and marks the log clean, on a pool thread. Later calls fail with LOG_CLOSED.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&self) -> AsyncTask<CloseTask> {
