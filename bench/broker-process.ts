@@ -5,26 +5,35 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FetchPath } from '../src/transfer/engine.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+// The compiled CLI: beside this file in dist/, or under dist/ when this runs from source (tests).
+const MAIN = ['../src/cli/main.js', '../dist/src/cli/main.js'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p))!;
 
 export interface BenchBroker {
   proc: ChildProcess;
   port: number;
   path: FetchPath;
+  /** Everything the broker has written to stdout so far (JSON log lines at --log-level warn). */
+  output(): string;
   stop(): Promise<void>;
 }
 
-export async function startBenchBroker(dataDir: string, path: FetchPath, extraArgs: string[] = []): Promise<BenchBroker> {
-  const proc = spawn(
+/** Spawns `sluice broker` on `dataDir` (any port, no metrics listener, JSON logs on stdout). */
+export function spawnBroker(dataDir: string, path: FetchPath, extraArgs: string[] = []): ChildProcess {
+  return spawn(
     process.execPath,
     [...(process.env.SLUICE_BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean), MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', 'off', '--fetch-path', path, '--log-level', 'warn', '--log-format', 'json', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+}
+
+/** Spawns the broker and resolves once it listens. */
+export async function startBenchBroker(dataDir: string, path: FetchPath, extraArgs: string[] = []): Promise<BenchBroker> {
+  const proc = spawnBroker(dataDir, path, extraArgs);
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -38,6 +47,7 @@ export async function startBenchBroker(dataDir: string, path: FetchPath, extraAr
     proc,
     port,
     path,
+    output: () => out,
     async stop() {
       proc.kill('SIGTERM');
       if (proc.exitCode === null) await once(proc, 'exit');
