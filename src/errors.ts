@@ -59,3 +59,13 @@ export class SluiceError extends Error {
     this.retriable = ERRORS[code].retriable;
   }
 }
+
+/** Node's errno codes that mean the disk, not the request, failed. */
+const STORAGE_ERRNOS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EFBIG']);
+
+/** A filesystem error as KAFKA_STORAGE_ERROR (with `what` was being done); anything else unchanged. */
+export function asStorageError(err: unknown, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code && STORAGE_ERRNOS.has(code)) return new SluiceError('KAFKA_STORAGE_ERROR', `${what}: ${(err as Error).message}`, { cause: err });
+  return err;
+}

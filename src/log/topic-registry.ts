@@ -16,7 +16,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:f
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
-import { SluiceError } from '../errors.js';
+import { asStorageError, SluiceError } from '../errors.js';
 import { native, nativeCall, type LogOptions } from '../native.js';
 import { PartitionLog } from '../storage/partition-log.js';
 import { Partition } from './partition.js';
@@ -134,10 +134,17 @@ export class TopicRegistry {
     this.#busy.add(name);
     try {
       const file: TopicFile = { version: 1, name, partitions: count, config, createdAtMs: this.#clock.nowMs(), state: 'live' };
-      await this.#writeTopicFile(file);
-      const topic = await this.#openTopic(file);
-      this.#logger.info({ topic: name, partitions: count, config }, 'topic created');
-      return topic;
+      try {
+        await this.#writeTopicFile(file);
+        const topic = await this.#openTopic(file);
+        this.#logger.info({ topic: name, partitions: count, config }, 'topic created');
+        return topic;
+      } catch (err) {
+        // A create that failed (a full disk, most likely) leaves nothing that a restart would
+        // bring back as a topic the client was told does not exist.
+        await this.#finishDelete(file).catch((e: Error) => this.#logger.warn({ topic: name, err: e.message }, 'could not undo a failed topic create'));
+        throw asStorageError(err, `create topic ${name}`);
+      }
     } finally {
       this.#busy.delete(name);
     }
@@ -226,7 +233,7 @@ export class TopicRegistry {
 
   async #openTopic(file: TopicFile): Promise<Topic> {
     const options = this.#logOptions(file.config);
-    const partitions = await Promise.all(
+    const opened = await Promise.allSettled(
       Array.from({ length: file.partitions }, async (_, i) => {
         const dirName = `${file.name}-${i}`;
         const log = await PartitionLog.open(join(this.dataDir, dirName), options, this.#clock);
@@ -234,6 +241,13 @@ export class TopicRegistry {
         return new Partition(file.name, i, log);
       }),
     );
+    const failed = opened.find((o) => o.status === 'rejected');
+    const partitions = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    if (failed) {
+      // Release the partitions that did open before giving up on the topic.
+      await Promise.all(partitions.map((p) => p.close().catch(() => undefined)));
+      throw failed.reason;
+    }
     const topic: Topic = { name: file.name, config: file.config, createdAtMs: file.createdAtMs, partitions };
     this.#topics.set(file.name, topic);
     return topic;
