@@ -21,8 +21,12 @@ pub const MAGIC_V2: i8 = 2;
 const BATCH_LENGTH_AT: usize = 8;
 const LEADER_EPOCH_AT: usize = 12;
 const MAGIC_AT: usize = 16;
-const CRC_AT: usize = 17;
-const CRC_FROM: usize = 21;
+pub(crate) const CRC_AT: usize = 17;
+/// The smallest record: varints length, timestampDelta, offsetDelta, key length (-1), value length
+/// (-1) and header count of one byte each, plus the attributes byte.
+const MIN_RECORD_BYTES: usize = 7;
+const COMPRESSION_MASK: i16 = 0x07;
+pub(crate) const CRC_FROM: usize = 21;
 const ATTRIBUTES_AT: usize = 21;
 const LAST_OFFSET_DELTA_AT: usize = 23;
 const MAX_TIMESTAMP_AT: usize = 35;
@@ -114,10 +118,20 @@ pub fn check_batch(buf: &[u8], max_batch_bytes: usize) -> Result<BatchHeader> {
             "CRC-32C mismatch: batch says {stored_crc:#010x}, bytes give {actual_crc:#010x}"
         )));
     }
-    if header.last_offset_delta < 0 || header.records_count != header.last_offset_delta + 1 {
+    if header.last_offset_delta < 0 || header.records_count as i64 != header.last_offset_delta as i64 + 1 {
         return Err(LogError::InvalidRecord(format!(
             "recordsCount {} does not match lastOffsetDelta {} + 1",
             header.records_count, header.last_offset_delta
+        )));
+    }
+    // Records are not parsed here, but an uncompressed one takes at least MIN_RECORD_BYTES: a small
+    // batch cannot claim (and take) billions of offsets. (Compressed records have no such floor.)
+    let compressed = header.attributes & COMPRESSION_MASK != 0;
+    if !compressed && header.records_count as usize > (size_bytes - HEADER_BYTES) / MIN_RECORD_BYTES {
+        return Err(LogError::InvalidRecord(format!(
+            "recordsCount {} cannot fit in {} bytes of records",
+            header.records_count,
+            size_bytes - HEADER_BYTES
         )));
     }
     Ok(header)

@@ -19,6 +19,8 @@ pub mod log;
 pub mod segment;
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod log_tests;
 
 pub use batch::{crc32c_append, validate_batches, BatchHeader};
