@@ -29,6 +29,7 @@ import type { OffsetCommitResponse, OffsetFetchResponse } from '../src/protocol/
 import { decodeRecordBatches, type DecodedBatch } from '../src/protocol/record-batch.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
 import { spawnBroker, startBenchBroker, type BenchBroker } from './broker-process.js';
+import { random } from './util.js';
 
 export const TORTURE_TOPIC = 'torture';
 export const TORTURE_GROUP = 'torture-committer';
@@ -86,18 +87,6 @@ export interface TortureReport {
 
 /** Thrown when a check finds the log broken; the message says where and how. */
 export class ConsistencyError extends Error {}
-
-/** mulberry32: small, seedable, good enough to pick sizes and moments. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The value a key must carry: `length` bytes derived from the key, so any corruption shows. */
 export function valueFor(key: string, length: number): Buffer {

@@ -1,0 +1,34 @@
+// `npm run fuzz -- --inputs N`: the wire fuzzer (bench/wire-fuzz.ts) against a fresh broker, with
+// a progress line per 10,000 inputs and a JSON report; exits 1 on any failure. (`npm run fuzz`
+// first runs the Rust validator fuzz with SLUICE_FUZZ_INPUTS=1000000.)
+
+import { tmpdir } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import { fuzzBroker } from './wire-fuzz.js';
+
+const integer = (value: string) => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got "${value}"`);
+  return n;
+};
+
+const o = new Command('fuzz')
+  .description('send mutated and random requests to a fresh broker, one connection each, and check every answer it owes')
+  .option('--inputs <n>', 'inputs to send', integer, 1_000_000)
+  .option('--seed <n>', 'seed of the mutations', integer)
+  .option('--concurrency <n>', 'connections at a time', integer, 16)
+  .option('--dir <dir>', 'where the broker data dir goes', tmpdir())
+  .parse()
+  .opts<{ inputs: number; seed?: number; concurrency: number; dir: string }>();
+
+const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
+const report = await fuzzBroker(o.dir, {
+  inputs: o.inputs,
+  seed,
+  concurrency: o.concurrency,
+  onProgress: (done) => {
+    if (done % 10_000 === 0) console.log(`${done} inputs`);
+  },
+});
+console.log(JSON.stringify(report, null, 2));
+if (report.failures.length > 0 || report.indexProblems.length > 0) process.exitCode = 1;
