@@ -39,6 +39,12 @@ export const ERRORS = {
   UNKNOWN_CONNECTION: { retriable: false, message: 'the transfer engine does not know the connection' },
   LOG_CLOSED: { retriable: false, message: 'the log is closed' },
   DATA_DIR_LOCKED: { retriable: false, message: 'another process holds the data directory' },
+  // Authentication and permissions
+  SASL_AUTHENTICATION_FAILED: { retriable: false, message: 'authentication failed' },
+  ILLEGAL_SASL_STATE: { retriable: false, message: 'authenticate first (only ApiVersions and Authenticate are allowed before), and only once' },
+  UNSUPPORTED_SASL_MECHANISM: { retriable: false, message: 'the broker does not support this authentication mechanism' },
+  TOPIC_AUTHORIZATION_FAILED: { retriable: false, message: 'the principal may not do this to the topic' },
+  CLUSTER_AUTHORIZATION_FAILED: { retriable: false, message: 'the principal may not do this to the cluster' },
   UNKNOWN_SERVER_ERROR: { retriable: false, message: 'an unexpected error' },
 } as const satisfies Record<string, ErrorInfo>;
 

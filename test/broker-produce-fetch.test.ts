@@ -169,6 +169,7 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
   const versions = await call<{ apis: Array<{ apiKey: number; name: string; maxVersion: number }>; broker: { software: string } }>(c, ApiKey.ApiVersions, {});
   t.same(versions.apis.map((a) => a.name).sort(), [
     'ApiVersions',
+    'Authenticate',
     'CreateTopics',
     'DeleteTopics',
     'DescribeGroups',

@@ -3,6 +3,7 @@
 // help text come from here; a test holds the README's settings table to it. Precedence: flag, then
 // environment, then config file, then default.
 
+import { AccessControl } from '../auth/access.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
@@ -76,6 +77,7 @@ export const BROKER_SETTINGS: readonly Setting[] = [
   { key: 'maxFrameBytes', flag: '--max-frame-bytes <n>', description: 'largest request frame accepted; larger ones are refused unread', fallback: 100 * MIB, parse: integer(1024, 0xffff_ffff) },
   { key: 'maxInFlightRequests', flag: '--max-in-flight-requests <n>', description: 'requests per connection awaiting a response before the broker stops reading it', fallback: 128, parse: integer(1, 65536) },
   { key: 'connectionsMaxIdleMs', flag: '--connections-max-idle-ms <ms>', description: 'close a connection that sent nothing and awaits no response for this long (a parked fetch is not idle)', fallback: 600_000, parse: integer(100, 0x7fff_ffff) },
+  { key: 'authFile', flag: '--auth-file <file>', description: 'JSON file of principals, their token hashes and topic permissions; clients must authenticate (default: no authentication)', fallback: undefined, parse: text },
   { key: 'autoCreateTopics', flag: '--auto-create-topics', description: 'create unknown topics named in Metadata requests', fallback: false, parse: bool, boolean: true },
   { key: 'defaultPartitions', flag: '--default-partitions <n>', description: 'partitions of auto-created topics and of creates that ask for -1', fallback: 1, parse: integer(1, 10_000) },
   { key: 'segmentBytes', flag: '--segment-bytes <n>', description: 'default segment size of topics', fallback: 1024 * MIB, parse: integer(1024, 0x7fff_ffff) },
@@ -178,6 +180,7 @@ export function resolveBrokerSettings(flags: Record<string, unknown>, env: NodeJ
         initialRebalanceDelayMs: v('groupInitialRebalanceDelayMs'),
       },
       shutdownTimeoutMs: v('shutdownTimeoutMs'),
+      access: values.authFile === undefined ? null : AccessControl.fromFile(resolve(v<string>('authFile'))),
     },
     logLevel: v<string>('logLevel'),
     logFormat: v<ResolvedSettings['logFormat']>('logFormat'),

@@ -1,12 +1,14 @@
 // `sluice consume TOPIC`: prints values one per line (or JSON objects), from a group's committed
 // offsets, the beginning, or a partition and offset; exits after --max-messages or --timeout-ms idle.
 
+import { clientOptions } from './client-options.js';
 import { once } from 'node:events';
 import { Consumer, type Message } from '../client/consumer.js';
 import { BrokerClient } from '../client/broker-client.js';
 
 export interface ConsumeFlags {
   broker: string;
+  token?: string;
   group?: string;
   fromBeginning?: boolean;
   partition?: number;
@@ -18,7 +20,7 @@ export interface ConsumeFlags {
 
 export async function consumeTopic(topic: string, flags: ConsumeFlags): Promise<void> {
   if (flags.offset !== undefined && flags.partition === undefined) throw new Error('--offset needs --partition');
-  const consumer = new Consumer({ broker: flags.broker, clientId: 'sluice-cli', ...(flags.group ? { groupId: flags.group } : {}), fromBeginning: flags.fromBeginning === true });
+  const consumer = new Consumer({ ...clientOptions(flags), ...(flags.group ? { groupId: flags.group } : {}), fromBeginning: flags.fromBeginning === true });
   let count = 0;
   let lastMessage: Message | undefined;
   let idle: NodeJS.Timeout | undefined;
@@ -33,7 +35,7 @@ export async function consumeTopic(topic: string, flags: ConsumeFlags): Promise<
     } else if (flags.group) {
       consumer.subscribe([topic]);
     } else {
-      const client = new BrokerClient({ broker: flags.broker, clientId: 'sluice-cli' });
+      const client = new BrokerClient(clientOptions(flags));
       const partitions = await client.partitionCount(topic).finally(() => client.close());
       await consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition })));
     }

@@ -1,16 +1,17 @@
 // `sluice groups list|describe`.
 
+import type { ClientFlags } from './client-options.js';
 import { formatTable } from './table.js';
 import { withAdmin } from './topics.js';
 
-export async function groupsList(flags: { broker: string }): Promise<void> {
+export async function groupsList(flags: ClientFlags): Promise<void> {
   await withAdmin(flags, async (admin) => {
     const groups = await admin.listGroups();
     process.stdout.write(formatTable(['GROUP', 'STATE', 'PROTOCOL TYPE'], groups.map((g) => [g.groupId, g.state, g.protocolType])));
   });
 }
 
-export async function groupsDescribe(groupId: string, flags: { broker: string }): Promise<void> {
+export async function groupsDescribe(groupId: string, flags: ClientFlags): Promise<void> {
   await withAdmin(flags, async (admin) => {
     const g = await admin.describeGroup(groupId);
     process.stdout.write(`group ${g.groupId}: ${g.state}, generation ${g.generationId}, strategy ${g.protocol ?? '-'}, ${g.members.length} members\n\n`);

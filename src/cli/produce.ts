@@ -1,10 +1,12 @@
 // `sluice produce TOPIC`: one record per line of stdin; exits 0 once every line is acknowledged.
 
+import { clientOptions } from './client-options.js';
 import { createInterface } from 'node:readline';
 import { Producer, type Acks, type ProducerRecord } from '../client/producer.js';
 
 export interface ProduceFlags {
   broker: string;
+  token?: string;
   key?: string;
   keySeparator?: string;
   partition?: number;
@@ -15,7 +17,7 @@ const WINDOW = 10_000;
 
 export async function produceLines(topic: string, flags: ProduceFlags): Promise<void> {
   const acks: Acks = flags.acks === 'all' ? 'all' : (Number(flags.acks) as Acks);
-  const producer = new Producer({ broker: flags.broker, clientId: 'sluice-cli', acks });
+  const producer = new Producer({ ...clientOptions(flags), acks });
   let sent = 0;
   let pending: Array<Promise<unknown>> = [];
   try {

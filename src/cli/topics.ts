@@ -1,10 +1,12 @@
 // `sluice topics create|list|describe|delete`.
 
+import { clientOptions, type ClientFlags } from './client-options.js';
 import { Admin } from '../client/admin.js';
 import { formatTable } from './table.js';
 
 export interface TopicFlags {
   broker: string;
+  token?: string;
   partitions?: number;
   retentionMs?: number;
   retentionBytes?: number;
@@ -44,8 +46,8 @@ export async function topicsDelete(name: string, flags: TopicFlags): Promise<voi
   });
 }
 
-export async function withAdmin(flags: { broker: string }, fn: (admin: Admin) => Promise<void>): Promise<void> {
-  const admin = new Admin({ broker: flags.broker, clientId: 'sluice-cli' });
+export async function withAdmin(flags: ClientFlags, fn: (admin: Admin) => Promise<void>): Promise<void> {
+  const admin = new Admin(clientOptions(flags));
   try {
     await fn(admin);
   } finally {

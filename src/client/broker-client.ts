@@ -13,6 +13,8 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Attempts after the first for retriable errors (default 5). */
   retries?: number;
+  /** Authenticates every connection with this token (brokers run with --auth-file need one). */
+  token?: string;
   /** First backoff between attempts; doubles each time, up to 5 s (default 100 ms). */
   retryBackoffMs?: number;
 }
@@ -35,6 +37,7 @@ export class BrokerClient {
   readonly #host: string;
   readonly #port: number;
   readonly #connectTimeoutMs: number;
+  readonly #token: string | undefined;
   #connection: Promise<Connection> | undefined;
   #closed = false;
   readonly #partitionCounts = new Map<string, number>();
@@ -45,6 +48,7 @@ export class BrokerClient {
     this.#port = port;
     this.clientId = options.clientId ?? 'sluice-client';
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.#token = options.token;
     this.retries = options.retries ?? 5;
     this.retryBackoffMs = options.retryBackoffMs ?? 100;
   }
@@ -121,7 +125,7 @@ export class BrokerClient {
         port: this.#port,
         clientId: this.clientId,
         connectTimeoutMs: this.#connectTimeoutMs,
-      }));
+      }).then((c) => (this.#token === undefined ? c : authenticate(c, this.#token))));
       try {
         const c = await current;
         if (!c.closed) return c;
@@ -132,6 +136,17 @@ export class BrokerClient {
       if (this.#connection === current) this.#connection = undefined;
     }
   }
+}
+
+/** Authenticates a fresh connection; closes it and throws the broker's error when refused. */
+async function authenticate(c: Connection, token: string): Promise<Connection> {
+  const response = await c.request(ApiKey.Authenticate, 0, { mechanism: 'token', token });
+  const err = responseError(response.body);
+  if (err) {
+    await c.close();
+    throw err;
+  }
+  return c;
 }
 
 export function sleep(ms: number): Promise<void> {

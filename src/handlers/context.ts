@@ -2,6 +2,7 @@
 // signal (fires when the client goes away, so a parked fetch stops waiting). And what it returns.
 
 import type { Logger } from 'pino';
+import type { AccessControl, Session } from '../auth/access.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import type { LogService } from '../log/log-service.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
@@ -27,6 +28,10 @@ export interface HandlerContext {
   /** The client's address, as the group coordinator reports members. */
   readonly clientHost: string;
   readonly signal: AbortSignal;
+  /** Who this connection is (authentication sets the principal). */
+  readonly session: Session;
+  /** The auth file's principals; null when authentication is off. */
+  readonly access: AccessControl | null;
 }
 
 export interface Request {

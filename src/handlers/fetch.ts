@@ -4,16 +4,19 @@
 
 import { decodeFetchRequest, errorBody, type FetchResponse } from '../protocol/messages.js';
 import type { LogSlice } from '../storage/partition-log.js';
+import type { FetchOutcome } from '../log/log-service.js';
+import { permitted } from './authorize.js';
 import type { Handler } from './context.js';
 
 export const handleFetch: Handler = async (ctx, { body }) => {
   const request = decodeFetchRequest(body);
-  const outcomes = await ctx.log.fetch(request.partitions, {
-    maxWaitMs: request.maxWaitMs,
-    minBytes: request.minBytes,
-    maxBytes: request.maxBytes,
-    signal: ctx.signal,
-  });
+  const outcomes = await permitted(
+    ctx,
+    'read',
+    request.partitions,
+    (allowed) => ctx.log.fetch(allowed, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, signal: ctx.signal }),
+    (p, error): FetchOutcome => ({ topic: p.topic, partition: p.partition, error, highWatermark: -1n, logStartOffset: -1n }),
+  );
   const data: LogSlice[] = [];
   const partitions: FetchResponse['partitions'] = outcomes.map((o) => {
     let bytes = 0;

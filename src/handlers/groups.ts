@@ -19,6 +19,8 @@ import {
   type OffsetFetchResponse,
 } from '../protocol/group-messages.js';
 import { errorBody } from '../protocol/messages.js';
+import { denied } from '../auth/access.js';
+import { permitted } from './authorize.js';
 import type { Handler, HandlerContext } from './context.js';
 
 export const handleFindCoordinator: Handler = (ctx, { body }) => {
@@ -52,19 +54,21 @@ export const handleLeaveGroup: Handler = (ctx, { body }) => {
 
 export const handleOffsetCommit: Handler = async (ctx, { body }) => {
   const r = decodeOffsetCommitRequest(body);
-  const outcomes = await ctx.groups.commit(r, r.offsets);
+  const outcomes = await permitted(ctx, 'read', r.offsets, (allowed) => ctx.groups.commit(r, allowed), (o, error) => ({ topic: o.topic, partition: o.partition, error }));
   const partitions: OffsetCommitResponse['partitions'] = outcomes.map((o) => (o.error ? { topic: o.topic, partition: o.partition, error: errorBody(o.error) } : { topic: o.topic, partition: o.partition }));
   return { body: { partitions } satisfies OffsetCommitResponse };
 };
 
 export const handleOffsetFetch: Handler = (ctx, { body }) => {
   const r = decodeOffsetFetchRequest(body);
+  // Committed offsets of topics the principal may not read are not shown (nor asked-for ones told).
+  const readable = (topic: string) => denied(ctx.session.principal!, 'read', topic) === undefined;
   const partitions = ctx.groups.fetchOffsets(r.groupId, r.partitions).map((o) => ({
     topic: o.topic,
     partition: o.partition,
-    offset: o.committed?.offset ?? null,
-    metadata: o.committed?.metadata ?? null,
-  }));
+    offset: readable(o.topic) ? (o.committed?.offset ?? null) : null,
+    metadata: readable(o.topic) ? (o.committed?.metadata ?? null) : null,
+  })).filter((o) => r.partitions !== null || readable(o.topic));
   return { body: { partitions } satisfies OffsetFetchResponse };
 };
 

@@ -2,6 +2,7 @@
 
 import { ApiKey } from '../protocol/messages.js';
 import { handleApiVersions } from './api-versions.js';
+import { handleAuthenticate } from './authenticate.js';
 import type { Handler } from './context.js';
 import { handleFetch } from './fetch.js';
 import {
@@ -37,4 +38,5 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [ApiKey.ApiVersions, handleApiVersions],
   [ApiKey.CreateTopics, handleCreateTopics],
   [ApiKey.DeleteTopics, handleDeleteTopics],
+  [ApiKey.Authenticate, handleAuthenticate],
 ]);

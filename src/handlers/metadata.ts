@@ -4,6 +4,7 @@
 import { SluiceError } from '../errors.js';
 import type { Topic } from '../log/topic-registry.js';
 import { decodeMetadataRequest, errorBody, type MetadataResponse } from '../protocol/messages.js';
+import { adminDenied } from './authorize.js';
 import type { Handler, HandlerContext } from './context.js';
 
 export const handleMetadata: Handler = async (ctx, { body }) => {
@@ -33,7 +34,7 @@ export const handleMetadata: Handler = async (ctx, { body }) => {
 async function lookup(ctx: HandlerContext, name: string, allowAutoCreate: boolean): Promise<Topic> {
   const topic = ctx.topics.get(name);
   if (topic) return topic;
-  if (!ctx.autoCreateTopics || !allowAutoCreate) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+  if (!ctx.autoCreateTopics || !allowAutoCreate || adminDenied(ctx)) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
   try {
     return await ctx.topics.create(name, -1);
   } catch (err) {

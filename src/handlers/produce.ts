@@ -4,6 +4,7 @@
 
 import type { ProduceOutcome } from '../log/log-service.js';
 import { decodeProduceRequest, errorBody, type ProducePartitionResponse, type ProduceResponse } from '../protocol/messages.js';
+import { permitted } from './authorize.js';
 import type { Handler } from './context.js';
 
 export const handleProduce: Handler = async (ctx, { body, data }) => {
@@ -14,7 +15,7 @@ export const handleProduce: Handler = async (ctx, { body, data }) => {
     position += p.bytes;
     return { topic: p.topic, partition: p.partition, batches };
   });
-  const outcomes = await ctx.log.produce(inputs, request.acks);
+  const outcomes = await permitted(ctx, 'write', inputs, (allowed) => ctx.log.produce(allowed, request.acks), (i, error): ProduceOutcome => ({ topic: i.topic, partition: i.partition, error }));
   if (request.acks === 0) {
     const failed = outcomes.find((o) => o.error);
     return failed ? { noResponse: true, closeReason: `acks=0 produce to ${failed.topic}-${failed.partition} failed: ${failed.error!.code}` } : { noResponse: true };

@@ -9,14 +9,15 @@ import {
   type CreateTopicsResponse,
   type TopicResult,
 } from '../protocol/messages.js';
-import type { Handler } from './context.js';
+import { adminDenied } from './authorize.js';
+import type { Handler, HandlerContext } from './context.js';
 
 export const handleCreateTopics: Handler = async (ctx, { body }) => {
   const request = decodeCreateTopicsRequest(body);
   const topics: TopicResult[] = [];
   for (const t of request.topics) {
     topics.push(
-      await perTopic(t.name, async () => {
+      await perTopic(ctx, t.name, async () => {
         const config = t.config as TopicConfig;
         if (request.validateOnly) ctx.topics.validateCreate(t.name, t.partitions, config);
         else await ctx.topics.create(t.name, t.partitions, config);
@@ -30,12 +31,14 @@ export const handleCreateTopics: Handler = async (ctx, { body }) => {
 export const handleDeleteTopics: Handler = async (ctx, { body }) => {
   const request = decodeDeleteTopicsRequest(body);
   const topics: TopicResult[] = [];
-  for (const name of request.topics) topics.push(await perTopic(name, () => ctx.topics.delete(name)));
+  for (const name of request.topics) topics.push(await perTopic(ctx, name, () => ctx.topics.delete(name)));
   return { body: { topics } satisfies CreateTopicsResponse };
 };
 
-async function perTopic(name: string, action: () => Promise<void>): Promise<TopicResult> {
+async function perTopic(ctx: HandlerContext, name: string, action: () => Promise<void>): Promise<TopicResult> {
   try {
+    const refused = adminDenied(ctx);
+    if (refused) throw refused;
     await action();
     return { name };
   } catch (err) {

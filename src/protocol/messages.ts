@@ -22,6 +22,7 @@ export const ApiKey = {
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
+  Authenticate: 36,
 } as const;
 export type ApiName = keyof typeof ApiKey;
 
@@ -295,4 +296,23 @@ export function decodeListOffsetsRequest(body: unknown): ListOffsetsRequest {
 
 export interface ListOffsetsResponse {
   partitions: Array<TopicPartitionRef & { error?: ErrorBody; offset?: bigint | null }>;
+}
+
+// ---- Authenticate (36) v0 (Kafka's SaslAuthenticate key; one token, one round trip) --------------
+// request: { mechanism: "token", token: string }    response: { principal: string }
+
+export interface AuthenticateRequest {
+  mechanism: 'token';
+  token: string;
+}
+
+export function decodeAuthenticateRequest(body: unknown): AuthenticateRequest {
+  const m = f.map(body, 'authenticate');
+  const mechanism = f.string(m.mechanism, 'authenticate.mechanism', 64);
+  if (mechanism !== 'token') throw new SluiceError('UNSUPPORTED_SASL_MECHANISM', `authentication mechanism ${mechanism} is not supported (token is)`);
+  return { mechanism, token: f.string(m.token, 'authenticate.token', 4096) };
+}
+
+export interface AuthenticateResponse {
+  principal: string;
 }

@@ -6,6 +6,7 @@
 // owes (bounded by `shutdownTimeoutMs`), then close the logs cleanly (flush + recovery marker),
 // the engine and the lock.
 
+import type { AccessControl } from '../auth/access.js';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
@@ -40,6 +41,8 @@ export interface BrokerConfig {
   retentionCheckIntervalMs: number;
   shutdownTimeoutMs: number;
   groups: CoordinatorOptions;
+  /** Principals and permissions (`--auth-file`); null: no authentication, everyone may do anything. */
+  access: AccessControl | null;
 }
 
 export class Broker {
@@ -147,6 +150,7 @@ export class Broker {
       groups: this.groups,
       broker: { nodeId: 0, clusterId: 'sluice', host: this.config.advertisedHost ?? this.config.host, port: this.address.port, version: SLUICE_VERSION },
       autoCreateTopics: this.config.autoCreateTopics,
+      access: this.config.access,
       logger: this.#logger,
       metrics: this.metrics,
     };

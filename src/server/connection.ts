@@ -17,11 +17,14 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { isErrorCode, SluiceError } from '../errors.js';
+import { ANONYMOUS } from '../auth/access.js';
 import type { HandlerContext, HandlerResult, Request } from '../handlers/context.js';
 import { HANDLERS } from '../handlers/index.js';
 import { decodeRequestMeta, encodeResponse, type RequestHeader } from '../protocol/codec.js';
 import { FrameDecoder, FramingError, type FrameEvent } from '../protocol/frame.js';
-import { API_VERSIONS, apiByKey, errorBody, type ErrorResponse } from '../protocol/messages.js';
+import { API_VERSIONS, ApiKey, apiByKey, errorBody, type ErrorResponse } from '../protocol/messages.js';
+
+const BEFORE_AUTHENTICATION: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.Authenticate]);
 import type { ResponseWriter } from '../transfer/response-writer.js';
 import type { BrokerMetrics } from './metrics.js';
 
@@ -31,7 +34,7 @@ export interface ConnectionOptions {
   maxIdleMs: number;
 }
 
-export type ConnectionServices = Omit<HandlerContext, 'signal' | 'logger' | 'clientHost'> & { logger: Logger; metrics: BrokerMetrics };
+export type ConnectionServices = Omit<HandlerContext, 'signal' | 'logger' | 'clientHost' | 'session'> & { logger: Logger; metrics: BrokerMetrics };
 
 export class Connection {
   readonly #socket: Socket;
@@ -53,7 +56,9 @@ export class Connection {
     this.#writer = writer;
     this.#services = services;
     this.#logger = services.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
-    this.#ctx = { ...services, logger: this.#logger, clientHost: socket.remoteAddress ?? '', signal: this.#abort.signal };
+    // With authentication on, a connection is nobody until it authenticates.
+    const session = { principal: services.access ? null : ANONYMOUS };
+    this.#ctx = { ...services, logger: this.#logger, clientHost: socket.remoteAddress ?? '', signal: this.#abort.signal, session };
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
     this.#maxInFlight = options.maxInFlightRequests;
     services.metrics.connectionOpened();
@@ -133,6 +138,8 @@ export class Connection {
       result = Promise.resolve(unsupported(`unknown API key ${header.apiKey}`));
     } else if (header.apiVersion < api.minVersion || header.apiVersion > api.maxVersion) {
       result = Promise.resolve(unsupported(`${api.name} v${header.apiVersion} is not supported (versions ${api.minVersion}-${api.maxVersion})`));
+    } else if (this.#ctx.session.principal === null && !BEFORE_AUTHENTICATION.has(header.apiKey)) {
+      result = Promise.resolve(failure(new SluiceError('ILLEGAL_SASL_STATE', `authenticate before ${api.name} (only ApiVersions and Authenticate are allowed before)`)));
     } else {
       result = this.#run({ header, body, data: event.data });
     }
