@@ -3,20 +3,15 @@
 // first runs the Rust validator fuzz with SLUICE_FUZZ_INPUTS=1000000.)
 
 import { tmpdir } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { fuzzBroker } from './wire-fuzz.js';
-
-const integer = (value: string) => {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got "${value}"`);
-  return n;
-};
+import { integerOption } from './util.js';
 
 const o = new Command('fuzz')
   .description('send mutated and random requests to a fresh broker, one connection each, and check every answer it owes')
-  .option('--inputs <n>', 'inputs to send', integer, 1_000_000)
-  .option('--seed <n>', 'seed of the mutations', integer)
-  .option('--concurrency <n>', 'connections at a time', integer, 16)
+  .option('--inputs <n>', 'inputs to send', integerOption(0), 1_000_000)
+  .option('--seed <n>', 'seed of the mutations', integerOption(0))
+  .option('--concurrency <n>', 'connections at a time', integerOption(0), 16)
   .option('--dir <dir>', 'where the broker data dir goes', tmpdir())
   .parse()
   .opts<{ inputs: number; seed?: number; concurrency: number; dir: string }>();

@@ -4,26 +4,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { runTorture, type TortureReport } from './torture.js';
-
-const integer = (min: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
-  return n;
-};
+import { integerOption } from './util.js';
 
 const program = new Command('torture')
   .description('SIGKILL the broker at random moments while producers write and a committer commits; check every acknowledged record after each restart')
-  .option('--cycles <n>', 'kill and restart this many times', integer(1), 500)
+  .option('--cycles <n>', 'kill and restart this many times', integerOption(1), 500)
   .addOption(new Option('--acks <acks>', 'acks of the producers (all: fsynced; 1: page cache, with --flush-interval-ms on the broker)').choices(['all', '1']).default('all'))
-  .option('--flush-interval-ms <ms>', 'broker flush interval with --acks 1', integer(1), 50)
-  .option('--partitions <n>', 'partitions of the topic', integer(1), 3)
-  .option('--producers <n>', 'concurrent producers', integer(1), 2)
-  .option('--min-run-ms <ms>', 'shortest time before a kill', integer(0), 150)
-  .option('--max-run-ms <ms>', 'longest time before a kill', integer(1), 1500)
-  .option('--full-check-every <n>', 'read every partition from the start this often (other checks read what is new)', integer(1), 25)
-  .option('--seed <n>', 'seed for sizes and moments', integer(0))
+  .option('--flush-interval-ms <ms>', 'broker flush interval with --acks 1', integerOption(1), 50)
+  .option('--partitions <n>', 'partitions of the topic', integerOption(1), 3)
+  .option('--producers <n>', 'concurrent producers', integerOption(1), 2)
+  .option('--min-run-ms <ms>', 'shortest time before a kill', integerOption(0), 150)
+  .option('--max-run-ms <ms>', 'longest time before a kill', integerOption(1), 1500)
+  .option('--full-check-every <n>', 'read every partition from the start this often (other checks read what is new)', integerOption(1), 25)
+  .option('--seed <n>', 'seed for sizes and moments', integerOption(0))
   .option('--dir <dir>', 'data directory (kept); default: a temp dir, removed after a clean run')
   .parse();
 

@@ -3,6 +3,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { BATCH_HEADER_BYTES, encodeRecordBatch } from '../src/protocol/record-batch.js';
 
 /** One batch of one record, exactly `batchBytes` long (varint widths settle after one retry). */
@@ -55,5 +56,14 @@ export function random(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A commander parser for whole-number options of at least `min`. */
+export function integerOption(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
+    return n;
   };
 }
