@@ -24,12 +24,11 @@ import { join } from 'node:path';
 import { Admin } from '../src/client/admin.js';
 import { BrokerClient, sleep } from '../src/client/broker-client.js';
 import { Producer } from '../src/client/producer.js';
-import { ApiKey, type FetchResponse, type ListOffsetsResponse } from '../src/protocol/messages.js';
+import { ApiKey, type ListOffsetsResponse } from '../src/protocol/messages.js';
 import type { OffsetCommitResponse, OffsetFetchResponse } from '../src/protocol/group-messages.js';
-import { decodeRecordBatches, type DecodedBatch } from '../src/protocol/record-batch.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
 import { spawnBroker, startBenchBroker, type BenchBroker } from './broker-process.js';
-import { random } from './util.js';
+import { fetchBatches, random } from './util.js';
 
 export const TORTURE_TOPIC = 'torture';
 export const TORTURE_GROUP = 'torture-committer';
@@ -256,7 +255,7 @@ async function check(input: CheckInput): Promise<bigint> {
       };
       let offset = state.upTo;
       while (offset < hw) {
-        const batches = await fetchBatches(client, p, offset);
+        const batches = await fetchBatches(client, TORTURE_TOPIC, p, offset);
         if (batches.length === 0) throw new ConsistencyError(`${where}: a fetch at ${offset} below the high watermark ${hw} returned nothing`);
         for (const batch of batches) {
           for (const r of batch.records) {
@@ -314,14 +313,6 @@ async function listOffsets(client: BrokerClient, partitions: number, timestamp: 
   });
 }
 
-/** One fetch at `offset` (no waiting); its batches, CRC-checked by the decoder. */
-async function fetchBatches(client: BrokerClient, partition: number, offset: bigint, maxBytes = 1024 * 1024): Promise<DecodedBatch[]> {
-  const response = await client.request(ApiKey.Fetch, { maxWaitMs: 0, minBytes: 0, maxBytes, partitions: [{ topic: TORTURE_TOPIC, partition, offset, maxBytes }] });
-  const p = (response.body as FetchResponse).partitions[0]!;
-  if (p.error) throw new ConsistencyError(`fetch ${TORTURE_TOPIC}-${partition}@${offset}: ${p.error.code} ${p.error.message}`);
-  return decodeRecordBatches(response.data.subarray(0, p.bytes));
-}
-
 /**
  * Through the broker's indexes: a fetch at an acknowledged offset starts with the batch holding
  * it (offset index), and the offset ListOffsets gives for a record's timestamp is a batch start at
@@ -330,7 +321,7 @@ async function fetchBatches(client: BrokerClient, partition: number, offset: big
 async function probeIndexes(client: BrokerClient, samples: readonly Sample[]): Promise<void> {
   for (const s of samples) {
     const where = `${TORTURE_TOPIC}-${s.partition}@${s.offset}`;
-    const first = (await fetchBatches(client, s.partition, s.offset, 1))[0];
+    const first = (await fetchBatches(client, TORTURE_TOPIC, s.partition, s.offset, 1))[0];
     const record = first?.records.find((r) => r.offset === s.offset);
     if (!record || record.key?.toString() !== s.key) throw new ConsistencyError(`a fetch at ${where} did not start with the batch holding ${s.key}`);
     const [byTime] = (
@@ -338,7 +329,7 @@ async function probeIndexes(client: BrokerClient, samples: readonly Sample[]): P
     ).partitions;
     const found = byTime?.offset;
     if (found == null || found > s.offset) throw new ConsistencyError(`ListOffsets(${s.timestampMs}) gave ${found} for ${where}, which has that timestamp`);
-    const batch = (await fetchBatches(client, s.partition, found, 1))[0];
+    const batch = (await fetchBatches(client, TORTURE_TOPIC, s.partition, found, 1))[0];
     if (!batch || batch.baseOffset !== found || batch.maxTimestampMs < s.timestampMs) {
       throw new ConsistencyError(`ListOffsets(${s.timestampMs}) gave ${found}, which is not a batch reaching that time`);
     }

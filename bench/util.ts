@@ -4,7 +4,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { BATCH_HEADER_BYTES, encodeRecordBatch } from '../src/protocol/record-batch.js';
+import type { BrokerClient } from '../src/client/broker-client.js';
+import { ApiKey, type FetchResponse } from '../src/protocol/messages.js';
+import { BATCH_HEADER_BYTES, decodeRecordBatches, encodeRecordBatch, type DecodedBatch } from '../src/protocol/record-batch.js';
 
 /** One batch of one record, exactly `batchBytes` long (varint widths settle after one retry). */
 export function batchOfSize(batchBytes: number, fill = 0x61): Buffer {
@@ -66,4 +68,12 @@ export function integerOption(min: number): (value: string) => number {
     if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got "${value}"`);
     return n;
   };
+}
+
+/** One fetch of `topic`-`partition` at `offset` (no waiting): its batches, CRC-checked by the decoder. */
+export async function fetchBatches(client: BrokerClient, topic: string, partition: number, offset: bigint, maxBytes = 1024 * 1024): Promise<DecodedBatch[]> {
+  const response = await client.request(ApiKey.Fetch, { maxWaitMs: 0, minBytes: 0, maxBytes, partitions: [{ topic, partition, offset, maxBytes }] });
+  const p = (response.body as FetchResponse).partitions[0]!;
+  if (p.error) throw new Error(`fetch ${topic}-${partition}@${offset}: ${p.error.code} ${p.error.message}`);
+  return decodeRecordBatches(response.data.subarray(0, p.bytes));
 }

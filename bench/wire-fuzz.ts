@@ -18,11 +18,11 @@ import { Admin } from '../src/client/admin.js';
 import { BrokerClient } from '../src/client/broker-client.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
 import { rssMiB, startBenchBroker } from './broker-process.js';
-import { ApiKey, decodeFetchRequest, decodeProduceRequest, type FetchResponse } from '../src/protocol/messages.js';
+import { ApiKey, decodeFetchRequest, decodeProduceRequest } from '../src/protocol/messages.js';
 import { decodeRequestMeta, decodeResponseMeta, encodeRequest } from '../src/protocol/codec.js';
 import { FrameDecoder, FramingError } from '../src/protocol/frame.js';
-import { decodeRecordBatches, encodeRecordBatch } from '../src/protocol/record-batch.js';
-import { random } from './util.js';
+import { encodeRecordBatch } from '../src/protocol/record-batch.js';
+import { fetchBatches, random } from './util.js';
 
 export const FUZZ_TOPIC = 'fuzz';
 const GROUP = 'fuzz-group';
@@ -322,11 +322,9 @@ async function readWhole(port: number): Promise<number> {
     let offset = 0n;
     let batches = 0;
     for (;;) {
-      const response = await client.request(ApiKey.Fetch, { maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, partitions: [{ topic: FUZZ_TOPIC, partition: 0, offset, maxBytes: 1 << 20 }] });
-      const p = (response.body as FetchResponse).partitions[0]!;
-      if (p.error) throw new Error(`fetch ${FUZZ_TOPIC}@${offset}: ${p.error.code}`);
-      if (p.bytes === 0) return batches;
-      for (const b of decodeRecordBatches(response.data.subarray(0, p.bytes))) {
+      const fetched = await fetchBatches(client, FUZZ_TOPIC, 0, offset);
+      if (fetched.length === 0) return batches;
+      for (const b of fetched) {
         if (b.baseOffset !== offset) throw new Error(`${FUZZ_TOPIC}: batch at ${b.baseOffset} where ${offset} was expected`);
         offset = b.baseOffset + BigInt(b.lastOffsetDelta) + 1n;
         batches++;

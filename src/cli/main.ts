@@ -64,20 +64,20 @@ const topics = program.command('topics').description('create, list, describe and
 topics
   .command('create <name>')
   .description('create a topic')
-  .addOption(brokerOption()).addOption(tokenOption())
+  
   .option('--partitions <n>', 'partitions (default: the broker\'s --default-partitions)', integer(1))
   .option('--retention-ms <ms>', 'delete segments older than this (-1: never)', integer(-1))
   .option('--retention-bytes <n>', 'keep at most this many bytes per partition (-1: no limit)', integer(-1))
   .option('--segment-bytes <n>', 'segment size', integer(1024))
   .action(cli(topicsCreate));
-topics.command('list').description('list topics with partition and record counts').addOption(brokerOption()).addOption(tokenOption()).action(cli(topicsList));
-topics.command('describe <name>').description('partitions of a topic with their offsets').addOption(brokerOption()).addOption(tokenOption()).action(cli(topicsDescribe));
-topics.command('delete <name>').description('delete a topic and its data').addOption(brokerOption()).addOption(tokenOption()).action(cli(topicsDelete));
+topics.command('list').description('list topics with partition and record counts').action(cli(topicsList));
+topics.command('describe <name>').description('partitions of a topic with their offsets').action(cli(topicsDescribe));
+topics.command('delete <name>').description('delete a topic and its data').action(cli(topicsDelete));
 
 program
   .command('produce <topic>')
   .description('produce one record per line of stdin; exits 0 once every line is acknowledged')
-  .addOption(brokerOption()).addOption(tokenOption())
+  
   .option('--key <key>', 'the key of every record')
   .option('--key-separator <sep>', 'split each line at the first SEP into key and value')
   .option('--partition <p>', 'send every record to this partition', integer(0))
@@ -87,7 +87,7 @@ program
 program
   .command('consume <topic>')
   .description('print records, one value (or JSON object) per line')
-  .addOption(brokerOption()).addOption(tokenOption())
+  
   .option('--group <group>', 'consume as a member of this consumer group (committed offsets, shared partitions)')
   .option('--from-beginning', 'start at the beginning when there is no committed offset (default: only new records)')
   .option('--partition <p>', 'read only this partition', integer(0))
@@ -98,8 +98,12 @@ program
   .action(cli(consumeTopic));
 
 const groups = program.command('groups').description('list and describe consumer groups');
-groups.command('list').description('list consumer groups and their states').addOption(brokerOption()).addOption(tokenOption()).action(cli(groupsList));
-groups.command('describe <group>').description('members, assignments, committed offsets, high watermarks and lag per partition').addOption(brokerOption()).addOption(tokenOption()).action(cli(groupsDescribe));
+groups.command('list').description('list consumer groups and their states').action(cli(groupsList));
+groups.command('describe <group>').description('members, assignments, committed offsets, high watermarks and lag per partition').action(cli(groupsDescribe));
+
+// Every client command takes where the broker is and how to authenticate.
+const clientCommands = [...topics.commands, ...program.commands.filter((c) => ['produce', 'consume'].includes(c.name())), ...groups.commands];
+for (const c of clientCommands) c.addOption(brokerOption()).addOption(tokenOption());
 
 const bench = program.command('bench').description('benchmarks that write JSON and print a table');
 
