@@ -51,8 +51,11 @@ export interface TortureOptions {
   segmentBytes?: number;
   seed?: number;
   onCycle?: (report: CycleReport) => void;
-  /** Runs after each kill, before the restart (a test damages the log here to see a check fail). */
-  afterKill?: (cycle: number) => Promise<void>;
+  /**
+   * Runs after each kill, before the restart, with the greatest offset acknowledged in this cycle
+   * per partition (-1 for none): a test damages the log here to see a check fail.
+   */
+  afterKill?: (cycle: number, lastAcked: readonly bigint[]) => Promise<void>;
 }
 
 export interface CycleReport {
@@ -179,7 +182,11 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
         await once(broker.proc, 'exit');
       }
     }
-    if (!last) await options.afterKill?.(cycle);
+    if (!last && options.afterKill) {
+      const lastAcked = new Array<bigint>(partitions).fill(-1n);
+      for (const a of acked.values()) if (a.offset > lastAcked[a.partition]!) lastAcked[a.partition] = a.offset;
+      await options.afterKill(cycle, lastAcked);
+    }
   }
   totals.indexProblems = await verifyIndexes(options.dataDir, partitions);
   return totals;
