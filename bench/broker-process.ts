@@ -22,11 +22,11 @@ export interface BenchBroker {
   stop(): Promise<void>;
 }
 
-/** Spawns `sluice broker` on `dataDir` (any port, no metrics listener, JSON logs on stdout). */
+/** Spawns `sluice broker` on `dataDir` (any port, no metrics or Kafka listener unless `extraArgs` asks, JSON logs on stdout). */
 export function spawnBroker(dataDir: string, path: FetchPath, extraArgs: string[] = []): ChildProcess {
   return spawn(
     process.execPath,
-    [...(process.env.SLUICE_BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean), MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', 'off', '--fetch-path', path, '--log-level', 'warn', '--log-format', 'json', ...extraArgs],
+    [...(process.env.SLUICE_BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean), MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', 'off', '--kafka-port', '0', '--fetch-path', path, '--log-level', 'warn', '--log-format', 'json', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
 }

@@ -108,7 +108,7 @@ t.test('per-topic permissions: each principal reads, writes and administers what
 t.test('a broken auth file stops the broker from starting, saying why', async (t) => {
   const authFile = join(tmpDir(t), 'auth.json');
   writeFileSync(authFile, JSON.stringify({ principals: { bob: { tokenSha256: 'not-hex' } } }));
-  const run = spawnSync(process.execPath, [MAIN, 'broker', '--data', tmpDir(t), '--port', '0', '--metrics-port', 'off', '--auth-file', authFile], { encoding: 'utf8', timeout: 20_000 });
+  const run = spawnSync(process.execPath, [MAIN, 'broker', '--data', tmpDir(t), '--port', '0', '--metrics-port', 'off', '--kafka-port', '0', '--auth-file', authFile], { encoding: 'utf8', timeout: 20_000 });
   t.equal(run.status, 1);
   t.match(run.stderr, /bob\.tokenSha256 must be 64 lowercase hex digits/);
 });

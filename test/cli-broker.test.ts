@@ -18,7 +18,7 @@ const logged = (lines: Array<Line | string>, msg: string) => lines.filter((l): l
 /** Partitions opened at start, leaving out the broker's internal topic. */
 const opened = (lines: Array<Line | string>) => logged(lines, 'partition log open').filter((l) => !String(l.partition).startsWith('__consumer_offsets'));
 
-t.test('npm start defaults: 127.0.0.1:9292, metrics on 9293, data in ./data', async (t) => {
+t.test('npm start defaults: 127.0.0.1:9292, Kafka on 9092, metrics on 9293, data in ./data', async (t) => {
   const cwd = tmpDir(t);
   const proc = spawn(process.execPath, [MAIN, 'broker', '--log-format', 'json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void proc.kill('SIGKILL'));
@@ -28,7 +28,7 @@ t.test('npm start defaults: 127.0.0.1:9292, metrics on 9293, data in ./data', as
     out += chunk;
     if (out.includes('sluice listening on')) break;
   }
-  t.match(out, /^sluice listening on 127\.0\.0\.1:9292 \(metrics on http:\/\/127\.0\.0\.1:9293\/metrics\)$/m);
+  t.match(out, /^sluice listening on 127\.0\.0\.1:9292 \(kafka on 127\.0\.0\.1:9092, metrics on http:\/\/127\.0\.0\.1:9293\/metrics\)$/m);
   const started = out.split('\n').map((l) => (l.startsWith('{') ? (JSON.parse(l) as Line) : null)).find((l) => l?.msg === 'starting sluice broker');
   t.equal((started?.config as { dataDir: string }).dataDir, join(cwd, 'data'));
   proc.kill('SIGTERM');
@@ -113,11 +113,15 @@ t.test('acks=all records survive SIGKILL', async (t) => {
 t.test('a broker that cannot start says why and exits 1', async (t) => {
   const running = await startBroker(t);
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    spawnSync(process.execPath, [MAIN, 'broker', '--log-format', 'json', '--metrics-port', 'off', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+    spawnSync(process.execPath, [MAIN, 'broker', '--log-format', 'json', '--metrics-port', 'off', '--kafka-port', '0', ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
 
   const taken = run(['--data', tmpDir(t), '--port', String(running.port)]);
   t.equal(taken.status, 1);
   t.match(taken.stderr, /sluice: cannot start: the port is taken .*EADDRINUSE/);
+
+  const kafkaTaken = run(['--data', tmpDir(t), '--port', '0', '--kafka-port', String(running.port)]);
+  t.equal(kafkaTaken.status, 1);
+  t.match(kafkaTaken.stderr, /the port is taken .*EADDRINUSE.*--kafka-port/, 'the Kafka listener\'s port too');
 
   const locked = run(['--data', running.dataDir, '--port', '0']);
   t.equal(locked.status, 1);

@@ -65,6 +65,7 @@ export const BROKER_SETTINGS: readonly Setting[] = [
   { key: 'data', flag: '--data <dir>', description: 'data directory', fallback: './data', parse: text },
   { key: 'host', flag: '--host <host>', description: 'address to listen on', fallback: '127.0.0.1', parse: text },
   { key: 'port', flag: '--port <port>', description: 'port for clients (0: any free port)', fallback: 9292, parse: port },
+  { key: 'kafkaPort', flag: '--kafka-port <port>', description: 'port for Kafka clients (Kafka wire protocol; 0: no Kafka listener)', fallback: 9092, parse: port },
   { key: 'advertisedHost', flag: '--advertised-host <host>', description: 'host named to clients in Metadata (default: --host)', fallback: undefined, parse: text },
   {
     key: 'metricsPort',
@@ -157,6 +158,7 @@ export function resolveBrokerSettings(flags: Record<string, unknown>, env: NodeJ
       host: v<string>('host'),
       ...(values.advertisedHost === undefined ? {} : { advertisedHost: v<string>('advertisedHost') }),
       port: v('port'),
+      kafkaPort: v('kafkaPort') === 0 ? null : v('kafkaPort'),
       metricsPort: v<number | null>('metricsPort'),
       fetchPath,
       maxFrameBytes: v('maxFrameBytes'),

@@ -1,5 +1,6 @@
 // `sluice broker` (what `npm start` runs): resolves the settings, logs them, starts the broker and
-// prints one ready line when it accepts connections (`sluice listening on HOST:PORT`). SIGTERM or
+// prints one ready line when it accepts connections (`sluice listening on HOST:PORT (kafka on
+// HOST:PORT, metrics on URL)`). SIGTERM or
 // SIGINT stops it gracefully and exits 0; a second signal exits at once. A broker that cannot
 // start (port taken, data directory unwritable or locked, bad setting) says why and exits 1.
 
@@ -28,11 +29,13 @@ export async function runBroker(flags: Record<string, unknown>): Promise<void> {
   }
   const { address, port } = broker.address;
   const metrics = broker.metricsAddress;
+  const kafka = broker.kafkaAddress;
   logger.info(
-    { host: address, port, metricsPort: metrics?.port ?? null, topics: broker.topics.list().length, fetchPath: config.fetchPath },
+    { host: address, port, kafkaPort: kafka?.port ?? null, metricsPort: metrics?.port ?? null, topics: broker.topics.list().length, fetchPath: config.fetchPath },
     'broker ready',
   );
-  process.stdout.write(`sluice listening on ${address}:${port}${metrics ? ` (metrics on http://${metrics.address}:${metrics.port}/metrics)` : ''}\n`);
+  const extras = [...(kafka ? [`kafka on ${kafka.address}:${kafka.port}`] : []), ...(metrics ? [`metrics on http://${metrics.address}:${metrics.port}/metrics`] : [])];
+  process.stdout.write(`sluice listening on ${address}:${port}${extras.length > 0 ? ` (${extras.join(', ')})` : ''}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -71,7 +74,7 @@ function makeLogger(settings: ResolvedSettings): Logger {
 function fail(err: unknown, config?: { host: string; port: number; dataDir: string }): void {
   const e = err as NodeJS.ErrnoException & { code?: string };
   let message = e instanceof Error ? e.message : String(err);
-  if (e.code === 'EADDRINUSE' && config) message = `the port is taken (${message}); is another broker running? choose another with --port`;
+  if (e.code === 'EADDRINUSE' && config) message = `the port is taken (${message}); is another broker running? choose others with --port, --kafka-port and --metrics-port`;
   else if (e.code === 'EACCES' && config) message = `permission denied (${message})`;
   else if (e instanceof SluiceError && e.code === 'KAFKA_STORAGE_ERROR' && config) message = `the data directory ${config.dataDir} is not usable: ${message}`;
   process.stderr.write(`sluice: cannot start: ${message}\n`);

@@ -31,7 +31,8 @@ export const handleMetadata: Handler = async (ctx, { body }) => {
   return { body: response };
 };
 
-async function lookup(ctx: HandlerContext, name: string, allowAutoCreate: boolean): Promise<Topic> {
+/** The topic, created first when the broker and the request allow it (as Kafka auto-creates on Metadata). */
+export async function lookup(ctx: HandlerContext, name: string, allowAutoCreate: boolean): Promise<Topic> {
   const topic = ctx.topics.get(name);
   if (topic) return topic;
   if (!ctx.autoCreateTopics || !allowAutoCreate || adminDenied(ctx)) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);

@@ -35,7 +35,8 @@ export const handleDeleteTopics: Handler = async (ctx, { body }) => {
   return { body: { topics } satisfies CreateTopicsResponse };
 };
 
-async function perTopic(ctx: HandlerContext, name: string, action: () => Promise<void>): Promise<TopicResult> {
+/** One topic's create or delete, with the admin permission checked, as a result with its own error. */
+export async function perTopic(ctx: HandlerContext, name: string, action: () => Promise<void>): Promise<TopicResult> {
   try {
     const refused = adminDenied(ctx);
     if (refused) throw refused;

@@ -8,6 +8,8 @@
 // drops the data as it arrives. Framing it cannot trust (sizes that contradict each other) is a
 // FramingError: the stream is out of sync and the connection must close.
 
+import { ByteQueue } from './byte-queue.js';
+
 export const FRAME_PREFIX_BYTES = 8;
 /** The meta of an oversize frame is read (to answer it) only up to this size. */
 export const MAX_OVERSIZE_META_BYTES = 64 * 1024;
@@ -37,8 +39,7 @@ export function framePrefix(metaBytes: number, dataBytes: number): Buffer {
 
 export class FrameDecoder {
   readonly maxFrameBytes: number;
-  #chunks: Buffer[] = [];
-  #buffered = 0;
+  readonly #queue = new ByteQueue();
   #state: State = { need: 'prefix' };
 
   constructor(maxFrameBytes: number) {
@@ -50,32 +51,27 @@ export class FrameDecoder {
 
   /** Bytes held for a frame not yet complete. */
   get bufferedBytes(): number {
-    return this.#buffered;
+    return this.#queue.length;
   }
 
   /** True between frames (nothing partial held or being skipped). */
   get idle(): boolean {
-    return this.#state.need === 'prefix' && this.#buffered === 0;
+    return this.#state.need === 'prefix' && this.#queue.length === 0;
   }
 
   /** Takes the next chunk of the stream; returns the frames it completed. Throws FramingError. */
   push(chunk: Buffer): FrameEvent[] {
     const events: FrameEvent[] = [];
-    if (chunk.length > 0) {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-    }
+    this.#queue.push(chunk);
     for (;;) {
       const state = this.#state;
       if (state.need === 'skip') {
-        const dropped = Math.min(state.remaining, this.#buffered);
-        this.#drop(dropped);
-        state.remaining -= dropped;
+        state.remaining -= this.#queue.drop(state.remaining);
         if (state.remaining > 0) return events;
         this.#state = { need: 'prefix' };
       } else if (state.need === 'prefix') {
-        if (this.#buffered < FRAME_PREFIX_BYTES) return events;
-        const prefix = this.#take(FRAME_PREFIX_BYTES);
+        if (this.#queue.length < FRAME_PREFIX_BYTES) return events;
+        const prefix = this.#queue.take(FRAME_PREFIX_BYTES);
         const frameBytes = prefix.readUInt32BE(0);
         const metaBytes = prefix.readUInt32BE(4);
         if (frameBytes < 5 || metaBytes < 1 || metaBytes > frameBytes - 4) {
@@ -89,52 +85,16 @@ export class FrameDecoder {
           throw new FramingError(`frame of ${frameBytes} bytes is over the limit of ${this.maxFrameBytes} and its meta (${metaBytes} bytes) is too large to answer`);
         }
       } else if (state.need === 'frame') {
-        if (this.#buffered < state.bodyBytes) return events;
-        const body = this.#take(state.bodyBytes);
+        if (this.#queue.length < state.bodyBytes) return events;
+        const body = this.#queue.take(state.bodyBytes);
         events.push({ kind: 'frame', meta: body.subarray(0, state.metaBytes), data: body.subarray(state.metaBytes) });
         this.#state = { need: 'prefix' };
       } else {
-        if (this.#buffered < state.metaBytes) return events;
-        const meta = this.#take(state.metaBytes);
+        if (this.#queue.length < state.metaBytes) return events;
+        const meta = this.#queue.take(state.metaBytes);
         events.push({ kind: 'oversize', meta, frameBytes: state.frameBytes });
         this.#state = { need: 'skip', remaining: state.frameBytes - 4 - state.metaBytes };
       }
     }
-  }
-
-  /** The first `n` buffered bytes (n <= buffered), without copying when they lie in one chunk. */
-  #take(n: number): Buffer {
-    const first = this.#chunks[0]!;
-    if (first.length >= n) {
-      const out = first.subarray(0, n);
-      this.#advance(n);
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.#chunks[0]!;
-      const part = Math.min(chunk.length, n - filled);
-      chunk.copy(out, filled, 0, part);
-      filled += part;
-      this.#advance(part);
-    }
-    return out;
-  }
-
-  #drop(n: number): void {
-    while (n > 0) {
-      const part = Math.min(this.#chunks[0]!.length, n);
-      this.#advance(part);
-      n -= part;
-    }
-  }
-
-  /** Consumes `n` bytes of the first chunk. */
-  #advance(n: number): void {
-    const first = this.#chunks[0]!;
-    if (n === first.length) this.#chunks.shift();
-    else this.#chunks[0] = first.subarray(n);
-    this.#buffered -= n;
   }
 }

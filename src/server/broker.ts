@@ -1,6 +1,8 @@
 // The broker process's parts, wired together and started or stopped in order: the data
-// directory's lock, the topics (recovered), the group coordinator (replaying __consumer_offsets), the transfer engine, the TCP listener with one
-// Connection per client, the metrics endpoint, and the retention timer.
+// directory's lock, the topics (recovered), the group coordinator (replaying __consumer_offsets),
+// the transfer engine, the TCP listeners (Sluice's protocol, and Kafka's beside it) with one
+// Connection per client, the metrics endpoint, and the retention timer. Both listeners share the
+// topics, the coordinator, the committed offsets and the transfer engine.
 //
 // Stop: stop accepting, answer parked fetches (and fail parked group joins) now, let every connection finish the responses it
 // owes (bounded by `shutdownTimeoutMs`), then close the logs cleanly (flush + recovery marker),
@@ -17,7 +19,9 @@ import { LogService } from '../log/log-service.js';
 import { TopicRegistry, type TopicDefaults } from '../log/topic-registry.js';
 import { native, nativeCall, type NativeDirLock } from '../native.js';
 import { TransferEngine, type FetchPath } from '../transfer/engine.js';
-import { Connection, type ConnectionServices } from './connection.js';
+import { KafkaProtocol } from '../kafka/protocol.js';
+import { Connection, type ConnectionServices, type ProtocolFactory } from './connection.js';
+import { SluiceProtocol } from './sluice-protocol.js';
 import { BrokerMetrics, listenOn, serveMetrics } from './metrics.js';
 
 export const SLUICE_VERSION = '0.1.0';
@@ -29,6 +33,8 @@ export interface BrokerConfig {
   advertisedHost?: string;
   /** 0 picks a free port. */
   port: number;
+  /** The Kafka protocol listener's port (on `host`); 0 picks a free port; null: no Kafka listener. */
+  kafkaPort: number | null;
   /** null: no metrics endpoint; 0 picks a free port. */
   metricsPort: number | null;
   fetchPath: FetchPath;
@@ -55,8 +61,9 @@ export class Broker {
   readonly #engine: TransferEngine;
   readonly #log: LogService;
   readonly #server: Server;
+  readonly #kafkaServer: Server;
   readonly #connections = new Set<Connection>();
-  #connectionServices: ConnectionServices | undefined;
+  #kafkaListening = false;
   #metricsServer: HttpServer | undefined;
   #metricsAddress: AddressInfo | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
@@ -71,7 +78,11 @@ export class Broker {
     this.#engine = engine;
     this.metrics = new BrokerMetrics(topics, groups, engine);
     this.#log = new LogService(topics, this.metrics);
-    this.#server = createServer((socket) => this.#accept(socket));
+    let sluice: ConnectionServices | undefined;
+    let kafka: ConnectionServices | undefined;
+    // Services are made on first accept: the advertised ports are known once listening.
+    this.#server = createServer((socket) => this.#accept(socket, (sluice ??= this.#services(this.address.port)), (ctx) => new SluiceProtocol(ctx, config.maxFrameBytes)));
+    this.#kafkaServer = createServer((socket) => this.#accept(socket, (kafka ??= this.#services(this.kafkaAddress!.port)), (ctx) => new KafkaProtocol(ctx, config.maxFrameBytes)));
   }
 
   /** Opens the data directory (taking its lock), recovers the topics and starts listening. */
@@ -101,6 +112,11 @@ export class Broker {
     return this.#server.address() as AddressInfo;
   }
 
+  /** The Kafka listener's address; undefined when it is off. */
+  get kafkaAddress(): AddressInfo | undefined {
+    return this.#kafkaListening ? (this.#kafkaServer.address() as AddressInfo) : undefined;
+  }
+
   get metricsAddress(): AddressInfo | undefined {
     return this.#metricsAddress;
   }
@@ -114,47 +130,53 @@ export class Broker {
   async #listen(): Promise<void> {
     const { config } = this;
     await listenOn(this.#server, config.host, config.port);
-    if (config.metricsPort !== null) {
-      try {
+    try {
+      if (config.kafkaPort !== null) {
+        await listenOn(this.#kafkaServer, config.host, config.kafkaPort);
+        this.#kafkaListening = true;
+      }
+      if (config.metricsPort !== null) {
         const { server, address } = await serveMetrics(this.metrics, config.host, config.metricsPort);
         this.#metricsServer = server;
         this.#metricsAddress = address;
-      } catch (err) {
-        this.#server.close();
-        throw err;
       }
+    } catch (err) {
+      this.#server.close();
+      if (this.#kafkaListening) this.#kafkaServer.close();
+      throw err;
     }
     this.#retentionTimer = setInterval(() => this.#enforceRetention(), config.retentionCheckIntervalMs);
     this.#retentionTimer.unref();
   }
 
-  #accept(socket: Socket): void {
+  #accept(socket: Socket, services: ConnectionServices, protocol: ProtocolFactory): void {
     if (this.#stopping) {
       socket.destroy();
       return;
     }
-    const connection = new Connection(socket, this.#engine.writer(socket), this.#services(), {
-      maxFrameBytes: this.config.maxFrameBytes,
-      maxInFlightRequests: this.config.maxInFlightRequests,
-      maxIdleMs: this.config.connectionsMaxIdleMs,
-    });
+    const connection = new Connection(
+      socket,
+      this.#engine.writer(socket),
+      services,
+      { maxFrameBytes: this.config.maxFrameBytes, maxInFlightRequests: this.config.maxInFlightRequests, maxIdleMs: this.config.connectionsMaxIdleMs },
+      protocol,
+    );
     this.#connections.add(connection);
     socket.once('close', () => this.#connections.delete(connection));
   }
 
-  /** What every connection's handlers use; the port is known once listening. */
-  #services(): ConnectionServices {
-    this.#connectionServices ??= {
+  /** What every connection's handlers use; `port` is the listener's own, which Metadata advertises. */
+  #services(port: number): ConnectionServices {
+    return {
       log: this.#log,
       topics: this.topics,
       groups: this.groups,
-      broker: { nodeId: 0, clusterId: 'sluice', host: this.config.advertisedHost ?? this.config.host, port: this.address.port, version: SLUICE_VERSION },
+      broker: { nodeId: 0, clusterId: 'sluice', host: this.config.advertisedHost ?? this.config.host, port, version: SLUICE_VERSION },
       autoCreateTopics: this.config.autoCreateTopics,
       access: this.config.access,
       logger: this.#logger,
       metrics: this.metrics,
     };
-    return this.#connectionServices!;
   }
 
   #enforceRetention(): void {
@@ -169,7 +191,9 @@ export class Broker {
 
   async #stop(): Promise<void> {
     clearInterval(this.#retentionTimer);
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = Promise.all(
+      [this.#server, ...(this.#kafkaListening ? [this.#kafkaServer] : [])].map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+    );
     this.#log.stop();
     this.groups.stop();
     const drained = Promise.all([...this.#connections].map((c) => c.drain()));

@@ -1,4 +1,6 @@
-// One client connection: frames in, handlers run, responses out in request order.
+// One client connection, whatever its protocol: frames in, requests dispatched, responses out in
+// request order. The protocol (Sluice's own, or Kafka's on the Kafka listener) turns bytes into
+// frames and each frame into an Exchange: a response promise, or a reason to close.
 //
 // Requests are dispatched as their frames complete (so a produce pipelined behind a parked fetch
 // still appends, and can wake it); responses are handed to the ResponseWriter strictly in request
@@ -10,22 +12,13 @@
 // fetch is a response awaited) is closed, as Kafka's connections.max.idle.ms; this also ends
 // clients that send part of a frame and fall silent, whose partial frame is all they hold.
 //
-// Bad input: a frame over `maxFrameBytes` is answered MESSAGE_TOO_LARGE without being buffered; a
-// request with bad content is answered with its error; framing or MessagePack that cannot be parsed
-// closes the connection (the stream cannot be trusted past it) with a logged reason.
+// Framing the protocol cannot trust closes the connection with a logged reason.
 
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { isErrorCode, SluiceError } from '../errors.js';
 import { ANONYMOUS } from '../auth/access.js';
-import type { HandlerContext, HandlerResult, Request } from '../handlers/context.js';
-import { HANDLERS } from '../handlers/index.js';
-import { decodeRequestMeta, encodeResponse, type RequestHeader } from '../protocol/codec.js';
-import { FrameDecoder, FramingError, type FrameEvent } from '../protocol/frame.js';
-import { API_VERSIONS, ApiKey, apiByKey, errorBody, type ErrorResponse } from '../protocol/messages.js';
-
-const BEFORE_AUTHENTICATION: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.Authenticate]);
-import type { ResponseWriter } from '../transfer/response-writer.js';
+import type { HandlerContext } from '../handlers/context.js';
+import type { ResponsePiece, ResponseWriter } from '../transfer/response-writer.js';
 import type { BrokerMetrics } from './metrics.js';
 
 export interface ConnectionOptions {
@@ -36,13 +29,42 @@ export interface ConnectionOptions {
 
 export type ConnectionServices = Omit<HandlerContext, 'signal' | 'logger' | 'clientHost' | 'session'> & { logger: Logger; metrics: BrokerMetrics };
 
+export type Reply =
+  /** Bytes and log slices, written in order; `outcome` labels the request metric (an error code or `ok`). */
+  | { pieces: readonly ResponsePiece[]; outcome: string }
+  /** No response (acks=0); `closeReason` closes the connection so the client learns of a failure. */
+  | { noResponse: true; closeReason?: string };
+
+/** A dispatched request: the API's name (for metrics) and its reply to come. */
+export interface Exchange {
+  apiName: string;
+  reply: Promise<Reply>;
+}
+
+/** A frame that ends the connection (the stream past it cannot be trusted, or the request is not allowed). */
+export interface Refusal {
+  close: string;
+  detail: string;
+}
+
+export interface WireProtocol<F> {
+  /** Bytes held for a frame not yet complete. */
+  readonly bufferedBytes: number;
+  /** Takes the next chunk; returns the frames it completed. Throws when the framing cannot be trusted. */
+  push(chunk: Buffer): F[];
+  /** Starts handling one frame (its side effects happen in arrival order). */
+  dispatch(frame: F): Exchange | Refusal;
+}
+
+/** Builds a connection's protocol once its handler context exists. */
+export type ProtocolFactory = (ctx: HandlerContext) => WireProtocol<unknown>;
+
 export class Connection {
   readonly #socket: Socket;
   readonly #writer: ResponseWriter;
   readonly #services: ConnectionServices;
-  readonly #ctx: HandlerContext;
   readonly #logger: Logger;
-  readonly #decoder: FrameDecoder;
+  readonly #protocol: WireProtocol<unknown>;
   readonly #maxInFlight: number;
   readonly #abort = new AbortController();
   /** Responses are handed to the writer along this chain, in request order. */
@@ -51,15 +73,14 @@ export class Connection {
   #draining = false;
   #idle: (() => void) | undefined;
 
-  constructor(socket: Socket, writer: ResponseWriter, services: ConnectionServices, options: ConnectionOptions) {
+  constructor(socket: Socket, writer: ResponseWriter, services: ConnectionServices, options: ConnectionOptions, protocol: ProtocolFactory) {
     this.#socket = socket;
     this.#writer = writer;
     this.#services = services;
     this.#logger = services.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
     // With authentication on, a connection is nobody until it authenticates.
     const session = { principal: services.access ? null : ANONYMOUS };
-    this.#ctx = { ...services, logger: this.#logger, clientHost: socket.remoteAddress ?? '', signal: this.#abort.signal, session };
-    this.#decoder = new FrameDecoder(options.maxFrameBytes);
+    this.#protocol = protocol({ ...services, logger: this.#logger, clientHost: socket.remoteAddress ?? '', signal: this.#abort.signal, session });
     this.#maxInFlight = options.maxInFlightRequests;
     services.metrics.connectionOpened();
     this.#logger.debug('connection open');
@@ -73,7 +94,7 @@ export class Connection {
         socket.setTimeout(options.maxIdleMs);
         return;
       }
-      this.#logger.info({ idleMs: options.maxIdleMs, partialFrameBytes: this.#decoder.bufferedBytes }, 'closing idle connection');
+      this.#logger.info({ idleMs: options.maxIdleMs, partialFrameBytes: this.#protocol.bufferedBytes }, 'closing idle connection');
       services.metrics.closedIdle();
       socket.destroy();
     });
@@ -103,66 +124,26 @@ export class Connection {
 
   #onData(chunk: Buffer): void {
     if (this.#draining) return;
-    let events: FrameEvent[];
+    let frames: unknown[];
     try {
-      events = this.#decoder.push(chunk);
+      frames = this.#protocol.push(chunk);
     } catch (err) {
       this.#closeForProtocolError('framing', (err as Error).message);
       return;
     }
-    for (const event of events) {
+    for (const frame of frames) {
       if (this.#socket.destroyed) return;
-      this.#dispatch(event);
+      const startedNs = process.hrtime.bigint();
+      const exchange = this.#protocol.dispatch(frame);
+      if ('close' in exchange) {
+        this.#closeForProtocolError(exchange.close, exchange.detail);
+        return;
+      }
+      this.#respond(exchange, startedNs);
     }
   }
 
-  #dispatch(event: FrameEvent): void {
-    const startedNs = process.hrtime.bigint();
-    let header: RequestHeader;
-    let body: unknown;
-    try {
-      ({ header, body } = decodeRequestMeta(event.meta));
-    } catch (err) {
-      if (!(err instanceof FramingError)) throw err;
-      this.#closeForProtocolError('meta', err.message);
-      return;
-    }
-    const api = apiByKey(header.apiKey);
-    const apiName = api?.name ?? `unknown(${header.apiKey})`;
-    let result: Promise<HandlerResult>;
-    if (event.kind === 'oversize') {
-      result = Promise.resolve(
-        failure(new SluiceError('MESSAGE_TOO_LARGE', `the request is ${event.frameBytes} bytes, over the broker's limit of ${this.#decoder.maxFrameBytes} (maxFrameBytes); nothing was read or written`)),
-      );
-    } else if (!api) {
-      result = Promise.resolve(unsupported(`unknown API key ${header.apiKey}`));
-    } else if (header.apiVersion < api.minVersion || header.apiVersion > api.maxVersion) {
-      result = Promise.resolve(unsupported(`${api.name} v${header.apiVersion} is not supported (versions ${api.minVersion}-${api.maxVersion})`));
-    } else if (this.#ctx.session.principal === null && !BEFORE_AUTHENTICATION.has(header.apiKey)) {
-      result = Promise.resolve(failure(new SluiceError('ILLEGAL_SASL_STATE', `authenticate before ${api.name} (only ApiVersions and Authenticate are allowed before)`)));
-    } else {
-      result = this.#run({ header, body, data: event.data });
-    }
-    this.#respond(header, apiName, startedNs, result);
-  }
-
-  /** Runs the handler now (side effects in arrival order); errors become error responses. */
-  #run(request: Request): Promise<HandlerResult> {
-    const handler = HANDLERS.get(request.header.apiKey)!;
-    try {
-      return Promise.resolve(handler(this.#ctx, request)).catch((err: unknown) => this.#failure(err, request.header));
-    } catch (err) {
-      return Promise.resolve(this.#failure(err, request.header));
-    }
-  }
-
-  #failure(err: unknown, header: RequestHeader): HandlerResult {
-    if (err instanceof SluiceError) return failure(err);
-    this.#logger.error({ err, apiKey: header.apiKey, correlationId: header.correlationId }, 'handler failed unexpectedly');
-    return failure(new SluiceError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err)));
-  }
-
-  #respond(header: RequestHeader, apiName: string, startedNs: bigint, result: Promise<HandlerResult>): void {
+  #respond({ apiName, reply }: Exchange, startedNs: bigint): void {
     this.#inFlight += 1;
     if (this.#inFlight >= this.#maxInFlight) this.#socket.pause();
     const done = (outcome: string) => {
@@ -172,7 +153,7 @@ export class Connection {
       if (!this.#draining && this.#inFlight < this.#maxInFlight && this.#socket.isPaused()) this.#socket.resume();
     };
     this.#tail = this.#tail
-      .then(() => result)
+      .then(() => reply)
       .then((r) => {
         if ('noResponse' in r) {
           done('ok');
@@ -182,13 +163,9 @@ export class Connection {
           }
           return;
         }
-        const slices = r.data ?? [];
-        const dataBytes = slices.reduce((n, s) => n + s.bytes, 0);
-        const head = encodeResponse(header.correlationId, r.body, dataBytes);
-        const outcome = errorCodeOf(r.body) ?? 'ok';
         // Not awaited: the writer keeps order; the chain only has to hand responses over in order.
-        this.#writer.send(slices.length === 0 ? [head] : [head, ...slices]).then(
-          () => done(outcome),
+        this.#writer.send(r.pieces).then(
+          () => done(r.outcome),
           () => done('NETWORK_EXCEPTION'),
         );
       });
@@ -199,18 +176,4 @@ export class Connection {
     this.#services.metrics.closedForProtocolError(reason);
     this.#socket.destroy();
   }
-}
-
-function failure(err: SluiceError): HandlerResult {
-  const body: ErrorResponse = { error: errorBody(err) };
-  return { body };
-}
-
-function unsupported(message: string): HandlerResult {
-  return { body: { error: errorBody(new SluiceError('UNSUPPORTED_VERSION', message)), apis: API_VERSIONS } };
-}
-
-function errorCodeOf(body: unknown): string | undefined {
-  const code = (body as Partial<ErrorResponse> | null)?.error?.code;
-  return code !== undefined && isErrorCode(code) ? code : undefined;
 }

@@ -1,9 +1,11 @@
 // A real broker process for tests: `sluice broker` on port 0 (metrics too) with a temp data dir,
 // its ready line parsed for the ports, its JSON log lines kept, and a typed way to talk to it.
-// Teardown SIGKILLs whatever is still running.
+// The Kafka listener is off unless asked for (`kafka: true`: on a free port, since `--kafka-port 0`
+// means off). Teardown SIGKILLs whatever is still running.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Connection, responseError, type Response } from '../../src/client/connection.js';
 import { ApiKey } from '../../src/protocol/messages.js';
@@ -18,6 +20,8 @@ export interface RunningBroker {
   dataDir: string;
   port: number;
   metricsPort: number | null;
+  /** The Kafka listener's port; null when it is off. */
+  kafkaPort: number | null;
   /** Every stdout line so far (JSON log lines parsed; others as strings). */
   lines: Array<Record<string, unknown> | string>;
   stderr(): string;
@@ -30,13 +34,26 @@ export interface StartOptions {
   dataDir?: string;
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Turns the Kafka listener on (on a free port). */
+  kafka?: boolean;
+}
+
+/** A port that was free a moment ago (the kernel's pick for port 0, released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 export async function startBroker(t: Teardown, options: StartOptions = {}): Promise<RunningBroker> {
   const dataDir = options.dataDir ?? tmpDir(t);
+  const kafkaPort = options.kafka ? await freePort() : 0;
   const proc = spawn(
     process.execPath,
-    [MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', '0', '--log-format', 'json', ...(options.args ?? [])],
+    [MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', '0', '--kafka-port', String(kafkaPort), '--log-format', 'json', ...(options.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
   );
   const lines: RunningBroker['lines'] = [];
@@ -51,15 +68,19 @@ export async function startBroker(t: Teardown, options: StartOptions = {}): Prom
     }
   });
 
-  const ready = new Promise<{ port: number; metricsPort: number | null }>((resolve, reject) => {
+  const ready = new Promise<{ port: number; metricsPort: number | null; kafkaPort: number | null }>((resolve, reject) => {
     let partial = '';
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
       partial += d;
       const complete = partial.split('\n');
       partial = complete.pop()!;
       for (const line of complete) {
-        const m = /^sluice listening on [^\s]+:(\d+)(?: \(metrics on http:\/\/[^:]+:(\d+)\/metrics\))?/.exec(line);
-        if (m) resolve({ port: Number(m[1]), metricsPort: m[2] ? Number(m[2]) : null });
+        const m = /^sluice listening on [^\s]+:(\d+)/.exec(line);
+        if (m) {
+          const kafka = /kafka on [^\s,)]+:(\d+)/.exec(line);
+          const metrics = /metrics on http:\/\/[^:]+:(\d+)\/metrics/.exec(line);
+          resolve({ port: Number(m[1]), metricsPort: metrics ? Number(metrics[1]) : null, kafkaPort: kafka ? Number(kafka[1]) : null });
+        }
         try {
           lines.push(JSON.parse(line) as Record<string, unknown>);
         } catch {
@@ -69,12 +90,13 @@ export async function startBroker(t: Teardown, options: StartOptions = {}): Prom
     });
     proc.once('exit', (code) => reject(new Error(`broker exited with ${code} before it was ready: ${stderr}`)));
   });
-  const { port, metricsPort } = await ready;
+  const { port, metricsPort, kafkaPort: listening } = await ready;
   return {
     proc,
     dataDir,
     port,
     metricsPort,
+    kafkaPort: listening,
     lines,
     stderr: () => stderr,
     async connect(clientId = 'test') {

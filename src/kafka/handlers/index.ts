@@ -1,0 +1,28 @@
+// Kafka API key → handler. The version table is ../apis.ts's KAFKA_API_VERSIONS.
+
+import { KafkaApi } from '../apis.js';
+import { apiVersions, createTopics, deleteTopics, saslAuthenticate, saslHandshake } from './admin.js';
+import { fetch, listOffsets, metadata, produce } from './data.js';
+import { describeGroups, findCoordinator, heartbeat, joinGroup, leaveGroup, listGroups, offsetCommit, offsetFetch, syncGroup } from './groups.js';
+import type { KafkaHandler } from './handler.js';
+
+export const KAFKA_HANDLERS: ReadonlyMap<number, KafkaHandler> = new Map<number, KafkaHandler>([
+  [KafkaApi.Produce, produce],
+  [KafkaApi.Fetch, fetch],
+  [KafkaApi.ListOffsets, listOffsets],
+  [KafkaApi.Metadata, metadata],
+  [KafkaApi.OffsetCommit, offsetCommit],
+  [KafkaApi.OffsetFetch, offsetFetch],
+  [KafkaApi.FindCoordinator, findCoordinator],
+  [KafkaApi.JoinGroup, joinGroup],
+  [KafkaApi.Heartbeat, heartbeat],
+  [KafkaApi.LeaveGroup, leaveGroup],
+  [KafkaApi.SyncGroup, syncGroup],
+  [KafkaApi.DescribeGroups, describeGroups],
+  [KafkaApi.ListGroups, listGroups],
+  [KafkaApi.SaslHandshake, saslHandshake],
+  [KafkaApi.ApiVersions, apiVersions],
+  [KafkaApi.CreateTopics, createTopics],
+  [KafkaApi.DeleteTopics, deleteTopics],
+  [KafkaApi.SaslAuthenticate, saslAuthenticate],
+]);

@@ -1,0 +1,94 @@
+// Kafka ApiVersions v0-2 (and the error answer to v3+), CreateTopics v0-2, DeleteTopics v0-1,
+// SaslHandshake v1 and SaslAuthenticate v0-1: request decoders and response encoders, as in
+// Kafka's message definitions (Kafka 3.4). No I/O.
+
+import type { KafkaVersionRange } from '../apis.js';
+import { KafkaReader, KafkaWriter } from '../wire.js';
+
+/**
+ * ApiVersions at any version we serve (v0-2) has an empty body; v3+ (flexible) is never decoded.
+ * An unsupported version is answered in a v0 body (as Kafka does, KIP-511) with error 35 and
+ * only ApiVersions' own range, so the client can retry at a version it shares with us.
+ */
+export function encodeApiVersions(w: KafkaWriter, version: number, errorCode: number, apis: readonly KafkaVersionRange[]): void {
+  w.int16(errorCode).array(apis, (w, a) => w.int16(a.apiKey).int16(a.minVersion).int16(a.maxVersion));
+  if (version >= 1) w.int32(0); // throttle_time_ms (v1+: last)
+}
+
+export interface KafkaCreateTopicsRequest {
+  topics: Array<{
+    name: string;
+    partitions: number;
+    replicationFactor: number;
+    assignments: Array<{ partition: number; brokerIds: number[] }>;
+    configs: Array<{ name: string; value: string | null }>;
+  }>;
+  timeoutMs: number;
+  validateOnly: boolean;
+}
+
+export function decodeCreateTopics(r: KafkaReader, version: number): KafkaCreateTopicsRequest {
+  const topics = r.array(
+    (t) => ({
+      name: t.string('topic name'),
+      partitions: t.int32('num_partitions'),
+      replicationFactor: t.int16('replication_factor'),
+      assignments: t.array((a) => ({ partition: a.int32('partition_index'), brokerIds: a.array((b) => b.int32('broker id'), 'broker_ids', 4) }), 'assignments', 8),
+      configs: t.array((c) => ({ name: c.string('config name'), value: c.nullableString('config value') }), 'configs', 4),
+    }),
+    'topics',
+    16,
+  );
+  const request: KafkaCreateTopicsRequest = { topics, timeoutMs: r.int32('timeout_ms'), validateOnly: version >= 1 ? r.boolean('validate_only') : false };
+  r.end('CreateTopics');
+  return request;
+}
+
+type TopicErrors = ReadonlyArray<{ name: string; errorCode: number; message: string | null }>;
+
+export function encodeCreateTopics(w: KafkaWriter, version: number, topics: TopicErrors): void {
+  if (version >= 2) w.int32(0); // throttle_time_ms
+  w.array(topics, (w, t) => {
+    w.string(t.name).int16(t.errorCode);
+    if (version >= 1) w.string(t.message);
+  });
+}
+
+export function decodeDeleteTopics(r: KafkaReader): { names: string[]; timeoutMs: number } {
+  const request = { names: r.array((t) => t.string('topic name'), 'topic_names', 2), timeoutMs: r.int32('timeout_ms') };
+  r.end('DeleteTopics');
+  return request;
+}
+
+export function encodeDeleteTopics(w: KafkaWriter, version: number, topics: TopicErrors): void {
+  if (version >= 1) w.int32(0); // throttle_time_ms
+  w.array(topics, (w, t) => w.string(t.name).int16(t.errorCode));
+}
+
+export function decodeSaslHandshake(r: KafkaReader): { mechanism: string } {
+  const request = { mechanism: r.string('mechanism') };
+  r.end('SaslHandshake');
+  return request;
+}
+
+export function encodeSaslHandshake(w: KafkaWriter, errorCode: number, mechanisms: readonly string[]): void {
+  w.int16(errorCode).array(mechanisms, (w, m) => w.string(m));
+}
+
+export function decodeSaslAuthenticate(r: KafkaReader): { authBytes: Buffer } {
+  const request = { authBytes: r.bytes('auth_bytes') };
+  r.end('SaslAuthenticate');
+  return request;
+}
+
+export function encodeSaslAuthenticate(w: KafkaWriter, version: number, a: { errorCode: number; message: string | null }): void {
+  w.int16(a.errorCode).string(a.message).bytes(Buffer.alloc(0));
+  if (version >= 1) w.int64(0n); // session_lifetime_ms: sessions do not expire
+}
+
+/** SASL PLAIN (RFC 4616): `authzid NUL authcid NUL passwd`. Null when the bytes are not that. */
+export function parseSaslPlain(bytes: Buffer): { authzid: string; username: string; password: string } | null {
+  const parts = bytes.toString('utf8').split('\u0000');
+  if (parts.length !== 3 || parts[1] === '' || parts[2] === '') return null;
+  return { authzid: parts[0]!, username: parts[1]!, password: parts[2]! };
+}

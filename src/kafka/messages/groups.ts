@@ -1,0 +1,184 @@
+// Kafka's classic group protocol and committed offsets: FindCoordinator v0, JoinGroup v0-2,
+// SyncGroup v0-1, Heartbeat v0-1, LeaveGroup v0-1, OffsetCommit v2, OffsetFetch v1,
+// ListGroups v0-2 and DescribeGroups v0-2. Request decoders and response encoders, as in Kafka's
+// message definitions (Kafka 3.4). Member metadata and assignments are opaque bytes. No I/O.
+
+import { KafkaReader, KafkaWriter } from '../wire.js';
+
+/** Throttle time leads the response body from these versions on. */
+const throttleFrom = (w: KafkaWriter, version: number, first: number) => {
+  if (version >= first) w.int32(0);
+};
+
+export function decodeFindCoordinator(r: KafkaReader): { key: string } {
+  const key = r.string('key');
+  r.end('FindCoordinator');
+  return { key };
+}
+
+export function encodeFindCoordinator(w: KafkaWriter, c: { errorCode: number; nodeId: number; host: string; port: number }): void {
+  w.int16(c.errorCode).int32(c.nodeId).string(c.host).int32(c.port);
+}
+
+export interface KafkaJoinGroupRequest {
+  groupId: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  memberId: string;
+  protocolType: string;
+  protocols: Array<{ name: string; metadata: Buffer }>;
+}
+
+export function decodeJoinGroup(r: KafkaReader, version: number): KafkaJoinGroupRequest {
+  const groupId = r.string('group_id');
+  const sessionTimeoutMs = r.int32('session_timeout_ms');
+  // v0 has no rebalance timeout: the session timeout bounds the rebalance, as in Kafka.
+  const rebalanceTimeoutMs = version >= 1 ? r.int32('rebalance_timeout_ms') : sessionTimeoutMs;
+  const request: KafkaJoinGroupRequest = {
+    groupId,
+    sessionTimeoutMs,
+    rebalanceTimeoutMs,
+    memberId: r.string('member_id'),
+    protocolType: r.string('protocol_type'),
+    protocols: r.array((p) => ({ name: p.string('protocol name'), metadata: Buffer.from(p.bytes('protocol metadata')) }), 'protocols', 6),
+  };
+  r.end('JoinGroup');
+  return request;
+}
+
+export interface KafkaJoinGroupResponse {
+  errorCode: number;
+  generationId: number;
+  protocolName: string;
+  leader: string;
+  memberId: string;
+  members: ReadonlyArray<{ memberId: string; metadata: Uint8Array }>;
+}
+
+export function encodeJoinGroup(w: KafkaWriter, version: number, j: KafkaJoinGroupResponse): void {
+  throttleFrom(w, version, 2);
+  w.int16(j.errorCode).int32(j.generationId).string(j.protocolName).string(j.leader).string(j.memberId);
+  w.array(j.members, (w, m) => w.string(m.memberId).bytes(m.metadata));
+}
+
+export interface KafkaSyncGroupRequest {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  assignments: Array<{ memberId: string; assignment: Buffer }>;
+}
+
+export function decodeSyncGroup(r: KafkaReader): KafkaSyncGroupRequest {
+  const request: KafkaSyncGroupRequest = {
+    groupId: r.string('group_id'),
+    generationId: r.int32('generation_id'),
+    memberId: r.string('member_id'),
+    assignments: r.array((a) => ({ memberId: a.string('member_id'), assignment: Buffer.from(a.bytes('assignment')) }), 'assignments', 6),
+  };
+  r.end('SyncGroup');
+  return request;
+}
+
+export function encodeSyncGroup(w: KafkaWriter, version: number, s: { errorCode: number; assignment: Uint8Array }): void {
+  throttleFrom(w, version, 1);
+  w.int16(s.errorCode).bytes(s.assignment);
+}
+
+export function decodeHeartbeat(r: KafkaReader): { groupId: string; generationId: number; memberId: string } {
+  const request = { groupId: r.string('group_id'), generationId: r.int32('generation_id'), memberId: r.string('member_id') };
+  r.end('Heartbeat');
+  return request;
+}
+
+export function decodeLeaveGroup(r: KafkaReader): { groupId: string; memberId: string } {
+  const request = { groupId: r.string('group_id'), memberId: r.string('member_id') };
+  r.end('LeaveGroup');
+  return request;
+}
+
+/** Heartbeat and LeaveGroup answer with an error code alone (throttle time from v1). */
+export function encodeErrorOnly(w: KafkaWriter, version: number, errorCode: number): void {
+  throttleFrom(w, version, 1);
+  w.int16(errorCode);
+}
+
+export interface KafkaOffsetCommitRequest {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  retentionTimeMs: bigint;
+  topics: Array<{ name: string; partitions: Array<{ partition: number; offset: bigint; metadata: string | null }> }>;
+}
+
+export function decodeOffsetCommit(r: KafkaReader): KafkaOffsetCommitRequest {
+  const request: KafkaOffsetCommitRequest = {
+    groupId: r.string('group_id'),
+    generationId: r.int32('generation_id'),
+    memberId: r.string('member_id'),
+    retentionTimeMs: r.int64('retention_time_ms'),
+    topics: r.array(
+      (t) => ({
+        name: t.string('topic'),
+        partitions: t.array((p) => ({ partition: p.int32('partition'), offset: p.int64('committed_offset'), metadata: p.nullableString('committed_metadata') }), 'partitions', 14),
+      }),
+      'topics',
+      6,
+    ),
+  };
+  r.end('OffsetCommit');
+  return request;
+}
+
+type PartitionErrors = ReadonlyArray<{ name: string; partitions: ReadonlyArray<{ partition: number; errorCode: number }> }>;
+
+export function encodeOffsetCommit(w: KafkaWriter, topics: PartitionErrors): void {
+  w.array(topics, (w, t) => w.string(t.name).array(t.partitions, (w, p) => w.int32(p.partition).int16(p.errorCode)));
+}
+
+export function decodeOffsetFetch(r: KafkaReader): { groupId: string; topics: Array<{ name: string; partitions: number[] }> } {
+  const request = {
+    groupId: r.string('group_id'),
+    topics: r.array((t) => ({ name: t.string('topic'), partitions: t.array((p) => p.int32('partition'), 'partitions', 4) }), 'topics', 6),
+  };
+  r.end('OffsetFetch');
+  return request;
+}
+
+export interface KafkaOffsetFetchPartition {
+  partition: number;
+  offset: bigint;
+  metadata: string | null;
+  errorCode: number;
+}
+
+export function encodeOffsetFetch(w: KafkaWriter, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaOffsetFetchPartition[] }>): void {
+  w.array(topics, (w, t) => w.string(t.name).array(t.partitions, (w, p) => w.int32(p.partition).int64(p.offset).string(p.metadata).int16(p.errorCode)));
+}
+
+export function encodeListGroups(w: KafkaWriter, version: number, groups: ReadonlyArray<{ groupId: string; protocolType: string }>): void {
+  throttleFrom(w, version, 1);
+  w.int16(0).array(groups, (w, g) => w.string(g.groupId).string(g.protocolType));
+}
+
+export function decodeDescribeGroups(r: KafkaReader): string[] {
+  const groups = r.array((g) => g.string('group id'), 'groups', 2);
+  r.end('DescribeGroups');
+  return groups;
+}
+
+export interface KafkaDescribedGroup {
+  errorCode: number;
+  groupId: string;
+  state: string;
+  protocolType: string;
+  protocol: string;
+  members: ReadonlyArray<{ memberId: string; clientId: string; clientHost: string; metadata: Uint8Array; assignment: Uint8Array }>;
+}
+
+export function encodeDescribeGroups(w: KafkaWriter, version: number, groups: readonly KafkaDescribedGroup[]): void {
+  throttleFrom(w, version, 1);
+  w.array(groups, (w, g) => {
+    w.int16(g.errorCode).string(g.groupId).string(g.state).string(g.protocolType).string(g.protocol);
+    w.array(g.members, (w, m) => w.string(m.memberId).string(m.clientId).string(m.clientHost).bytes(m.metadata).bytes(m.assignment));
+  });
+}
