@@ -66,6 +66,7 @@ export const BROKER_SETTINGS: readonly Setting[] = [
   { key: 'host', flag: '--host <host>', description: 'address to listen on', fallback: '127.0.0.1', parse: text },
   { key: 'port', flag: '--port <port>', description: 'port for clients (0: any free port)', fallback: 9292, parse: port },
   { key: 'kafkaPort', flag: '--kafka-port <port>', description: 'port for Kafka clients (Kafka wire protocol; 0: no Kafka listener)', fallback: 9092, parse: port },
+  { key: 'kafkaAdvertisedPort', flag: '--kafka-advertised-port <port>', description: 'port named to Kafka clients in Metadata and FindCoordinator, for a proxy or port forward in front of the broker (default: --kafka-port)', fallback: undefined, parse: integer(1, 65535) },
   { key: 'advertisedHost', flag: '--advertised-host <host>', description: 'host named to clients in Metadata (default: --host)', fallback: undefined, parse: text },
   {
     key: 'metricsPort',
@@ -159,6 +160,7 @@ export function resolveBrokerSettings(flags: Record<string, unknown>, env: NodeJ
       ...(values.advertisedHost === undefined ? {} : { advertisedHost: v<string>('advertisedHost') }),
       port: v('port'),
       kafkaPort: v('kafkaPort') === 0 ? null : v('kafkaPort'),
+      ...optional('kafkaAdvertisedPort'),
       metricsPort: v<number | null>('metricsPort'),
       fetchPath,
       maxFrameBytes: v('maxFrameBytes'),

@@ -35,6 +35,8 @@ export interface BrokerConfig {
   port: number;
   /** The Kafka protocol listener's port (on `host`); 0 picks a free port; null: no Kafka listener. */
   kafkaPort: number | null;
+  /** The port Kafka clients are told to connect to; defaults to the Kafka listener's. */
+  kafkaAdvertisedPort?: number;
   /** null: no metrics endpoint; 0 picks a free port. */
   metricsPort: number | null;
   fetchPath: FetchPath;
@@ -82,7 +84,7 @@ export class Broker {
     let kafka: ConnectionServices | undefined;
     // Services are made on first accept: the advertised ports are known once listening.
     this.#server = createServer((socket) => this.#accept(socket, (sluice ??= this.#services(this.address.port)), (ctx) => new SluiceProtocol(ctx, config.maxFrameBytes)));
-    this.#kafkaServer = createServer((socket) => this.#accept(socket, (kafka ??= this.#services(this.kafkaAddress!.port)), (ctx) => new KafkaProtocol(ctx, config.maxFrameBytes)));
+    this.#kafkaServer = createServer((socket) => this.#accept(socket, (kafka ??= this.#services(config.kafkaAdvertisedPort ?? this.kafkaAddress!.port)), (ctx) => new KafkaProtocol(ctx, config.maxFrameBytes)));
   }
 
   /** Opens the data directory (taking its lock), recovers the topics and starts listening. */
