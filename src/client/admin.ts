@@ -4,6 +4,7 @@
 import { SluiceError, type ErrorCode } from '../errors.js';
 import type { DescribeGroupsResponse, ListGroupsResponse } from '../protocol/group-messages.js';
 import { ApiKey, type CreateTopicsResponse, type ErrorBody, type MetadataResponse, type TopicConfigInput } from '../protocol/messages.js';
+import { decodeConsumerAssignment } from '../kafka/messages/consumer-protocol.js';
 import { decodeAssignment } from './assignors.js';
 import { BrokerClient, type ClientOptions } from './broker-client.js';
 
@@ -92,9 +93,13 @@ function describeTopic(t: MetadataResponse['topics'][number]): TopicDescription 
   return { name: t.name, internal: t.internal === true, partitions: t.partitions };
 }
 
-/** Sluice's assignment format; other clients' bytes (Kafka's) are shown as no partitions. */
+/**
+ * Sluice's assignment format (a MessagePack map), or a Kafka client's (consumer protocol, which
+ * starts with its int16 version, so a zero byte); anything else is shown as no partitions.
+ */
 function safeAssignment(bytes: Uint8Array): Array<{ topic: string; partition: number }> {
   try {
+    if (bytes[0] === 0) return decodeConsumerAssignment(bytes);
     return [...decodeAssignment(bytes)].flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
   } catch {
     return [];
