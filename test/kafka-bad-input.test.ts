@@ -1,0 +1,139 @@
+// Bad input on the Kafka listener, byte by byte: what parses but names bad things is answered with
+// Kafka's error codes and the connection stays open; what cannot be parsed (or an unsupported
+// version of anything but ApiVersions, or anything before SASL) closes that connection, as Kafka's
+// broker does. The broker stays up, and nothing that was refused is in the log.
+
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashToken } from '../src/auth/access.js';
+import { KafkaApi } from '../src/kafka/apis.js';
+import { encodeRecordBatch } from '../src/protocol/record-batch.js';
+import { createTopic, fetch, startBroker } from './helpers/broker.js';
+import { produceBody, produceResult, RawKafka } from './helpers/kafka-wire.js';
+import { tmpDir } from './helpers/tmp.js';
+
+const batch = (value = 'v') => encodeRecordBatch([{ key: null, value }]);
+
+t.test('ApiVersions v3 gets error 35 in a v0 body and the connection stays open; v0-v2 get the table', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  // librdkafka's opening request: header v2 (a tag byte after the client id), a flexible body.
+  const v3 = await k.request(KafkaApi.ApiVersions, 3, (w) => w.int8(0).int8(7).int8(0x6b).int8(0x63).int8(0x61).int8(0x74).int8(0x0a).int8(0x31).int8(0x2e).int8(0x37).int8(0x2e).int8(0x31).int8(0x00));
+  t.equal(v3.int16(), 35, 'UNSUPPORTED_VERSION');
+  t.same(v3.array((a) => [a.int16(), a.int16(), a.int16()]), [[18, 0, 2]], 'with the ApiVersions range it can retry in');
+  t.equal(v3.remaining, 0, 'a v0 body');
+  for (const version of [0, 1, 2]) {
+    const r = await k.request(KafkaApi.ApiVersions, version);
+    t.equal(r.int16(), 0);
+    const apis = r.array((a) => ({ key: a.int16(), min: a.int16(), max: a.int16() }));
+    t.match(apis, [{ key: 0, min: 3, max: 3 }, { key: 1, min: 4, max: 4 }], `v${version} on the same connection: Produce 3, Fetch 4, ...`);
+    t.equal(r.remaining, version >= 1 ? 4 : 0, 'throttle time from v1');
+  }
+});
+
+t.test('produce and fetch errors are Kafka error codes; nothing refused reaches the log', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  await createTopic(await broker.connect(), 'valid', 1);
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+
+  const corrupt = batch();
+  corrupt[corrupt.length - 1]! ^= 0xff;
+  t.equal(produceResult(await k.request(KafkaApi.Produce, 3, produceBody('valid', 0, corrupt))).errorCode, 2, 'bad CRC: CORRUPT_MESSAGE');
+  t.equal(produceResult(await k.request(KafkaApi.Produce, 3, produceBody('valid', 0, Buffer.concat([batch('a'), batch('b')])))).errorCode, 87, 'two batches: INVALID_RECORD');
+  t.equal(produceResult(await k.request(KafkaApi.Produce, 3, produceBody('valid', 0, batch(), 5))).errorCode, 21, 'acks 5: INVALID_REQUIRED_ACKS');
+  t.equal(produceResult(await k.request(KafkaApi.Produce, 3, produceBody('valid', 0, null))).errorCode, 2, 'null records: CORRUPT_MESSAGE');
+  t.equal(produceResult(await k.request(KafkaApi.Produce, 3, produceBody('nope', 0, batch()))).errorCode, 3, 'unknown topic: UNKNOWN_TOPIC_OR_PARTITION');
+  t.equal(produceResult(await k.request(KafkaApi.Produce, 3, produceBody('valid', 7, batch()))).errorCode, 3, 'unknown partition: UNKNOWN_TOPIC_OR_PARTITION');
+  const [before] = await fetch(await broker.connect(), [{ topic: 'valid', partition: 0, offset: 0n }]);
+  t.equal(before!.highWatermark, 0n, 'none of them appended a byte');
+  t.same(produceResult(await k.request(KafkaApi.Produce, 3, produceBody('valid', 0, batch()))), { errorCode: 0, baseOffset: 0n }, 'and a good produce still works');
+
+  const fetchOne = async (topic: string, offset: bigint) => {
+    const r = await k.request(KafkaApi.Fetch, 4, (w) => w.int32(-1).int32(0).int32(1).int32(1 << 20).int8(0).int32(1).string(topic).int32(1).int32(0).int64(offset).int32(1 << 20));
+    r.int32();
+    r.int32();
+    r.string();
+    r.int32();
+    r.int32();
+    return { errorCode: r.int16(), highWatermark: r.int64() };
+  };
+  t.same(await fetchOne('nope', 0n), { errorCode: 3, highWatermark: -1n }, 'fetch of an unknown topic');
+  t.same(await fetchOne('valid', 99n), { errorCode: 1, highWatermark: 1n }, 'fetch past the end: OFFSET_OUT_OF_RANGE, with the high watermark it is past');
+  t.same(await fetchOne('valid', 0n), { errorCode: 0, highWatermark: 1n }, 'the connection is still open');
+
+  const commit = await k.request(KafkaApi.OffsetCommit, 2, (w) => w.string('g').int32(7).string('ghost').int64(-1n).int32(1).string('valid').int32(1).int32(0).int64(1n).string(null));
+  commit.int32();
+  commit.string();
+  commit.int32();
+  commit.int32();
+  t.equal(commit.int16(), 25, 'a commit from a member the group does not know: UNKNOWN_MEMBER_ID');
+});
+
+t.test('acks=0 gets no response, unless it fails: then the connection closes', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  await createTopic(await broker.connect(), 'quiet', 1);
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  k.send(KafkaApi.Produce, 3, produceBody('quiet', 0, batch(), 0));
+  const metadata = k.send(KafkaApi.Metadata, 0, (w) => w.int32(0));
+  t.equal((await k.next()).correlationId, metadata, 'the next response is the Metadata one: the produce was not answered');
+  const [p] = await fetch(await broker.connect(), [{ topic: 'quiet', partition: 0, offset: 0n }]);
+  t.equal(p!.highWatermark, 1n, 'and it was appended');
+  k.send(KafkaApi.Produce, 3, produceBody('no-such-topic', 0, batch(), 0));
+  await k.closed;
+  t.pass('a failed acks=0 produce closes the connection');
+});
+
+t.test('unparseable requests close the connection; the broker stays up', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const cases: Array<[string, (k: RawKafka) => void]> = [
+    ['an unsupported Fetch version', (k) => k.send(KafkaApi.Fetch, 11, (w) => w.int32(-1))],
+    ['an unknown API key', (k) => k.send(999, 0)],
+    ['a truncated JoinGroup', (k) => k.send(KafkaApi.JoinGroup, 2, (w) => w.string('group').int32(10_000))],
+    ['a Metadata request with bytes after its last field', (k) => k.send(KafkaApi.Metadata, 4, (w) => w.int32(-1).boolean(false).int32(42))],
+    ['an array count larger than the request', (k) => k.send(KafkaApi.DeleteTopics, 1, (w) => w.int32(0x7fff_ffff))],
+    ['a frame over the size limit', (k) => k.writeRaw(Buffer.from([0x7f, 0xff, 0xff, 0xff, 0, 0]))],
+    ['a negative frame size', (k) => k.writeRaw(Buffer.from([0xff, 0xff, 0xff, 0xfe]))],
+  ];
+  for (const [what, send] of cases) {
+    const k = await RawKafka.connect(broker.kafkaPort!);
+    send(k);
+    await k.closed;
+    t.pass(`${what}: connection closed`);
+  }
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  const r = await k.request(KafkaApi.ApiVersions, 2);
+  t.equal(r.int16(), 0, 'the broker still answers');
+  t.equal(broker.proc.exitCode, null);
+});
+
+t.test('with --auth-file the Kafka listener wants SASL PLAIN (principal and token) before anything else', async (t) => {
+  const authFile = join(tmpDir(t), 'auth.json');
+  writeFileSync(authFile, JSON.stringify({ principals: { alice: { tokenSha256: hashToken('alice-token'), read: ['*'], write: ['mine'], admin: true } } }));
+  const broker = await startBroker(t, { kafka: true, args: ['--auth-file', authFile] });
+
+  const early = await RawKafka.connect(broker.kafkaPort!);
+  early.send(KafkaApi.Metadata, 4, (w) => w.int32(-1).boolean(false));
+  await early.closed;
+  t.pass('Metadata before authentication: closed');
+
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  const handshake = await k.request(KafkaApi.SaslHandshake, 1, (w) => w.string('SCRAM-SHA-256'));
+  t.equal(handshake.int16(), 33, 'an unsupported mechanism: UNSUPPORTED_SASL_MECHANISM');
+  t.same(handshake.array((m) => m.string()), ['PLAIN'], 'naming the one it has');
+  t.equal((await k.request(KafkaApi.SaslHandshake, 1, (w) => w.string('PLAIN'))).int16(), 0);
+  const plain = (user: string, password: string) => (w: import('../src/kafka/wire.js').KafkaWriter) => w.bytes(Buffer.from(`\u0000${user}\u0000${password}`));
+  t.equal((await k.request(KafkaApi.SaslAuthenticate, 1, plain('alice', 'wrong'))).int16(), 58, 'a wrong token: SASL_AUTHENTICATION_FAILED');
+  t.equal((await k.request(KafkaApi.SaslAuthenticate, 1, plain('mallory', 'alice-token'))).int16(), 58, 'another user\'s token: SASL_AUTHENTICATION_FAILED');
+  t.equal((await k.request(KafkaApi.SaslAuthenticate, 1, plain('alice', 'alice-token'))).int16(), 0, 'authenticated');
+
+  const create = await k.request(KafkaApi.CreateTopics, 2, (w) => w.int32(2).string('mine').int32(1).int16(1).int32(0).int32(0).string('theirs').int32(1).int16(-1).int32(0).int32(0).int32(5000).boolean(false));
+  create.int32();
+  t.same(create.array((x) => [x.string(), x.int16(), x.nullableString()]), [['mine', 0, null], ['theirs', 0, null]], 'CreateTopics as an admin');
+  t.equal(produceResult(await k.request(KafkaApi.Produce, 3, produceBody('theirs', 0, batch()))).errorCode, 29, 'no write permission: TOPIC_AUTHORIZATION_FAILED');
+  t.equal(produceResult(await k.request(KafkaApi.Produce, 3, produceBody('mine', 0, batch()))).errorCode, 0, 'write permission: appended');
+});
