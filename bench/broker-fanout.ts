@@ -8,6 +8,11 @@
 // Per cell: aggregate GiB/s delivered, broker CPU-s per GiB (utime+stime from /proc/<pid>/stat),
 // the consumers' CPU-s per GiB, p50/p99 fetch latency, broker peak RSS; each cell repeated and
 // reported as the median with min and max. Cells run for at least `minSeconds` (whole passes).
+//
+// Protocols: `sluice` fetches through Sluice's own protocol; `kafka` through the Kafka listener
+// with Fetch v4 requests shaped as kafkajs sends them (replica -1, READ_COMMITTED, one topic and
+// partition), in the same run and against the same broker, so the two front doors compare side
+// by side.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,8 +21,10 @@ import { native } from '../src/native.js';
 import { encodeRequest } from '../src/protocol/codec.js';
 import { ApiKey, type MetadataResponse } from '../src/protocol/messages.js';
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';
+import { KafkaApi } from '../src/kafka/apis.js';
+import { KafkaWriter } from '../src/kafka/wire.js';
 import type { FetchPath } from '../src/transfer/engine.js';
-import { processCpuSeconds, rssMiB, startBenchBroker, type BenchBroker } from './broker-process.js';
+import { freePort, processCpuSeconds, rssMiB, startBenchBroker, type BenchBroker } from './broker-process.js';
 import { fanoutSpec, writeSvg } from './chart.js';
 import { connectConsumers, finish } from './transfer-fanout.js';
 import { machineInfo, type MachineInfo } from './machine.js';
@@ -29,7 +36,12 @@ const OFFSET_SENTINEL = 0x0123_4567_89ab_cdefn;
 const RAW_CHUNK_BYTES = 64 * 1024;
 const RAW_SEND_BUFFER_BYTES = 102_400;
 
+export const FANOUT_PROTOCOLS = ['sluice', 'kafka'] as const;
+export type FanoutProtocol = (typeof FANOUT_PROTOCOLS)[number];
+
 export interface BrokerFanoutOptions {
+  /** Front doors to fetch through (Sluice's own is always measured, as the baseline). */
+  protocols: FanoutProtocol[];
   gib: number;
   partitions: number;
   recordBytes: number;
@@ -58,6 +70,7 @@ interface Figures {
 }
 
 export interface BrokerFanoutRun extends Figures {
+  protocol: FanoutProtocol;
   path: FetchPath;
   consumers: number;
   pctOfRaw: number | null;
@@ -142,14 +155,34 @@ export function fetchTemplate(
   return { frame, correlationAt: find(corr), offsetAt: find(off) };
 }
 
+/**
+ * A Kafka Fetch v4 request frame for one partition, as kafkajs sends it, with where its
+ * correlation id and offset sit, and how many bytes of each response come before the records.
+ */
+export function kafkaFetchTemplate(partition: number, fetchBytes: number, topic = TOPIC): { frame: Buffer; correlationAt: number; offsetAt: number; headBytes: number } {
+  const w = new KafkaWriter().int16(KafkaApi.Fetch).int16(4).int32(CORRELATION_SENTINEL).string('bench');
+  w.int32(-1).int32(0).int32(1).int32(fetchBytes).int8(1); // replica, maxWaitMs, minBytes, maxBytes, READ_COMMITTED
+  w.int32(1).string(topic).int32(1).int32(partition).int64(OFFSET_SENTINEL).int32(fetchBytes);
+  const payload = Buffer.concat(w.pieces() as Buffer[]);
+  const frame = Buffer.alloc(4 + payload.length);
+  frame.writeInt32BE(payload.length, 0);
+  payload.copy(frame, 4);
+  const sentinel = Buffer.alloc(8);
+  sentinel.writeBigInt64BE(OFFSET_SENTINEL);
+  // size, correlation id, throttle, topics, topic, partitions, partition, error, HW, LSO, aborted, records size
+  const headBytes = 4 + 4 + 4 + 4 + 2 + Buffer.byteLength(topic) + 4 + 4 + 2 + 8 + 8 + 4 + 4;
+  return { frame, correlationAt: 8, offsetAt: frame.indexOf(sentinel), headBytes };
+}
+
 interface Sample extends Figures {
   passes: number;
   seconds: number;
 }
 
-async function runCell(broker: BenchBroker, consumers: number, o: BrokerFanoutOptions, endOffsets: bigint[]): Promise<Sample> {
+async function runCell(broker: BenchBroker, protocol: FanoutProtocol, consumers: number, o: BrokerFanoutOptions, endOffsets: bigint[]): Promise<Sample> {
   const pid = broker.proc.pid!;
-  const templates = endOffsets.map((_, p) => fetchTemplate(p, o.fetchBytes));
+  const templates = endOffsets.map((_, p) => (protocol === 'kafka' ? kafkaFetchTemplate(p, o.fetchBytes) : { ...fetchTemplate(p, o.fetchBytes), headBytes: 0 }));
+  const port = protocol === 'kafka' ? broker.kafkaPort! : broker.port;
   let rssPeak = rssMiB(pid);
   const rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 100);
   const cpu0 = processCpuSeconds(pid);
@@ -160,7 +193,7 @@ async function runCell(broker: BenchBroker, consumers: number, o: BrokerFanoutOp
   const latencies: number[] = [];
   try {
     do {
-      const loads = templates.map((t, p) => new native.NativeFetchLoad('127.0.0.1', broker.port, consumers, t.frame, t.correlationAt, t.offsetAt, 0n, endOffsets[p]!, 1));
+      const loads = templates.map((t, p) => new native.NativeFetchLoad('127.0.0.1', port, consumers, t.frame, t.correlationAt, t.offsetAt, 0n, endOffsets[p]!, 1, t.headBytes));
       const results = await Promise.all(loads.map((l) => l.wait()));
       results.forEach((r, p) => {
         for (const c of r.consumers) {
@@ -209,11 +242,13 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
   const say = o.log ?? (() => undefined);
   const dataDir = mkdtempSync(join(o.dir, 'sluice-bench-broker-'));
   const segmentBytes = 256 * 1024 * 1024;
-  const total = o.paths.length * o.consumers.length * o.repeat + (o.raw ? o.consumers.length * o.repeat : 0);
+  const protocols = [...new Set<FanoutProtocol>(['sluice', ...o.protocols])];
+  const total = protocols.length * o.paths.length * o.consumers.length * o.repeat + (o.raw ? o.consumers.length * o.repeat : 0);
   let done = 0;
   const tick = (label: string) => o.progress?.(++done, total, label);
   try {
-    let broker = await startBenchBroker(dataDir, o.paths[0] ?? 'sendfile', ['--segment-bytes', String(segmentBytes)]);
+    const brokerArgs = ['--segment-bytes', String(segmentBytes), ...(protocols.includes('kafka') ? ['--kafka-port', String(await freePort())] : [])];
+    let broker = await startBenchBroker(dataDir, o.paths[0] ?? 'sendfile', brokerArgs);
     say(`broker fanout: preloading ${o.gib} GiB into ${o.partitions} partition(s) through the produce path ...`);
     const loaded = await preload(broker.port, o);
     say(`broker fanout: preloaded ${(loaded.bytes / 2 ** 30).toFixed(2)} GiB in ${loaded.seconds.toFixed(1)} s (${(loaded.bytes / loaded.seconds / 1e6).toFixed(0)} MB/s, acks=1, 1 MiB requests)`);
@@ -221,17 +256,22 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
     for (const path of o.paths) {
       if (broker.path !== path) {
         await broker.stop();
-        broker = await startBenchBroker(dataDir, path, ['--segment-bytes', String(segmentBytes)]);
+        broker = await startBenchBroker(dataDir, path, brokerArgs);
       }
       for (const n of o.consumers) {
-        const samples: Sample[] = [];
+        // The protocols alternate within each repeat, so drift on a shared machine hits both alike.
+        const samples = new Map<FanoutProtocol, Sample[]>(protocols.map((p) => [p, []]));
         for (let r = 0; r < o.repeat; r++) {
-          samples.push(await runCell(broker, n, o, loaded.endOffsets));
-          tick(`${path} x${n}`);
+          for (const protocol of protocols) {
+            samples.get(protocol)!.push(await runCell(broker, protocol, n, o, loaded.endOffsets));
+            tick(`${rowLabel(protocol, path)} x${n}`);
+          }
         }
-        const { mid, min, max } = summarize(samples, FIGURES);
-        runs.push({ path, consumers: n, ...mid, pctOfRaw: null, min, max, repeats: samples.length, passes: samples.reduce((a, s) => a + s.passes, 0), seconds: samples.reduce((a, s) => a + s.seconds, 0) });
-        say(`broker fanout: ${path} x${n}: ${mid.gibPerSec.toFixed(2)} GiB/s, broker ${mid.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, p99 ${mid.fetchP99Ms.toFixed(2)} ms`);
+        for (const [protocol, list] of samples) {
+          const { mid, min, max } = summarize(list, FIGURES);
+          runs.push({ protocol, path, consumers: n, ...mid, pctOfRaw: null, min, max, repeats: list.length, passes: list.reduce((a, s) => a + s.passes, 0), seconds: list.reduce((a, s) => a + s.seconds, 0) });
+          say(`broker fanout: ${rowLabel(protocol, path)} x${n}: ${mid.gibPerSec.toFixed(2)} GiB/s, broker ${mid.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, p99 ${mid.fetchP99Ms.toFixed(2)} ms`);
+        }
       }
     }
     await broker.stop();
@@ -266,7 +306,12 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
   }
 }
 
-/** Markdown table: one row per path (and raw), one column per consumer count. */
+/** A table row's and chart series' name: the fetch path, and the protocol when it is Kafka's. */
+function rowLabel(protocol: FanoutProtocol, path: FetchPath): string {
+  return protocol === 'kafka' ? `${path} (kafka)` : path;
+}
+
+/** Markdown table: one row per protocol and path (and raw), one column per consumer count. */
 export function brokerFanoutTable(report: BrokerFanoutReport): string {
   const counts = report.config.consumers;
   const head = `| path | ${counts.map((n) => `${n} consumer${n === 1 ? '' : 's'}`).join(' | ')} |\n|---|${counts.map(() => '---').join('|')}|\n`;
@@ -276,15 +321,17 @@ export function brokerFanoutTable(report: BrokerFanoutReport): string {
         return r ? `${r.gibPerSec.toFixed(2)} GiB/s, ${r.senderCpuSecPerGib.toFixed(3)} CPU-s/GiB` : '-';
       }).join(' | ')} |\n`
     : '';
-  const rows = report.config.paths
-    .map((path) => {
+  const protocols = [...new Set(report.runs.map((r) => r.protocol))];
+  const rows = protocols
+    .flatMap((protocol) => report.config.paths.map((path) => [protocol, path] as const))
+    .map(([protocol, path]) => {
       const cells = counts.map((n) => {
-        const r = report.runs.find((x) => x.path === path && x.consumers === n);
+        const r = report.runs.find((x) => x.protocol === protocol && x.path === path && x.consumers === n);
         if (!r) return '-';
         const pct = r.pctOfRaw === null ? '' : ` (${r.pctOfRaw.toFixed(0)}% of raw)`;
         return `${r.gibPerSec.toFixed(2)} GiB/s${pct}, ${r.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, p99 ${r.fetchP99Ms.toFixed(1)} ms, ${r.brokerRssMiB.toFixed(0)} MiB`;
       });
-      return `| ${path} | ${cells.join(' | ')} |\n`;
+      return `| ${rowLabel(protocol, path)} | ${cells.join(' | ')} |\n`;
     })
     .join('');
   return head + rawRow + rows;
@@ -292,7 +339,7 @@ export function brokerFanoutTable(report: BrokerFanoutReport): string {
 
 export async function writeBrokerFanoutChart(report: BrokerFanoutReport, path: string): Promise<void> {
   const points = [
-    ...report.runs.map((r) => ({ path: r.path, consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.brokerCpuSecPerGib })),
+    ...report.runs.map((r) => ({ path: rowLabel(r.protocol, r.path), consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.brokerCpuSecPerGib })),
     ...report.raw.map((r) => ({ path: 'raw', consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.senderCpuSecPerGib })),
   ];
   await writeSvg(fanoutSpec(points, `Broker fan-out: ${(report.config.topicBytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB fetches`, { logConsumers: true, cpuTitle: 'broker CPU-s per GiB (lower is better)' }), path);

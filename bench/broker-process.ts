@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FetchPath } from '../src/transfer/engine.js';
@@ -13,9 +14,21 @@ import type { FetchPath } from '../src/transfer/engine.js';
 // The compiled CLI: beside this file in dist/, or under dist/ when this runs from source (tests).
 const MAIN = ['../src/cli/main.js', '../dist/src/cli/main.js'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p))!;
 
+/** A port that was free a moment ago (the kernel's pick for port 0, released): for listeners whose 0 means off. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 export interface BenchBroker {
   proc: ChildProcess;
   port: number;
+  /** The Kafka listener's port when `extraArgs` turned it on (`--kafka-port N`). */
+  kafkaPort: number | null;
   path: FetchPath;
   /** Everything the broker has written to stdout so far (JSON log lines at --log-level warn). */
   output(): string;
@@ -35,17 +48,18 @@ export function spawnBroker(dataDir: string, path: FetchPath, extraArgs: string[
 export async function startBenchBroker(dataDir: string, path: FetchPath, extraArgs: string[] = []): Promise<BenchBroker> {
   const proc = spawnBroker(dataDir, path, extraArgs);
   let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
+  const [port, kafkaPort] = await new Promise<[number, number | null]>((resolve, reject) => {
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
-      const m = /sluice listening on [^\s]+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
+      const m = /sluice listening on [^\s]+:(\d+)(?: \(kafka on [^\s,)]+:(\d+))?/.exec(out);
+      if (m) resolve([Number(m[1]), m[2] ? Number(m[2]) : null]);
     });
     proc.once('exit', (code) => reject(new Error(`the broker exited with ${code} before it was ready: ${out}`)));
   });
   return {
     proc,
     port,
+    kafkaPort,
     path,
     output: () => out,
     async stop() {

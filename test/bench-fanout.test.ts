@@ -1,6 +1,7 @@
-// `sluice bench fanout --quick` (the broker fan-out benchmark) runs end to end as a smoke test:
-// every cell's consumers reached the end of the topic with CRC-checked batches (the benchmark
-// throws otherwise), and it writes the JSON other tools read and a chart. Speed is not asserted.
+// `sluice bench fanout --quick --protocol kafka` (the broker fan-out benchmark, through Sluice's
+// protocol and the Kafka listener) runs end to end as a smoke test: every cell's consumers reached
+// the end of the topic with CRC-checked batches (the benchmark throws otherwise), and it writes
+// the JSON other tools read and a chart. Speed is not asserted.
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -9,24 +10,29 @@ import { join } from 'node:path';
 import { MAIN } from './helpers/broker.js';
 import { tmpDir } from './helpers/tmp.js';
 
-t.test('bench fanout --quick verifies every path and writes JSON and SVG', async (t) => {
+t.test('bench fanout --quick --protocol kafka verifies every path through both front doors and writes JSON and SVG', async (t) => {
   const dir = tmpDir(t);
   const json = join(dir, 'fanout.json');
   const chart = join(dir, 'fanout.svg');
-  const run = spawnSync(process.execPath, [MAIN, 'bench', 'fanout', '--quick', '--dir', dir, '--json', json, '--chart', chart], { encoding: 'utf8', timeout: 120_000 });
+  const run = spawnSync(process.execPath, [MAIN, 'bench', 'fanout', '--quick', '--protocol', 'kafka', '--dir', dir, '--json', json, '--chart', chart], { encoding: 'utf8', timeout: 120_000 });
   t.equal(run.status, 0, run.stderr);
   const report = JSON.parse(readFileSync(json, 'utf8')) as {
     machine: { cores: number };
     config: { consumers: number[]; paths: string[] };
-    runs: Array<{ path: string; consumers: number; gibPerSec: number; brokerCpuSecPerGib: number; consumerCpuSecPerGib: number; fetchP50Ms: number; fetchP99Ms: number; brokerRssMiB: number; pctOfRaw: number }>;
+    runs: Array<{ protocol: string; path: string; consumers: number; gibPerSec: number; brokerCpuSecPerGib: number; consumerCpuSecPerGib: number; fetchP50Ms: number; fetchP99Ms: number; brokerRssMiB: number; pctOfRaw: number }>;
     raw: Array<{ consumers: number; gibPerSec: number; senderCpuSecPerGib: number }>;
   };
   t.same(report.config.consumers, [1, 16]);
-  t.same(report.runs.map((r) => `${r.path}x${r.consumers}`), ['sendfile', 'mmap', 'copy', 'node'].flatMap((p) => [`${p}x1`, `${p}x16`]));
+  t.same(
+    report.runs.map((r) => `${r.protocol} ${r.path}x${r.consumers}`).sort(),
+    ['sluice', 'kafka'].flatMap((protocol) => ['sendfile', 'mmap', 'copy', 'node'].flatMap((p) => [`${protocol} ${p}x1`, `${protocol} ${p}x16`])).sort(),
+    'every path and consumer count, through Sluice\'s protocol and Kafka\'s',
+  );
   for (const r of report.runs) {
-    t.ok(r.gibPerSec > 0 && r.brokerCpuSecPerGib > 0 && r.consumerCpuSecPerGib > 0 && r.fetchP99Ms >= r.fetchP50Ms && r.brokerRssMiB > 0 && r.pctOfRaw > 0, `${r.path} x${r.consumers} has every figure`);
+    t.ok(r.gibPerSec > 0 && r.brokerCpuSecPerGib > 0 && r.consumerCpuSecPerGib > 0 && r.fetchP99Ms >= r.fetchP50Ms && r.brokerRssMiB > 0 && r.pctOfRaw > 0, `${r.protocol} ${r.path} x${r.consumers} has every figure`);
   }
   t.same(report.raw.map((r) => r.consumers), [1, 16]);
   t.match(readFileSync(chart, 'utf8'), /^<svg/);
   t.match(run.stdout, /^\| sendfile \| [\d.]+ GiB\/s/m);
+  t.match(run.stdout, /^\| sendfile \(kafka\) \| [\d.]+ GiB\/s/m);
 });

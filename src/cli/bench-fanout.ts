@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { brokerFanoutTable, runBrokerFanout, writeBrokerFanoutChart, type BrokerFanoutOptions } from '../../bench/broker-fanout.js';
 import { benchProgress, publishReport } from './bench-progress.js';
 
-/** The benchmark's options as flags: `--seconds` is its `minSeconds`; output files and `--quick` added. */
-export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log'> & {
+/** The benchmark's options as flags: `--seconds` is its `minSeconds`, `--protocol` its `protocols`; output files and `--quick` added. */
+export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log' | 'protocols'> & {
+  /** `--protocol`: the front doors besides Sluice's own. */
+  protocol: BrokerFanoutOptions['protocols'];
   seconds: number;
   quick?: boolean;
   dir?: string;
@@ -18,6 +20,7 @@ export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
   const quick = flags.quick === true;
   const bar = benchProgress('fanout');
   const report = await runBrokerFanout({
+    protocols: flags.protocol,
     gib: quick ? 1 / 16 : flags.gib,
     partitions: flags.partitions,
     recordBytes: flags.recordBytes,

@@ -11,6 +11,7 @@ import { runBroker } from './broker.js';
 import { runBenchAppend } from './bench-append.js';
 import { runBenchTransfer } from './bench-transfer.js';
 import { runBenchFanout } from './bench-fanout.js';
+import { FANOUT_PROTOCOLS, type FanoutProtocol } from '../../bench/broker-fanout.js';
 import { runBenchProduce } from './bench-produce.js';
 import { runBenchLatency } from './bench-latency.js';
 import { FANOUT_PATHS, type FanoutPath } from '../../bench/transfer-fanout.js';
@@ -32,6 +33,19 @@ export function nonNegativeNumber(value: string): number {
 export function numberList(value: string): number[] {
   return value.split(',').map((v) => positiveNumber(v.trim()));
 }
+
+/** A parser for a comma-separated list of `choices`. */
+function choiceList<T extends string>(choices: readonly T[], what: string): (value: string) => T[] {
+  return (value) =>
+    value.split(',').map((v) => {
+      const p = v.trim();
+      if (!(choices as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown ${what} "${p}" (expected ${choices.join(', ')})`);
+      return p as T;
+    });
+}
+
+const protocolList = choiceList<FanoutProtocol>(FANOUT_PROTOCOLS, 'protocol');
+const fetchPathList = choiceList<FetchPath>(FETCH_PATHS, 'fetch path');
 
 function countList(value: string): number[] {
   return value.split(',').map((v) => {
@@ -127,6 +141,7 @@ bench
 
 reportOptions(bench.command('fanout'), 'fanout')
   .description('broker fan-out: a broker per fetch path, N native consumers reading the whole topic with Fetch requests, beside the raw sendfile limit')
+  .option('--protocol <p,...>', `front doors to fetch through (${FANOUT_PROTOCOLS.join(', ')}); Sluice's own is always measured beside the others`, protocolList, ['sluice'])
   .option('--gib <n>', 'data to preload, GiB', positiveNumber, 1)
   .option('--partitions <n>', 'partitions of the topic', positiveNumber, 1)
   .option('--record-bytes <n>', 'bytes per record', positiveNumber, 1024)
@@ -183,14 +198,6 @@ bench
   .option('--dir <dir>', 'where the benchmark log lives (removed after)')
   .option('--json <file>', 'write the report here', 'bench/results/transfer-fanout.json')
   .action(runBenchTransfer);
-
-function fetchPathList(value: string): FetchPath[] {
-  return value.split(',').map((v) => {
-    const p = v.trim();
-    if (!(FETCH_PATHS as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown fetch path "${p}"`);
-    return p as FetchPath;
-  });
-}
 
 function acksList(value: string): Array<1 | 'all'> {
   return value.split(',').map((v) => {

@@ -5,10 +5,10 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Connection, responseError, type Response } from '../../src/client/connection.js';
 import { ApiKey } from '../../src/protocol/messages.js';
+import { freePort } from '../../bench/broker-process.js';
 import { tmpDir } from './tmp.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
@@ -36,16 +36,6 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Turns the Kafka listener on (on a free port). */
   kafka?: boolean;
-}
-
-/** A port that was free a moment ago (the kernel's pick for port 0, released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export async function startBroker(t: Teardown, options: StartOptions = {}): Promise<RunningBroker> {

@@ -442,6 +442,8 @@ pub struct NativeFetchLoadResult {
 /// from `startOffset` to `endOffset` with `template` (a fetch request frame whose u32 correlation
 /// id at `correlationAt` and i64 offset at `offsetAt` are patched per request). The first `verify`
 /// consumers check every batch's CRC-32C. An `endOffset` of 2^63-1 follows the tail until stop().
+/// `kafkaHeadBytes` 0 reads Sluice responses; otherwise Kafka Fetch responses whose records start
+/// that many bytes in.
 #[napi]
 pub struct NativeFetchLoad {
     load: Mutex<Option<sluice_transfer::fetch_load::FetchLoad>>,
@@ -463,6 +465,7 @@ impl NativeFetchLoad {
         start_offset: BigInt,
         end_offset: BigInt,
         verify: u32,
+        kafka_head_bytes: Option<u32>,
     ) -> Result<Self> {
         let addr = socket_addr(&host, port)?;
         let config = sluice_transfer::fetch_load::FetchLoadConfig {
@@ -474,6 +477,7 @@ impl NativeFetchLoad {
             start_offset: start_offset.get_i64().0,
             end_offset: end_offset.get_i64().0,
             verify: verify as usize,
+            response_head_bytes: kafka_head_bytes.unwrap_or(0) as usize,
         };
         let load = sluice_transfer::fetch_load::FetchLoad::start(config).map_err(|e| invalid_arg(e.to_string()))?;
         let progress = Progress { received: load.received(), cpu_ns: load.cpu_ns() };

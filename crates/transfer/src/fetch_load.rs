@@ -4,8 +4,10 @@
 //!
 //! It knows as little protocol as it can: the caller hands it a request frame (a template) and the
 //! byte positions of a big-endian u32 correlation id and a big-endian i64 offset inside it, which
-//! it patches per request. A response is `u32 frameBytes | u32 metaBytes | meta | data`: the meta
-//! is skipped, the data is walked as RecordBatch v2 headers (base offset, length, last offset delta)
+//! it patches per request. A Sluice response is `u32 frameBytes | u32 metaBytes | meta | data`; a
+//! Kafka one (`response_head_bytes` > 0: a one-partition Fetch v4 response, whose head before the
+//! records has a size known from the topic name) is `i32 size | correlation id | head | data`. The
+//! head is skipped, the data is walked as RecordBatch v2 headers (base offset, length, last offset delta)
 //! to find where the next fetch starts, and, for consumers asked to verify, every batch's CRC-32C
 //! is checked. One fetch is in flight per connection, as in Kafka's consumers (the next fetch
 //! starts where this response ends, which is known only once it arrives). The time from sending a
@@ -41,6 +43,9 @@ pub struct FetchLoadConfig {
     pub end_offset: i64,
     /// The first `verify` consumers check every batch's CRC-32C.
     pub verify: usize,
+    /// 0: Sluice's framing. Otherwise Kafka's: the bytes of each response before its records
+    /// (size field included), the same for every response of a one-partition fetch.
+    pub response_head_bytes: usize,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -115,6 +120,8 @@ struct Consumer {
     stream: TcpStream,
     result: FetchConsumerResult,
     verify: bool,
+    /// See FetchLoadConfig::response_head_bytes.
+    head_bytes: u64,
     part: Part,
     prefix: [u8; 8],
     header: [u8; BATCH_HEADER_BYTES],
@@ -143,8 +150,9 @@ impl Consumer {
                         continue;
                     }
                     let frame = u32::from_be_bytes(self.prefix[0..4].try_into().unwrap()) as u64;
-                    let meta = u32::from_be_bytes(self.prefix[4..8].try_into().unwrap()) as u64;
-                    if meta < 1 || meta + 4 > frame {
+                    // Kafka: the head after the 8 bytes read is skipped like a meta.
+                    let meta = if self.head_bytes > 0 { self.head_bytes.saturating_sub(8) } else { u32::from_be_bytes(self.prefix[4..8].try_into().unwrap()) as u64 };
+                    if (self.head_bytes == 0 && meta < 1) || meta + 4 > frame {
                         return Err(format!("bad response framing: frameBytes {frame}, metaBytes {meta}"));
                     }
                     self.result.data_bytes += frame - 4 - meta;
@@ -275,6 +283,7 @@ fn run(config: FetchLoadConfig, received: Arc<AtomicU64>, cpu_ns: Arc<AtomicU64>
             stream,
             result: FetchConsumerResult { next_offset: config.start_offset, ..Default::default() },
             verify: i < config.verify,
+            head_bytes: config.response_head_bytes as u64,
             part: Part::Prefix { have: 0 },
             prefix: [0; 8],
             header: [0; BATCH_HEADER_BYTES],
