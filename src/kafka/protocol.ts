@@ -67,8 +67,9 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
     try {
       request = handler.decode(r, header.apiVersion);
     } catch (err) {
-      if (!(err instanceof KafkaDecodeError)) throw err;
-      return { close: 'kafka-request', detail: `${api.name} v${header.apiVersion}: ${err.message}` };
+      // Anything else thrown by a decoder is a bug in it; it costs this connection, not the broker.
+      if (!(err instanceof KafkaDecodeError)) this.#ctx.logger.error({ err, api: api.name }, 'Kafka decoder failed unexpectedly');
+      return { close: 'kafka-request', detail: `${api.name} v${header.apiVersion}: ${(err as Error).message}` };
     }
     const reply = (async () => handler.handle(this.#ctx, request, header))().then(
       (result) => this.#reply(header, result),
