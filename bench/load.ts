@@ -101,7 +101,12 @@ export async function runConnectionsLoad(o: ConnectionsLoadOptions): Promise<Con
     const admin = new Admin({ broker: address });
     await admin.createTopic(LOAD_TOPIC, { partitions });
     await admin.close();
-    const before = openFds(pid);
+    // The admin's socket closes on the broker a moment after close() returns: count once settled.
+    let before = openFds(pid);
+    for (let i = 0, last = -1; i < 20 && before !== last; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      [last, before] = [before, openFds(pid)];
+    }
     const startRss = rssMiB(pid);
     const cpu0 = processCpuSeconds(pid);
     const idleCount = Math.max(0, o.connections - o.consumers - o.producers);
