@@ -5,7 +5,7 @@ import { SluiceError } from '../../errors.js';
 import type { TopicConfig } from '../../log/topic-registry.js';
 import type { TopicResult } from '../../protocol/messages.js';
 import { perTopic } from '../../handlers/topics-admin.js';
-import { KAFKA_API_VERSIONS, kafkaErrorCode } from '../apis.js';
+import { KAFKA_API_VERSIONS, KAFKA_ERROR_CODES, kafkaErrorCode } from '../apis.js';
 import {
   decodeCreateTopics,
   decodeDeleteTopics,
@@ -22,7 +22,7 @@ import {
 import type { KafkaReader } from '../wire.js';
 import { body, kafkaHandler } from './handler.js';
 
-export const SASL_MECHANISMS = ['PLAIN'] as const;
+const SASL_MECHANISMS = ['PLAIN'] as const;
 
 export const apiVersions = kafkaHandler(
   (r: KafkaReader) => r.end('ApiVersions'),
@@ -74,8 +74,8 @@ export const deleteTopics = kafkaHandler(decodeDeleteTopics, async (ctx, request
 
 export const saslHandshake = kafkaHandler(decodeSaslHandshake, (ctx, request) => {
   let errorCode = 0;
-  if (!ctx.access) errorCode = kafkaErrorCode({ code: 'ILLEGAL_SASL_STATE' });
-  else if (!(SASL_MECHANISMS as readonly string[]).includes(request.mechanism)) errorCode = kafkaErrorCode({ code: 'UNSUPPORTED_SASL_MECHANISM' });
+  if (!ctx.access) errorCode = KAFKA_ERROR_CODES.ILLEGAL_SASL_STATE;
+  else if (!(SASL_MECHANISMS as readonly string[]).includes(request.mechanism)) errorCode = KAFKA_ERROR_CODES.UNSUPPORTED_SASL_MECHANISM;
   return body((w) => encodeSaslHandshake(w, errorCode, ctx.access ? SASL_MECHANISMS : []));
 });
 

@@ -18,9 +18,15 @@ const NONE = -1n;
 export const produce = kafkaHandler(decodeProduce, async (ctx, request) => {
   // Checks Kafka makes before the log sees the bytes; the log's validator does the rest (CRC,
   // magic, bounds, counts) and answers CORRUPT_MESSAGE.
+  // Request-wide refusals apply to every partition; the others are per partition's records.
+  const whole =
+    request.transactionalId !== null
+      ? new SluiceError('INVALID_REQUEST', 'transactions are not supported')
+      : ![0, 1, -1].includes(request.acks)
+        ? new SluiceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1, got ${request.acks}`)
+        : undefined;
   const refusal = (records: Buffer | null): SluiceError | undefined => {
-    if (request.transactionalId !== null) return new SluiceError('INVALID_REQUEST', 'transactions are not supported');
-    if (![0, 1, -1].includes(request.acks)) return new SluiceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1, got ${request.acks}`);
+    if (whole) return whole;
     if (records === null || records.length === 0) return new SluiceError('CORRUPT_MESSAGE', 'the partition has no records');
     if (records.length >= LOG_OVERHEAD_BYTES && records.readInt32BE(8) + LOG_OVERHEAD_BYTES < records.length) {
       return new SluiceError('INVALID_RECORD', 'Produce v3+ carries exactly one record batch per partition');

@@ -6,7 +6,7 @@ import { denied } from '../../auth/access.js';
 import { SluiceError } from '../../errors.js';
 import { permitted } from '../../handlers/authorize.js';
 import type { HandlerContext } from '../../handlers/context.js';
-import { kafkaErrorCode } from '../apis.js';
+import { KAFKA_ERROR_CODES, kafkaErrorCode } from '../apis.js';
 import {
   decodeDescribeGroups,
   decodeFindCoordinator,
@@ -99,7 +99,7 @@ export const offsetFetch = kafkaHandler(decodeOffsetFetch, async (ctx, r) => {
         const allowed = readable(o.topic);
         const committed = allowed ? o.committed : null;
         // No commit: offset -1 and empty metadata, as Kafka answers.
-        return { partition: o.partition, offset: committed?.offset ?? -1n, metadata: committed?.metadata ?? '', errorCode: errorCode || (allowed ? 0 : kafkaErrorCode({ code: 'TOPIC_AUTHORIZATION_FAILED' })) };
+        return { partition: o.partition, offset: committed?.offset ?? -1n, metadata: committed?.metadata ?? '', errorCode: errorCode || (allowed ? 0 : KAFKA_ERROR_CODES.TOPIC_AUTHORIZATION_FAILED) };
       }),
     ),
   );
