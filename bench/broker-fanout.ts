@@ -21,10 +21,12 @@ import { native } from '../src/native.js';
 import { encodeRequest } from '../src/protocol/codec.js';
 import { ApiKey, type MetadataResponse } from '../src/protocol/messages.js';
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';
+import { fillTopic, KafkaBenchClient, retryKafka } from './kafka-requests.js';
+import { startKafkaPeer, type KafkaPeer } from './kafka-peer.js';
 import { KafkaApi } from '../src/kafka/apis.js';
 import { KafkaWriter } from '../src/kafka/wire.js';
 import type { FetchPath } from '../src/transfer/engine.js';
-import { freePort, processCpuSeconds, rssMiB, startBenchBroker, type BenchBroker } from './broker-process.js';
+import { freePort, processCpuSeconds, rssMiB, startBenchBroker, threadCpuSeconds, type BenchBroker } from './broker-process.js';
 import { fanoutSpec, writeSvg } from './chart.js';
 import { connectConsumers, finish } from './transfer-fanout.js';
 import { machineInfo, type MachineInfo } from './machine.js';
@@ -38,12 +40,18 @@ const RAW_SEND_BUFFER_BYTES = 102_400;
 
 export const FANOUT_PROTOCOLS = ['sluice', 'kafka'] as const;
 export type FanoutProtocol = (typeof FANOUT_PROTOCOLS)[number];
+export const FANOUT_PEERS = ['kafka'] as const;
+export type FanoutPeer = (typeof FANOUT_PEERS)[number];
 
 export interface BrokerFanoutOptions {
   /** Front doors to fetch through (Sluice's own is always measured, as the baseline). */
   protocols: FanoutProtocol[];
+  /** Another broker measured beside Sluice in the same run: Apache Kafka (bench/kafka-peer.ts). */
+  peer: FanoutPeer | null;
+  peerVersion: string;
   gib: number;
-  partitions: number;
+  /** Partition counts: a topic each, every cell measured for each. */
+  partitions: number[];
   recordBytes: number;
   batchBytes: number;
   paths: FetchPath[];
@@ -70,8 +78,12 @@ interface Figures {
 }
 
 export interface BrokerFanoutRun extends Figures {
+  /** Which broker served: Sluice, or the peer. */
+  broker: 'sluice' | FanoutPeer;
   protocol: FanoutProtocol;
+  /** Sluice's fetch path (the peer's own way is reported as `sendfile`: Kafka's transferTo). */
   path: FetchPath;
+  partitions: number;
   consumers: number;
   pctOfRaw: number | null;
   min: Figures;
@@ -79,6 +91,8 @@ export interface BrokerFanoutRun extends Figures {
   repeats: number;
   passes: number;
   seconds: number;
+  /** The broker's CPU-s per GiB by thread group, over all repeats (threads alive at the end). */
+  threadCpuSecPerGib: Record<string, number>;
 }
 
 export interface RawRun {
@@ -89,38 +103,65 @@ export interface RawRun {
   max: number;
 }
 
-export interface BrokerFanoutReport {
-  machine: MachineInfo;
-  config: Omit<BrokerFanoutOptions, 'progress' | 'log' | 'dir'> & { topicBytes: number; endOffsets: string[] };
-  preload: { bytes: number; seconds: number; mbPerSec: number };
-  runs: BrokerFanoutRun[];
-  raw: RawRun[];
+/** One cell of "Sluice vs Kafka": Sluice's Kafka door (sendfile) and the peer, identical consumers. */
+export interface PeerComparison {
+  partitions: number;
+  consumers: number;
+  sluice: Figures;
+  peer: Figures;
+  /** Sluice / peer, per figure. */
+  ratio: Figures;
+  rawGibPerSec: number | null;
 }
 
-/** Fills the topic through the produce path: one valid batch, sent over and over (the broker stamps offsets). */
-async function preload(port: number, o: BrokerFanoutOptions): Promise<{ bytes: number; seconds: number; endOffsets: bigint[] }> {
+export interface BrokerFanoutReport {
+  machine: MachineInfo;
+  config: Omit<BrokerFanoutOptions, 'progress' | 'log' | 'dir'> & { topics: Array<{ name: string; partitions: number; bytes: number; endOffsets: string[] }> };
+  preload: { bytes: number; seconds: number; mbPerSec: number };
+  peer: { name: string; version: string; startSeconds: number; preload: { bytes: number; seconds: number; mbPerSec: number } } | null;
+  runs: BrokerFanoutRun[];
+  raw: RawRun[];
+  comparison: PeerComparison[];
+}
+
+/** The preload's batch: `recordBytes` records filling up to `batchBytes`, the same bytes for every broker. */
+function preloadBatch(o: BrokerFanoutOptions): Buffer {
+  const value = Buffer.alloc(o.recordBytes, 0x61);
+  const perBatch = Math.max(1, Math.floor(o.batchBytes / (o.recordBytes + 12)));
+  return encodeRecordBatch(Array.from({ length: perBatch }, () => ({ value })));
+}
+
+/** Fills the topic through Sluice's produce path: `batchesPerPartition` copies of `batch` in each partition (the broker stamps offsets). */
+async function preload(port: number, topic: string, partitions: number, batch: Buffer, batchesPerPartition: number): Promise<{ bytes: number; seconds: number; endOffsets: bigint[] }> {
   const c = await Connection.connect({ host: '127.0.0.1', port, clientId: 'bench-preload' });
   try {
-    await c.request(ApiKey.CreateTopics, 0, { topics: [{ name: TOPIC, partitions: o.partitions }] });
-    const value = Buffer.alloc(o.recordBytes, 0x61);
-    const perBatch = Math.max(1, Math.floor(o.batchBytes / (o.recordBytes + 12)));
-    const batch = encodeRecordBatch(Array.from({ length: perBatch }, () => ({ value })));
+    await c.request(ApiKey.CreateTopics, 0, { topics: [{ name: topic, partitions }] });
     const perRequest = Math.max(1, Math.floor((1024 * 1024) / batch.length));
-    const target = o.gib * 2 ** 30;
+    const total = batchesPerPartition * partitions;
     const t0 = performance.now();
-    let bytes = 0;
-    let partition = 0;
+    let sent = 0;
     const inFlight: Array<Promise<unknown>> = [];
-    while (bytes < target) {
-      const parts = Array.from({ length: perRequest }, () => ({ topic: TOPIC, partition: partition++ % o.partitions, bytes: batch.length }));
+    while (sent < total) {
+      const parts = Array.from({ length: Math.min(perRequest, total - sent) }, () => ({ topic, partition: sent++ % partitions, bytes: batch.length }));
       inFlight.push(c.request(ApiKey.Produce, 0, { acks: 1, partitions: parts }, parts.map(() => batch)));
-      bytes += parts.length * batch.length;
       if (inFlight.length >= 8) await inFlight.shift();
     }
     await Promise.all(inFlight);
     const seconds = (performance.now() - t0) / 1000;
-    const meta = (await c.request(ApiKey.Metadata, 0, { topics: [TOPIC] })).body as MetadataResponse;
-    return { bytes, seconds, endOffsets: meta.topics[0]!.partitions.map((p) => p.highWatermark) };
+    const meta = (await c.request(ApiKey.Metadata, 0, { topics: [topic] })).body as MetadataResponse;
+    return { bytes: total * batch.length, seconds, endOffsets: meta.topics[0]!.partitions.map((p) => p.highWatermark) };
+  } finally {
+    await c.close();
+  }
+}
+
+/** Fills the peer's topic with the same batches through its Kafka port. */
+async function preloadPeer(port: number, topic: string, partitions: number, batch: Buffer, batchesPerPartition: number): Promise<{ bytes: number; seconds: number; endOffsets: bigint[] }> {
+  const c = await KafkaBenchClient.connect(port);
+  try {
+    await retryKafka(30_000, () => c.createTopic(topic, partitions));
+    const { bytes, seconds } = await fillTopic(c, topic, partitions, batch, batchesPerPartition);
+    return { bytes, seconds, endOffsets: await c.endOffsets(topic, partitions) };
   } finally {
     await c.close();
   }
@@ -177,14 +218,32 @@ export function kafkaFetchTemplate(partition: number, fetchBytes: number, topic 
 interface Sample extends Figures {
   passes: number;
   seconds: number;
+  threadCpu: Map<string, number>;
+  gib: number;
 }
 
-async function runCell(broker: BenchBroker, protocol: FanoutProtocol, consumers: number, o: BrokerFanoutOptions, endOffsets: bigint[]): Promise<Sample> {
-  const pid = broker.proc.pid!;
-  const templates = endOffsets.map((_, p) => (protocol === 'kafka' ? kafkaFetchTemplate(p, o.fetchBytes) : { ...fetchTemplate(p, o.fetchBytes), headBytes: 0 }));
-  const port = protocol === 'kafka' ? broker.kafkaPort! : broker.port;
+/** What a cell reads from: a broker process, the port of one of its doors, and how to frame fetches there. */
+interface Target {
+  broker: 'sluice' | FanoutPeer;
+  protocol: FanoutProtocol;
+  pid: number;
+  port: number;
+}
+
+interface Topic {
+  name: string;
+  partitions: number;
+  batchesPerPartition: number;
+  bytes: number;
+  endOffsets: bigint[];
+}
+
+async function runCell(target: Target, topic: Topic, consumers: number, o: BrokerFanoutOptions): Promise<Sample> {
+  const { pid } = target;
+  const templates = topic.endOffsets.map((_, p) => (target.protocol === 'kafka' ? kafkaFetchTemplate(p, o.fetchBytes, topic.name) : { ...fetchTemplate(p, o.fetchBytes, { topic: topic.name }), headBytes: 0 }));
   let rssPeak = rssMiB(pid);
   const rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 100);
+  const threads0 = threadCpuSeconds(pid);
   const cpu0 = processCpuSeconds(pid);
   const t0 = performance.now();
   let bytes = 0;
@@ -193,12 +252,12 @@ async function runCell(broker: BenchBroker, protocol: FanoutProtocol, consumers:
   const latencies: number[] = [];
   try {
     do {
-      const loads = templates.map((t, p) => new native.NativeFetchLoad('127.0.0.1', port, consumers, t.frame, t.correlationAt, t.offsetAt, 0n, endOffsets[p]!, 1, t.headBytes));
+      const loads = templates.map((t, p) => new native.NativeFetchLoad('127.0.0.1', target.port, consumers, t.frame, t.correlationAt, t.offsetAt, 0n, topic.endOffsets[p]!, 1, t.headBytes));
       const results = await Promise.all(loads.map((l) => l.wait()));
       results.forEach((r, p) => {
         for (const c of r.consumers) {
-          if (c.error) throw new Error(`verify: a consumer of partition ${p} failed: ${c.error}`);
-          if (c.nextOffset < endOffsets[p]!) throw new Error(`verify: a consumer of partition ${p} stopped at ${c.nextOffset}, the end is ${endOffsets[p]}`);
+          if (c.error) throw new Error(`verify: a consumer of ${topic.name}-${p} on ${target.broker} failed: ${c.error}`);
+          if (c.nextOffset !== topic.endOffsets[p]!) throw new Error(`verify: a consumer of ${topic.name}-${p} on ${target.broker} stopped at ${c.nextOffset}, the end is ${topic.endOffsets[p]}`);
         }
         const checker = r.consumers[0]!;
         if (checker.crcChecked === 0 || checker.crcChecked !== checker.batches) throw new Error(`verify: CRC-checked ${checker.crcChecked} of ${checker.batches} batches`);
@@ -213,6 +272,7 @@ async function runCell(broker: BenchBroker, protocol: FanoutProtocol, consumers:
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = processCpuSeconds(pid) - cpu0;
+  const threadCpu = new Map([...threadCpuSeconds(pid)].map(([name, s]) => [name, s - (threads0.get(name) ?? 0)]));
   const gib = bytes / 2 ** 30;
   latencies.sort((a, b) => a - b);
   return {
@@ -224,6 +284,8 @@ async function runCell(broker: BenchBroker, protocol: FanoutProtocol, consumers:
     brokerRssMiB: rssPeak,
     passes,
     seconds,
+    threadCpu,
+    gib,
   };
 }
 
@@ -238,47 +300,91 @@ async function runRaw(segmentPath: string, consumers: number, seconds: number): 
 
 const FIGURES = ['gibPerSec', 'brokerCpuSecPerGib', 'consumerCpuSecPerGib', 'fetchP50Ms', 'fetchP99Ms', 'brokerRssMiB'] as const;
 
+/** CPU-s per GiB by thread group over samples, the busiest first, threads under 1% of the total left out. */
+function threadShares(samples: Sample[]): Record<string, number> {
+  const gib = samples.reduce((n, s) => n + s.gib, 0);
+  const sums = new Map<string, number>();
+  for (const s of samples) for (const [name, cpu] of s.threadCpu) sums.set(name, (sums.get(name) ?? 0) + cpu);
+  const total = [...sums.values()].reduce((a, b) => a + b, 0);
+  return Object.fromEntries([...sums].filter(([, cpu]) => cpu > total / 100).sort((a, b) => b[1] - a[1]).map(([name, cpu]) => [name, Number((cpu / gib).toFixed(4))]));
+}
+
 export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFanoutReport> {
   const say = o.log ?? (() => undefined);
   const dataDir = mkdtempSync(join(o.dir, 'sluice-bench-broker-'));
   const segmentBytes = 256 * 1024 * 1024;
-  const protocols = [...new Set<FanoutProtocol>(['sluice', ...o.protocols])];
-  const total = protocols.length * o.paths.length * o.consumers.length * o.repeat + (o.raw ? o.consumers.length * o.repeat : 0);
+  // With a peer the consumers are identical on both brokers: Kafka's Fetch, so Sluice's Kafka door is measured too.
+  const protocols = [...new Set<FanoutProtocol>(['sluice', ...o.protocols, ...(o.peer ? (['kafka'] as const) : [])])];
+  // The peer has no fetch paths of Sluice's: it runs beside the first path only.
+  const peerPath = o.paths.includes('sendfile') ? 'sendfile' : o.paths[0];
+  const cellsPerRepeat = (path: FetchPath) => protocols.length + (o.peer && path === peerPath ? 1 : 0);
+  const total = o.paths.reduce((n, path) => n + cellsPerRepeat(path), 0) * o.partitions.length * o.consumers.length * o.repeat + (o.raw ? o.consumers.length * o.repeat : 0);
   let done = 0;
   const tick = (label: string) => o.progress?.(++done, total, label);
+  let peer: KafkaPeer | null = null;
+  let broker: BenchBroker | null = null;
   try {
     const brokerArgs = ['--segment-bytes', String(segmentBytes), ...(protocols.includes('kafka') ? ['--kafka-port', String(await freePort())] : [])];
-    let broker = await startBenchBroker(dataDir, o.paths[0] ?? 'sendfile', brokerArgs);
-    say(`broker fanout: preloading ${o.gib} GiB into ${o.partitions} partition(s) through the produce path ...`);
-    const loaded = await preload(broker.port, o);
-    say(`broker fanout: preloaded ${(loaded.bytes / 2 ** 30).toFixed(2)} GiB in ${loaded.seconds.toFixed(1)} s (${(loaded.bytes / loaded.seconds / 1e6).toFixed(0)} MB/s, acks=1, 1 MiB requests)`);
+    broker = await startBenchBroker(dataDir, o.paths[0] ?? 'sendfile', brokerArgs);
+    const batch = preloadBatch(o);
+    const topics: Topic[] = [];
+    let preloaded = { bytes: 0, seconds: 0 };
+    for (const partitions of o.partitions) {
+      const name = o.partitions.length === 1 ? TOPIC : `${TOPIC}-${partitions}p`;
+      const batchesPerPartition = Math.max(1, Math.ceil((o.gib * 2 ** 30) / batch.length / partitions));
+      say(`broker fanout: preloading ${o.gib} GiB into ${name} (${partitions} partition(s)) through the produce path ...`);
+      const loaded = await preload(broker.port, name, partitions, batch, batchesPerPartition);
+      preloaded = { bytes: preloaded.bytes + loaded.bytes, seconds: preloaded.seconds + loaded.seconds };
+      topics.push({ name, partitions, batchesPerPartition, bytes: loaded.bytes, endOffsets: loaded.endOffsets });
+    }
+    say(`broker fanout: preloaded ${(preloaded.bytes / 2 ** 30).toFixed(2)} GiB in ${preloaded.seconds.toFixed(1)} s (${(preloaded.bytes / preloaded.seconds / 1e6).toFixed(0)} MB/s, acks=1, 1 MiB requests)`);
+    let peerReport: BrokerFanoutReport['peer'] = null;
+    if (o.peer) {
+      say(`broker fanout: starting Apache Kafka ${o.peerVersion} (KRaft, single node, stock settings) ...`);
+      peer = await startKafkaPeer(o.dir, o.peerVersion, say);
+      let peerLoad = { bytes: 0, seconds: 0 };
+      for (const topic of topics) {
+        const loaded = await preloadPeer(peer.kafkaPort, topic.name, topic.partitions, batch, topic.batchesPerPartition);
+        if (loaded.endOffsets.join() !== topic.endOffsets.join()) throw new Error(`verify: Kafka holds offsets ${loaded.endOffsets.join()} of ${topic.name}, Sluice ${topic.endOffsets.join()}`);
+        peerLoad = { bytes: peerLoad.bytes + loaded.bytes, seconds: peerLoad.seconds + loaded.seconds };
+      }
+      peerReport = { name: 'Apache Kafka', version: peer.version, startSeconds: peer.startSeconds, preload: { ...peerLoad, mbPerSec: peerLoad.bytes / peerLoad.seconds / 1e6 } };
+      say(`broker fanout: Kafka answered ${peer.startSeconds.toFixed(1)} s after its JVM started; preloaded the same batches at ${peerReport.preload.mbPerSec.toFixed(0)} MB/s`);
+    }
     const runs: BrokerFanoutRun[] = [];
     for (const path of o.paths) {
       if (broker.path !== path) {
         await broker.stop();
         broker = await startBenchBroker(dataDir, path, brokerArgs);
       }
-      for (const n of o.consumers) {
-        // The protocols alternate within each repeat, so drift on a shared machine hits both alike.
-        const samples = new Map<FanoutProtocol, Sample[]>(protocols.map((p) => [p, []]));
-        for (let r = 0; r < o.repeat; r++) {
-          for (const protocol of protocols) {
-            samples.get(protocol)!.push(await runCell(broker, protocol, n, o, loaded.endOffsets));
-            tick(`${rowLabel(protocol, path)} x${n}`);
+      const sluice = broker;
+      const targets: Target[] = protocols.map((protocol) => ({ broker: 'sluice', protocol, pid: sluice.proc.pid!, port: protocol === 'kafka' ? sluice.kafkaPort! : sluice.port }));
+      if (peer && path === peerPath) targets.push({ broker: o.peer!, protocol: 'kafka', pid: peer.proc.pid!, port: peer.kafkaPort });
+      for (const topic of topics) {
+        for (const n of o.consumers) {
+          // The targets alternate within each repeat, so drift on a shared machine hits all alike.
+          const samples = targets.map(() => [] as Sample[]);
+          for (let r = 0; r < o.repeat; r++) {
+            for (const [i, target] of targets.entries()) {
+              samples[i]!.push(await runCell(target, topic, n, o));
+              tick(`${rowLabel(target, path, peerReport)} p${topic.partitions} x${n}`);
+            }
           }
-        }
-        for (const [protocol, list] of samples) {
-          const { mid, min, max } = summarize(list, FIGURES);
-          runs.push({ protocol, path, consumers: n, ...mid, pctOfRaw: null, min, max, repeats: list.length, passes: list.reduce((a, s) => a + s.passes, 0), seconds: list.reduce((a, s) => a + s.seconds, 0) });
-          say(`broker fanout: ${rowLabel(protocol, path)} x${n}: ${mid.gibPerSec.toFixed(2)} GiB/s, broker ${mid.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, p99 ${mid.fetchP99Ms.toFixed(2)} ms`);
+          for (const [i, target] of targets.entries()) {
+            const list = samples[i]!;
+            const { mid, min, max } = summarize(list, FIGURES);
+            runs.push({ broker: target.broker, protocol: target.protocol, path, partitions: topic.partitions, consumers: n, ...mid, pctOfRaw: null, min, max, repeats: list.length, passes: list.reduce((a, s) => a + s.passes, 0), seconds: list.reduce((a, s) => a + s.seconds, 0), threadCpuSecPerGib: threadShares(list) });
+            say(`broker fanout: ${rowLabel(target, path, peerReport)} p${topic.partitions} x${n}: ${mid.gibPerSec.toFixed(2)} GiB/s, broker ${mid.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, p99 ${mid.fetchP99Ms.toFixed(2)} ms`);
+          }
         }
       }
     }
     await broker.stop();
+    broker = null;
 
     const raw: RawRun[] = [];
     if (o.raw) {
-      const segment = join(dataDir, `${TOPIC}-0`, '00000000000000000000.log');
+      const segment = join(dataDir, `${topics[0]!.name}-0`, '00000000000000000000.log');
       for (const n of o.consumers) {
         const samples = [];
         for (let r = 0; r < o.repeat; r++) {
@@ -296,24 +402,43 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
     const { progress: _p, log: _l, dir: _d, ...config } = o;
     return {
       machine: machineInfo(),
-      config: { ...config, topicBytes: loaded.bytes, endOffsets: loaded.endOffsets.map(String) },
-      preload: { bytes: loaded.bytes, seconds: loaded.seconds, mbPerSec: loaded.bytes / loaded.seconds / 1e6 },
+      config: { ...config, topics: topics.map((t) => ({ name: t.name, partitions: t.partitions, bytes: t.bytes, endOffsets: t.endOffsets.map(String) })) },
+      preload: { ...preloaded, mbPerSec: preloaded.bytes / preloaded.seconds / 1e6 },
+      peer: peerReport,
       runs,
       raw,
+      comparison: o.peer ? compare(runs, raw, peerPath!) : [],
     };
   } finally {
+    await broker?.stop();
+    await peer?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-/** A table row's and chart series' name: the fetch path, and the protocol when it is Kafka's. */
-function rowLabel(protocol: FanoutProtocol, path: FetchPath): string {
-  return protocol === 'kafka' ? `${path} (kafka)` : path;
+/** Pairs each peer cell with Sluice's Kafka door on the same path, partitions and consumers. */
+function compare(runs: BrokerFanoutRun[], raw: RawRun[], path: FetchPath): PeerComparison[] {
+  const figures = (r: BrokerFanoutRun): Figures => Object.fromEntries(FIGURES.map((k) => [k, r[k]])) as unknown as Figures;
+  return runs
+    .filter((r) => r.broker !== 'sluice')
+    .flatMap((peer) => {
+      const sluice = runs.find((r) => r.broker === 'sluice' && r.protocol === 'kafka' && r.path === path && r.partitions === peer.partitions && r.consumers === peer.consumers);
+      if (!sluice) return [];
+      const ratio = Object.fromEntries(FIGURES.map((k) => [k, sluice[k] / peer[k]])) as unknown as Figures;
+      return [{ partitions: peer.partitions, consumers: peer.consumers, sluice: figures(sluice), peer: figures(peer), ratio, rawGibPerSec: raw.find((r) => r.consumers === peer.consumers)?.gibPerSec ?? null }];
+    });
 }
 
-/** Markdown table: one row per protocol and path (and raw), one column per consumer count. */
+/** A table row's and chart series' name: the broker, the fetch path, and the protocol when it is Kafka's. */
+function rowLabel(r: { broker: 'sluice' | FanoutPeer; protocol: FanoutProtocol }, path: FetchPath, peer: BrokerFanoutReport['peer']): string {
+  if (r.broker !== 'sluice') return `${peer?.name ?? r.broker} ${peer?.version ?? ''}`.trim();
+  return r.protocol === 'kafka' ? `${path} (kafka)` : path;
+}
+
+/** Markdown table: one row per broker, protocol, path and partition count (and raw), one column per consumer count. */
 export function brokerFanoutTable(report: BrokerFanoutReport): string {
   const counts = report.config.consumers;
+  const multi = report.config.partitions.length > 1;
   const head = `| path | ${counts.map((n) => `${n} consumer${n === 1 ? '' : 's'}`).join(' | ')} |\n|---|${counts.map(() => '---').join('|')}|\n`;
   const rawRow = report.raw.length
     ? `| raw | ${counts.map((n) => {
@@ -321,26 +446,41 @@ export function brokerFanoutTable(report: BrokerFanoutReport): string {
         return r ? `${r.gibPerSec.toFixed(2)} GiB/s, ${r.senderCpuSecPerGib.toFixed(3)} CPU-s/GiB` : '-';
       }).join(' | ')} |\n`
     : '';
-  const protocols = [...new Set(report.runs.map((r) => r.protocol))];
-  const rows = protocols
-    .flatMap((protocol) => report.config.paths.map((path) => [protocol, path] as const))
-    .map(([protocol, path]) => {
+  const keys = [...new Map(report.runs.map((r) => [`${r.broker} ${r.protocol} ${r.path} ${r.partitions}`, r])).values()];
+  const rows = keys
+    .map((k) => {
       const cells = counts.map((n) => {
-        const r = report.runs.find((x) => x.protocol === protocol && x.path === path && x.consumers === n);
+        const r = report.runs.find((x) => x.broker === k.broker && x.protocol === k.protocol && x.path === k.path && x.partitions === k.partitions && x.consumers === n);
         if (!r) return '-';
         const pct = r.pctOfRaw === null ? '' : ` (${r.pctOfRaw.toFixed(0)}% of raw)`;
         return `${r.gibPerSec.toFixed(2)} GiB/s${pct}, ${r.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, p99 ${r.fetchP99Ms.toFixed(1)} ms, ${r.brokerRssMiB.toFixed(0)} MiB`;
       });
-      return `| ${rowLabel(protocol, path)} | ${cells.join(' | ')} |\n`;
+      return `| ${rowLabel(k, k.path, report.peer)}${multi ? `, ${k.partitions} partitions` : ''} | ${cells.join(' | ')} |\n`;
     })
     .join('');
   return head + rawRow + rows;
 }
 
+/** Markdown "Sluice vs Kafka": per partitions and consumers, Sluice / peer and their ratio, beside the raw limit. */
+export function peerComparisonTable(report: BrokerFanoutReport): string {
+  if (!report.peer) return '';
+  const pair = (s: number, k: number, digits: number, ratio: number) => `${s.toFixed(digits)} / ${k.toFixed(digits)} (${ratio.toFixed(2)})`;
+  const head = `| partitions | consumers | GiB/s Sluice / Kafka (ratio) | broker CPU-s per GiB Sluice / Kafka (ratio) | fetch p99 ms Sluice / Kafka | broker RSS MiB Sluice / Kafka | raw GiB/s |\n|---|---|---|---|---|---|---|\n`;
+  return (
+    head +
+    report.comparison
+      .map((c) => `| ${c.partitions} | ${c.consumers} | ${pair(c.sluice.gibPerSec, c.peer.gibPerSec, 2, c.ratio.gibPerSec)} | ${pair(c.sluice.brokerCpuSecPerGib, c.peer.brokerCpuSecPerGib, 3, c.ratio.brokerCpuSecPerGib)} | ${c.sluice.fetchP99Ms.toFixed(1)} / ${c.peer.fetchP99Ms.toFixed(1)} | ${c.sluice.brokerRssMiB.toFixed(0)} / ${c.peer.brokerRssMiB.toFixed(0)} | ${c.rawGibPerSec === null ? '-' : c.rawGibPerSec.toFixed(2)} |\n`)
+      .join('')
+  );
+}
+
 export async function writeBrokerFanoutChart(report: BrokerFanoutReport, path: string): Promise<void> {
+  const multi = report.config.partitions.length > 1;
   const points = [
-    ...report.runs.map((r) => ({ path: rowLabel(r.protocol, r.path), consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.brokerCpuSecPerGib })),
+    ...report.runs.map((r) => ({ path: `${rowLabel(r, r.path, report.peer)}${multi ? `, ${r.partitions}p` : ''}`, consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.brokerCpuSecPerGib })),
     ...report.raw.map((r) => ({ path: 'raw', consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.senderCpuSecPerGib })),
   ];
-  await writeSvg(fanoutSpec(points, `Broker fan-out: ${(report.config.topicBytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB fetches`, { logConsumers: true, cpuTitle: 'broker CPU-s per GiB (lower is better)' }), path);
+  const bytes = report.config.topics.reduce((n, t) => Math.max(n, t.bytes), 0);
+  const vs = report.peer ? `, Sluice vs ${report.peer.name} ${report.peer.version}` : '';
+  await writeSvg(fanoutSpec(points, `Broker fan-out: ${(bytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB fetches${vs}`, { logConsumers: true, cpuTitle: 'broker CPU-s per GiB (lower is better)' }), path);
 }

@@ -18,11 +18,13 @@ t.test('bench fanout --quick --protocol kafka verifies every path through both f
   t.equal(run.status, 0, run.stderr);
   const report = JSON.parse(readFileSync(json, 'utf8')) as {
     machine: { cores: number };
+    peer: null;
     config: { consumers: number[]; paths: string[] };
     runs: Array<{ protocol: string; path: string; consumers: number; gibPerSec: number; brokerCpuSecPerGib: number; consumerCpuSecPerGib: number; fetchP50Ms: number; fetchP99Ms: number; brokerRssMiB: number; pctOfRaw: number }>;
     raw: Array<{ consumers: number; gibPerSec: number; senderCpuSecPerGib: number }>;
   };
   t.same(report.config.consumers, [1, 16]);
+  t.equal(report.peer, null);
   t.same(
     report.runs.map((r) => `${r.protocol} ${r.path}x${r.consumers}`).sort(),
     ['sluice', 'kafka'].flatMap((protocol) => ['sendfile', 'mmap', 'copy', 'node'].flatMap((p) => [`${protocol} ${p}x1`, `${protocol} ${p}x16`])).sort(),

@@ -2,13 +2,15 @@
 // on stderr, a table on stdout, JSON and an SVG chart.
 
 import { tmpdir } from 'node:os';
-import { brokerFanoutTable, runBrokerFanout, writeBrokerFanoutChart, type BrokerFanoutOptions } from '../../bench/broker-fanout.js';
+import { brokerFanoutTable, peerComparisonTable, runBrokerFanout, writeBrokerFanoutChart, type BrokerFanoutOptions } from '../../bench/broker-fanout.js';
 import { benchProgress, publishReport } from './bench-progress.js';
 
 /** The benchmark's options as flags: `--seconds` is its `minSeconds`, `--protocol` its `protocols`; output files and `--quick` added. */
-export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log' | 'protocols'> & {
+export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log' | 'protocols' | 'peer'> & {
   /** `--protocol`: the front doors besides Sluice's own. */
   protocol: BrokerFanoutOptions['protocols'];
+  /** `--peer kafka`: Apache Kafka measured beside Sluice. */
+  peer?: NonNullable<BrokerFanoutOptions['peer']>;
   seconds: number;
   quick?: boolean;
   dir?: string;
@@ -21,6 +23,8 @@ export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
   const bar = benchProgress('fanout');
   const report = await runBrokerFanout({
     protocols: flags.protocol,
+    peer: flags.peer ?? null,
+    peerVersion: flags.peerVersion,
     gib: quick ? 1 / 16 : flags.gib,
     partitions: flags.partitions,
     recordBytes: flags.recordBytes,
@@ -36,7 +40,9 @@ export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
     progress: bar.progress,
   });
   await publishReport(bar, report, flags, writeBrokerFanoutChart, [
-    `topic: ${(report.config.topicBytes / 2 ** 30).toFixed(2)} GiB in ${report.config.partitions} partition(s), preloaded at ${report.preload.mbPerSec.toFixed(0)} MB/s`,
+    ...report.config.topics.map((t) => `topic ${t.name}: ${(t.bytes / 2 ** 30).toFixed(2)} GiB in ${t.partitions} partition(s)`),
+    `preloaded at ${report.preload.mbPerSec.toFixed(0)} MB/s${report.peer ? `; ${report.peer.name} ${report.peer.version} at ${report.peer.preload.mbPerSec.toFixed(0)} MB/s, answering ${report.peer.startSeconds.toFixed(1)} s after its start` : ''}`,
     brokerFanoutTable(report),
+    ...(report.peer ? [`Sluice vs ${report.peer.name} ${report.peer.version} (identical Kafka Fetch v4 consumers; Sluice through its Kafka listener):`, peerComparisonTable(report)] : []),
   ]);
 }

@@ -11,7 +11,8 @@ import { runBroker } from './broker.js';
 import { runBenchAppend } from './bench-append.js';
 import { runBenchTransfer } from './bench-transfer.js';
 import { runBenchFanout } from './bench-fanout.js';
-import { FANOUT_PROTOCOLS, type FanoutProtocol } from '../../bench/broker-fanout.js';
+import { FANOUT_PEERS, FANOUT_PROTOCOLS, type FanoutProtocol } from '../../bench/broker-fanout.js';
+import { DEFAULT_KAFKA_VERSION } from '../../bench/kafka-peer.js';
 import { runBenchProduce } from './bench-produce.js';
 import { runBenchLatency } from './bench-latency.js';
 import { FANOUT_PATHS, type FanoutPath } from '../../bench/transfer-fanout.js';
@@ -143,7 +144,9 @@ reportOptions(bench.command('fanout'), 'fanout')
   .description('broker fan-out: a broker per fetch path, N native consumers reading the whole topic with Fetch requests, beside the raw sendfile limit')
   .option('--protocol <p,...>', `front doors to fetch through (${FANOUT_PROTOCOLS.join(', ')}); Sluice's own is always measured beside the others`, protocolList, ['sluice'])
   .option('--gib <n>', 'data to preload, GiB', positiveNumber, 1)
-  .option('--partitions <n>', 'partitions of the topic', positiveNumber, 1)
+  .addOption(new Option('--peer <broker>', `another broker measured beside Sluice in the same run, with identical Kafka consumers (${FANOUT_PEERS.join(', ')}: Apache Kafka from Maven Central, KRaft, stock settings)`).choices([...FANOUT_PEERS]))
+  .option('--peer-version <v>', 'the peer\'s version', DEFAULT_KAFKA_VERSION)
+  .option('--partitions <n,...>', 'partition counts (a topic each)', numberList, [1])
   .option('--record-bytes <n>', 'bytes per record', positiveNumber, 1024)
   .option('--batch-bytes <n>', 'bytes per produced batch', positiveNumber, 65536)
   .option('--paths <p,...>', `fetch paths (${FETCH_PATHS.join(', ')})`, fetchPathList, [...FETCH_PATHS])

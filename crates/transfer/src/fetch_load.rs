@@ -9,7 +9,9 @@
 //! records has a size known from the topic name) is `i32 size | correlation id | head | data`. The
 //! head is skipped, the data is walked as RecordBatch v2 headers (base offset, length, last offset delta)
 //! to find where the next fetch starts, and, for consumers asked to verify, every batch's CRC-32C
-//! is checked. One fetch is in flight per connection, as in Kafka's consumers (the next fetch
+//! is checked. Kafka's broker cuts its responses at maxBytes, inside a batch; as its consumers do,
+//! a partial batch at the end of a Kafka response is dropped and fetched again (Sluice's responses
+//! end on batch boundaries, so one there is an error). Only whole batches count as data. One fetch is in flight per connection, as in Kafka's consumers (the next fetch
 //! starts where this response ends, which is known only once it arrives). The time from sending a
 //! request to the last byte of its response is recorded per fetch.
 //!
@@ -50,7 +52,9 @@ pub struct FetchLoadConfig {
 
 #[derive(Clone, Debug, Default)]
 pub struct FetchConsumerResult {
+    /// Every byte received.
     pub bytes: u64,
+    /// The bytes of whole record batches received (what a consumer can use).
     pub data_bytes: u64,
     pub fetches: u64,
     pub batches: u64,
@@ -127,6 +131,9 @@ struct Consumer {
     header: [u8; BATCH_HEADER_BYTES],
     header_have: usize,
     batch_left: u64,
+    /// The batch being walked: its size, and the offset after it.
+    batch_bytes: u64,
+    batch_next_offset: i64,
     crc: u32,
     expected_crc: u32,
     sent_at: Instant,
@@ -155,7 +162,6 @@ impl Consumer {
                     if (self.head_bytes == 0 && meta < 1) || meta + 4 > frame {
                         return Err(format!("bad response framing: frameBytes {frame}, metaBytes {meta}"));
                     }
-                    self.result.data_bytes += frame - 4 - meta;
                     self.part = Part::Meta { left: meta };
                     self.header_have = 0;
                     self.batch_left = 0;
@@ -186,7 +192,12 @@ impl Consumer {
                         self.part = Part::Data { left };
                     } else {
                         if self.header_have != 0 || self.batch_left != 0 {
-                            return Err("response data ends inside a batch".into());
+                            if self.head_bytes == 0 {
+                                return Err("response data ends inside a batch".into());
+                            }
+                            // Kafka's cut at maxBytes: the next fetch starts at this batch.
+                            self.header_have = 0;
+                            self.batch_left = 0;
                         }
                         complete = true;
                         self.part = Part::Prefix { have: 0 };
@@ -215,16 +226,16 @@ impl Consumer {
                 if h[16] != 2 || length < 49 {
                     return Err(format!("not a RecordBatch v2 at offset {base}: magic {}, length {length}", h[16]));
                 }
-                self.result.batches += 1;
-                self.result.next_offset = base + last_delta as i64 + 1;
+                self.batch_next_offset = base + last_delta as i64 + 1;
+                self.batch_bytes = length as u64 + 12;
                 self.header_have = 0;
-                self.batch_left = (length as u64 + 12) - BATCH_HEADER_BYTES as u64;
+                self.batch_left = self.batch_bytes - BATCH_HEADER_BYTES as u64;
                 if self.verify {
                     self.expected_crc = u32::from_be_bytes(h[17..21].try_into().unwrap());
                     self.crc = crc32c::crc32c(&h[21..BATCH_HEADER_BYTES]);
                 }
                 if self.batch_left == 0 {
-                    self.finish_batch(base)?;
+                    self.finish_batch()?;
                 }
             } else {
                 let n = (self.batch_left as usize).min(data.len());
@@ -234,20 +245,24 @@ impl Consumer {
                 self.batch_left -= n as u64;
                 data = &data[n..];
                 if self.batch_left == 0 {
-                    self.finish_batch(self.result.next_offset)?;
+                    self.finish_batch()?;
                 }
             }
         }
         Ok(())
     }
 
-    fn finish_batch(&mut self, at: i64) -> Result<(), String> {
+    /// A whole batch has been read: it counts, and the next fetch starts after it.
+    fn finish_batch(&mut self) -> Result<(), String> {
         if self.verify {
             if self.crc != self.expected_crc {
-                return Err(format!("CRC mismatch in the batch ending before offset {at}"));
+                return Err(format!("CRC mismatch in the batch ending before offset {}", self.batch_next_offset));
             }
             self.result.crc_checked += 1;
         }
+        self.result.batches += 1;
+        self.result.data_bytes += self.batch_bytes;
+        self.result.next_offset = self.batch_next_offset;
         Ok(())
     }
 
@@ -289,6 +304,8 @@ fn run(config: FetchLoadConfig, received: Arc<AtomicU64>, cpu_ns: Arc<AtomicU64>
             header: [0; BATCH_HEADER_BYTES],
             header_have: 0,
             batch_left: 0,
+            batch_bytes: 0,
+            batch_next_offset: 0,
             crc: 0,
             expected_crc: 0,
             sent_at: Instant::now(),
