@@ -35,7 +35,8 @@ import { median, percentile, summarize } from './util.js';
 const TOPIC = 'fanout';
 const CORRELATION_SENTINEL = 0x7fff_ffff;
 const OFFSET_SENTINEL = 0x0123_4567_89ab_cdefn;
-const RAW_CHUNK_BYTES = 64 * 1024;
+// The raw loop sends as the broker's sender does by default: each call asks for the rest of the file.
+const RAW_CHUNK_BYTES = 1024 * 1024 * 1024;
 const RAW_SEND_BUFFER_BYTES = 102_400;
 
 export const FANOUT_PROTOCOLS = ['sluice', 'kafka'] as const;
@@ -62,6 +63,8 @@ export interface BrokerFanoutOptions {
   minSeconds: number;
   /** Measure the raw limit too. */
   raw: boolean;
+  /** Extra `sluice broker` flags (a sender setting to sweep, say). */
+  brokerArgs: string[];
   dir: string;
   /** Called as cells finish: (cells done, cells in all, what just ran). */
   progress?: (done: number, total: number, label: string) => void;
@@ -324,7 +327,7 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
   let peer: KafkaPeer | null = null;
   let broker: BenchBroker | null = null;
   try {
-    const brokerArgs = ['--segment-bytes', String(segmentBytes), ...(protocols.includes('kafka') ? ['--kafka-port', String(await freePort())] : [])];
+    const brokerArgs = [...o.brokerArgs, '--segment-bytes', String(segmentBytes), ...(protocols.includes('kafka') ? ['--kafka-port', String(await freePort())] : [])];
     broker = await startBenchBroker(dataDir, o.paths[0] ?? 'sendfile', brokerArgs);
     const batch = preloadBatch(o);
     const topics: Topic[] = [];

@@ -35,6 +35,7 @@ export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
     repeat: quick ? 1 : flags.repeat,
     minSeconds: quick ? 0 : flags.seconds,
     raw: flags.raw,
+    brokerArgs: flags.brokerArgs,
     dir: flags.dir ?? tmpdir(),
     log: bar.log,
     progress: bar.progress,

@@ -155,6 +155,7 @@ reportOptions(bench.command('fanout'), 'fanout')
   .option('--repeat <n>', 'runs per cell (the median is reported, with min and max)', positiveNumber, 3)
   .option('--seconds <s>', 'each cell reads whole passes for at least this long', positiveNumber, 3)
   .option('--no-raw', 'skip the raw sendfile limit')
+  .option('--broker-args <flags>', "extra flags for Sluice's broker, e.g. '--sender-threads 2'", (v: string) => v.split(/\s+/).filter(Boolean), [])
   .option('--quick', 'a smoke run in well under a minute: 64 MiB, 1 and 16 consumers, one short run per cell (correctness only)')
   .action(runBenchFanout);
 

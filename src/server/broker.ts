@@ -40,6 +40,8 @@ export interface BrokerConfig {
   /** null: no metrics endpoint; 0 picks a free port. */
   metricsPort: number | null;
   fetchPath: FetchPath;
+  /** The native sender's settings (defaults: crates/transfer EngineConfig). */
+  transfer?: { senderThreads?: number; sendfileChunkBytes?: number; socketSendBufferBytes?: number };
   maxFrameBytes: number;
   maxInFlightRequests: number;
   /** A connection that sent nothing and awaits no response for this long is closed. */
@@ -98,7 +100,7 @@ export class Broker {
       const store = await OffsetStore.open(topics);
       topics.markInternal(OFFSETS_TOPIC);
       const groups = new GroupCoordinator(store, scheduler, logger, (t, p) => registry.get(t)?.partitions[p] !== undefined, config.groups);
-      engine = new TransferEngine({ fetchPath: config.fetchPath });
+      engine = new TransferEngine({ ...config.transfer, fetchPath: config.fetchPath });
       const broker = new Broker(config, logger, lock, topics, groups, engine);
       await broker.#listen();
       return broker;

@@ -36,7 +36,7 @@ fn positive(name: &str, v: Option<f64>, default: usize) -> Result<usize> {
 #[derive(Default)]
 pub struct TransferOptions {
     pub sender_threads: Option<f64>,
-    /// Bytes per sendfile call (default 64 KiB).
+    /// The most one sendfile call is asked to move (default 1 GiB: the rest of the range; the kernel takes what the socket buffer holds).
     pub sendfile_chunk_bytes: Option<f64>,
     /// Bytes per write on the mmap and copy paths, and the copy path's buffer (default 1 MiB).
     pub copy_chunk_bytes: Option<f64>,
