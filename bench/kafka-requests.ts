@@ -97,10 +97,10 @@ export class KafkaBenchClient {
     if (result && result.code !== 0 && result.code !== TOPIC_ALREADY_EXISTS) throw new KafkaRequestError(result.code, `create topic ${topic} (${result.message})`);
   }
 
-  /** Produces `batch` once to each partition in `partitions` (acks=1); resolves with each partition's error code. */
-  async produce(topic: string, partitions: number[], batch: Buffer): Promise<number[]> {
+  /** Produces `batch` once to each partition in `partitions`; resolves with each partition's error code. */
+  async produce(topic: string, partitions: number[], batch: Buffer, acks: 1 | -1 = 1): Promise<number[]> {
     const r = await this.request(KafkaApi.Produce, 3, (w) => {
-      w.string(null).int16(1).int32(30_000);
+      w.string(null).int16(acks).int32(30_000);
       w.array([topic], (w, name) => w.string(name).array(partitions, (w, p) => w.int32(p).bytes(batch)));
     });
     const codes = new Map<number, number>();

@@ -3,9 +3,14 @@
 
 import { tmpdir } from 'node:os';
 import { produceTable, runProduceBench, writeProduceChart, type ProduceBenchOptions } from '../../bench/produce.js';
+import { producePeerTable, runProducePeer, writeProducePeerChart } from '../../bench/produce-peer.js';
 import { benchProgress, publishReport } from './bench-progress.js';
 
 export type BenchProduceFlags = Omit<ProduceBenchOptions, 'dir' | 'progress' | 'log'> & {
+  /** `--peer kafka`: the same Kafka-protocol producer against Sluice's Kafka listener and Apache Kafka. */
+  peer?: 'kafka';
+  peerVersion: string;
+  inFlight: number;
   quick?: boolean;
   dir?: string;
   json: string;
@@ -15,7 +20,27 @@ export type BenchProduceFlags = Omit<ProduceBenchOptions, 'dir' | 'progress' | '
 export async function runBenchProduce(flags: BenchProduceFlags): Promise<void> {
   const quick = flags.quick === true;
   const bar = benchProgress('produce');
-  const { quick: _q, dir, json, chart, ...options } = flags;
+  const { quick: _q, dir, json, chart, peer, peerVersion, inFlight, ...options } = flags;
+  if (peer) {
+    const report = await runProducePeer({
+      recordBytes: quick ? [1024] : options.recordBytes,
+      acks: options.acks,
+      partitions: options.partitions,
+      batchBytes: options.batchBytes,
+      inFlight,
+      seconds: quick ? 0.5 : options.seconds,
+      repeat: quick ? 1 : options.repeat,
+      peerVersion,
+      dir: dir ?? tmpdir(),
+      log: bar.log,
+      progress: bar.progress,
+    });
+    await publishReport(bar, report, { json, chart }, writeProducePeerChart, [
+      `Sluice (Kafka listener) vs ${report.peer.name} ${report.peer.version}: ${options.batchBytes} B batches, ${inFlight} requests in flight, ${options.partitions} partition(s)`,
+      producePeerTable(report),
+    ]);
+    return;
+  }
   const report = await runProduceBench({
     ...options,
     ...(quick ? { recordBytes: [1024], producers: [1, 2], seconds: 0.5, repeat: 1 } : {}),
