@@ -40,3 +40,27 @@ export function fanoutSpec(points: FanoutPoint[], title: string, options: { logC
     config: { background: 'white' },
   } as TopLevelSpec;
 }
+
+/**
+ * Two panels side by side against record size, one line per `series`: a produce chart. `points`
+ * carry `recordBytes`, `series` and the two fields named.
+ */
+export function recordSizeSpec(points: object[], title: string, left: [field: string, axis: string], right: [field: string, axis: string]): TopLevelSpec {
+  const panel = ([field, axis]: [string, string]) => ({
+    width: 300,
+    height: 220,
+    mark: { type: 'line' as const, point: true },
+    encoding: {
+      x: { field: 'recordBytes', type: 'ordinal' as const, title: 'record bytes' },
+      y: { field, type: 'quantitative' as const, title: axis },
+      color: { field: 'series', type: 'nominal' as const, title: null },
+    },
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    data: { values: points },
+    hconcat: [panel(left), panel(right)],
+    config: { background: 'white' },
+  } as TopLevelSpec;
+}

@@ -14,10 +14,9 @@
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TopLevelSpec } from 'vega-lite';
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';
 import { freePort, processCpuSeconds, startBenchBroker, type BenchBroker } from './broker-process.js';
-import { writeSvg } from './chart.js';
+import { recordSizeSpec, writeSvg } from './chart.js';
 import { KafkaBenchClient, KafkaRequestError, retryKafka } from './kafka-requests.js';
 import { startKafkaPeer, type KafkaPeer } from './kafka-peer.js';
 import { machineInfo, type MachineInfo } from './machine.js';
@@ -157,24 +156,6 @@ export function producePeerTable(report: ProducePeerReport): string {
 
 export async function writeProducePeerChart(report: ProducePeerReport, path: string): Promise<void> {
   const points = report.runs.map((r) => ({ ...r.mid, recordBytes: r.recordBytes, series: `${r.broker === 'sluice' ? 'Sluice' : `${report.peer.name} ${report.peer.version}`}, acks=${r.acks}` }));
-  const panel = (field: string, title: string) => ({
-    width: 300,
-    height: 220,
-    mark: { type: 'line' as const, point: true },
-    encoding: {
-      x: { field: 'recordBytes', type: 'ordinal' as const, title: 'record bytes' },
-      y: { field, type: 'quantitative' as const, title },
-      color: { field: 'series', type: 'nominal' as const, title: null },
-    },
-  });
-  await writeSvg(
-    {
-      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-      title: `Produce, Sluice vs ${report.peer.name} ${report.peer.version} (same producer, ${report.config.batchBytes / 1024} KiB batches, ${report.config.inFlight} in flight)`,
-      data: { values: points },
-      hconcat: [panel('recordsPerSec', 'records/s (higher is better)'), panel('brokerCpuSecPerGib', 'broker CPU-s per GiB (lower is better)')],
-      config: { background: 'white' },
-    } as TopLevelSpec,
-    path,
-  );
+  const title = `Produce, Sluice vs ${report.peer.name} ${report.peer.version} (same producer, ${report.config.batchBytes / 1024} KiB batches, ${report.config.inFlight} in flight)`;
+  await writeSvg(recordSizeSpec(points, title, ['recordsPerSec', 'records/s (higher is better)'], ['brokerCpuSecPerGib', 'broker CPU-s per GiB (lower is better)']), path);
 }

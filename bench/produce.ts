@@ -9,8 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { Connection } from '../src/client/connection.js';
 import { ApiKey, type MetadataResponse } from '../src/protocol/messages.js';
 import { processCpuSeconds, withBenchBroker } from './broker-process.js';
-import type { TopLevelSpec } from 'vega-lite';
-import { writeSvg } from './chart.js';
+import { recordSizeSpec, writeSvg } from './chart.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import type { ProduceWorkerConfig, ProduceWorkerResult } from './produce-worker.js';
 import { percentile, summarize } from './util.js';
@@ -164,24 +163,6 @@ export function produceTable(report: ProduceReport): string {
 
 export async function writeProduceChart(report: ProduceReport, path: string): Promise<void> {
   const points = report.runs.map((r) => ({ ...r, series: `${r.producers} producer${r.producers === 1 ? '' : 's'}, acks=${r.acks}` }));
-  const panel = (field: string, title: string) => ({
-    width: 300,
-    height: 220,
-    mark: { type: 'line' as const, point: true },
-    encoding: {
-      x: { field: 'recordBytes', type: 'ordinal' as const, title: 'record bytes' },
-      y: { field, type: 'quantitative' as const, title },
-      color: { field: 'series', type: 'nominal' as const, title: null },
-    },
-  });
-  await writeSvg(
-    {
-      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-      title: `Produce throughput (linger ${report.config.lingerMs} ms, ${report.config.batchBytes / 1024} KiB batches, ${report.config.sendRecords} records per send())`,
-      data: { values: points },
-      hconcat: [panel('mbPerSec', 'MB/s into the broker'), panel('recordsPerSec', 'records/s')],
-      config: { background: 'white' },
-    } as TopLevelSpec,
-    path,
-  );
+  const title = `Produce throughput (linger ${report.config.lingerMs} ms, ${report.config.batchBytes / 1024} KiB batches, ${report.config.sendRecords} records per send())`;
+  await writeSvg(recordSizeSpec(points, title, ['mbPerSec', 'MB/s into the broker'], ['recordsPerSec', 'records/s']), path);
 }
