@@ -11,9 +11,9 @@
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort } from './broker-process.js';
 import { KafkaBenchClient } from './kafka-requests.js';
@@ -73,16 +73,48 @@ function pom(version: string): string {
 export function kafkaClasspath(version: string, log: (line: string) => void = () => undefined): string {
   const dir = process.env.SLUICE_KAFKA_CACHE ?? join(homedir(), '.cache', 'sluice', `kafka-${version}`);
   const file = join(dir, 'classpath.txt');
-  if (existsSync(file)) {
+  const cached = () => {
+    if (!existsSync(file)) return null;
     const cp = readFileSync(file, 'utf8').trim();
-    if (cp.split(':').every((jar) => existsSync(jar))) return cp;
+    return cp.split(':').every((jar) => existsSync(jar)) ? cp : null;
+  };
+  const hit = cached();
+  if (hit) return hit;
+  // Two processes (parallel test files) may both find no cache: one resolves, the other waits for it.
+  mkdirSync(dirname(dir), { recursive: true });
+  const unlock = lockDir(`${dir}.lock`, log);
+  try {
+    const resolved = cached();
+    if (resolved) return resolved;
+    ensureJavaAndMaven(log);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'pom.xml'), pom(version));
+    log(`kafka peer: resolving Apache Kafka ${version} from Maven Central into ${dir} ...`);
+    const partial = `${file}.${process.pid}`;
+    execFileSync('mvn', ['-q', '-B', '-f', join(dir, 'pom.xml'), 'dependency:build-classpath', `-Dmdep.outputFile=${partial}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+    renameSync(partial, file);
+    return readFileSync(file, 'utf8').trim();
+  } finally {
+    unlock();
   }
-  ensureJavaAndMaven(log);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'pom.xml'), pom(version));
-  log(`kafka peer: resolving Apache Kafka ${version} from Maven Central into ${dir} ...`);
-  execFileSync('mvn', ['-q', '-B', '-f', join(dir, 'pom.xml'), 'dependency:build-classpath', `-Dmdep.outputFile=${file}`], { stdio: ['ignore', 'inherit', 'inherit'] });
-  return readFileSync(file, 'utf8').trim();
+}
+
+/** Takes a lock directory, waiting (up to 15 minutes: a first Maven download) while another process holds it. */
+function lockDir(path: string, log: (line: string) => void): () => void {
+  const deadline = Date.now() + 15 * 60_000;
+  let told = false;
+  for (;;) {
+    try {
+      mkdirSync(path);
+      return () => rmSync(path, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (Date.now() > deadline) throw new Error(`kafka peer: ${path} is still held after 15 minutes (remove it if no resolution is running)`);
+      if (!told) log(`kafka peer: waiting for another process resolving Kafka (${path}) ...`);
+      told = true;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
 }
 
 export interface KafkaPeer {
