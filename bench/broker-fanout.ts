@@ -479,11 +479,20 @@ export function peerComparisonTable(report: BrokerFanoutReport): string {
 
 export async function writeBrokerFanoutChart(report: BrokerFanoutReport, path: string): Promise<void> {
   const multi = report.config.partitions.length > 1;
-  const points = [
-    ...report.runs.map((r) => ({ path: `${rowLabel(r, r.path, report.peer)}${multi ? `, ${r.partitions}p` : ''}`, consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.brokerCpuSecPerGib })),
-    ...report.raw.map((r) => ({ path: 'raw', consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.senderCpuSecPerGib })),
-  ];
   const bytes = report.config.topics.reduce((n, t) => Math.max(n, t.bytes), 0);
-  const vs = report.peer ? `, Sluice vs ${report.peer.name} ${report.peer.version}` : '';
-  await writeSvg(fanoutSpec(points, `Broker fan-out: ${(bytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB fetches${vs}`, { logConsumers: true, cpuTitle: 'broker CPU-s per GiB (lower is better)' }), path);
+  const raw = report.raw.map((r) => ({ path: 'raw sendfile loop', consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.senderCpuSecPerGib }));
+  const options = { logConsumers: true, cpuTitle: 'broker CPU-s per GiB (lower is better)' };
+  if (report.peer) {
+    // With a peer the chart is the comparison: Sluice's Kafka door and the peer, identical consumers.
+    const name = `${report.peer.name} ${report.peer.version}`;
+    const series = (who: string, p: number) => `${who}${multi ? `, ${p} partition${p === 1 ? '' : 's'}` : ''}`;
+    const points = report.comparison.flatMap((c) => [
+      { path: series('Sluice', c.partitions), consumers: c.consumers, gibPerSec: c.sluice.gibPerSec, senderCpuPerGiB: c.sluice.brokerCpuSecPerGib },
+      { path: series(name, c.partitions), consumers: c.consumers, gibPerSec: c.peer.gibPerSec, senderCpuPerGiB: c.peer.brokerCpuSecPerGib },
+    ]);
+    await writeSvg(fanoutSpec([...points, ...raw], `Fan-out, Sluice vs ${name}: ${(bytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB Kafka Fetch v4, identical consumers`, { ...options, seriesTitle: 'broker' }), path);
+    return;
+  }
+  const points = report.runs.map((r) => ({ path: `${rowLabel(r, r.path, report.peer)}${multi ? `, ${r.partitions}p` : ''}`, consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.brokerCpuSecPerGib }));
+  await writeSvg(fanoutSpec([...points, ...raw.map((r) => ({ ...r, path: 'raw' }))], `Broker fan-out: ${(bytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB fetches`, options), path);
 }

@@ -18,7 +18,7 @@ export interface FanoutPoint {
 }
 
 /** Two panels: aggregate GiB/s and CPU-s per GiB against consumers, one line per path. */
-export function fanoutSpec(points: FanoutPoint[], title: string, options: { logConsumers?: boolean; cpuTitle?: string } = {}): TopLevelSpec {
+export function fanoutSpec(points: FanoutPoint[], title: string, options: { logConsumers?: boolean; cpuTitle?: string; seriesTitle?: string } = {}): TopLevelSpec {
   const x = options.logConsumers
     ? { field: 'consumers', type: 'quantitative' as const, title: 'consumers (log scale)', scale: { type: 'log' as const, base: 2 }, axis: { values: [...new Set(points.map((p) => p.consumers))] } }
     : { field: 'consumers', type: 'ordinal' as const, title: 'consumers' };
@@ -29,7 +29,7 @@ export function fanoutSpec(points: FanoutPoint[], title: string, options: { logC
     encoding: {
       x,
       y: { field, type: 'quantitative' as const, title: axis },
-      color: { field: 'path', type: 'nominal' as const, title: 'fetch path' },
+      color: { field: 'path', type: 'nominal' as const, title: options.seriesTitle ?? 'fetch path', legend: { labelLimit: 400 } },
     },
   });
   return {
