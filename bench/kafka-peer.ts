@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort } from './broker-process.js';
+import { freePort, startBenchBroker, type BenchBroker } from './broker-process.js';
 import { KafkaBenchClient } from './kafka-requests.js';
 
 export const DEFAULT_KAFKA_VERSION = '4.4.0';
@@ -196,4 +196,37 @@ export async function startKafkaPeer(dir: string, version = DEFAULT_KAFKA_VERSIO
     throw e;
   }
   return { proc, kafkaPort: port, version, startSeconds: (performance.now() - t0) / 1000, stop };
+}
+
+/** A broker's Kafka port and process, for a cell that measures it. */
+export interface PeerTarget {
+  broker: 'sluice' | 'kafka';
+  port: number;
+  pid: number;
+}
+
+/**
+ * Runs `fn` with a Sluice broker (its Kafka listener on) and an Apache Kafka peer side by side,
+ * Sluice first in `targets`; stops both and removes their data after, whatever happens.
+ */
+export async function withSluiceAndKafka<T>(dir: string, version: string, log: (line: string) => void, fn: (targets: PeerTarget[], peer: KafkaPeer) => Promise<T>): Promise<T> {
+  const dataDir = mkdtempSync(join(dir, 'sluice-bench-peer-'));
+  let broker: BenchBroker | null = null;
+  let peer: KafkaPeer | null = null;
+  try {
+    broker = await startBenchBroker(dataDir, 'sendfile', ['--kafka-port', String(await freePort())]);
+    log(`starting Apache Kafka ${version} (KRaft, single node, stock settings) ...`);
+    peer = await startKafkaPeer(dir, version, log);
+    return await fn(
+      [
+        { broker: 'sluice', port: broker.kafkaPort!, pid: broker.proc.pid! },
+        { broker: 'kafka', port: peer.kafkaPort, pid: peer.proc.pid! },
+      ],
+      peer,
+    );
+  } finally {
+    await broker?.stop();
+    await peer?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }

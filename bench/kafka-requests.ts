@@ -116,6 +116,34 @@ export class KafkaBenchClient {
     return partitions.map((p) => codes.get(p) ?? -1);
   }
 
+  /**
+   * One Fetch v4 of one partition (read_committed, as kafkajs sends it): the whole record batches
+   * of the response (Kafka cuts responses at maxBytes, inside a batch: the partial one is left for
+   * the next fetch) and the high watermark. A partition error is thrown as a KafkaRequestError.
+   */
+  async fetch(topic: string, partition: number, offset: bigint, maxWaitMs: number, minBytes: number, maxBytes: number): Promise<{ records: Buffer; highWatermark: bigint }> {
+    const r = await this.request(KafkaApi.Fetch, 4, (w) => {
+      w.int32(-1).int32(maxWaitMs).int32(minBytes).int32(maxBytes).int8(1);
+      w.array([topic], (w, name) => w.string(name).array([partition], (w, p) => w.int32(p).int64(offset).int32(maxBytes)));
+    });
+    r.int32('throttle');
+    let out: { records: Buffer; highWatermark: bigint } = { records: Buffer.alloc(0), highWatermark: -1n };
+    r.array((r) => {
+      r.string();
+      r.array((r) => {
+        r.int32();
+        const code = r.int16();
+        const highWatermark = r.int64();
+        r.int64();
+        r.nullableArray((r) => [r.int64(), r.int64()]);
+        const records = r.nullableBytes() ?? Buffer.alloc(0);
+        if (code !== 0) throw new KafkaRequestError(code, `fetch ${topic}-${partition}@${offset}`);
+        out = { records: records.subarray(0, wholeBatchBytes(records)), highWatermark };
+      });
+    });
+    return out;
+  }
+
   /** The log end offset of each partition (ListOffsets v1, latest). */
   async endOffsets(topic: string, partitions: number): Promise<bigint[]> {
     const ids = Array.from({ length: partitions }, (_, p) => p);
@@ -141,6 +169,17 @@ export class KafkaBenchClient {
     this.#socket.end();
     if (!this.#socket.destroyed) await once(this.#socket, 'close');
   }
+}
+
+/** The length of the whole RecordBatches at the start of `records` (a partial one at the end is not counted). */
+export function wholeBatchBytes(records: Buffer): number {
+  let at = 0;
+  while (at + 12 <= records.length) {
+    const size = records.readInt32BE(at + 8) + 12;
+    if (at + size > records.length) break;
+    at += size;
+  }
+  return at;
 }
 
 /** Repeats `fn` while it fails with a retriable Kafka error (a fresh broker electing leaders), up to `timeoutMs`. */

@@ -13,6 +13,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { Connection } from '../src/client/connection.js';
 import { Producer } from '../src/client/producer.js';
 import { native } from '../src/native.js';
+import type { NativeFetchLoad, NativeFetchLoadResult } from '../native/index.cjs';
 import { ApiKey } from '../src/protocol/messages.js';
 import type { FetchPath } from '../src/transfer/engine.js';
 import { processCpuSeconds, withBenchBroker } from './broker-process.js';
@@ -26,7 +27,7 @@ import { percentile } from './util.js';
 /** A record's value starts with its send time (u64 ns) and sequence number (u32). */
 const STAMP_BYTES = 12;
 /** The fan-out consumers and the measuring one must finish this long after the last send. */
-const DRAIN_TIMEOUT_MS = 30_000;
+export const DRAIN_TIMEOUT_MS = 30_000;
 
 export interface LatencyBenchOptions {
   /** Records per second offered. */
@@ -71,8 +72,13 @@ export interface LatencyReport {
   runs: LatencyRun[];
 }
 
-function startMeasuringConsumer(config: LatencyWorkerConfig): { ready: Promise<void>; result: Promise<LatencyWorkerResult>; produced(): void } {
-  const worker = new Worker(new URL('./latency-worker.js', import.meta.url), { workerData: config });
+/**
+ * Starts a measuring consumer in a worker thread (`script`, beside this file, given `config`): it
+ * posts `{ ready }` once it reads, then `{ result: { latenciesNs } }` or `{ error }`; `produced()`
+ * tells it the producer is done.
+ */
+export function startMeasuringConsumer(script: string, config: object): { ready: Promise<void>; result: Promise<LatencyWorkerResult>; produced(): void } {
+  const worker = new Worker(new URL(script, import.meta.url), { workerData: config });
   let ready!: () => void;
   const readyP = new Promise<void>((resolve) => (ready = resolve));
   const result = new Promise<LatencyWorkerResult>((resolve, reject) => {
@@ -87,6 +93,15 @@ function startMeasuringConsumer(config: LatencyWorkerConfig): { ready: Promise<v
   return { ready: readyP, result, produced: () => worker.postMessage('produced') };
 }
 
+/** A record's value: its send time (u64 ns, process.hrtime) and sequence number (u32), then filler. */
+export function stampedValue(seq: number, recordBytes: number): Buffer {
+  // From the shared pool (allocUnsafe): a stamped copy per record without an ArrayBuffer each.
+  const value = Buffer.allocUnsafe(Math.max(STAMP_BYTES, recordBytes)).fill(0x63, STAMP_BYTES);
+  value.writeBigUInt64BE(process.hrtime.bigint(), 0);
+  value.writeUInt32BE(seq, 8);
+  return value;
+}
+
 /** Offers `rate` records/s for `seconds`: each timer tick sends the records due by then, stamped. */
 async function offer(producer: Producer, topic: string, o: LatencyBenchOptions, total: number): Promise<number> {
   const t0 = performance.now();
@@ -97,11 +112,7 @@ async function offer(producer: Producer, topic: string, o: LatencyBenchOptions, 
     if (due > sent) {
       const records = [];
       for (; sent < due; sent++) {
-        // From the shared pool (allocUnsafe): a stamped copy per record without an ArrayBuffer each.
-        const value = Buffer.allocUnsafe(Math.max(STAMP_BYTES, o.recordBytes)).fill(0x63, STAMP_BYTES);
-        value.writeBigUInt64BE(process.hrtime.bigint(), 0);
-        value.writeUInt32BE(sent, 8);
-        records.push({ value, partition: 0 });
+        records.push({ value: stampedValue(sent, o.recordBytes), partition: 0 });
       }
       producer.send(topic, records).catch((err: unknown) => (failure = err));
     }
@@ -122,50 +133,85 @@ async function runCell(port: number, pid: number, fanout: number, o: LatencyBenc
   const template = fetchTemplate(0, o.fanoutFetchBytes, { topic, maxWaitMs: o.fanoutMaxWaitMs, minBytes: o.fanoutMinBytes });
   // The fan-out consumers stop by themselves at the end offset; stop() only guards against a hang.
   const load = fanout > 0 ? new native.NativeFetchLoad('127.0.0.1', port, fanout, template.frame, template.correlationAt, template.offsetAt, 0n, BigInt(total), 1) : undefined;
-  const measuring = startMeasuringConsumer({ broker: `127.0.0.1:${port}`, topic, records: total, maxWaitMs: o.maxWaitMs, timeoutMs: DRAIN_TIMEOUT_MS });
+  const measuring = startMeasuringConsumer('./latency-worker.js', { broker: `127.0.0.1:${port}`, topic, records: total, maxWaitMs: o.maxWaitMs, timeoutMs: DRAIN_TIMEOUT_MS } satisfies LatencyWorkerConfig);
   await measuring.ready;
   const producer = new Producer({ broker: `127.0.0.1:${port}`, acks: o.acks, lingerMs: o.lingerMs, clientId: 'bench-latency' });
   await producer.send(topic, []);
 
-  const cpu0 = processCpuSeconds(pid);
+  return timeStream({ pid, fanout, total, rate: o.rate, measuring, load, offer: () => offer(producer, topic, o, total), afterOffer: () => producer.close() });
+}
+
+/**
+ * Runs `offer` (it returns the seconds offering took) while `measuring` times the stream and `load`
+ * fans it out; once both are done (at most DRAIN_TIMEOUT_MS after the last send), the cell's figures
+ * with the broker `pid`'s CPU over the whole cell.
+ */
+export async function timeStream(c: {
+  pid: number;
+  fanout: number;
+  total: number;
+  rate: number;
+  measuring: ReturnType<typeof startMeasuringConsumer>;
+  load: NativeFetchLoad | undefined;
+  offer: () => Promise<number>;
+  afterOffer?: () => Promise<void>;
+}): Promise<LatencyRun> {
+  const cpu0 = processCpuSeconds(c.pid);
   const t0 = performance.now();
-  const seconds = await offer(producer, topic, o, total);
-  measuring.produced();
-  await producer.close();
-  const guard = setTimeout(() => load?.stop(), DRAIN_TIMEOUT_MS);
+  const seconds = await c.offer();
+  c.measuring.produced();
+  await c.afterOffer?.();
+  const guard = setTimeout(() => c.load?.stop(), DRAIN_TIMEOUT_MS);
   try {
-    const [{ latenciesNs }, fanned] = await Promise.all([measuring.result, load?.wait()]);
+    const [{ latenciesNs }, fanned] = await Promise.all([c.measuring.result, c.load?.wait()]);
     const wall = (performance.now() - t0) / 1000;
-    const brokerCores = (processCpuSeconds(pid) - cpu0) / wall;
-    let fanoutBytes = 0;
-    let fanoutFetches = 0;
-    if (fanned) {
-      for (const c of fanned.consumers) {
-        if (c.error) throw new Error(`verify: a fan-out consumer failed: ${c.error}`);
-        if (c.nextOffset !== BigInt(total)) throw new Error(`verify: a fan-out consumer stopped at ${c.nextOffset} of ${total}`);
-        fanoutBytes += c.dataBytes;
-        fanoutFetches += c.fetches;
-      }
-      const checker = fanned.consumers[0]!;
-      if (checker.crcChecked === 0 || checker.crcChecked !== checker.batches) throw new Error(`verify: CRC-checked ${checker.crcChecked} of ${checker.batches} batches`);
-    }
-    const ms = Array.from(latenciesNs, (ns) => ns / 1e6).sort((a, b) => a - b);
-    return {
-      fanout,
-      records: total,
-      offeredPerSec: o.rate,
-      achievedPerSec: total / seconds,
-      p50Ms: percentile(ms, 50),
-      p99Ms: percentile(ms, 99),
-      p999Ms: percentile(ms, 99.9),
-      maxMs: ms.at(-1) ?? 0,
-      fanoutMBPerSec: fanoutBytes / wall / 1e6,
-      fanoutFetches,
-      brokerCores,
-    };
+    return latencyFigures({ fanout: c.fanout, total: c.total, rate: c.rate, seconds, wall, latenciesNs, fanned, brokerCores: (processCpuSeconds(c.pid) - cpu0) / wall });
   } finally {
     clearTimeout(guard);
   }
+}
+
+/**
+ * A cell's figures, once what it moved is checked: every fan-out consumer reached `total` without
+ * an error and one CRC-checked every batch (throws otherwise).
+ */
+function latencyFigures(c: {
+  fanout: number;
+  total: number;
+  rate: number;
+  /** How long offering took, and the whole cell. */
+  seconds: number;
+  wall: number;
+  latenciesNs: Float64Array;
+  fanned: NativeFetchLoadResult | undefined;
+  brokerCores: number;
+}): LatencyRun {
+  let fanoutBytes = 0;
+  let fanoutFetches = 0;
+  if (c.fanned) {
+    for (const f of c.fanned.consumers) {
+      if (f.error) throw new Error(`verify: a fan-out consumer failed: ${f.error}`);
+      if (f.nextOffset !== BigInt(c.total)) throw new Error(`verify: a fan-out consumer stopped at ${f.nextOffset} of ${c.total}`);
+      fanoutBytes += f.dataBytes;
+      fanoutFetches += f.fetches;
+    }
+    const checker = c.fanned.consumers[0]!;
+    if (checker.crcChecked === 0 || checker.crcChecked !== checker.batches) throw new Error(`verify: CRC-checked ${checker.crcChecked} of ${checker.batches} batches`);
+  }
+  const ms = Array.from(c.latenciesNs, (ns) => ns / 1e6).sort((a, b) => a - b);
+  return {
+    fanout: c.fanout,
+    records: c.total,
+    offeredPerSec: c.rate,
+    achievedPerSec: c.total / c.seconds,
+    p50Ms: percentile(ms, 50),
+    p99Ms: percentile(ms, 99),
+    p999Ms: percentile(ms, 99.9),
+    maxMs: ms.at(-1) ?? 0,
+    fanoutMBPerSec: fanoutBytes / c.wall / 1e6,
+    fanoutFetches,
+    brokerCores: c.brokerCores,
+  };
 }
 
 export async function runLatencyBench(o: LatencyBenchOptions): Promise<LatencyReport> {

@@ -12,13 +12,11 @@
 // with one replica answers once the leader has the batch in its page cache (it never fsyncs by
 // default). The table says so beside the figures.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';
-import { freePort, processCpuSeconds, startBenchBroker, type BenchBroker } from './broker-process.js';
+import { processCpuSeconds } from './broker-process.js';
 import { recordSizeSpec, writeSvg } from './chart.js';
 import { KafkaBenchClient, KafkaRequestError, retryKafka } from './kafka-requests.js';
-import { startKafkaPeer, type KafkaPeer } from './kafka-peer.js';
+import { withSluiceAndKafka } from './kafka-peer.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { percentile, summarize } from './util.js';
 
@@ -104,17 +102,7 @@ async function runCell(port: number, pid: number, topic: string, recordBytes: nu
 export async function runProducePeer(o: ProducePeerOptions): Promise<ProducePeerReport> {
   const total = o.recordBytes.length * o.acks.length * o.repeat * 2;
   let done = 0;
-  const dataDir = mkdtempSync(join(o.dir, 'sluice-bench-produce-peer-'));
-  let broker: BenchBroker | null = null;
-  let peer: KafkaPeer | null = null;
-  try {
-    broker = await startBenchBroker(dataDir, 'sendfile', ['--kafka-port', String(await freePort())]);
-    o.log?.(`bench produce: starting Apache Kafka ${o.peerVersion} (KRaft, single node, stock settings) ...`);
-    peer = await startKafkaPeer(o.dir, o.peerVersion, o.log);
-    const targets = [
-      { broker: 'sluice' as const, port: broker.kafkaPort!, pid: broker.proc.pid! },
-      { broker: 'kafka' as const, port: peer.kafkaPort, pid: peer.proc.pid! },
-    ];
+  return withSluiceAndKafka(o.dir, o.peerVersion, o.log ?? (() => undefined), async (targets, peer) => {
     const runs: ProducePeerRun[] = [];
     for (const recordBytes of o.recordBytes) {
       for (const acks of o.acks) {
@@ -133,11 +121,7 @@ export async function runProducePeer(o: ProducePeerOptions): Promise<ProducePeer
     }
     const { progress: _p, log: _l, dir: _d, ...config } = o;
     return { machine: machineInfo(), config, peer: { name: 'Apache Kafka', version: peer.version }, runs };
-  } finally {
-    await broker?.stop();
-    await peer?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Markdown: per record size and acks, Sluice / Kafka and the ratio. */

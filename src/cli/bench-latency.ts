@@ -3,9 +3,13 @@
 
 import { tmpdir } from 'node:os';
 import { latencyTable, runLatencyBench, writeLatencyChart, type LatencyBenchOptions } from '../../bench/latency.js';
+import { latencyPeerTable, runLatencyPeer, writeLatencyPeerChart } from '../../bench/latency-peer.js';
 import { benchProgress, publishReport } from './bench-progress.js';
 
 export type BenchLatencyFlags = Omit<LatencyBenchOptions, 'dir' | 'progress' | 'log'> & {
+  /** `--peer kafka`: the same Kafka-protocol clients against Sluice's Kafka listener and Apache Kafka. */
+  peer?: 'kafka';
+  peerVersion: string;
   quick?: boolean;
   dir?: string;
   json: string;
@@ -14,10 +18,21 @@ export type BenchLatencyFlags = Omit<LatencyBenchOptions, 'dir' | 'progress' | '
 
 export async function runBenchLatency(flags: BenchLatencyFlags): Promise<void> {
   const bar = benchProgress('latency');
-  const { quick, dir, json, chart, ...options } = flags;
+  const { quick, dir, json, chart, peer, peerVersion, ...options } = flags;
+  const quickOptions = quick === true ? { fanout: [0, 16], seconds: 1, rate: 2000 } : {};
+  if (peer) {
+    const { path: _path, ...rest } = options;
+    const report = await runLatencyPeer({ ...rest, ...quickOptions, peerVersion, dir: dir ?? tmpdir(), log: bar.log, progress: bar.progress });
+    const c = report.config;
+    await publishReport(bar, report, { json, chart }, writeLatencyPeerChart, [
+      `Sluice (Kafka listener) vs ${report.peer.name} ${report.peer.version}: ${c.rate} records/s of ${c.recordBytes} B for ${c.seconds} s, acks=${c.acks}, a batch every ${Math.max(1, c.lingerMs)} ms; fan-out Fetch v4 of ${c.fanoutFetchBytes} B, minBytes ${c.fanoutMinBytes}, maxWaitMs ${c.fanoutMaxWaitMs}`,
+      latencyPeerTable(report),
+    ]);
+    return;
+  }
   const report = await runLatencyBench({
     ...options,
-    ...(quick === true ? { fanout: [0, 16], seconds: 1, rate: 2000 } : {}),
+    ...quickOptions,
     dir: dir ?? tmpdir(),
     log: bar.log,
     progress: bar.progress,

@@ -190,6 +190,8 @@ reportOptions(bench.command('latency'), 'latency')
   .option('--fanout-min-bytes <n>', "fan-out consumers' minBytes", positiveNumber, 1)
   .option('--fanout-max-wait-ms <ms>', "fan-out consumers' maxWaitMs", nonNegativeNumber, 500)
   .option('--path <p>', `the broker's fetch path (${FETCH_PATHS.join(', ')})`, (v) => fetchPathList(v)[0]!, 'sendfile')
+  .addOption(new Option('--peer <broker>', `measure Apache Kafka beside Sluice instead: the same Kafka-protocol producer, measuring consumer and fan-out consumers against both brokers' Kafka ports (${FANOUT_PEERS.join(', ')})`).choices([...FANOUT_PEERS]))
+  .option('--peer-version <v>', "the peer's version", DEFAULT_KAFKA_VERSION)
   .option('--quick', 'a smoke run: 2,000 records/s for 1 s, fan-out 0 and 16 (correctness only)')
   .action(runBenchLatency);
 
