@@ -99,6 +99,7 @@ export interface BrokerFanoutRun extends Figures {
 }
 
 export interface RawRun {
+  /** Sockets the raw loop sent to: a cell's consumers times its partitions (each consumer reads each partition on a connection of its own). */
   consumers: number;
   gibPerSec: number;
   senderCpuSecPerGib: number;
@@ -326,7 +327,9 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
   // The peer has no fetch paths of Sluice's: it runs beside the first path only.
   const peerPath = o.paths.includes('sendfile') ? 'sendfile' : o.paths[0];
   const cellsPerRepeat = (path: FetchPath) => protocols.length + (o.peer && path === peerPath ? 1 : 0);
-  const total = o.paths.reduce((n, path) => n + cellsPerRepeat(path), 0) * o.partitions.length * o.consumers.length * o.repeat + (o.raw ? o.consumers.length * o.repeat : 0);
+  // The raw limit of a cell is measured with as many sockets as the cell has connections.
+  const rawSockets = [...new Set(o.partitions.flatMap((p) => o.consumers.map((n) => n * p)))].sort((a, b) => a - b);
+  const total = o.paths.reduce((n, path) => n + cellsPerRepeat(path), 0) * o.partitions.length * o.consumers.length * o.repeat + (o.raw ? rawSockets.length * o.repeat : 0);
   let done = 0;
   const tick = (label: string) => o.progress?.(++done, total, label);
   let peer: KafkaPeer | null = null;
@@ -396,7 +399,7 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
     const raw: RawRun[] = [];
     if (o.raw) {
       const segment = join(dataDir, `${topics[0]!.name}-0`, '00000000000000000000.log');
-      for (const n of o.consumers) {
+      for (const n of rawSockets) {
         const samples = [];
         for (let r = 0; r < o.repeat; r++) {
           samples.push(await runRaw(segment, n, o.minSeconds));
@@ -406,7 +409,7 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
         raw.push({ consumers: n, gibPerSec: median(g), senderCpuSecPerGib: median(samples.map((s) => s.senderCpuSecPerGib)), min: Math.min(...g), max: Math.max(...g) });
       }
       for (const run of runs) {
-        const limit = raw.find((r) => r.consumers === run.consumers);
+        const limit = raw.find((r) => r.consumers === run.consumers * run.partitions);
         run.pctOfRaw = limit ? (100 * run.gibPerSec) / limit.gibPerSec : null;
       }
     }
@@ -436,7 +439,7 @@ function compare(runs: BrokerFanoutRun[], raw: RawRun[], path: FetchPath): PeerC
       const sluice = runs.find((r) => r.broker === 'sluice' && r.protocol === 'kafka' && r.path === path && r.partitions === peer.partitions && r.consumers === peer.consumers);
       if (!sluice) return [];
       const ratio = Object.fromEntries(FIGURES.map((k) => [k, sluice[k] / peer[k]])) as unknown as Figures;
-      return [{ partitions: peer.partitions, consumers: peer.consumers, sluice: figures(sluice), peer: figures(peer), ratio, rawGibPerSec: raw.find((r) => r.consumers === peer.consumers)?.gibPerSec ?? null }];
+      return [{ partitions: peer.partitions, consumers: peer.consumers, sluice: figures(sluice), peer: figures(peer), ratio, rawGibPerSec: raw.find((r) => r.consumers === peer.consumers * peer.partitions)?.gibPerSec ?? null }];
     });
 }
 
@@ -451,11 +454,14 @@ export function brokerFanoutTable(report: BrokerFanoutReport): string {
   const counts = report.config.consumers;
   const multi = report.config.partitions.length > 1;
   const head = `| path | ${counts.map((n) => `${n} consumer${n === 1 ? '' : 's'}`).join(' | ')} |\n|---|${counts.map(() => '---').join('|')}|\n`;
+  // A raw row per partition count: each cell beside the raw loop on as many sockets as it had connections.
   const rawRow = report.raw.length
-    ? `| raw | ${counts.map((n) => {
-        const r = report.raw.find((x) => x.consumers === n);
-        return r ? `${r.gibPerSec.toFixed(2)} GiB/s, ${r.senderCpuSecPerGib.toFixed(3)} CPU-s/GiB` : '-';
-      }).join(' | ')} |\n`
+    ? report.config.partitions
+        .map((p) => `| raw${multi ? `, ${p} partitions (consumers x ${p} sockets)` : ''} | ${counts.map((n) => {
+            const r = report.raw.find((x) => x.consumers === n * p);
+            return r ? `${r.gibPerSec.toFixed(2)} GiB/s, ${r.senderCpuSecPerGib.toFixed(3)} CPU-s/GiB` : '-';
+          }).join(' | ')} |\n`)
+        .join('')
     : '';
   const keys = [...new Map(report.runs.map((r) => [`${r.broker} ${r.protocol} ${r.path} ${r.partitions}`, r])).values()];
   const rows = keys
@@ -488,7 +494,13 @@ export function peerComparisonTable(report: BrokerFanoutReport): string {
 export async function writeBrokerFanoutChart(report: BrokerFanoutReport, path: string): Promise<void> {
   const multi = report.config.partitions.length > 1;
   const bytes = report.config.topics.reduce((n, t) => Math.max(n, t.bytes), 0);
-  const raw = report.raw.map((r) => ({ path: 'raw sendfile loop', consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.senderCpuSecPerGib }));
+  // The raw loop per partition count, at each consumer count's number of sockets.
+  const raw = report.config.partitions.flatMap((p) =>
+    report.config.consumers.flatMap((n) => {
+      const r = report.raw.find((x) => x.consumers === n * p);
+      return r ? [{ path: `raw sendfile loop${multi ? `, ${p}p sockets` : ''}`, consumers: n, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.senderCpuSecPerGib }] : [];
+    }),
+  );
   const options = { logConsumers: true, cpuTitle: 'broker CPU-s per GiB (lower is better)' };
   if (report.peer) {
     // With a peer the chart is the comparison: Sluice's Kafka door and the peer, identical consumers.
@@ -502,5 +514,5 @@ export async function writeBrokerFanoutChart(report: BrokerFanoutReport, path: s
     return;
   }
   const points = report.runs.map((r) => ({ path: `${rowLabel(r, r.path, report.peer)}${multi ? `, ${r.partitions}p` : ''}`, consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.brokerCpuSecPerGib }));
-  await writeSvg(fanoutSpec([...points, ...raw.map((r) => ({ ...r, path: 'raw' }))], `Broker fan-out: ${(bytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB fetches`, options), path);
+  await writeSvg(fanoutSpec([...points, ...raw], `Broker fan-out: ${(bytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB fetches`, options), path);
 }

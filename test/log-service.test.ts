@@ -76,3 +76,29 @@ t.test('acks=all flushes every partition written before answering', async (t) =>
   t.same(outcomes.map((o) => o.error?.code ?? String(o.result?.baseOffset)), ['0', '0', 'UNKNOWN_TOPIC_OR_PARTITION']);
   t.same(topics.get('a')!.partitions.map((p) => p.log.stats().recoveryPoint), [1n, 1n], 'fsynced up to the appended offset');
 });
+
+t.test('fetches woken by one append share one slice; a later append and retention are seen at once', async (t) => {
+  const { topics, service } = await setup(t);
+  await topics.create('r', 1, { segmentBytes: 4096, retentionBytes: 8192 });
+  const at0 = [{ topic: 'r', partition: 0, offset: 0n, maxBytes: 1 << 20 }];
+  const wait = { maxWaitMs: 60_000, minBytes: 1, maxBytes: 1 << 20 };
+  const parked = [service.fetch(at0, wait), service.fetch(at0, wait), service.fetch(at0, wait)];
+  await service.produce([{ topic: 'r', partition: 0, batches: batchOf(0) }], 1);
+  const woken = (await Promise.all(parked)).map(([o]) => o!);
+  t.equal(woken[0]!.slice?.bytes, batchOf(0).length);
+  t.ok(woken.every((o) => o.slice === woken[0]!.slice), 'the three woken fetches got one slice');
+
+  await service.produce([{ topic: 'r', partition: 0, batches: batchOf(1) }], 1);
+  const [after] = await service.fetch(at0, { ...wait, maxWaitMs: 0 });
+  t.equal(after!.slice?.bytes, batchOf(0).length + batchOf(1).length, 'an append replaces the kept slice');
+  t.equal(after!.highWatermark, 2n);
+
+  for (let i = 2; i < 300; i++) await service.produce([{ topic: 'r', partition: 0, batches: batchOf(i) }], 1);
+  const [before] = await service.fetch(at0, { ...wait, maxWaitMs: 0 });
+  t.equal(before!.error, undefined, 'offset 0 is still there before retention');
+  const [deleted] = topics.enforceRetention();
+  t.ok(deleted && deleted.logStartOffset > 0n, 'retention deleted old segments');
+  const [gone] = await service.fetch(at0, { ...wait, maxWaitMs: 0 });
+  t.equal(gone!.error?.code, 'OFFSET_OUT_OF_RANGE', 'the slice kept from before retention is not served');
+  t.equal(gone!.logStartOffset, deleted!.logStartOffset);
+});

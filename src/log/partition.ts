@@ -1,6 +1,11 @@
 // One partition of a topic as the broker sees it: its PartitionLog plus the listeners that wait
 // for appends (parked long-poll fetches). Appends go through here so that every append wakes the
 // fetches waiting on this partition; nothing polls.
+//
+// Everything that changes the log (append, retention, close) goes through here too, so the
+// partition can keep what fetches ask for over and over until the log changes: its high watermark
+// and log start offset, and the last slice made. The fetches one append wakes (tailing consumers,
+// all at the same offset) then share one native slice instead of a napi round trip each.
 
 import { SluiceError } from '../errors.js';
 import type { AppendResult, LogSlice, PartitionLog } from '../storage/partition-log.js';
@@ -13,6 +18,11 @@ export class Partition {
   readonly log: PartitionLog;
   readonly #listeners = new Set<AppendListener>();
   #closed = false;
+  /** Read from the log on first use after each change; undefined until then. */
+  #highWatermark: bigint | undefined;
+  #logStartOffset: bigint | undefined;
+  /** The last slice made, kept until the log changes (a slice is immutable and reusable: its ranges hold their files open). */
+  #lastSlice: { offset: bigint; maxBytes: number; slice: LogSlice } | undefined;
 
   constructor(topic: string, index: number, log: PartitionLog) {
     this.topic = topic;
@@ -25,24 +35,45 @@ export class Partition {
   }
 
   get highWatermark(): bigint {
-    return this.log.highWatermark;
+    return (this.#highWatermark ??= this.log.highWatermark);
   }
 
   get logStartOffset(): bigint {
-    return this.log.logStartOffset;
+    return (this.#logStartOffset ??= this.log.logStartOffset);
   }
 
   /** Validates and appends `batches` (all or nothing; offsets are stamped in place), then wakes listeners. */
   append(batches: Buffer): AppendResult {
     if (this.#closed) throw this.#gone();
-    const result = this.log.append(batches);
+    let result: AppendResult;
+    try {
+      result = this.log.append(batches);
+    } finally {
+      // Even a failed append may have moved the log (a full disk mid-write is undone natively, but
+      // what is cached is cheap to read again).
+      this.#changed();
+    }
     this.#notify();
     return result;
   }
 
+  /** The slice of whole batches from `offset` (see PartitionLog.slice); the same object again while the log has not changed. */
   slice(offset: bigint, maxBytes: number): LogSlice {
     if (this.#closed) throw this.#gone();
-    return this.log.slice(offset, maxBytes);
+    const last = this.#lastSlice;
+    if (last && last.offset === offset && last.maxBytes === maxBytes) return last.slice;
+    const slice = this.log.slice(offset, maxBytes);
+    this.#lastSlice = { offset, maxBytes, slice };
+    return slice;
+  }
+
+  /** Deletes old segments past the retention limits (see PartitionLog.enforceRetention). */
+  enforceRetention(): ReturnType<PartitionLog['enforceRetention']> {
+    try {
+      return this.log.enforceRetention();
+    } finally {
+      this.#changed();
+    }
   }
 
   /** Listeners registered now (parked fetches on this partition). */
@@ -60,8 +91,15 @@ export class Partition {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#changed();
     this.#notify();
     await this.log.close();
+  }
+
+  #changed(): void {
+    this.#highWatermark = undefined;
+    this.#logStartOffset = undefined;
+    this.#lastSlice = undefined;
   }
 
   #notify(): void {

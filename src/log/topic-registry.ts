@@ -173,7 +173,7 @@ export class TopicRegistry {
     for (const topic of this.#topics.values()) {
       for (const p of topic.partitions) {
         if (p.closed) continue;
-        const r = p.log.enforceRetention();
+        const r = p.enforceRetention();
         if (r.deletedSegments.length > 0) {
           report.push({ topic: topic.name, partition: p.index, deletedSegments: r.deletedSegments.length, deletedBytes: r.deletedBytes, logStartOffset: r.logStartOffset });
         }
