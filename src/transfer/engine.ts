@@ -4,7 +4,7 @@
 
 import type { Socket } from 'node:net';
 import { isErrorCode, SluiceError } from '../errors.js';
-import { native, nativeAsync, nativeCall, type NativeTransferEngine, type NativeTransferJob } from '../native.js';
+import { native, nativeAsync, nativeCall, type NativeSlice, type NativeTransferEngine, type NativeTransferJob } from '../native.js';
 import type { TransferCounters as NativeCounters, TransferOptions as NativeOptions } from '../native.js';
 import type { NodePathCounters } from './node-path.js';
 import { ResponseWriter } from './response-writer.js';
@@ -83,6 +83,12 @@ export class TransferEngine {
   /** @internal Queues a native job; resolves with the bytes written. */
   submit(conn: number, path: Exclude<FetchPath, 'node'>, job: NativeTransferJob): Promise<number> {
     const id = nativeCall(() => this.#native.submit(conn, path, job));
+    return new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+  }
+
+  /** @internal Queues `head`, the slice's file ranges and `tail` as one native job (one napi call); resolves with the bytes written. */
+  submitSlice(conn: number, path: Exclude<FetchPath, 'node'>, head: Uint8Array, slice: NativeSlice, tail: Uint8Array): Promise<number> {
+    const id = nativeCall(() => this.#native.submitSlice(conn, path, head, slice, tail));
     return new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
   }
 
