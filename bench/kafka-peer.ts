@@ -167,8 +167,11 @@ export async function startKafkaPeer(dir: string, version = DEFAULT_KAFKA_VERSIO
   const config = join(dataDir, 'server.properties');
   writeFileSync(config, serverProperties(dataDir, port, controllerPort));
   const java = (main: string, args: string[], level: string) => ['-cp', classpath, `-Dorg.slf4j.simpleLogger.defaultLogLevel=${level}`, main, ...args];
-  const clusterId = randomBytes(16).toString('base64url');
-  execFileSync('java', java('kafka.tools.StorageTool', ['format', '--standalone', '-t', clusterId, '-c', config], 'warn'), { stdio: ['ignore', 'ignore', 'inherit'] });
+  // As Kafka's own Uuid.randomUuid: never an id that starts with '-', which the tool's argument parser would read as a flag.
+  let clusterId: string;
+  do clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-'));
+  execFileSync('java', java('kafka.tools.StorageTool', ['format', '--standalone', `--cluster-id=${clusterId}`, '-c', config], 'warn'), { stdio: ['ignore', 'ignore', 'inherit'] });
   const t0 = performance.now();
   let stderr = '';
   const proc = spawn('java', [...STOCK_JVM_FLAGS, ...java('kafka.Kafka', [config], 'warn')], { stdio: ['ignore', 'ignore', 'pipe'] });
