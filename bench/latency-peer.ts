@@ -7,14 +7,13 @@
 // when the measuring consumer got every record in order and every fan-out consumer reached the end
 // with CRC-checked batches.
 
-import type { TopLevelSpec } from 'vega-lite';
 import { native } from '../src/native.js';
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';
 import { kafkaFetchTemplate } from './broker-fanout.js';
 import { writeSvg } from './chart.js';
 import { KafkaBenchClient, KafkaRequestError, retryKafka } from './kafka-requests.js';
 import { withSluiceAndKafka } from './kafka-peer.js';
-import { DRAIN_TIMEOUT_MS, stampedValue, startMeasuringConsumer, timeStream, type LatencyBenchOptions, type LatencyRun } from './latency.js';
+import { DRAIN_TIMEOUT_MS, latencySpec, stampedValue, startMeasuringConsumer, timeStream, type LatencyBenchOptions, type LatencyRun } from './latency.js';
 import type { LatencyPeerWorkerConfig } from './latency-peer-worker.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 
@@ -107,21 +106,5 @@ export async function writeLatencyPeerChart(report: LatencyPeerReport, path: str
     { fanout: r.fanout, series: `${r.broker === 'sluice' ? 'Sluice' : name} p99`, ms: r.p99Ms },
   ]);
   const c = report.config;
-  await writeSvg(
-    {
-      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-      title: `End-to-end latency, Sluice vs ${name}: ${c.rate} records/s of ${c.recordBytes} B, acks=${c.acks}, N consumers tailing (same clients)`,
-      data: { values: points },
-      width: 420,
-      height: 240,
-      mark: { type: 'line', point: true },
-      encoding: {
-        x: { field: 'fanout', type: 'ordinal', title: 'fan-out consumers' },
-        y: { field: 'ms', type: 'quantitative', title: 'send to receipt, ms', scale: { type: 'log' } },
-        color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 400 } },
-      },
-      config: { background: 'white' },
-    } as TopLevelSpec,
-    path,
-  );
+  await writeSvg(latencySpec(points, `End-to-end latency, Sluice vs ${name}: ${c.rate} records/s of ${c.recordBytes} B, acks=${c.acks}, N consumers tailing (same clients)`, true), path);
 }
