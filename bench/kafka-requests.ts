@@ -119,26 +119,26 @@ export class KafkaBenchClient {
   /**
    * One Fetch v4 of one partition (read_committed, as kafkajs sends it): the whole record batches
    * of the response (Kafka cuts responses at maxBytes, inside a batch: the partial one is left for
-   * the next fetch) and the high watermark. A partition error is thrown as a KafkaRequestError.
+   * the next fetch). A partition error is thrown as a KafkaRequestError.
    */
-  async fetch(topic: string, partition: number, offset: bigint, maxWaitMs: number, minBytes: number, maxBytes: number): Promise<{ records: Buffer; highWatermark: bigint }> {
+  async fetch(topic: string, partition: number, offset: bigint, maxWaitMs: number, minBytes: number, maxBytes: number): Promise<Buffer> {
     const r = await this.request(KafkaApi.Fetch, 4, (w) => {
       w.int32(-1).int32(maxWaitMs).int32(minBytes).int32(maxBytes).int8(1);
       w.array([topic], (w, name) => w.string(name).array([partition], (w, p) => w.int32(p).int64(offset).int32(maxBytes)));
     });
     r.int32('throttle');
-    let out: { records: Buffer; highWatermark: bigint } = { records: Buffer.alloc(0), highWatermark: -1n };
+    let out: Buffer = Buffer.alloc(0);
     r.array((r) => {
       r.string();
       r.array((r) => {
         r.int32();
         const code = r.int16();
-        const highWatermark = r.int64();
+        r.int64();
         r.int64();
         r.nullableArray((r) => [r.int64(), r.int64()]);
         const records = r.nullableBytes() ?? Buffer.alloc(0);
         if (code !== 0) throw new KafkaRequestError(code, `fetch ${topic}-${partition}@${offset}`);
-        out = { records: records.subarray(0, wholeBatchBytes(records)), highWatermark };
+        out = records.subarray(0, wholeBatchBytes(records));
       });
     });
     return out;
@@ -172,7 +172,7 @@ export class KafkaBenchClient {
 }
 
 /** The length of the whole RecordBatches at the start of `records` (a partial one at the end is not counted). */
-export function wholeBatchBytes(records: Buffer): number {
+function wholeBatchBytes(records: Buffer): number {
   let at = 0;
   while (at + 12 <= records.length) {
     const size = records.readInt32BE(at + 8) + 12;

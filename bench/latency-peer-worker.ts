@@ -28,7 +28,7 @@ async function main(config: LatencyPeerWorkerConfig): Promise<Float64Array> {
   try {
     while (next < config.records) {
       if (Date.now() > deadline) throw new Error(`received ${next} of ${config.records} records before the timeout`);
-      const { records } = await client.fetch(config.topic, 0, offset, config.maxWaitMs, 1, 1024 * 1024);
+      const records = await client.fetch(config.topic, 0, offset, config.maxWaitMs, 1, 1024 * 1024);
       const now = process.hrtime.bigint();
       for (const batch of decodeRecordBatches(records)) {
         for (const r of batch.records) {
