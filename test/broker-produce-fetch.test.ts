@@ -4,7 +4,7 @@
 import t from 'tap';
 import { ApiKey } from '../src/protocol/messages.js';
 import { decodeRecordBatches, encodeRecordBatch } from '../src/protocol/record-batch.js';
-import { call, createTopic, fetch, produce, scrape, startBroker } from './helpers/broker.js';
+import { call, createTopic, fetch, produce, scrape, scrapeWhen, startBroker } from './helpers/broker.js';
 import { batchOf } from './helpers/tmp.js';
 
 const values = (records: Buffer) => decodeRecordBatches(records).flatMap((b) => b.records.map((r) => r.value?.toString()));
@@ -248,7 +248,9 @@ t.test('metrics: bytes and records per topic, requests per API, partitions, fetc
   const batch = batchOf(1, 4);
   await produce(c, [{ topic: 'm', partition: 0, batches: batch }]);
   const [p] = await fetch(c, [{ topic: 'm', partition: 0, offset: 0n }]);
-  const text = await scrape(broker);
+  // The fetch's duration is counted once the sender's completion reaches the broker's event loop,
+  // which may be after the client has read the response.
+  const text = await scrapeWhen(broker, (text) => /^sluice_request_duration_seconds_count\{api="Fetch"\} /m.test(text));
   const value = (pattern: string) => Number(new RegExp(`^${pattern} (\\S+)$`, 'm').exec(text)?.[1]);
   t.equal(value('sluice_bytes_in_total\\{topic="m"\\}'), batch.length);
   t.equal(value('sluice_records_in_total\\{topic="m"\\}'), 4);

@@ -173,3 +173,18 @@ export async function scrape(broker: RunningBroker): Promise<string> {
   const res = await globalThis.fetch(`http://127.0.0.1:${broker.metricsPort}/metrics`);
   return res.text();
 }
+
+/**
+ * GET /metrics until `ready` holds for its text (or `timeoutMs` passes; the last text is returned
+ * either way, for the assertions to report). A request's duration is recorded when the broker
+ * learns that its response left, which on the native paths is a completion the sender thread posts
+ * after the bytes are in the kernel: the client can read the response before the broker counts it.
+ */
+export async function scrapeWhen(broker: RunningBroker, ready: (text: string) => boolean, timeoutMs = 5_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await scrape(broker);
+    if (ready(text) || Date.now() > deadline) return text;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
