@@ -24,6 +24,7 @@ export { Broker, type BrokerConfig } from './server/broker.js';
 export { Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata, type Acks } from './client/producer.js';
 export { Consumer, type ConsumerOptions, type Message, type MessageBatch, type TopicPartition } from './client/consumer.js';
 export { Admin, type TopicDescription, type GroupDescription } from './client/admin.js';
+export { Subscription, DEFAULT_WINDOW_BYTES, type SubscriptionOptions, type PushedBatches } from './client/subscription.js';
 export { type ClientOptions } from './client/broker-client.js';
 export { rangeAssignor, roundRobinAssignor, type Assignor } from './client/assignors.js';
 export { murmur2, partitionForKey } from './client/partitioner.js';

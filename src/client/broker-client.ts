@@ -66,6 +66,11 @@ export class BrokerClient {
     return response;
   }
 
+  /** The open connection (opened, and authenticated, if need be). */
+  connection(): Promise<Connection> {
+    return this.#connect();
+  }
+
   /** A request that gets no response (produce with acks=0). */
   async send(apiKey: number, body: unknown, data: readonly Uint8Array[] = []): Promise<void> {
     (await this.#connect()).send(apiKey, 0, body, data);

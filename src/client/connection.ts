@@ -1,11 +1,13 @@
 // One TCP connection to a Sluice broker, speaking the frame protocol: requests go out with rising
 // correlation ids and may be pipelined; responses arrive in request order and are matched to their
 // requests (a mismatch means the stream is broken, and the connection fails). Requests that get no
-// response (produce with acks=0) use `send`. The typed producer, consumer and admin build on this.
+// response (produce with acks=0) use `send`. Push frames (a subscription's data, unasked for) go to
+// the subscription's listener, installed as its Subscribe response is read so that no push that
+// follows can miss it. The typed producer, consumer, admin and subscription build on this.
 
 import { connect, type Socket } from 'node:net';
 import { SluiceError, isErrorCode } from '../errors.js';
-import { decodeResponseMeta, encodeRequest } from '../protocol/codec.js';
+import { decodeBrokerMeta, encodeRequest } from '../protocol/codec.js';
 import { FrameDecoder, FramingError } from '../protocol/frame.js';
 import type { ErrorResponse } from '../protocol/messages.js';
 
@@ -26,6 +28,15 @@ interface Waiting {
   correlationId: number;
   resolve(response: Response): void;
   reject(err: Error): void;
+  /** Runs as the response is read, before any frame after it. */
+  onResponse?: (response: Response) => void;
+}
+
+/** Where one subscription's pushes go. */
+export interface PushListener {
+  push(body: unknown, data: Buffer): void;
+  /** The connection failed: no more pushes will come. */
+  fail(err: Error): void;
 }
 
 export class Connection {
@@ -33,6 +44,7 @@ export class Connection {
   readonly #socket: Socket;
   readonly #decoder = new FrameDecoder(0xffff_ffff);
   readonly #waiting: Waiting[] = [];
+  readonly #listeners = new Map<number, PushListener>();
   #nextCorrelationId = 1;
   #failure: Error | undefined;
 
@@ -77,6 +89,27 @@ export class Connection {
     });
   }
 
+  /**
+   * Sends a Subscribe request; when its response names a subscription id, `listener` gets that
+   * subscription's pushes from the next frame on, until `stopListening`.
+   */
+  subscribe(apiKey: number, apiVersion: number, body: unknown, listener: PushListener): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      if (this.#failure) return reject(this.#failure);
+      const correlationId = this.#write(apiKey, apiVersion, body, []);
+      const onResponse = (r: Response) => {
+        const id = (r.body as { subscriptionId?: unknown } | null)?.subscriptionId;
+        if (typeof id === 'number') this.#listeners.set(id, listener);
+      };
+      this.#waiting.push({ correlationId, resolve, reject, onResponse });
+    });
+  }
+
+  /** Pushes for `subscriptionId` are dropped from now on (they may still cross an Unsubscribe). */
+  stopListening(subscriptionId: number): void {
+    this.#listeners.delete(subscriptionId);
+  }
+
   /** Sends a request that gets no response (produce with acks=0). */
   send(apiKey: number, apiVersion: number, body: unknown, data: readonly Uint8Array[] = []): void {
     if (this.#failure) throw this.#failure;
@@ -107,12 +140,20 @@ export class Connection {
     try {
       for (const event of this.#decoder.push(chunk)) {
         if (event.kind !== 'frame') throw new FramingError('oversize response');
-        const { correlationId, body } = decodeResponseMeta(event.meta);
-        const waiting = this.#waiting.shift();
-        if (!waiting || waiting.correlationId !== correlationId) {
-          throw new FramingError(`response for correlation id ${correlationId}, expected ${waiting?.correlationId ?? 'none'}`);
+        const meta = decodeBrokerMeta(event.meta);
+        if (meta.kind === 'push') {
+          const id = (meta.body as { subscriptionId?: unknown } | null)?.subscriptionId;
+          if (typeof id !== 'number') throw new FramingError('a push frame without a subscriptionId');
+          this.#listeners.get(id)?.push(meta.body, event.data);
+          continue;
         }
-        waiting.resolve({ body, data: event.data });
+        const waiting = this.#waiting.shift();
+        if (!waiting || waiting.correlationId !== meta.correlationId) {
+          throw new FramingError(`response for correlation id ${meta.correlationId}, expected ${waiting?.correlationId ?? 'none'}`);
+        }
+        const response = { body: meta.body, data: event.data };
+        waiting.onResponse?.(response);
+        waiting.resolve(response);
       }
     } catch (err) {
       this.#fail(new SluiceError('NETWORK_EXCEPTION', `the broker's response cannot be parsed: ${(err as Error).message}`));
@@ -123,6 +164,8 @@ export class Connection {
   #fail(err: Error): void {
     this.#failure ??= err;
     for (const w of this.#waiting.splice(0)) w.reject(this.#failure);
+    for (const l of this.#listeners.values()) l.fail(this.#failure);
+    this.#listeners.clear();
   }
 }
 

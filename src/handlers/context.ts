@@ -5,9 +5,11 @@ import type { Logger } from 'pino';
 import type { AccessControl, Session } from '../auth/access.js';
 import type { GroupCoordinator } from '../group/coordinator.js';
 import type { LogService } from '../log/log-service.js';
+import type { LogSubscription } from '../log/subscription.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
 import type { RequestHeader } from '../protocol/codec.js';
 import type { LogSlice } from '../storage/partition-log.js';
+import type { ResponsePiece } from '../transfer/response-writer.js';
 
 export interface BrokerIdentity {
   nodeId: number;
@@ -32,6 +34,18 @@ export interface HandlerContext {
   readonly session: Session;
   /** The auth file's principals; null when authentication is off. */
   readonly access: AccessControl | null;
+  /** Unsolicited frames on this connection (push subscriptions). */
+  readonly pushes: PushChannel;
+}
+
+/** A connection's push subscriptions and the way their frames reach its socket. */
+export interface PushChannel {
+  /** Queues a frame behind everything queued before it (never inside a response); resolves once written. */
+  send(pieces: readonly ResponsePiece[]): Promise<number>;
+  /** Open subscriptions by id; the connection cancels them when it closes. */
+  readonly subscriptions: Map<number, LogSubscription>;
+  /** The id for the next subscription (rising from 1). */
+  nextId(): number;
 }
 
 export interface Request {
@@ -42,8 +56,8 @@ export interface Request {
 }
 
 export type HandlerResult =
-  /** A response: its MessagePack body and the record batches that follow it. */
-  | { body: unknown; data?: readonly LogSlice[] }
+  /** A response: its MessagePack body and the record batches that follow it; `afterResponse` runs once the response is queued on the socket (a subscription's pushes must follow it). */
+  | { body: unknown; data?: readonly LogSlice[]; afterResponse?: () => void }
   /** No response (acks=0); `closeReason` closes the connection so the client learns of a failure. */
   | { noResponse: true; closeReason?: string };
 

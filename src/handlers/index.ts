@@ -20,6 +20,7 @@ import { handleListOffsets } from './list-offsets.js';
 import { handleMetadata } from './metadata.js';
 import { handleProduce } from './produce.js';
 import { handleCreateTopics, handleDeleteTopics } from './topics-admin.js';
+import { handleCredit, handleSubscribe, handleUnsubscribe } from './subscribe.js';
 
 export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [ApiKey.Produce, handleProduce],
@@ -39,4 +40,7 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [ApiKey.CreateTopics, handleCreateTopics],
   [ApiKey.DeleteTopics, handleDeleteTopics],
   [ApiKey.Authenticate, handleAuthenticate],
+  [ApiKey.Subscribe, handleSubscribe],
+  [ApiKey.Credit, handleCredit],
+  [ApiKey.Unsubscribe, handleUnsubscribe],
 ]);

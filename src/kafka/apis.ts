@@ -11,7 +11,8 @@
 import type { ErrorCode } from '../errors.js';
 import { ApiKey } from '../protocol/messages.js';
 
-const { Authenticate, ...shared } = ApiKey;
+// Push subscriptions are Sluice's own: Kafka has no such APIs, so the Kafka door does not offer them.
+const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsubscribe, ...shared } = ApiKey;
 
 /** Sluice's API keys are Kafka's numbers for the same operations; Sluice's Authenticate is Kafka's SaslAuthenticate slot. */
 export const KafkaApi = { ...shared, SaslHandshake: 17, SaslAuthenticate: Authenticate } as const;

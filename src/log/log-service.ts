@@ -8,10 +8,12 @@
 // less than `minBytes` it parks until appends to those partitions bring enough (woken by the
 // appends themselves) or `maxWaitMs` passes. Parked fetches end early when the caller aborts (the
 // connection closed) or the service stops.
+// Subscribe: a push subscription (log/subscription.ts), the streaming alternative to fetch.
 
 import { SluiceError } from '../errors.js';
 import type { AppendResult, LogSlice } from '../storage/partition-log.js';
 import type { Partition } from './partition.js';
+import { LogSubscription, type PushSink } from './subscription.js';
 import type { TopicRegistry } from './topic-registry.js';
 
 export type Acks = 0 | 1 | -1;
@@ -52,6 +54,14 @@ export interface FetchOutcome {
   /** Absent when there is nothing to send (caught up, over the byte limit, or an error). */
   slice?: LogSlice;
   error?: SluiceError;
+}
+
+export interface SubscribeInput {
+  topic: string;
+  partition: number;
+  /** -1 the high watermark (what is appended from now on), -2 the log start, else an offset in the log. */
+  offset: bigint;
+  windowBytes: number;
 }
 
 export interface ListOffsetsInput {
@@ -151,6 +161,23 @@ export class LogService {
       this.#parked.add(expire);
       options.signal?.addEventListener('abort', expire, { once: true });
     });
+  }
+
+  /** Opens a push subscription (paused until `start()`); throws a SluiceError when the partition or offset is not there. */
+  subscribe(input: SubscribeInput, sink: PushSink): LogSubscription {
+    try {
+      const p = this.topics.partition(input.topic, input.partition);
+      const offset = input.offset === -1n ? p.highWatermark : input.offset === -2n ? p.logStartOffset : input.offset;
+      return new LogSubscription(p, offset, input.windowBytes, {
+        deliver: (push) => {
+          this.#observer.fetched(p.topic, push.slice.bytes, Number(push.nextOffset - push.offset));
+          return sink.deliver(push);
+        },
+        end: (error, offsets) => sink.end(error, offsets),
+      });
+    } catch (err) {
+      throw asSluiceError(err);
+    }
   }
 
   listOffsets(inputs: readonly ListOffsetsInput[]): ListOffsetsOutcome[] {

@@ -17,6 +17,8 @@ export class Partition {
   readonly index: number;
   readonly log: PartitionLog;
   readonly #listeners = new Set<AppendListener>();
+  /** Open push subscriptions (log/subscription.ts), for the metrics. */
+  readonly subscriptions = new Set<object>();
   #closed = false;
   /** Read from the log on first use after each change; undefined until then. */
   #highWatermark: bigint | undefined;
@@ -44,7 +46,7 @@ export class Partition {
 
   /** Validates and appends `batches` (all or nothing; offsets are stamped in place), then wakes listeners. */
   append(batches: Buffer): AppendResult {
-    if (this.#closed) throw this.#gone();
+    if (this.#closed) throw this.closedError();
     let result: AppendResult;
     try {
       result = this.log.append(batches);
@@ -59,7 +61,7 @@ export class Partition {
 
   /** The slice of whole batches from `offset` (see PartitionLog.slice); the same object again while the log has not changed. */
   slice(offset: bigint, maxBytes: number): LogSlice {
-    if (this.#closed) throw this.#gone();
+    if (this.#closed) throw this.closedError();
     const last = this.#lastSlice;
     if (last && last.offset === offset && last.maxBytes === maxBytes) return last.slice;
     const slice = this.log.slice(offset, maxBytes);
@@ -67,13 +69,16 @@ export class Partition {
     return slice;
   }
 
-  /** Deletes old segments past the retention limits (see PartitionLog.enforceRetention). */
+  /** Deletes old segments past the retention limits (see PartitionLog.enforceRetention); listeners hear of a deletion (a subscriber it passed must end). */
   enforceRetention(): ReturnType<PartitionLog['enforceRetention']> {
+    let result: ReturnType<PartitionLog['enforceRetention']>;
     try {
-      return this.log.enforceRetention();
+      result = this.log.enforceRetention();
     } finally {
       this.#changed();
     }
+    if (result.deletedSegments.length > 0) this.#notify();
+    return result;
   }
 
   /** Listeners registered now (parked fetches on this partition). */
@@ -81,7 +86,7 @@ export class Partition {
     return this.#listeners.size;
   }
 
-  /** Calls `listener` after each append (and once when the partition closes); returns the unsubscribe. */
+  /** Calls `listener` after each append, after retention deleted segments, and once when the partition closes; returns the unsubscribe. */
   onAppend(listener: AppendListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -106,7 +111,8 @@ export class Partition {
     for (const listener of this.#listeners) listener();
   }
 
-  #gone(): SluiceError {
+  /** What reading a closed partition answers. */
+  closedError(): SluiceError {
     return new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${this.topic}-${this.index} was deleted or the broker is stopping`);
   }
 }

@@ -3,6 +3,7 @@
 //
 //   request meta:  [apiKey, apiVersion, correlationId, clientId, body]
 //   response meta: [correlationId, body]
+//   push meta:     [nil, body]   (unsolicited: a push subscription's data, see messages.ts)
 //
 // A meta that is not MessagePack, or a request whose first four fields are not what they must be,
 // is a FramingError: the broker cannot even say whom to answer, so it closes the connection. The
@@ -41,6 +42,11 @@ export function encodeResponse(correlationId: number, body: unknown, dataBytes =
   return withPrefix(packr.pack([correlationId, body]), dataBytes);
 }
 
+/** Prefix + meta of a push frame (a subscription's data, unasked for) whose data of `dataBytes` follows. */
+export function encodePush(body: unknown, dataBytes = 0): Buffer {
+  return withPrefix(packr.pack([null, body]), dataBytes);
+}
+
 function withPrefix(meta: Buffer, dataBytes: number): Buffer {
   const out = Buffer.allocUnsafe(8 + meta.length);
   framePrefix(meta.length, dataBytes).copy(out, 0);
@@ -59,11 +65,20 @@ export function decodeRequestMeta(meta: Buffer): DecodedRequest {
 }
 
 export function decodeResponseMeta(meta: Buffer): DecodedResponse {
+  const decoded = decodeBrokerMeta(meta);
+  if (decoded.kind === 'push') throw new FramingError('a push frame where a response was expected');
+  return decoded;
+}
+
+/** What a broker sends: a response (to a request) or a push (to a subscription). */
+export type BrokerFrameMeta = ({ kind: 'response' } & DecodedResponse) | { kind: 'push'; body: unknown };
+
+export function decodeBrokerMeta(meta: Buffer): BrokerFrameMeta {
   const value = unpack(meta);
-  if (!Array.isArray(value) || value.length !== 2 || !isInt(value[0], -0x8000_0000, 0x7fff_ffff)) {
-    throw new FramingError('response meta is not [correlationId, body]');
-  }
-  return { correlationId: value[0], body: value[1] };
+  if (!Array.isArray(value) || value.length !== 2) throw new FramingError('response meta is not [correlationId, body]');
+  if (value[0] === null) return { kind: 'push', body: value[1] };
+  if (!isInt(value[0], -0x8000_0000, 0x7fff_ffff)) throw new FramingError('response meta is not [correlationId, body]');
+  return { kind: 'response', correlationId: value[0], body: value[1] };
 }
 
 function unpack(meta: Buffer): unknown {

@@ -23,6 +23,10 @@ export const ApiKey = {
   CreateTopics: 19,
   DeleteTopics: 20,
   Authenticate: 36,
+  // Sluice's own, with no Kafka counterpart: keys from 1000 up, clear of Kafka's numbering.
+  Subscribe: 1000,
+  Credit: 1001,
+  Unsubscribe: 1002,
 } as const;
 export type ApiName = keyof typeof ApiKey;
 
@@ -272,6 +276,64 @@ export interface FetchPartitionResponse extends TopicPartitionRef {
 
 export interface FetchResponse {
   partitions: FetchPartitionResponse[];
+}
+
+// ---- Subscribe (1000), Credit (1001), Unsubscribe (1002) v0: push subscriptions ----------------
+// Subscribe request: { topic, partition, offset, windowBytes }; response: { subscriptionId?, error?,
+// highWatermark, logStartOffset }. Then push frames, meta [nil, Push], data: whole record batches.
+// Credit request: { subscriptionId, bytes }, no response. Unsubscribe: { subscriptionId } -> {}.
+
+export interface SubscribeRequest extends TopicPartitionRef {
+  offset: bigint;
+  /** The most credit the subscriber will hold; the broker starts with all of it granted. */
+  windowBytes: number;
+}
+
+export function decodeSubscribeRequest(body: unknown): SubscribeRequest {
+  const m = f.map(body, 'subscribe');
+  return {
+    ...topicPartition(m, 'subscribe'),
+    offset: f.int64(m.offset, 'subscribe.offset'),
+    windowBytes: f.int(m.windowBytes, 'subscribe.windowBytes', 1, INT32_MAX),
+  };
+}
+
+export interface SubscribeResponse {
+  subscriptionId?: number;
+  error?: ErrorBody;
+  highWatermark: bigint;
+  logStartOffset: bigint;
+}
+
+/** The body of a push frame: the subscription's next data (`bytes` of it), or its end (`error`, no data). */
+export interface PushBody {
+  subscriptionId: number;
+  highWatermark: bigint;
+  logStartOffset: bigint;
+  /** Where the next push starts (after the last batch in this one). */
+  nextOffset?: bigint;
+  bytes: number;
+  /** Present on the subscription's last push: why it ended. */
+  error?: ErrorBody;
+}
+
+export interface CreditRequest {
+  subscriptionId: number;
+  bytes: number;
+}
+
+export function decodeCreditRequest(body: unknown): CreditRequest {
+  const m = f.map(body, 'credit');
+  return { subscriptionId: f.int(m.subscriptionId, 'credit.subscriptionId', 1, INT32_MAX), bytes: f.int(m.bytes, 'credit.bytes', 1, INT32_MAX) };
+}
+
+export interface UnsubscribeRequest {
+  subscriptionId: number;
+}
+
+export function decodeUnsubscribeRequest(body: unknown): UnsubscribeRequest {
+  const m = f.map(body, 'unsubscribe');
+  return { subscriptionId: f.int(m.subscriptionId, 'unsubscribe.subscriptionId', 1, INT32_MAX) };
 }
 
 // ---- ListOffsets (2) v0 -------------------------------------------------------------------------

@@ -17,7 +17,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ANONYMOUS } from '../auth/access.js';
-import type { HandlerContext } from '../handlers/context.js';
+import type { HandlerContext, PushChannel } from '../handlers/context.js';
 import type { ResponsePiece, ResponseWriter } from '../transfer/response-writer.js';
 import type { BrokerMetrics } from './metrics.js';
 
@@ -27,11 +27,11 @@ export interface ConnectionOptions {
   maxIdleMs: number;
 }
 
-export type ConnectionServices = Omit<HandlerContext, 'signal' | 'logger' | 'clientHost' | 'session'> & { logger: Logger; metrics: BrokerMetrics };
+export type ConnectionServices = Omit<HandlerContext, 'signal' | 'logger' | 'clientHost' | 'session' | 'pushes'> & { logger: Logger; metrics: BrokerMetrics };
 
 export type Reply =
-  /** Bytes and log slices, written in order; `outcome` labels the request metric (an error code or `ok`). */
-  | { pieces: readonly ResponsePiece[]; outcome: string }
+  /** Bytes and log slices, written in order; `outcome` labels the request metric (an error code or `ok`); `queued` runs once they are queued on the socket. */
+  | { pieces: readonly ResponsePiece[]; outcome: string; queued?: () => void }
   /** No response (acks=0); `closeReason` closes the connection so the client learns of a failure. */
   | { noResponse: true; closeReason?: string };
 
@@ -67,6 +67,7 @@ export class Connection {
   readonly #protocol: WireProtocol<unknown>;
   readonly #maxInFlight: number;
   readonly #abort = new AbortController();
+  readonly #pushes: PushChannel;
   /** Responses are handed to the writer along this chain, in request order. */
   #tail: Promise<void> = Promise.resolve();
   #inFlight = 0;
@@ -80,17 +81,20 @@ export class Connection {
     this.#logger = services.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
     // With authentication on, a connection is nobody until it authenticates.
     const session = { principal: services.access ? null : ANONYMOUS };
-    this.#protocol = protocol({ ...services, logger: this.#logger, clientHost: socket.remoteAddress ?? '', signal: this.#abort.signal, session });
+    let lastId = 0;
+    this.#pushes = { send: (pieces) => writer.send(pieces), subscriptions: new Map(), nextId: () => (lastId = lastId === 0x7fff_ffff ? 1 : lastId + 1) };
+    this.#protocol = protocol({ ...services, logger: this.#logger, clientHost: socket.remoteAddress ?? '', signal: this.#abort.signal, session, pushes: this.#pushes });
     this.#maxInFlight = options.maxInFlightRequests;
     services.metrics.connectionOpened();
     this.#logger.debug('connection open');
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#logger.debug({ err: err.message }, 'connection error'));
-    // Node's socket timeout counts reads and writes; a timeout while a response is owed re-arms.
+    // Node's socket timeout counts reads and writes; a timeout while a response is owed (or a
+    // subscription is open: the client waits for its pushes) re-arms.
     socket.setTimeout(options.maxIdleMs);
     socket.on('timeout', () => {
-      if (this.#inFlight > 0) {
+      if (this.#inFlight > 0 || this.#pushes.subscriptions.size > 0) {
         socket.setTimeout(options.maxIdleMs);
         return;
       }
@@ -100,6 +104,8 @@ export class Connection {
     });
     socket.on('close', () => {
       this.#abort.abort();
+      for (const subscription of this.#pushes.subscriptions.values()) subscription.cancel();
+      this.#pushes.subscriptions.clear();
       services.metrics.connectionClosed();
       this.#logger.debug({ inFlight: this.#inFlight }, 'connection closed');
       this.#idle?.();
@@ -168,6 +174,7 @@ export class Connection {
           () => done(r.outcome),
           () => done('NETWORK_EXCEPTION'),
         );
+        r.queued?.();
       });
   }
 

@@ -79,6 +79,7 @@ export class BrokerMetrics implements LogObserver {
     partitionGauge('sluice_partition_log_start_offset', 'First offset still in the log (after retention)', (p) => Number(p.logStartOffset));
     partitionGauge('sluice_partition_log_size_bytes', 'Bytes of log segments on disk', (p) => p.log.stats().sizeBytes);
     partitionGauge('sluice_partition_segments', 'Log segments on disk', (p) => p.log.stats().segments);
+    partitionGauge('sluice_partition_subscriptions', 'Open push subscriptions to the partition', (p) => p.subscriptions.size);
 
     const groupGauge = (name: string, help: string, read: (committed: bigint, highWatermark: bigint) => number) =>
       new Gauge({

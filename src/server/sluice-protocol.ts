@@ -83,7 +83,9 @@ function toReply(header: RequestHeader, r: HandlerResult): Reply {
   const slices = r.data ?? [];
   const dataBytes = slices.reduce((n, s) => n + s.bytes, 0);
   const head = encodeResponse(header.correlationId, r.body, dataBytes);
-  return { pieces: slices.length === 0 ? [head] : [head, ...slices], outcome: errorCodeOf(r.body) ?? 'ok' };
+  const reply: Reply = { pieces: slices.length === 0 ? [head] : [head, ...slices], outcome: errorCodeOf(r.body) ?? 'ok' };
+  if (r.afterResponse) reply.queued = r.afterResponse;
+  return reply;
 }
 
 function failure(err: SluiceError): HandlerResult {
