@@ -39,7 +39,8 @@ const OFFSET_SENTINEL = 0x0123_4567_89ab_cdefn;
 const RAW_CHUNK_BYTES = 1024 * 1024 * 1024;
 const RAW_SEND_BUFFER_BYTES = 102_400;
 
-export const FANOUT_PROTOCOLS = ['sluice', 'kafka'] as const;
+/** `sluice`: Sluice's Fetch; `subscribe`: Sluice's push subscriptions (window = fetch bytes); `kafka`: Kafka Fetch v4 on the Kafka listener. */
+export const FANOUT_PROTOCOLS = ['sluice', 'subscribe', 'kafka'] as const;
 export type FanoutProtocol = (typeof FANOUT_PROTOCOLS)[number];
 export const FANOUT_PEERS = ['kafka'] as const;
 export type FanoutPeer = (typeof FANOUT_PEERS)[number];
@@ -109,6 +110,8 @@ export interface RawRun {
 
 /** One cell of "Sluice vs Kafka": Sluice's Kafka door (sendfile) and the peer, identical consumers. */
 export interface PeerComparison {
+  /** How Sluice's consumers read in this row: Kafka Fetch v4 on its Kafka door (the identical consumers), or its push subscriptions (what Kafka has no counterpart for). */
+  sluiceProtocol: 'kafka' | 'subscribe';
   partitions: number;
   consumers: number;
   sluice: Figures;
@@ -177,27 +180,50 @@ export function fetchTemplate(
   fetchBytes: number,
   options: { topic?: string; maxWaitMs?: number; minBytes?: number } = {},
 ): { frame: Buffer; correlationAt: number; offsetAt: number } {
-  const frame = encodeRequest(
-    { apiKey: ApiKey.Fetch, apiVersion: 0, correlationId: CORRELATION_SENTINEL, clientId: 'bench' },
-    {
-      maxWaitMs: options.maxWaitMs ?? 0,
-      minBytes: options.minBytes ?? 1,
-      maxBytes: fetchBytes,
-      partitions: [{ topic: options.topic ?? TOPIC, partition, offset: OFFSET_SENTINEL, maxBytes: fetchBytes }],
-    },
-  );
-  const find = (marker: Buffer) => {
-    const at = frame.indexOf(marker);
-    if (at < 0 || frame.indexOf(marker, at + 1) >= 0) throw new Error(`fetch template: cannot locate ${marker.toString('hex')}`);
-    return at + 1;
-  };
-  const corr = Buffer.alloc(5);
-  corr[0] = 0xce; // MessagePack uint32
-  corr.writeUInt32BE(CORRELATION_SENTINEL, 1);
+  return requestTemplate(ApiKey.Fetch, {
+    maxWaitMs: options.maxWaitMs ?? 0,
+    minBytes: options.minBytes ?? 1,
+    maxBytes: fetchBytes,
+    partitions: [{ topic: options.topic ?? TOPIC, partition, offset: OFFSET_SENTINEL, maxBytes: fetchBytes }],
+  });
+}
+
+/**
+ * A Subscribe request frame for one partition (its correlation id and offset patched as a fetch
+ * template's), and the Credit frame the native consumers send back for it (subscription 1: the
+ * only one on each of their connections), with where its u32 byte count sits.
+ */
+export function subscribeTemplates(
+  partition: number,
+  windowBytes: number,
+  topic = TOPIC,
+): { frame: Buffer; correlationAt: number; offsetAt: number; credit: { creditTemplate: Buffer; creditBytesAt: number; windowBytes: number } } {
+  const subscribe = requestTemplate(ApiKey.Subscribe, { topic, partition, offset: OFFSET_SENTINEL, windowBytes });
+  const credit = encodeRequest({ apiKey: ApiKey.Credit, apiVersion: 0, correlationId: 1, clientId: 'bench' }, { subscriptionId: 1, bytes: CORRELATION_SENTINEL });
+  return { ...subscribe, credit: { creditTemplate: credit, creditBytesAt: locate(credit, uint32Marker(CORRELATION_SENTINEL)), windowBytes } };
+}
+
+/** A Sluice request frame whose correlation id (u32) and `OFFSET_SENTINEL` (i64) can be patched in place. */
+function requestTemplate(apiKey: number, body: unknown): { frame: Buffer; correlationAt: number; offsetAt: number } {
+  const frame = encodeRequest({ apiKey, apiVersion: 0, correlationId: CORRELATION_SENTINEL, clientId: 'bench' }, body);
   const off = Buffer.alloc(9);
   off[0] = 0xd3; // MessagePack int64
   off.writeBigInt64BE(OFFSET_SENTINEL, 1);
-  return { frame, correlationAt: find(corr), offsetAt: find(off) };
+  return { frame, correlationAt: locate(frame, uint32Marker(CORRELATION_SENTINEL)), offsetAt: locate(frame, off) };
+}
+
+function uint32Marker(value: number): Buffer {
+  const marker = Buffer.alloc(5);
+  marker[0] = 0xce; // MessagePack uint32
+  marker.writeUInt32BE(value, 1);
+  return marker;
+}
+
+/** Where the value after `marker`'s type byte sits in `frame` (the marker must occur once). */
+function locate(frame: Buffer, marker: Buffer): number {
+  const at = frame.indexOf(marker);
+  if (at < 0 || frame.indexOf(marker, at + 1) >= 0) throw new Error(`request template: cannot locate ${marker.toString('hex')}`);
+  return at + 1;
 }
 
 /**
@@ -249,7 +275,13 @@ interface Topic {
 
 async function runCell(target: Target, topic: Topic, consumers: number, o: BrokerFanoutOptions): Promise<Sample> {
   const { pid } = target;
-  const templates = topic.endOffsets.map((_, p) => (target.protocol === 'kafka' ? kafkaFetchTemplate(p, o.fetchBytes, topic.name) : { ...fetchTemplate(p, o.fetchBytes, { topic: topic.name }), headBytes: 0 }));
+  const templates = topic.endOffsets.map((_, p) =>
+    target.protocol === 'kafka'
+      ? { ...kafkaFetchTemplate(p, o.fetchBytes, topic.name), credit: undefined }
+      : target.protocol === 'subscribe'
+        ? { ...subscribeTemplates(p, o.fetchBytes, topic.name), headBytes: 0 }
+        : { ...fetchTemplate(p, o.fetchBytes, { topic: topic.name }), headBytes: 0, credit: undefined },
+  );
   let rssPeak = rssMiB(pid);
   const rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(pid))), 100);
   const threads0 = threadCpuSeconds(pid);
@@ -261,7 +293,7 @@ async function runCell(target: Target, topic: Topic, consumers: number, o: Broke
   const latencies: number[] = [];
   try {
     do {
-      const loads = templates.map((t, p) => new native.NativeFetchLoad('127.0.0.1', target.port, consumers, t.frame, t.correlationAt, t.offsetAt, 0n, topic.endOffsets[p]!, 1, t.headBytes));
+      const loads = templates.map((t, p) => new native.NativeFetchLoad('127.0.0.1', target.port, consumers, t.frame, t.correlationAt, t.offsetAt, 0n, topic.endOffsets[p]!, 1, t.headBytes, t.credit));
       const results = await Promise.all(loads.map((l) => l.wait()));
       results.forEach((r, p) => {
         for (const c of r.consumers) {
@@ -388,7 +420,7 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
             const list = samples[i]!;
             const { mid, min, max } = summarize(list, FIGURES);
             runs.push({ broker: target.broker, protocol: target.protocol, path, partitions: topic.partitions, consumers: n, ...mid, pctOfRaw: null, min, max, repeats: list.length, passes: list.reduce((a, s) => a + s.passes, 0), seconds: list.reduce((a, s) => a + s.seconds, 0), threadCpuSecPerGib: threadShares(list) });
-            say(`broker fanout: ${rowLabel(target, path, peerReport)} p${topic.partitions} x${n}: ${mid.gibPerSec.toFixed(2)} GiB/s, broker ${mid.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, p99 ${mid.fetchP99Ms.toFixed(2)} ms`);
+            say(`broker fanout: ${rowLabel(target, path, peerReport)} p${topic.partitions} x${n}: ${mid.gibPerSec.toFixed(2)} GiB/s, broker ${mid.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, ${fetchP99({ ...mid, protocol: target.protocol })}`);
           }
         }
       }
@@ -430,23 +462,31 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
   }
 }
 
-/** Pairs each peer cell with Sluice's Kafka door on the same path, partitions and consumers. */
+/** Pairs each peer cell with Sluice's Kafka door (and its subscriptions, when measured) on the same path, partitions and consumers. */
 function compare(runs: BrokerFanoutRun[], raw: RawRun[], path: FetchPath): PeerComparison[] {
   const figures = (r: BrokerFanoutRun): Figures => Object.fromEntries(FIGURES.map((k) => [k, r[k]])) as unknown as Figures;
   return runs
     .filter((r) => r.broker !== 'sluice')
-    .flatMap((peer) => {
-      const sluice = runs.find((r) => r.broker === 'sluice' && r.protocol === 'kafka' && r.path === path && r.partitions === peer.partitions && r.consumers === peer.consumers);
-      if (!sluice) return [];
-      const ratio = Object.fromEntries(FIGURES.map((k) => [k, sluice[k] / peer[k]])) as unknown as Figures;
-      return [{ partitions: peer.partitions, consumers: peer.consumers, sluice: figures(sluice), peer: figures(peer), ratio, rawGibPerSec: raw.find((r) => r.consumers === peer.consumers * peer.partitions)?.gibPerSec ?? null }];
-    });
+    .flatMap((peer) =>
+      (['kafka', 'subscribe'] as const).flatMap((sluiceProtocol) => {
+        const sluice = runs.find((r) => r.broker === 'sluice' && r.protocol === sluiceProtocol && r.path === path && r.partitions === peer.partitions && r.consumers === peer.consumers);
+        if (!sluice) return [];
+        const ratio = Object.fromEntries(FIGURES.map((k) => [k, sluice[k] / peer[k]])) as unknown as Figures;
+        const rawGibPerSec = raw.find((r) => r.consumers === peer.consumers * peer.partitions)?.gibPerSec ?? null;
+        return [{ sluiceProtocol, partitions: peer.partitions, consumers: peer.consumers, sluice: figures(sluice), peer: figures(peer), ratio, rawGibPerSec }];
+      }),
+    );
+}
+
+/** A cell's fetch p99, or that it made none (push subscriptions: one Subscribe, then pushes). */
+function fetchP99(r: { protocol: FanoutProtocol; fetchP99Ms: number }): string {
+  return r.protocol === 'subscribe' ? 'no fetches' : `p99 ${r.fetchP99Ms.toFixed(1)} ms`;
 }
 
 /** A table row's and chart series' name: the broker, the fetch path, and the protocol when it is Kafka's. */
 function rowLabel(r: { broker: 'sluice' | FanoutPeer; protocol: FanoutProtocol }, path: FetchPath, peer: BrokerFanoutReport['peer']): string {
   if (r.broker !== 'sluice') return `${peer?.name ?? r.broker} ${peer?.version ?? ''}`.trim();
-  return r.protocol === 'kafka' ? `${path} (kafka)` : path;
+  return r.protocol === 'sluice' ? path : `${path} (${r.protocol})`;
 }
 
 /** Markdown table: one row per broker, protocol, path and partition count (and raw), one column per consumer count. */
@@ -470,7 +510,7 @@ export function brokerFanoutTable(report: BrokerFanoutReport): string {
         const r = report.runs.find((x) => x.broker === k.broker && x.protocol === k.protocol && x.path === k.path && x.partitions === k.partitions && x.consumers === n);
         if (!r) return '-';
         const pct = r.pctOfRaw === null ? '' : ` (${r.pctOfRaw.toFixed(0)}% of raw)`;
-        return `${r.gibPerSec.toFixed(2)} GiB/s${pct}, ${r.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, p99 ${r.fetchP99Ms.toFixed(1)} ms, ${r.brokerRssMiB.toFixed(0)} MiB`;
+        return `${r.gibPerSec.toFixed(2)} GiB/s${pct}, ${r.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, ${fetchP99(r)}, ${r.brokerRssMiB.toFixed(0)} MiB`;
       });
       return `| ${rowLabel(k, k.path, report.peer)}${multi ? `, ${k.partitions} partitions` : ''} | ${cells.join(' | ')} |\n`;
     })
@@ -482,11 +522,11 @@ export function brokerFanoutTable(report: BrokerFanoutReport): string {
 export function peerComparisonTable(report: BrokerFanoutReport): string {
   if (!report.peer) return '';
   const pair = (s: number, k: number, digits: number, ratio: number) => `${s.toFixed(digits)} / ${k.toFixed(digits)} (${ratio.toFixed(2)})`;
-  const head = `| partitions | consumers | GiB/s Sluice / Kafka (ratio) | broker CPU-s per GiB Sluice / Kafka (ratio) | fetch p99 ms Sluice / Kafka | broker RSS MiB Sluice / Kafka | raw GiB/s |\n|---|---|---|---|---|---|---|\n`;
+  const head = `| Sluice's consumers read by | partitions | consumers | GiB/s Sluice / Kafka (ratio) | broker CPU-s per GiB Sluice / Kafka (ratio) | fetch p99 ms Sluice / Kafka | broker RSS MiB Sluice / Kafka | raw GiB/s |\n|---|---|---|---|---|---|---|---|\n`;
   return (
     head +
     report.comparison
-      .map((c) => `| ${c.partitions} | ${c.consumers} | ${pair(c.sluice.gibPerSec, c.peer.gibPerSec, 2, c.ratio.gibPerSec)} | ${pair(c.sluice.brokerCpuSecPerGib, c.peer.brokerCpuSecPerGib, 3, c.ratio.brokerCpuSecPerGib)} | ${c.sluice.fetchP99Ms.toFixed(1)} / ${c.peer.fetchP99Ms.toFixed(1)} | ${c.sluice.brokerRssMiB.toFixed(0)} / ${c.peer.brokerRssMiB.toFixed(0)} | ${c.rawGibPerSec === null ? '-' : c.rawGibPerSec.toFixed(2)} |\n`)
+      .map((c) => `| ${c.sluiceProtocol === 'kafka' ? 'Kafka Fetch v4 (identical)' : 'push subscriptions'} | ${c.partitions} | ${c.consumers} | ${pair(c.sluice.gibPerSec, c.peer.gibPerSec, 2, c.ratio.gibPerSec)} | ${pair(c.sluice.brokerCpuSecPerGib, c.peer.brokerCpuSecPerGib, 3, c.ratio.brokerCpuSecPerGib)} | ${c.sluiceProtocol === 'subscribe' ? '(no fetches)' : c.sluice.fetchP99Ms.toFixed(1)} / ${c.peer.fetchP99Ms.toFixed(1)} | ${c.sluice.brokerRssMiB.toFixed(0)} / ${c.peer.brokerRssMiB.toFixed(0)} | ${c.rawGibPerSec === null ? '-' : c.rawGibPerSec.toFixed(2)} |\n`)
       .join('')
   );
 }
@@ -507,8 +547,11 @@ export async function writeBrokerFanoutChart(report: BrokerFanoutReport, path: s
     const name = `${report.peer.name} ${report.peer.version}`;
     const series = (who: string, p: number) => `${who}${multi ? `, ${p} partition${p === 1 ? '' : 's'}` : ''}`;
     const points = report.comparison.flatMap((c) => [
-      { path: series('Sluice', c.partitions), consumers: c.consumers, gibPerSec: c.sluice.gibPerSec, senderCpuPerGiB: c.sluice.brokerCpuSecPerGib },
-      { path: series(name, c.partitions), consumers: c.consumers, gibPerSec: c.peer.gibPerSec, senderCpuPerGiB: c.peer.brokerCpuSecPerGib },
+      { path: series(c.sluiceProtocol === 'kafka' ? 'Sluice' : 'Sluice, push subscriptions', c.partitions), consumers: c.consumers, gibPerSec: c.sluice.gibPerSec, senderCpuPerGiB: c.sluice.brokerCpuSecPerGib },
+      // The peer's figures once per cell (rows of both Sluice protocols share them).
+      ...(c.sluiceProtocol === 'kafka' || !report.comparison.some((o) => o.sluiceProtocol === 'kafka' && o.partitions === c.partitions && o.consumers === c.consumers)
+        ? [{ path: series(name, c.partitions), consumers: c.consumers, gibPerSec: c.peer.gibPerSec, senderCpuPerGiB: c.peer.brokerCpuSecPerGib }]
+        : []),
     ]);
     await writeSvg(fanoutSpec([...points, ...raw], `Fan-out, Sluice vs ${name}: ${(bytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB Kafka Fetch v4, identical consumers`, { ...options, seriesTitle: 'broker' }), path);
     return;

@@ -1,8 +1,10 @@
 // The end-to-end latency benchmark: a real broker process, one TypeScript Producer offering a
 // fixed rate of records to one partition, one TypeScript Consumer (worker thread) timing each
 // record from send() to receipt, and N other consumers (native, crates/transfer fetch_load)
-// tailing the same partition with long-poll fetches at the same time: what does fan-out do to
-// the latency of the stream? A cell counts only when the measuring consumer got every record in
+// tailing the same partition at the same time: what does fan-out do to the latency of the stream?
+// Each consume mode is a cell of its own: `fetch` (long-poll fetches, as Kafka consumers read) and
+// `subscribe` (push subscriptions: the measuring consumer is a Subscription, the fan-out consumers
+// subscribe with a window of `fanoutFetchBytes` and grant credit back). A cell counts only when the measuring consumer got every record in
 // order and every fan-out consumer reached the end with CRC-checked batches.
 //
 // Per cell (fan-out N): p50/p99/p99.9/max latency, the rate achieved, what the fan-out consumers
@@ -17,7 +19,7 @@ import type { NativeFetchLoad, NativeFetchLoadResult } from '../native/index.cjs
 import { ApiKey } from '../src/protocol/messages.js';
 import type { FetchPath } from '../src/transfer/engine.js';
 import { processCpuSeconds, withBenchBroker } from './broker-process.js';
-import { fetchTemplate } from './broker-fanout.js';
+import { fetchTemplate, subscribeTemplates } from './broker-fanout.js';
 import { writeSvg } from './chart.js';
 import type { LatencyWorkerConfig, LatencyWorkerResult } from './latency-worker.js';
 import { machineInfo, type MachineInfo } from './machine.js';
@@ -29,7 +31,13 @@ const STAMP_BYTES = 12;
 /** The fan-out consumers and the measuring one must finish this long after the last send. */
 export const DRAIN_TIMEOUT_MS = 30_000;
 
+/** How the consumers read: long-poll fetches, or push subscriptions. */
+export const CONSUME_MODES = ['fetch', 'subscribe'] as const;
+export type ConsumeMode = (typeof CONSUME_MODES)[number];
+
 export interface LatencyBenchOptions {
+  /** A cell per mode and fan-out. */
+  consume: ConsumeMode[];
   /** Records per second offered. */
   rate: number;
   recordBytes: number;
@@ -51,6 +59,8 @@ export interface LatencyBenchOptions {
 }
 
 export interface LatencyRun {
+  /** Absent in runs of the Kafka peer (always fetch). */
+  mode?: ConsumeMode;
   fanout: number;
   records: number;
   offeredPerSec: number;
@@ -64,6 +74,8 @@ export interface LatencyRun {
   fanoutFetches: number;
   /** Broker CPU-seconds per second (cores busy). */
   brokerCores: number;
+  /** The fan-out consumers' thread (in the benchmark's process), the same way: what the machine's other core does. */
+  fanoutCores: number;
 }
 
 export interface LatencyReport {
@@ -123,22 +135,27 @@ async function offer(producer: Producer, topic: string, o: LatencyBenchOptions, 
   return (performance.now() - t0) / 1000;
 }
 
-async function runCell(port: number, pid: number, fanout: number, o: LatencyBenchOptions): Promise<LatencyRun> {
-  const topic = `latency-${fanout}`;
+async function runCell(port: number, pid: number, mode: ConsumeMode, fanout: number, o: LatencyBenchOptions): Promise<LatencyRun> {
+  const topic = `latency-${mode}-${fanout}`;
   const total = Math.round(o.rate * o.seconds);
   const admin = await Connection.connect({ host: '127.0.0.1', port, clientId: 'bench-latency-admin' });
   await admin.request(ApiKey.CreateTopics, 0, { topics: [{ name: topic, partitions: 1 }] });
   await admin.close();
 
-  const template = fetchTemplate(0, o.fanoutFetchBytes, { topic, maxWaitMs: o.fanoutMaxWaitMs, minBytes: o.fanoutMinBytes });
+  const subscribe = mode === 'subscribe' ? subscribeTemplates(0, o.fanoutFetchBytes, topic) : undefined;
+  const template = subscribe ?? fetchTemplate(0, o.fanoutFetchBytes, { topic, maxWaitMs: o.fanoutMaxWaitMs, minBytes: o.fanoutMinBytes });
   // The fan-out consumers stop by themselves at the end offset; stop() only guards against a hang.
-  const load = fanout > 0 ? new native.NativeFetchLoad('127.0.0.1', port, fanout, template.frame, template.correlationAt, template.offsetAt, 0n, BigInt(total), 1) : undefined;
-  const measuring = startMeasuringConsumer('./latency-worker.js', { broker: `127.0.0.1:${port}`, topic, records: total, maxWaitMs: o.maxWaitMs, timeoutMs: DRAIN_TIMEOUT_MS } satisfies LatencyWorkerConfig);
+  const load =
+    fanout > 0
+      ? new native.NativeFetchLoad('127.0.0.1', port, fanout, template.frame, template.correlationAt, template.offsetAt, 0n, BigInt(total), 1, 0, subscribe?.credit)
+      : undefined;
+  const measuring = startMeasuringConsumer('./latency-worker.js', { broker: `127.0.0.1:${port}`, topic, records: total, maxWaitMs: o.maxWaitMs, timeoutMs: DRAIN_TIMEOUT_MS, mode } satisfies LatencyWorkerConfig);
   await measuring.ready;
   const producer = new Producer({ broker: `127.0.0.1:${port}`, acks: o.acks, lingerMs: o.lingerMs, clientId: 'bench-latency' });
   await producer.send(topic, []);
 
-  return timeStream({ pid, fanout, total, rate: o.rate, measuring, load, offer: () => offer(producer, topic, o, total), afterOffer: () => producer.close() });
+  const run = await timeStream({ pid, fanout, total, rate: o.rate, measuring, load, offer: () => offer(producer, topic, o, total), afterOffer: () => producer.close() });
+  return { mode, ...run };
 }
 
 /**
@@ -165,7 +182,7 @@ export async function timeStream(c: {
   try {
     const [{ latenciesNs }, fanned] = await Promise.all([c.measuring.result, c.load?.wait()]);
     const wall = (performance.now() - t0) / 1000;
-    return latencyFigures({ fanout: c.fanout, total: c.total, rate: c.rate, seconds, wall, latenciesNs, fanned, brokerCores: (processCpuSeconds(c.pid) - cpu0) / wall });
+    return latencyFigures({ fanout: c.fanout, total: c.total, rate: c.rate, seconds, wall, latenciesNs, fanned, brokerCores: (processCpuSeconds(c.pid) - cpu0) / wall, fanoutCores: (fanned?.cpuSeconds ?? 0) / wall });
   } finally {
     clearTimeout(guard);
   }
@@ -185,6 +202,7 @@ function latencyFigures(c: {
   latenciesNs: Float64Array;
   fanned: NativeFetchLoadResult | undefined;
   brokerCores: number;
+  fanoutCores: number;
 }): LatencyRun {
   let fanoutBytes = 0;
   let fanoutFetches = 0;
@@ -211,17 +229,20 @@ function latencyFigures(c: {
     fanoutMBPerSec: fanoutBytes / c.wall / 1e6,
     fanoutFetches,
     brokerCores: c.brokerCores,
+    fanoutCores: c.fanoutCores,
   };
 }
 
 export async function runLatencyBench(o: LatencyBenchOptions): Promise<LatencyReport> {
   return withBenchBroker(o.dir, 'latency', o.path, async (broker) => {
     const runs: LatencyRun[] = [];
-    for (const [i, fanout] of o.fanout.entries()) {
-      const run = await runCell(broker.port, broker.proc.pid!, fanout, o);
+    // Modes alternate within each fan-out, so both see the machine in the same state.
+    const cells = o.fanout.flatMap((fanout) => o.consume.map((mode) => ({ mode, fanout })));
+    for (const [i, { mode, fanout }] of cells.entries()) {
+      const run = await runCell(broker.port, broker.proc.pid!, mode, fanout, o);
       runs.push(run);
-      o.progress?.(i + 1, o.fanout.length, `fan-out ${fanout}`);
-      o.log?.(`bench latency: fan-out ${fanout}: p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms, p99.9 ${run.p999Ms.toFixed(2)} ms`);
+      o.progress?.(i + 1, cells.length, `${mode}, fan-out ${fanout}`);
+      o.log?.(`bench latency: ${mode}, fan-out ${fanout}: p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms, p99.9 ${run.p999Ms.toFixed(2)} ms`);
     }
     const { progress: _p, log: _l, dir: _d, ...config } = o;
     return { machine: machineInfo(), config, runs };
@@ -229,22 +250,21 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<LatencyRe
 }
 
 export function latencyTable(report: LatencyReport): string {
-  const head = '| fan-out consumers | records/s (offered / achieved) | p50 | p99 | p99.9 | max | fan-out served | broker CPU |\n|---|---|---|---|---|---|---|---|\n';
+  const head = '| consumers read by | fan-out consumers | records/s (offered / achieved) | p50 | p99 | p99.9 | max | fan-out served | broker CPU | fan-out consumers CPU |\n|---|---|---|---|---|---|---|---|---|---|\n';
   const rows = report.runs.map(
     (r) =>
-      `| ${r.fanout} | ${r.offeredPerSec} / ${r.achievedPerSec.toFixed(0)} | ${r.p50Ms.toFixed(2)} ms | ${r.p99Ms.toFixed(2)} ms | ${r.p999Ms.toFixed(2)} ms | ${r.maxMs.toFixed(1)} ms | ${r.fanoutMBPerSec.toFixed(0)} MB/s in ${r.fanoutFetches} fetches | ${(100 * r.brokerCores).toFixed(0)}% of a core |\n`,
+      `| ${r.mode ?? 'fetch'} | ${r.fanout} | ${r.offeredPerSec} / ${r.achievedPerSec.toFixed(0)} | ${r.p50Ms.toFixed(2)} ms | ${r.p99Ms.toFixed(2)} ms | ${r.p999Ms.toFixed(2)} ms | ${r.maxMs.toFixed(1)} ms | ${r.fanoutMBPerSec.toFixed(0)} MB/s in ${r.fanoutFetches} ${r.mode === 'subscribe' ? 'pushes' : 'fetches'} | ${(100 * r.brokerCores).toFixed(0)}% of a core | ${(100 * r.fanoutCores).toFixed(0)}% |\n`,
   );
   return head + rows.join('');
 }
 
 export async function writeLatencyChart(report: LatencyReport, path: string): Promise<void> {
   const points = report.runs.flatMap((r) => [
-    { fanout: r.fanout, series: 'p50', ms: r.p50Ms },
-    { fanout: r.fanout, series: 'p99', ms: r.p99Ms },
-    { fanout: r.fanout, series: 'p99.9', ms: r.p999Ms },
+    { fanout: r.fanout, series: `${r.mode ?? 'fetch'} p50`, ms: r.p50Ms },
+    { fanout: r.fanout, series: `${r.mode ?? 'fetch'} p99`, ms: r.p99Ms },
   ]);
   const c = report.config;
-  await writeSvg(latencySpec(points, `End-to-end latency: ${c.rate} records/s of ${c.recordBytes} B, acks=${c.acks}, while N consumers tail the partition`), path);
+  await writeSvg(latencySpec(points, `End-to-end latency: ${c.rate} records/s of ${c.recordBytes} B, acks=${c.acks}, while N consumers tail the partition (fetch or subscribe)`, true), path);
 }
 
 /** Latency against fan-out consumers, one line per `series` (a percentile, or a broker's percentile); `log` for a log ms axis. */

@@ -1,5 +1,5 @@
-// `sluice bench fanout --quick --protocol kafka` (the broker fan-out benchmark, through Sluice's
-// protocol and the Kafka listener) runs end to end as a smoke test: every cell's consumers reached
+// `sluice bench fanout --quick --protocol kafka,subscribe` (the broker fan-out benchmark, through
+// Sluice's protocol, its push subscriptions and the Kafka listener) runs end to end as a smoke test: every cell's consumers reached
 // the end of the topic with CRC-checked batches (the benchmark throws otherwise), and it writes
 // the JSON other tools read and a chart. Speed is not asserted.
 
@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { MAIN } from './helpers/broker.js';
 import { tmpDir } from './helpers/tmp.js';
 
-t.test('bench fanout --quick --protocol kafka verifies every path through both front doors and writes JSON and SVG', async (t) => {
+t.test('bench fanout --quick --protocol kafka,subscribe verifies every path through both front doors and subscriptions and writes JSON and SVG', async (t) => {
   const dir = tmpDir(t);
   const json = join(dir, 'fanout.json');
   const chart = join(dir, 'fanout.svg');
-  const run = spawnSync(process.execPath, [MAIN, 'bench', 'fanout', '--quick', '--protocol', 'kafka', '--dir', dir, '--json', json, '--chart', chart], { encoding: 'utf8', timeout: 120_000 });
+  const run = spawnSync(process.execPath, [MAIN, 'bench', 'fanout', '--quick', '--protocol', 'kafka,subscribe', '--dir', dir, '--json', json, '--chart', chart], { encoding: 'utf8', timeout: 120_000 });
   t.equal(run.status, 0, run.stderr);
   const report = JSON.parse(readFileSync(json, 'utf8')) as {
     machine: { cores: number };
@@ -27,14 +27,16 @@ t.test('bench fanout --quick --protocol kafka verifies every path through both f
   t.equal(report.peer, null);
   t.same(
     report.runs.map((r) => `${r.protocol} ${r.path}x${r.consumers}`).sort(),
-    ['sluice', 'kafka'].flatMap((protocol) => ['sendfile', 'mmap', 'copy', 'node'].flatMap((p) => [`${protocol} ${p}x1`, `${protocol} ${p}x16`])).sort(),
-    'every path and consumer count, through Sluice\'s protocol and Kafka\'s',
+    ['sluice', 'subscribe', 'kafka'].flatMap((protocol) => ['sendfile', 'mmap', 'copy', 'node'].flatMap((p) => [`${protocol} ${p}x1`, `${protocol} ${p}x16`])).sort(),
+    'every path and consumer count, through Sluice\'s protocol, its subscriptions and Kafka\'s',
   );
   for (const r of report.runs) {
     t.ok(r.gibPerSec > 0 && r.brokerCpuSecPerGib > 0 && r.consumerCpuSecPerGib > 0 && r.fetchP99Ms >= r.fetchP50Ms && r.brokerRssMiB > 0 && r.pctOfRaw > 0, `${r.protocol} ${r.path} x${r.consumers} has every figure`);
   }
+  t.ok(report.runs.filter((r) => r.protocol === 'subscribe').every((r) => r.fetchP99Ms === 0), 'subscribers make no fetches to time');
   t.same(report.raw.map((r) => r.consumers), [1, 16]);
   t.match(readFileSync(chart, 'utf8'), /^<svg/);
   t.match(run.stdout, /^\| sendfile \| [\d.]+ GiB\/s/m);
   t.match(run.stdout, /^\| sendfile \(kafka\) \| [\d.]+ GiB\/s/m);
+  t.match(run.stdout, /^\| sendfile \(subscribe\) \| [\d.]+ GiB\/s.*no fetches/m);
 });

@@ -16,15 +16,16 @@ t.test('bench latency --quick verifies every cell and writes JSON and SVG', asyn
   const run = spawnSync(process.execPath, [MAIN, 'bench', 'latency', '--quick', '--dir', dir, '--json', json, '--chart', chart], { encoding: 'utf8', timeout: 120_000 });
   t.equal(run.status, 0, run.stderr);
   const report = JSON.parse(readFileSync(json, 'utf8')) as {
-    runs: Array<{ fanout: number; records: number; achievedPerSec: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; fanoutMBPerSec: number; fanoutFetches: number }>;
+    runs: Array<{ mode: string; fanout: number; records: number; achievedPerSec: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; fanoutMBPerSec: number; fanoutFetches: number }>;
   };
-  t.same(report.runs.map((r) => [r.fanout, r.records]), [[0, 2000], [16, 2000]]);
+  t.same(report.runs.map((r) => [r.mode, r.fanout, r.records]), [['fetch', 0, 2000], ['subscribe', 0, 2000], ['fetch', 16, 2000], ['subscribe', 16, 2000]], 'both consume modes per fan-out');
   for (const r of report.runs) {
-    t.ok(r.p50Ms > 0 && r.p50Ms <= r.p99Ms && r.p99Ms <= r.p999Ms && r.p999Ms <= r.maxMs, `fan-out ${r.fanout}: ordered percentiles`);
+    t.ok(r.p50Ms > 0 && r.p50Ms <= r.p99Ms && r.p99Ms <= r.p999Ms && r.p999Ms <= r.maxMs, `${r.mode}, fan-out ${r.fanout}: ordered percentiles`);
     t.ok(r.achievedPerSec > 0, 'a rate');
   }
-  t.equal(report.runs[0]!.fanoutFetches, 0, 'no fan-out consumers in the first cell');
-  t.ok(report.runs[1]!.fanoutFetches >= 16 && report.runs[1]!.fanoutMBPerSec > 0, '16 fan-out consumers were served');
+  t.same(report.runs.slice(0, 2).map((r) => r.fanoutFetches), [0, 0], 'no fan-out consumers in the first cells');
+  for (const r of report.runs.slice(2)) t.ok(r.fanoutFetches >= 16 && r.fanoutMBPerSec > 0, `${r.mode}: 16 fan-out consumers were served`);
   t.match(readFileSync(chart, 'utf8'), /^<svg/);
-  t.match(run.stdout, /^\| 16 \| 2000 \/ \d+ \|/m);
+  t.match(run.stdout, /^\| fetch \| 16 \| 2000 \/ \d+ \|/m);
+  t.match(run.stdout, /^\| subscribe \| 16 \| 2000 \/ \d+ \| .* pushes \|/m);
 });

@@ -295,3 +295,19 @@ t.test("the Kafka door does not offer Sluice's subscription APIs", async (t) => 
   const { KAFKA_API_VERSIONS } = await import('../src/kafka/apis.js');
   t.notOk(KAFKA_API_VERSIONS.some((a) => a.apiKey >= 1000));
 });
+
+t.test('a data push head written field by field means what the generic packer writes', async (t) => {
+  const { encodePush, encodePushHead } = await import('../src/protocol/codec.js');
+  const cases: Array<[number, bigint, bigint, bigint, number]> = [
+    [1, 0n, 0n, 1n, 69],
+    [0x7fff_ffff, 2n ** 63n - 1n, 2n ** 40n, 2n ** 53n + 1n, 0x7fff_ffff],
+  ];
+  for (const [id, hw, lso, next, bytes] of cases) {
+    const fast = encodePushHead(id, hw, lso, next, bytes);
+    const generic = encodePush({ subscriptionId: id, highWatermark: hw, logStartOffset: lso, nextOffset: next, bytes }, bytes);
+    t.equal(fast.readUInt32BE(0) - fast.readUInt32BE(4), generic.readUInt32BE(0) - generic.readUInt32BE(4), 'the prefix counts the same data bytes');
+    const meta = (b: Buffer) => decodeBrokerMeta(b.subarray(8, 8 + b.readUInt32BE(4)));
+    t.same(meta(fast), meta(generic));
+    t.same(meta(fast), { kind: 'push', body: { subscriptionId: id, highWatermark: hw, logStartOffset: lso, nextOffset: next, bytes } });
+  }
+});

@@ -15,6 +15,7 @@ import { FANOUT_PEERS, FANOUT_PROTOCOLS, type FanoutProtocol } from '../../bench
 import { DEFAULT_KAFKA_VERSION } from '../../bench/kafka-peer.js';
 import { runBenchProduce } from './bench-produce.js';
 import { runBenchLatency } from './bench-latency.js';
+import { CONSUME_MODES, type ConsumeMode } from '../../bench/latency.js';
 import { FANOUT_PATHS, type FanoutPath } from '../../bench/transfer-fanout.js';
 import { FETCH_PATHS, type FetchPath } from '../transfer/engine.js';
 import { addBrokerOptions } from './broker-settings.js';
@@ -47,6 +48,7 @@ function choiceList<T extends string>(choices: readonly T[], what: string): (val
 
 const protocolList = choiceList<FanoutProtocol>(FANOUT_PROTOCOLS, 'protocol');
 const fetchPathList = choiceList<FetchPath>(FETCH_PATHS, 'fetch path');
+const consumeModeList = choiceList<ConsumeMode>(CONSUME_MODES, 'consume mode');
 
 function countList(value: string): number[] {
   return value.split(',').map((v) => {
@@ -183,6 +185,7 @@ reportOptions(bench.command('latency'), 'latency')
   .option('--record-bytes <n>', 'bytes per record (the first 12 carry the send time and a sequence number)', positiveNumber, 1024)
   .option('--seconds <s>', 'producing time per cell', positiveNumber, 5)
   .option('--fanout <n,...>', 'fan-out consumer counts (0 for none)', countList, [0, 16, 256])
+  .option('--consume <m,...>', `how the consumers read, a cell each (${CONSUME_MODES.join(', ')}: long-poll fetches, or push subscriptions whose window is --fanout-fetch-bytes)`, consumeModeList, [...CONSUME_MODES])
   .option('--acks <a>', 'acks (1 or all)', (v) => acksList(v)[0]!, 1)
   .option('--linger-ms <ms>', "the producer's lingerMs", nonNegativeNumber, 0)
   .option('--max-wait-ms <ms>', "the measuring consumer's maxWaitMs", nonNegativeNumber, 500)

@@ -6,7 +6,7 @@
 import { denied } from '../auth/access.js';
 import { SluiceError } from '../errors.js';
 import type { LogSubscription, Push } from '../log/subscription.js';
-import { encodePush } from '../protocol/codec.js';
+import { encodePush, encodePushHead } from '../protocol/codec.js';
 import {
   decodeCreditRequest,
   decodeSubscribeRequest,
@@ -77,6 +77,5 @@ function subscriptionOf(ctx: HandlerContext, id: number): LogSubscription | unde
 }
 
 function pushFrame(id: number, push: Push): [Buffer, Push['slice']] {
-  const body: PushBody = { subscriptionId: id, highWatermark: push.highWatermark, logStartOffset: push.logStartOffset, nextOffset: push.nextOffset, bytes: push.slice.bytes };
-  return [encodePush(body, push.slice.bytes), push.slice];
+  return [encodePushHead(id, push.highWatermark, push.logStartOffset, push.nextOffset, push.slice.bytes), push.slice];
 }

@@ -171,8 +171,13 @@ export class PartitionLog {
 
 class SliceView implements LogSlice {
   readonly handle: NativeSlice;
+  // Each native getter is a napi call; a slice is immutable, so each is read once (a shared
+  // slice is read by every fetch and push it serves).
   #ranges: FileRange[] | undefined;
   #bytes: number | undefined;
+  #nextOffset: bigint | undefined;
+  #highWatermark: bigint | undefined;
+  #logStartOffset: bigint | undefined;
 
   constructor(handle: NativeSlice) {
     this.handle = handle;
@@ -187,15 +192,15 @@ class SliceView implements LogSlice {
   }
 
   get nextOffset(): bigint {
-    return this.handle.nextOffset;
+    return (this.#nextOffset ??= this.handle.nextOffset);
   }
 
   get highWatermark(): bigint {
-    return this.handle.highWatermark;
+    return (this.#highWatermark ??= this.handle.highWatermark);
   }
 
   get logStartOffset(): bigint {
-    return this.handle.logStartOffset;
+    return (this.#logStartOffset ??= this.handle.logStartOffset);
   }
 
   read(): Buffer {

@@ -464,12 +464,22 @@ pub struct NativeFetchLoadResult {
     pub cpu_seconds: f64,
 }
 
+/// Push subscriptions for NativeFetchLoad: a Credit request frame whose u32 byte count sits at
+/// `bytesAt`, and the window the Subscribe template asked for.
+#[napi(object)]
+pub struct FetchLoadSubscribe {
+    pub credit_template: Buffer,
+    pub credit_bytes_at: u32,
+    pub window_bytes: u32,
+}
+
 /// The broker benchmark's consumers: one native thread, `connections` sockets, each fetching
 /// from `startOffset` to `endOffset` with `template` (a fetch request frame whose u32 correlation
 /// id at `correlationAt` and i64 offset at `offsetAt` are patched per request). The first `verify`
 /// consumers check every batch's CRC-32C. An `endOffset` of 2^63-1 follows the tail until stop().
 /// `kafkaHeadBytes` 0 reads Sluice responses; otherwise Kafka Fetch responses whose records start
-/// that many bytes in.
+/// that many bytes in. With `subscribe`, `template` is a Subscribe request sent once, and the
+/// consumers read pushes and grant credit instead of fetching.
 #[napi]
 pub struct NativeFetchLoad {
     load: Mutex<Option<sluice_transfer::fetch_load::FetchLoad>>,
@@ -492,6 +502,7 @@ impl NativeFetchLoad {
         end_offset: BigInt,
         verify: u32,
         kafka_head_bytes: Option<u32>,
+        subscribe: Option<FetchLoadSubscribe>,
     ) -> Result<Self> {
         let addr = socket_addr(&host, port)?;
         let config = sluice_transfer::fetch_load::FetchLoadConfig {
@@ -504,6 +515,11 @@ impl NativeFetchLoad {
             end_offset: end_offset.get_i64().0,
             verify: verify as usize,
             response_head_bytes: kafka_head_bytes.unwrap_or(0) as usize,
+            subscribe: subscribe.map(|s| sluice_transfer::fetch_load::SubscribeConfig {
+                credit_template: s.credit_template.to_vec(),
+                credit_bytes_at: s.credit_bytes_at as usize,
+                window_bytes: s.window_bytes as u64,
+            }),
         };
         let load = sluice_transfer::fetch_load::FetchLoad::start(config).map_err(|e| invalid_arg(e.to_string()))?;
         let progress = Progress { received: load.received(), cpu_ns: load.cpu_ns() };

@@ -17,6 +17,12 @@
 //!
 //! With `end_offset` at `i64::MAX` the consumers follow the tail of the log (long-polling with the
 //! template's maxWaitMs) until `stop()`: the fan-out load of the end-to-end latency benchmark.
+//!
+//! With `subscribe` set, the template is a Sluice Subscribe request instead, sent once: the broker
+//! then pushes frames (the Subscribe response first, then pushes whose data is whole batches) and
+//! the consumer grants credit back with the Credit template (its u32 byte count patched) each time
+//! it has read half its window, as the TypeScript Subscription does. A frame whose meta holds an
+//! `error` key (a refused Subscribe, or a push that ends the subscription) fails the consumer.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -48,7 +54,24 @@ pub struct FetchLoadConfig {
     /// 0: Sluice's framing. Otherwise Kafka's: the bytes of each response before its records
     /// (size field included), the same for every response of a one-partition fetch.
     pub response_head_bytes: usize,
+    /// Push subscriptions instead of fetches (Sluice's framing only).
+    pub subscribe: Option<SubscribeConfig>,
 }
+
+#[derive(Clone, Debug)]
+pub struct SubscribeConfig {
+    /// A whole Credit request frame.
+    pub credit_template: Vec<u8>,
+    /// Position of the credited byte count (u32 BE) in it.
+    pub credit_bytes_at: usize,
+    /// The window the Subscribe template asked for; credit goes back every half window.
+    pub window_bytes: u64,
+}
+
+/// The MessagePack encoding of the string key "error" (fixstr of 5).
+const ERROR_KEY: &[u8] = b"\xa5error";
+/// Meta bytes kept per frame to look for ERROR_KEY and report it (subscribe mode).
+const META_KEPT_BYTES: usize = 512;
 
 #[derive(Clone, Debug, Default)]
 pub struct FetchConsumerResult {
@@ -139,6 +162,9 @@ struct Consumer {
     sent_at: Instant,
     correlation: u32,
     done: bool,
+    /// Subscribe mode: the current frame's meta (its first META_KEPT_BYTES), and the data bytes credited back so far.
+    meta: Vec<u8>,
+    credited: u64,
 }
 
 impl Consumer {
@@ -163,6 +189,7 @@ impl Consumer {
                         return Err(format!("bad response framing: frameBytes {frame}, metaBytes {meta}"));
                     }
                     self.part = Part::Meta { left: meta };
+                    self.meta.clear();
                     self.header_have = 0;
                     self.batch_left = 0;
                     // The data length is known now; remember it in the Data state after the meta.
@@ -170,6 +197,10 @@ impl Consumer {
                 }
                 Part::Meta { left } => {
                     let n = (left as usize).min(data.len());
+                    if self.meta.capacity() > 0 {
+                        let keep = n.min(META_KEPT_BYTES - self.meta.len().min(META_KEPT_BYTES));
+                        self.meta.extend_from_slice(&data[..keep]);
+                    }
                     data = &data[n..];
                     let left = left - n as u64;
                     if left > 0 {
@@ -266,18 +297,40 @@ impl Consumer {
         Ok(())
     }
 
+    /// Subscribe mode, after a whole frame: fails on an error meta, grants credit every half window.
+    fn after_push(&mut self, sub: &SubscribeConfig, credit: &mut [u8]) -> Result<(), String> {
+        if self.meta.windows(ERROR_KEY.len()).any(|w| w == ERROR_KEY) {
+            return Err(format!("the broker refused or ended the subscription: {}", String::from_utf8_lossy(&self.meta)));
+        }
+        self.result.fetches += 1;
+        let taken = self.result.data_bytes - self.credited;
+        if taken * 2 >= sub.window_bytes {
+            let at = sub.credit_bytes_at;
+            credit[at..at + 4].copy_from_slice(&(taken.min(u32::MAX as u64) as u32).to_be_bytes());
+            self.credited = self.result.data_bytes;
+            self.write_blocking(credit).map_err(|e| format!("write failed: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// A small request on a socket that is only ever read from between requests: the kernel
+    /// takes it whole; block briefly in the rare case it does not.
+    fn write_blocking(&mut self, frame: &[u8]) -> io::Result<()> {
+        self.stream.set_nonblocking(false)?;
+        let r = self.stream.write_all(frame);
+        self.stream.set_nonblocking(true)?;
+        r
+    }
+
     fn send_fetch(&mut self, template: &mut [u8], config: &FetchLoadConfig) -> io::Result<()> {
         self.correlation = self.correlation.wrapping_add(1) & 0x7fff_ffff;
         template[config.correlation_at..config.correlation_at + 4].copy_from_slice(&self.correlation.to_be_bytes());
         template[config.offset_at..config.offset_at + 8].copy_from_slice(&self.result.next_offset.to_be_bytes());
         self.sent_at = Instant::now();
-        self.result.fetches += 1;
-        // A small request on a socket that is only ever read from between requests: the kernel
-        // takes it whole; block briefly in the rare case it does not.
-        self.stream.set_nonblocking(false)?;
-        let r = self.stream.write_all(template);
-        self.stream.set_nonblocking(true)?;
-        r
+        if config.subscribe.is_none() {
+            self.result.fetches += 1;
+        }
+        self.write_blocking(template)
     }
 }
 
@@ -288,6 +341,7 @@ fn run(config: FetchLoadConfig, received: Arc<AtomicU64>, cpu_ns: Arc<AtomicU64>
     let cpu_start = sys::thread_cpu_ns();
     let epoll = Epoll::new()?;
     let mut template = config.template.clone();
+    let mut credit = config.subscribe.as_ref().map(|s| s.credit_template.clone()).unwrap_or_default();
     let mut consumers = Vec::with_capacity(config.connections);
     for i in 0..config.connections {
         let stream = TcpStream::connect(config.addr)?;
@@ -311,6 +365,8 @@ fn run(config: FetchLoadConfig, received: Arc<AtomicU64>, cpu_ns: Arc<AtomicU64>
             sent_at: Instant::now(),
             correlation: 0,
             done: false,
+            meta: if config.subscribe.is_some() { Vec::with_capacity(META_KEPT_BYTES) } else { Vec::new() },
+            credited: 0,
         });
     }
     let start = Instant::now();
@@ -346,12 +402,22 @@ fn run(config: FetchLoadConfig, received: Arc<AtomicU64>, cpu_ns: Arc<AtomicU64>
             match outcome {
                 Ok(false) => {}
                 Ok(true) => {
-                    latencies_us.push(c.sent_at.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                    if c.result.next_offset >= config.end_offset {
-                        c.done = true;
-                    } else if let Err(e) = c.send_fetch(&mut template, &config) {
-                        c.result.error = Some(format!("write failed: {e}"));
-                        c.done = true;
+                    if let Some(sub) = &config.subscribe {
+                        // Pushes keep coming (several may be in this read): credit as they are taken.
+                        if let Err(e) = c.after_push(sub, &mut credit) {
+                            c.result.error = Some(e);
+                            c.done = true;
+                        } else if c.result.next_offset >= config.end_offset {
+                            c.done = true;
+                        }
+                    } else {
+                        latencies_us.push(c.sent_at.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        if c.result.next_offset >= config.end_offset {
+                            c.done = true;
+                        } else if let Err(e) = c.send_fetch(&mut template, &config) {
+                            c.result.error = Some(format!("write failed: {e}"));
+                            c.done = true;
+                        }
                     }
                 }
                 Err(e) => {
