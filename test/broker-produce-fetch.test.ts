@@ -171,6 +171,7 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
     'ApiVersions',
     'Authenticate',
     'CreateTopics',
+    'Credit',
     'DeleteTopics',
     'DescribeGroups',
     'Fetch',
@@ -184,7 +185,9 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
     'OffsetCommit',
     'OffsetFetch',
     'Produce',
+    'Subscribe',
     'SyncGroup',
+    'Unsubscribe',
   ]);
   t.equal(versions.broker.software, 'sluice');
 

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { decodeRequestMeta, decodeResponseMeta, encodeRequest, encodeResponse } from '../src/protocol/codec.js';
+import { decodeBrokerMeta, decodeRequestMeta, decodeResponseMeta, encodePush, encodeRequest, encodeResponse } from '../src/protocol/codec.js';
 import { FrameDecoder } from '../src/protocol/frame.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
 import { VECTOR_CASES, fromJson, toJson, type VectorCase } from './helpers/vectors.js';
@@ -15,7 +15,7 @@ const dir = fileURLToPath(new URL('../protocol/vectors/', import.meta.url));
 interface VectorFile {
   name: string;
   description: string;
-  kind: 'request' | 'response';
+  kind: VectorCase['kind'];
   header: VectorCase['header'];
   body: unknown;
   dataHex: string;
@@ -26,7 +26,9 @@ function encode(c: Pick<VectorCase, 'kind' | 'header' | 'body' | 'data'>): Buffe
   const head =
     c.kind === 'request'
       ? encodeRequest(c.header as Parameters<typeof encodeRequest>[0], c.body, c.data.length)
-      : encodeResponse(c.header.correlationId, c.body, c.data.length);
+      : c.kind === 'push'
+        ? encodePush(c.body, c.data.length)
+        : encodeResponse((c.header as { correlationId: number }).correlationId, c.body, c.data.length);
   return Buffer.concat([head, c.data]);
 }
 
@@ -58,9 +60,12 @@ for (const f of files) {
       const decoded = decodeRequestMeta(event.meta);
       t.same(decoded.header, v.header);
       t.same(decoded.body, v.body);
+    } else if (v.kind === 'push') {
+      t.same(decodeBrokerMeta(event.meta), { kind: 'push', body: v.body }, 'a push: meta [nil, body]');
+      t.throws(() => decodeResponseMeta(event.meta), 'a push is not a response');
     } else {
       const decoded = decodeResponseMeta(event.meta);
-      t.equal(decoded.correlationId, v.header.correlationId);
+      t.equal(decoded.correlationId, (v.header as { correlationId: number }).correlationId);
       t.same(decoded.body, v.body);
     }
     t.equal(encode({ kind: v.kind, header: v.header, body: v.body, data }).toString('hex'), v.frameHex, 'encoding the meaning gives the same bytes');

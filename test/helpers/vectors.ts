@@ -9,9 +9,9 @@ import { encodeRecordBatch } from '../../src/protocol/record-batch.js';
 export interface VectorCase {
   name: string;
   description: string;
-  kind: 'request' | 'response';
-  /** Requests: [apiKey, apiVersion, correlationId, clientId]. Responses: correlationId. */
-  header: { apiKey: number; apiVersion: number; correlationId: number; clientId: string | null } | { correlationId: number };
+  kind: 'request' | 'response' | 'push';
+  /** Requests: [apiKey, apiVersion, correlationId, clientId]. Responses: correlationId. Pushes: none. */
+  header: { apiKey: number; apiVersion: number; correlationId: number; clientId: string | null } | { correlationId: number } | Record<string, never>;
   body: unknown;
   data: Buffer;
 }
@@ -175,6 +175,33 @@ export const VECTOR_CASES: VectorCase[] = [
     body: { error: { code: 'INVALID_REQUEST', message: 'fetch.partitions[0].offset must be a 64-bit integer' } },
     data: none,
   },
+  { name: 'subscribe-request', description: 'Subscribe v0 request: stream partition 0 of orders from offset 42, with 1 MiB of credit', kind: 'request', header: req(ApiKey.Subscribe, 9), body: { topic: 'orders', partition: 0, offset: 42n, windowBytes: 1_048_576 }, data: none },
+  {
+    name: 'subscribe-response',
+    description: 'Subscribe v0 response: subscription 1, with the partition\'s offsets',
+    kind: 'response',
+    header: { correlationId: 9 },
+    body: { subscriptionId: 1, highWatermark: 44n, logStartOffset: 0n },
+    data: none,
+  },
+  {
+    name: 'push',
+    description: 'A push of subscription 1 (meta [nil, body]): one stored batch of 2 records at offset 42, the next push starts at 44',
+    kind: 'push',
+    header: {},
+    body: { subscriptionId: 1, highWatermark: 44n, logStartOffset: 0n, nextOffset: 44n, bytes: stored.length },
+    data: stored,
+  },
+  {
+    name: 'push-end',
+    description: 'The last push of subscription 1: its topic was deleted',
+    kind: 'push',
+    header: {},
+    body: { subscriptionId: 1, highWatermark: -1n, logStartOffset: -1n, bytes: 0, error: { code: 'UNKNOWN_TOPIC_OR_PARTITION', message: 'orders-0 was deleted or the broker is stopping' } },
+    data: none,
+  },
+  { name: 'credit-request', description: 'Credit v0 request (no response): 512 KiB more for subscription 1', kind: 'request', header: req(ApiKey.Credit, 10), body: { subscriptionId: 1, bytes: 524_288 }, data: none },
+  { name: 'unsubscribe-request', description: 'Unsubscribe v0 request', kind: 'request', header: req(ApiKey.Unsubscribe, 11), body: { subscriptionId: 1 }, data: none },
 ];
 
 /** JSON with bigints as {"$bigint": "..."} and binary as {"$hex": "..."}. */
