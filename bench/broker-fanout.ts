@@ -333,7 +333,7 @@ async function runCell(target: Target, topic: Topic, consumers: number, o: Broke
 async function runRaw(segmentPath: string, consumers: number, seconds: number): Promise<{ gibPerSec: number; senderCpuSecPerGib: number }> {
   const c = await connectConsumers(consumers, 'raw');
   const fds = c.sockets.map((s) => (s as unknown as { _handle: { fd: number } })._handle.fd);
-  const r = await native.rawSendfileFanout(segmentPath, fds, RAW_CHUNK_BYTES, RAW_SEND_BUFFER_BYTES, Math.max(300, seconds * 1000));
+  const r = await native.rawFanout('sendfile', segmentPath, fds, RAW_CHUNK_BYTES, RAW_SEND_BUFFER_BYTES, Math.max(300, seconds * 1000));
   await finish(c, r.bytes);
   const gib = r.bytes / 2 ** 30;
   return { gibPerSec: gib / r.seconds, senderCpuSecPerGib: r.cpuSeconds / gib };

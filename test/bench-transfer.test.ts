@@ -18,8 +18,9 @@ t.test('bench transfer verifies every path and writes JSON and SVG', async (t) =
   t.equal(run.status, 0, run.stderr);
   const report = JSON.parse(readFileSync(json, 'utf8'));
   t.same(report.verifiedPaths, ['sendfile', 'mmap', 'copy', 'node']);
-  t.equal(report.cells.length, 10, 'five paths x two consumer counts');
+  t.equal(report.cells.length, 12, 'six paths (raw sendfile, raw io_uring and four fetch paths) x two consumer counts');
   t.ok(report.cells.every((c: { bytes: number; verified: boolean }) => c.bytes > 0 && c.verified), 'every cell moved verified bytes');
   t.match(readFileSync(json.replace(/json$/, 'svg'), 'utf8'), /^<svg/);
   t.match(run.stdout, /\| sendfile \|/);
+  t.match(run.stdout, /\| raw-uring \| [\d.]+ GiB\/s/);
 });

@@ -8,6 +8,7 @@ export interface BenchTransferFlags {
   consumers: number[];
   paths: FanoutPath[];
   seconds: number;
+  repeat: number;
   sliceKib: number;
   sweep: boolean;
   dir?: string;
@@ -21,6 +22,7 @@ export async function runBenchTransfer(flags: BenchTransferFlags): Promise<void>
     consumers: flags.consumers,
     paths: flags.paths,
     seconds: flags.seconds,
+    repeat: flags.repeat,
     sliceBytes: flags.sliceKib * 1024,
     sweep: flags.sweep,
     sweepConsumers: flags.consumers.includes(16) ? 16 : flags.consumers[flags.consumers.length - 1]!,

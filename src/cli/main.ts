@@ -200,11 +200,12 @@ reportOptions(bench.command('latency'), 'latency')
 
 bench
   .command('transfer')
-  .description('transfer-level fan-out: N consumers read one log from the page cache through the transfer engine alone (no broker, no protocol), per fetch path, beside a raw sendfile baseline')
+  .description('transfer-level fan-out: N consumers read one log from the page cache through the transfer engine alone (no broker, no protocol), per fetch path, beside a raw sendfile baseline and the io_uring splice experiment (raw-uring)')
   .option('--log-mib <n>', 'size of the log, MiB', positiveNumber, 1024)
   .option('--consumers <n,...>', 'consumer counts', numberList, [1, 4, 16, 64])
   .option('--paths <p,...>', `paths (${FANOUT_PATHS.join(', ')})`, pathList, [...FANOUT_PATHS])
   .option('--seconds <s>', 'measured time per cell', positiveNumber, 3)
+  .option('--repeat <n>', 'runs of the main grid, paths alternating; each cell reports its median run', positiveNumber, 1)
   .option('--slice-kib <n>', 'bytes per fetch, KiB', positiveNumber, 1024)
   .option('--no-sweep', 'skip the call size x send buffer sweep')
   .option('--dir <dir>', 'where the benchmark log lives (removed after)')

@@ -1,6 +1,6 @@
 //! Binding of the transfer engine: `NativeTransferEngine` (register Node sockets by fd, submit
 //! jobs built with `NativeTransferJob`, counters), plus the benchmark's native pieces
-//! (`rawSendfileFanout`, `NativeSink`). Finished jobs reach JS in batches through one threadsafe
+//! (`rawFanout`, `NativeSink`). Finished jobs reach JS in batches through one threadsafe
 //! function per engine; it is weak, so an idle engine does not keep the process alive.
 
 use std::fs::File;
@@ -289,7 +289,16 @@ pub struct RawFanoutResult {
     pub sendfile_calls: f64,
 }
 
+/// Which raw loop a RawFanoutTask runs.
+#[derive(Clone, Copy)]
+pub enum RawLoop {
+    Sendfile,
+    /// The io_uring experiment: linked file → pipe → socket splices.
+    UringSplice,
+}
+
 pub struct RawFanoutTask {
+    kind: RawLoop,
     path: String,
     fds: Vec<i32>,
     chunk_bytes: usize,
@@ -305,8 +314,13 @@ impl Task for RawFanoutTask {
         let io = |e: std::io::Error| coded("KAFKA_STORAGE_ERROR", format!("raw fan-out of {}: {e}", self.path));
         let file = File::open(&self.path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
-        sluice_transfer::raw::sendfile_fanout(&file, len, &self.fds, self.chunk_bytes, self.send_buffer_bytes, self.duration)
-            .map_err(io)
+        let run = sluice_transfer::raw::RawFanout { file: &file, file_len: len, fds: &self.fds, chunk_bytes: self.chunk_bytes, send_buffer_bytes: self.send_buffer_bytes, duration: self.duration };
+        match self.kind {
+            RawLoop::Sendfile => sluice_transfer::raw::sendfile_fanout(&run).map_err(io),
+            RawLoop::UringSplice => sluice_transfer::uring::splice_fanout(&run)
+                .map(|r| sluice_transfer::raw::RawResult { bytes: r.bytes, seconds: r.seconds, cpu_seconds: r.cpu_seconds, sendfile_calls: r.submissions })
+                .map_err(io),
+        }
     }
 
     fn resolve(&mut self, _env: Env, r: Self::Output) -> Result<RawFanoutResult> {
@@ -314,17 +328,32 @@ impl Task for RawFanoutTask {
     }
 }
 
-/// The fan-out benchmark's raw baseline: sendfiles the whole file at `path` to every socket in
-/// `fds`, over and over, for `durationMs`, on a pool thread. No framing, no jobs, no JS.
+/// The fan-out benchmark's raw loops, on a pool thread, for `durationMs`; no framing, no jobs, no
+/// JS. `kind` "sendfile": the baseline, sendfile of the whole file at `path` to every socket in
+/// `fds`, over and over. "uring-splice": the io_uring experiment in the same shape, linked
+/// file → pipe → socket splice submissions (up to `chunkBytes` and the pipe's 1 MiB per chain),
+/// completions reaped in batches; its `cpuSeconds` is the submitting thread's only (the kernel runs
+/// splices on io-wq worker threads, so measure the process) and `sendfileCalls` counts submissions.
 #[napi(ts_return_type = "Promise<RawFanoutResult>")]
-pub fn raw_sendfile_fanout(
+pub fn raw_fanout(
+    kind: String,
     path: String,
     fds: Vec<i32>,
     chunk_bytes: f64,
     send_buffer_bytes: f64,
     duration_ms: f64,
 ) -> Result<AsyncTask<RawFanoutTask>> {
+    let kind = match kind.as_str() {
+        "sendfile" => RawLoop::Sendfile,
+        "uring-splice" => RawLoop::UringSplice,
+        other => return Err(invalid_arg(format!("raw loop must be sendfile or uring-splice, got {other}"))),
+    };
+    raw_task(kind, path, fds, chunk_bytes, send_buffer_bytes, duration_ms)
+}
+
+fn raw_task(kind: RawLoop, path: String, fds: Vec<i32>, chunk_bytes: f64, send_buffer_bytes: f64, duration_ms: f64) -> Result<AsyncTask<RawFanoutTask>> {
     Ok(AsyncTask::new(RawFanoutTask {
+        kind,
         path,
         fds,
         chunk_bytes: positive("chunkBytes", Some(chunk_bytes), 0)?,

@@ -16,6 +16,7 @@ pub mod fetch_load;
 pub mod job;
 mod mapping;
 pub mod raw;
+pub mod uring;
 pub mod residency;
 mod sender;
 pub mod sink;

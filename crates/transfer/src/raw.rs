@@ -19,25 +19,25 @@ pub struct RawResult {
     pub sendfile_calls: u64,
 }
 
-/// Sendfiles `[0, file_len)` of `file` to each socket in `fds` repeatedly for `duration`, with
-/// `chunk_bytes` per call and, if given, `SO_SNDBUF` set on every socket. Blocks the calling thread.
+/// What a raw loop moves: `[0, file_len)` of `file` to each socket in `fds`, over and over, for
+/// `duration`, with at most `chunk_bytes` per call and, if given, `SO_SNDBUF` set on every socket.
 /// The sockets are duplicated; the caller closes its own fds to end the consumers' streams.
-pub fn sendfile_fanout(
-    file: &File,
-    file_len: u64,
-    fds: &[RawFd],
-    chunk_bytes: usize,
-    send_buffer_bytes: Option<usize>,
-    duration: Duration,
-) -> std::io::Result<RawResult> {
+pub struct RawFanout<'a> {
+    pub file: &'a File,
+    pub file_len: u64,
+    pub fds: &'a [RawFd],
+    pub chunk_bytes: usize,
+    pub send_buffer_bytes: Option<usize>,
+    pub duration: Duration,
+}
+
+/// The sendfile loop over `run` (see RawFanout). Blocks the calling thread.
+pub fn sendfile_fanout(run: &RawFanout) -> std::io::Result<RawResult> {
+    let RawFanout { file, file_len, fds, chunk_bytes, send_buffer_bytes, duration } = *run;
     let epoll = Epoll::new()?;
     let mut socks: Vec<(OwnedFd, u64, bool)> = Vec::with_capacity(fds.len());
     for (i, fd) in fds.iter().enumerate() {
-        let dup = sys::dup(*fd)?;
-        sys::set_nonblocking(dup.as_raw_fd())?;
-        if let Some(bytes) = send_buffer_bytes {
-            sys::set_send_buffer(dup.as_raw_fd(), bytes)?;
-        }
+        let dup = sys::sender_socket(*fd, send_buffer_bytes)?;
         epoll.add(dup.as_raw_fd(), (libc::EPOLLOUT | libc::EPOLLET) as u32, i as u64)?;
         socks.push((dup, 0, true));
     }
