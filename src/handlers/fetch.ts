@@ -1,7 +1,12 @@
 // Fetch: the domain slices (and long-polls); the response is a small MessagePack body naming each
 // partition's byte count, followed by the slices themselves, which the transfer engine sends from
 // the page cache.
+//
+// Shared responses: the fetches one append wakes on a partition (tailing consumers at the same
+// offset) get the same slice object from the partition, and a one-partition body is a function of
+// that slice alone, so it is packed once per slice and reused; only the correlation id differs.
 
+import { PackedBody } from '../protocol/codec.js';
 import { decodeFetchRequest, errorBody, type FetchResponse } from '../protocol/messages.js';
 import type { LogSlice } from '../storage/partition-log.js';
 import type { FetchOutcome } from '../log/log-service.js';
@@ -17,6 +22,8 @@ export const handleFetch: Handler = async (ctx, { body }) => {
     (allowed) => ctx.log.fetch(allowed, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, signal: ctx.signal }),
     (p, error): FetchOutcome => ({ topic: p.topic, partition: p.partition, error, highWatermark: -1n, logStartOffset: -1n }),
   );
+  const only = outcomes.length === 1 ? outcomes[0]! : undefined;
+  if (only?.slice && !only.error) return { body: sharedBody(only as FetchOutcome & { slice: LogSlice }), data: [only.slice] };
   const data: LogSlice[] = [];
   const partitions: FetchResponse['partitions'] = outcomes.map((o) => {
     let bytes = 0;
@@ -36,3 +43,15 @@ export const handleFetch: Handler = async (ctx, { body }) => {
   });
   return { body: { partitions } satisfies FetchResponse, data };
 };
+
+/** One partition's data response, packed once per slice (weakly held: it goes with the slice). */
+const packedBySlice = new WeakMap<LogSlice, PackedBody>();
+
+function sharedBody(o: FetchOutcome & { slice: LogSlice }): PackedBody {
+  let packed = packedBySlice.get(o.slice);
+  if (!packed) {
+    const body: FetchResponse = { partitions: [{ topic: o.topic, partition: o.partition, highWatermark: o.highWatermark, logStartOffset: o.logStartOffset, bytes: o.slice.bytes }] };
+    packedBySlice.set(o.slice, (packed = new PackedBody(body)));
+  }
+  return packed;
+}

@@ -42,6 +42,27 @@ export function encodeResponse(correlationId: number, body: unknown, dataBytes =
   return withPrefix(packr.pack([correlationId, body]), dataBytes);
 }
 
+/** A response body packed once, to answer several requests with it (only the correlation id differs). */
+export class PackedBody {
+  readonly packed: Buffer;
+
+  constructor(body: unknown) {
+    this.packed = packr.pack(body);
+  }
+}
+
+/** The same bytes as `encodeResponse(correlationId, body, dataBytes)` for the body `packed` holds, without packing it again. */
+export function encodeResponsePacked(correlationId: number, body: PackedBody, dataBytes = 0): Buffer {
+  const id = packr.pack(correlationId);
+  const meta = 1 + id.length + body.packed.length;
+  const out = Buffer.allocUnsafe(8 + meta);
+  framePrefix(meta, dataBytes).copy(out, 0);
+  out[8] = 0x92; // a MessagePack array of two: [correlationId, body]
+  id.copy(out, 9);
+  body.packed.copy(out, 9 + id.length);
+  return out;
+}
+
 /** Prefix + meta of a push frame (a subscription's data, unasked for) whose data of `dataBytes` follows. */
 export function encodePush(body: unknown, dataBytes = 0): Buffer {
   return withPrefix(packr.pack([null, body]), dataBytes);

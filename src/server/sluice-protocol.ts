@@ -9,7 +9,7 @@
 import { isErrorCode, SluiceError } from '../errors.js';
 import type { HandlerContext, HandlerResult, Request } from '../handlers/context.js';
 import { HANDLERS } from '../handlers/index.js';
-import { decodeRequestMeta, encodeResponse, type RequestHeader } from '../protocol/codec.js';
+import { decodeRequestMeta, encodeResponse, encodeResponsePacked, PackedBody, type RequestHeader } from '../protocol/codec.js';
 import { FrameDecoder, FramingError, type FrameEvent } from '../protocol/frame.js';
 import { API_VERSIONS, ApiKey, apiByKey, errorBody, type ErrorResponse } from '../protocol/messages.js';
 import type { Exchange, Refusal, Reply, WireProtocol } from './connection.js';
@@ -82,7 +82,7 @@ function toReply(header: RequestHeader, r: HandlerResult): Reply {
   if ('noResponse' in r) return r;
   const slices = r.data ?? [];
   const dataBytes = slices.reduce((n, s) => n + s.bytes, 0);
-  const head = encodeResponse(header.correlationId, r.body, dataBytes);
+  const head = r.body instanceof PackedBody ? encodeResponsePacked(header.correlationId, r.body, dataBytes) : encodeResponse(header.correlationId, r.body, dataBytes);
   const reply: Reply = { pieces: slices.length === 0 ? [head] : [head, ...slices], outcome: errorCodeOf(r.body) ?? 'ok' };
   if (r.afterResponse) reply.queued = r.afterResponse;
   return reply;

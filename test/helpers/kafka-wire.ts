@@ -53,12 +53,17 @@ export class RawKafka {
 
   /** The next response: its correlation id and a reader at its body. Rejects if the connection closes first. */
   async next(): Promise<{ correlationId: number; body: KafkaReader }> {
+    const frame = await this.nextFrame();
+    return { correlationId: frame.readInt32BE(0), body: new KafkaReader(frame, 4) };
+  }
+
+  /** The next response's bytes after its size field (correlation id first). */
+  async nextFrame(): Promise<Buffer> {
     while (this.#frames.length === 0) {
       if (this.#socket.destroyed) throw new Error('the broker closed the connection');
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
-    const frame = this.#frames.shift()!;
-    return { correlationId: frame.readInt32BE(0), body: new KafkaReader(frame, 4) };
+    return this.#frames.shift()!;
   }
 
   /** Sends a request and reads its response. */

@@ -10,7 +10,8 @@ import { lookup } from '../../handlers/metadata.js';
 import { LOG_OVERHEAD_BYTES } from '../../protocol/record-batch.js';
 import { kafkaErrorCode } from '../apis.js';
 import { decodeFetch, decodeListOffsets, decodeMetadata, decodeProduce, encodeFetch, encodeListOffsets, encodeMetadata, encodeProduce, type KafkaMetadataResponse } from '../messages/data.js';
-import { body, byTopic, flatten, kafkaHandler } from './handler.js';
+import type { LogSlice } from '../../storage/partition-log.js';
+import { body, byTopic, flatten, kafkaHandler, type KafkaReply } from './handler.js';
 
 /** Kafka's "no time" and "no offset". */
 const NONE = -1n;
@@ -51,7 +52,7 @@ export const produce = kafkaHandler(decodeProduce, async (ctx, request) => {
   );
 });
 
-export const fetch = kafkaHandler(decodeFetch, async (ctx, request) => {
+export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
   const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: Math.max(p.partitionMaxBytes, 1) }));
   const outcomes = await permitted(
     ctx,
@@ -62,13 +63,26 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request) => {
     (p, error): FetchOutcome => ({ topic: p.topic, partition: p.partition, error, highWatermark: NONE, logStartOffset: NONE }),
   );
   // No transactions: the last stable offset is the high watermark (read_committed clients use it as the end).
-  return body((w) =>
-    encodeFetch(
-      w,
-      byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: kafkaErrorCode(o.error), highWatermark: o.highWatermark, lastStableOffset: o.highWatermark, records: o.slice ?? null })),
-    ),
-  );
+  const encode = () =>
+    body((w) =>
+      encodeFetch(
+        w,
+        byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: kafkaErrorCode(o.error), highWatermark: o.highWatermark, lastStableOffset: o.highWatermark, records: o.slice ?? null })),
+      ),
+    );
+  // Shared responses: the fetches one append wakes share the partition's slice, and a
+  // one-partition body is a function of it alone: written once per slice (see handlers/fetch.ts).
+  const only = outcomes.length === 1 ? outcomes[0]! : undefined;
+  if (!only?.slice || only.error) return encode();
+  let byVersion = fetchBodyBySlice.get(only.slice);
+  if (!byVersion) fetchBodyBySlice.set(only.slice, (byVersion = new Map()));
+  let shared = byVersion.get(header.apiVersion);
+  if (!shared) byVersion.set(header.apiVersion, (shared = encode()));
+  return shared;
 });
+
+/** One-partition Fetch bodies by the slice they carry and the version they are in (weakly held: they go with the slice). */
+const fetchBodyBySlice = new WeakMap<LogSlice, Map<number, KafkaReply>>();
 
 export const listOffsets = kafkaHandler(decodeListOffsets, async (ctx, request) => {
   const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, timestamp: p.timestamp }));
