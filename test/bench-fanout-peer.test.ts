@@ -23,15 +23,15 @@ t.test('bench fanout --quick --peer kafka measures Apache Kafka beside Sluice an
     peer: { name: string; version: string; startSeconds: number };
     config: { topics: Array<{ partitions: number; endOffsets: string[] }> };
     runs: Array<{ broker: string; protocol: string; partitions: number; consumers: number; gibPerSec: number; brokerCpuSecPerGib: number; threadCpuSecPerGib: Record<string, number> }>;
-    comparison: Array<{ partitions: number; consumers: number; ratio: { gibPerSec: number; brokerCpuSecPerGib: number } }>;
+    comparison: Array<{ sluiceProtocol: string; partitions: number; consumers: number; ratio: { gibPerSec: number; brokerCpuSecPerGib: number } }>;
   };
   t.match(report.peer, { name: 'Apache Kafka', version: /^4\./ });
   t.same(report.config.topics.map((x) => [x.partitions, x.endOffsets.length]), [[1, 1], [8, 8]]);
   const kafka = report.runs.filter((r) => r.broker === 'kafka');
   t.same(kafka.map((r) => `${r.partitions}x${r.consumers}`), ['1x1', '1x16', '8x1', '8x16'], 'Kafka measured in every cell');
   for (const r of kafka) t.ok(r.gibPerSec > 0 && r.brokerCpuSecPerGib > 0 && Object.keys(r.threadCpuSecPerGib).length > 0, `Kafka ${r.partitions}x${r.consumers} has its figures`);
-  t.same(report.comparison.map((c) => `${c.partitions}x${c.consumers}`), ['1x1', '1x16', '8x1', '8x16'], 'each Kafka cell paired with Sluice\'s Kafka door');
+  t.same(report.comparison.map((c) => `${c.sluiceProtocol} ${c.partitions}x${c.consumers}`), ['kafka 1x1', 'kafka 1x16', 'kafka 8x1', 'kafka 8x16'], 'each Kafka cell paired with Sluice\'s Kafka door');
   for (const c of report.comparison) t.ok(c.ratio.gibPerSec > 0 && c.ratio.brokerCpuSecPerGib > 0);
-  t.match(run.stdout, /^\| 8 \| 16 \| [\d.]+ \/ [\d.]+ \([\d.]+\) \|/m, 'the Sluice vs Kafka table');
+  t.match(run.stdout, /^\| Kafka Fetch v4 \(identical\) \| 8 \| 16 \| [\d.]+ \/ [\d.]+ \([\d.]+\) \|/m, 'the Sluice vs Kafka table');
   t.match(readFileSync(chart, 'utf8'), /^<svg/);
 });
