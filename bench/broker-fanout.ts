@@ -26,7 +26,7 @@ import { startKafkaPeer, type KafkaPeer } from './kafka-peer.js';
 import { KafkaApi } from '../src/kafka/apis.js';
 import { KafkaWriter } from '../src/kafka/wire.js';
 import type { FetchPath } from '../src/transfer/engine.js';
-import { freePort, processCpuSeconds, rssMiB, startBenchBroker, threadCpuSeconds, type BenchBroker } from './broker-process.js';
+import { freePort, processCpuSeconds, rssMiB, startBenchBroker, threadCpuSeconds, threadCpuSince, type BenchBroker } from './broker-process.js';
 import { fanoutSpec, writeSvg } from './chart.js';
 import { connectConsumers, finish } from './transfer-fanout.js';
 import { machineInfo, type MachineInfo } from './machine.js';
@@ -313,7 +313,7 @@ async function runCell(target: Target, topic: Topic, consumers: number, o: Broke
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = processCpuSeconds(pid) - cpu0;
-  const threadCpu = new Map([...threadCpuSeconds(pid)].map(([name, s]) => [name, s - (threads0.get(name) ?? 0)]));
+  const threadCpu = threadCpuSince(pid, threads0);
   const gib = bytes / 2 ** 30;
   latencies.sort((a, b) => a - b);
   return {

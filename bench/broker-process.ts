@@ -70,10 +70,10 @@ export async function startBenchBroker(dataDir: string, path: FetchPath, extraAr
 }
 
 /** Runs `fn` against a broker on a fresh data dir under `dir`; stops it and removes the dir after. */
-export async function withBenchBroker<T>(dir: string, name: string, path: FetchPath, fn: (broker: BenchBroker) => Promise<T>): Promise<T> {
+export async function withBenchBroker<T>(dir: string, name: string, path: FetchPath, fn: (broker: BenchBroker) => Promise<T>, extraArgs: string[] = []): Promise<T> {
   const dataDir = mkdtempSync(join(dir, `sluice-bench-${name}-`));
   try {
-    const broker = await startBenchBroker(dataDir, path);
+    const broker = await startBenchBroker(dataDir, path, extraArgs);
     try {
       return await fn(broker);
     } finally {
@@ -114,6 +114,11 @@ export function threadCpuSeconds(pid: number): Map<string, number> {
     }
   }
   return groups;
+}
+
+/** What each thread group of `pid` used since `before` (a threadCpuSeconds reading), in seconds. */
+export function threadCpuSince(pid: number, before: Map<string, number>): Map<string, number> {
+  return new Map([...threadCpuSeconds(pid)].map(([name, s]) => [name, s - (before.get(name) ?? 0)]));
 }
 
 export function rssMiB(pid: number): number {

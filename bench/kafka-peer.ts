@@ -212,12 +212,18 @@ export interface PeerTarget {
  * Runs `fn` with a Sluice broker (its Kafka listener on) and an Apache Kafka peer side by side,
  * Sluice first in `targets`; stops both and removes their data after, whatever happens.
  */
-export async function withSluiceAndKafka<T>(dir: string, version: string, log: (line: string) => void, fn: (targets: PeerTarget[], peer: KafkaPeer) => Promise<T>): Promise<T> {
+export async function withSluiceAndKafka<T>(
+  dir: string,
+  version: string,
+  log: (line: string) => void,
+  fn: (targets: PeerTarget[], peer: KafkaPeer) => Promise<T>,
+  sluiceArgs: string[] = [],
+): Promise<T> {
   const dataDir = mkdtempSync(join(dir, 'sluice-bench-peer-'));
   let broker: BenchBroker | null = null;
   let peer: KafkaPeer | null = null;
   try {
-    broker = await startBenchBroker(dataDir, 'sendfile', ['--kafka-port', String(await freePort())]);
+    broker = await startBenchBroker(dataDir, 'sendfile', [...sluiceArgs, '--kafka-port', String(await freePort())]);
     log(`starting Apache Kafka ${version} (KRaft, single node, stock settings) ...`);
     peer = await startKafkaPeer(dir, version, log);
     return await fn(

@@ -85,7 +85,7 @@ export async function runLatencyPeer(o: LatencyPeerOptions): Promise<LatencyPeer
     }
     const { progress: _p, log: _l, dir: _d, ...config } = o;
     return { machine: machineInfo(), config, peer: { name: 'Apache Kafka', version: peer.version }, runs };
-  });
+  }, o.brokerArgs);
 }
 
 export function latencyPeerTable(report: LatencyPeerReport): string {

@@ -18,7 +18,7 @@ import { native } from '../src/native.js';
 import type { NativeFetchLoad, NativeFetchLoadResult } from '../native/index.cjs';
 import { ApiKey } from '../src/protocol/messages.js';
 import type { FetchPath } from '../src/transfer/engine.js';
-import { processCpuSeconds, withBenchBroker } from './broker-process.js';
+import { processCpuSeconds, threadCpuSeconds, threadCpuSince, withBenchBroker } from './broker-process.js';
 import { fetchTemplate, subscribeTemplates } from './broker-fanout.js';
 import { writeSvg } from './chart.js';
 import type { LatencyWorkerConfig, LatencyWorkerResult } from './latency-worker.js';
@@ -53,6 +53,8 @@ export interface LatencyBenchOptions {
   fanoutMinBytes: number;
   fanoutMaxWaitMs: number;
   path: FetchPath;
+  /** Extra flags for Sluice's broker (sweeps: `--sender-threads 2`). */
+  brokerArgs: string[];
   dir: string;
   progress?: (done: number, total: number, label: string) => void;
   log?: (line: string) => void;
@@ -76,6 +78,8 @@ export interface LatencyRun {
   brokerCores: number;
   /** The fan-out consumers' thread (in the benchmark's process), the same way: what the machine's other core does. */
   fanoutCores: number;
+  /** The broker's cores by thread group (`node`: the event loop; `sluice-sender-#`: the native sender). */
+  brokerThreadCores: Record<string, number>;
 }
 
 export interface LatencyReport {
@@ -174,6 +178,7 @@ export async function timeStream(c: {
   afterOffer?: () => Promise<void>;
 }): Promise<LatencyRun> {
   const cpu0 = processCpuSeconds(c.pid);
+  const threads0 = threadCpuSeconds(c.pid);
   const t0 = performance.now();
   const seconds = await c.offer();
   c.measuring.produced();
@@ -182,7 +187,8 @@ export async function timeStream(c: {
   try {
     const [{ latenciesNs }, fanned] = await Promise.all([c.measuring.result, c.load?.wait()]);
     const wall = (performance.now() - t0) / 1000;
-    return latencyFigures({ fanout: c.fanout, total: c.total, rate: c.rate, seconds, wall, latenciesNs, fanned, brokerCores: (processCpuSeconds(c.pid) - cpu0) / wall, fanoutCores: (fanned?.cpuSeconds ?? 0) / wall });
+    const brokerThreadCores = Object.fromEntries([...threadCpuSince(c.pid, threads0)].filter(([, s]) => s >= 0.01 * wall).map(([name, s]) => [name, s / wall]));
+    return latencyFigures({ fanout: c.fanout, total: c.total, rate: c.rate, seconds, wall, latenciesNs, fanned, brokerCores: (processCpuSeconds(c.pid) - cpu0) / wall, fanoutCores: (fanned?.cpuSeconds ?? 0) / wall, brokerThreadCores });
   } finally {
     clearTimeout(guard);
   }
@@ -203,6 +209,7 @@ function latencyFigures(c: {
   fanned: NativeFetchLoadResult | undefined;
   brokerCores: number;
   fanoutCores: number;
+  brokerThreadCores: Record<string, number>;
 }): LatencyRun {
   let fanoutBytes = 0;
   let fanoutFetches = 0;
@@ -230,6 +237,7 @@ function latencyFigures(c: {
     fanoutFetches,
     brokerCores: c.brokerCores,
     fanoutCores: c.fanoutCores,
+    brokerThreadCores: c.brokerThreadCores,
   };
 }
 
@@ -246,16 +254,26 @@ export async function runLatencyBench(o: LatencyBenchOptions): Promise<LatencyRe
     }
     const { progress: _p, log: _l, dir: _d, ...config } = o;
     return { machine: machineInfo(), config, runs };
-  });
+  }, o.brokerArgs);
 }
 
 export function latencyTable(report: LatencyReport): string {
   const head = '| consumers read by | fan-out consumers | records/s (offered / achieved) | p50 | p99 | p99.9 | max | fan-out served | broker CPU | fan-out consumers CPU |\n|---|---|---|---|---|---|---|---|---|---|\n';
   const rows = report.runs.map(
     (r) =>
-      `| ${r.mode ?? 'fetch'} | ${r.fanout} | ${r.offeredPerSec} / ${r.achievedPerSec.toFixed(0)} | ${r.p50Ms.toFixed(2)} ms | ${r.p99Ms.toFixed(2)} ms | ${r.p999Ms.toFixed(2)} ms | ${r.maxMs.toFixed(1)} ms | ${r.fanoutMBPerSec.toFixed(0)} MB/s in ${r.fanoutFetches} ${r.mode === 'subscribe' ? 'pushes' : 'fetches'} | ${(100 * r.brokerCores).toFixed(0)}% of a core | ${(100 * r.fanoutCores).toFixed(0)}% |\n`,
+      `| ${r.mode ?? 'fetch'} | ${r.fanout} | ${r.offeredPerSec} / ${r.achievedPerSec.toFixed(0)} | ${r.p50Ms.toFixed(2)} ms | ${r.p99Ms.toFixed(2)} ms | ${r.p999Ms.toFixed(2)} ms | ${r.maxMs.toFixed(1)} ms | ${r.fanoutMBPerSec.toFixed(0)} MB/s in ${r.fanoutFetches} ${r.mode === 'subscribe' ? 'pushes' : 'fetches'} | ${(100 * r.brokerCores).toFixed(0)}% of a core (${threadSplit(r.brokerThreadCores)}) | ${(100 * r.fanoutCores).toFixed(0)}% |\n`,
   );
   return head + rows.join('');
+}
+
+/** `event loop 70%, sender 45%`: the broker's busiest thread groups. */
+function threadSplit(threads: Record<string, number> | undefined): string {
+  const label = (name: string) => (name === 'node' ? 'event loop' : name.replace(/^sluice-/, '').replace(/-#$/, ''));
+  return Object.entries(threads ?? {})
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 2)
+    .map(([name, cores]) => `${label(name)} ${(100 * cores).toFixed(0)}%`)
+    .join(', ');
 }
 
 export async function writeLatencyChart(report: LatencyReport, path: string): Promise<void> {

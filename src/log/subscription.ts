@@ -109,9 +109,11 @@ export class LogSubscription {
     this.partition.subscriptions.delete(this);
   }
 
-  // Several appends (or grants) in one turn cost one look at the log.
+  // Several appends (or grants) in one turn cost one look at the log; while a push is being written
+  // none at all (its completion looks at the log next): with many subscribers behind, most appends
+  // then cost a subscription nothing.
   #schedule(): void {
-    if (this.#scheduled || !this.#started || this.#ended) return;
+    if (this.#scheduled || this.#writing || !this.#started || this.#ended) return;
     this.#scheduled = true;
     queueMicrotask(() => {
       this.#scheduled = false;
