@@ -3,10 +3,17 @@
 // and resolves with its offset once the broker has it at the requested `acks`. A batch is closed
 // when the next record would take it past `batchBytes` or it has waited `lingerMs`; closed batches
 // share Produce requests of up to 4 MiB, sent as the in-flight limit allows (records sent
-// meanwhile go into new batches). A record larger than `batchBytes` is a batch of its own. Retriable errors (unknown partition
-// during a create, a lost connection, a full disk) are retried with backoff; a record is then
-// written at least once. Up to `maxInFlightRequests` requests are pipelined; with retries that can
-// reorder batches of one partition, as in Kafka without idempotence (set it to 1 to keep order).
+// meanwhile go into new batches). A record larger than `batchBytes` is a batch of its own.
+//
+// Order: the records of one producer to one partition are written in send() order when no retry
+// happened. A send() that must wait for its topic's partition count (the first, and the first
+// after a retriable error cleared it) holds back every later send() to that topic until it is
+// queued itself, so a later call that finds the count cached cannot overtake it.
+//
+// Retriable errors (unknown partition during a create, a lost connection, a full disk) are
+// retried with backoff; a record is then written at least once. Up to `maxInFlightRequests`
+// requests are pipelined; with retries that can reorder batches of one partition, as in Kafka
+// without idempotence (set it to 1 to keep order through retries too).
 
 import { SluiceError } from '../errors.js';
 import { ApiKey, type ProduceResponse } from '../protocol/messages.js';
@@ -100,6 +107,10 @@ export class Producer {
   /** Full or lingered batches waiting for a request slot, oldest first. */
   readonly #ready: Batch[] = [];
   readonly #inFlight = new Set<Promise<void>>();
+  /** Per topic, send() calls waiting for its partition count, in call order (see "Order" above). */
+  readonly #waiting = new Map<string, Array<{ list: readonly ProducerRecord[]; resolve(r: RecordMetadata[]): void; reject(err: Error): void }>>();
+  /** Partition-count lookups running (#lookUp never rejects). */
+  readonly #lookups = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -119,8 +130,34 @@ export class Producer {
     const list = Array.isArray(records) ? records : [records as ProducerRecord];
     // The partition count is cached after the first send: no extra promise on the hot path.
     const partitions = this.#client.cachedPartitionCount(topic);
-    if (partitions !== undefined) return this.#queue(topic, list, partitions);
-    return this.#client.withRetries(() => this.#client.partitionCount(topic)).then((n) => this.#queue(topic, list, n));
+    if (partitions !== undefined && !this.#waiting.has(topic)) return this.#queue(topic, list, partitions);
+    return new Promise((resolve, reject) => {
+      const waiting = this.#waiting.get(topic);
+      if (waiting) {
+        waiting.push({ list, resolve, reject });
+        return;
+      }
+      this.#waiting.set(topic, [{ list, resolve, reject }]);
+      const lookup = this.#lookUp(topic).finally(() => this.#lookups.delete(lookup));
+      this.#lookups.add(lookup);
+    });
+  }
+
+  /** Finds `topic`'s partition count, then queues the calls that waited for it, in call order. */
+  async #lookUp(topic: string): Promise<void> {
+    let partitions: number | undefined;
+    let failure: unknown;
+    try {
+      partitions = await this.#client.withRetries(() => this.#client.partitionCount(topic));
+    } catch (err) {
+      failure = err;
+    }
+    const waiting = this.#waiting.get(topic) ?? [];
+    this.#waiting.delete(topic);
+    for (const w of waiting) {
+      if (partitions === undefined) w.reject(failure instanceof Error ? failure : new SluiceError('UNKNOWN_SERVER_ERROR', String(failure)));
+      else this.#queue(topic, w.list, partitions).then(w.resolve, w.reject);
+    }
   }
 
   #queue(topic: string, list: readonly ProducerRecord[], partitions: number): Promise<RecordMetadata[]> {
@@ -136,9 +173,14 @@ export class Producer {
 
   /** Sends everything queued now and waits until it is acknowledged (or failed). */
   async flush(): Promise<void> {
-    this.#sealAll();
-    while (this.#inFlight.size > 0 || this.#ready.length > 0 || this.#openBatches > 0) {
+    for (;;) {
+      // Calls still waiting for a partition count are queued first.
+      if (this.#lookups.size > 0) {
+        await Promise.all(this.#lookups);
+        continue;
+      }
       this.#sealAll();
+      if (this.#inFlight.size === 0 && this.#ready.length === 0 && this.#openBatches === 0) return;
       if (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
     }
   }

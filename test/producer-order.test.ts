@@ -1,0 +1,108 @@
+// One producer's records reach a partition in send() order, also when send() calls arrive while
+// the topic's partition count is still being looked up. The race is made deterministic with a real
+// TCP proxy between the producer and a real broker that holds the broker's answers back: the first
+// is released, the test waits until the producer's first Produce request passes the proxy (the
+// count is cached by then), calls send() again, and only then releases the rest.
+
+import t from 'tap';
+import { once } from 'node:events';
+import { createServer, connect, type Socket } from 'node:net';
+import { Producer } from '../src/client/producer.js';
+import { decodeRequestMeta } from '../src/protocol/codec.js';
+import { FrameDecoder } from '../src/protocol/frame.js';
+import { ApiKey } from '../src/protocol/messages.js';
+import { createTopic, fetch, startBroker } from './helpers/broker.js';
+import { decodeRecordBatches } from '../src/protocol/record-batch.js';
+
+/** A proxy to `port` that forwards requests at once, notes their API keys, and holds responses until released. */
+async function holdingProxy(t: Parameters<typeof startBroker>[0], port: number) {
+  const seen: number[] = [];
+  let seenWake: (() => void) | undefined;
+  const held: Buffer[] = [];
+  let passThrough = false;
+  let client: Socket | undefined;
+  const server = createServer((c) => {
+    client = c;
+    const upstream = connect(port, '127.0.0.1');
+    const requests = new FrameDecoder(1 << 30);
+    c.on('data', (chunk: Buffer) => {
+      upstream.write(chunk);
+      for (const e of requests.push(chunk)) if (e.kind === 'frame') seen.push(decodeRequestMeta(e.meta).header.apiKey);
+      seenWake?.();
+    });
+    // Responses are cut into whole frames so they can be released one at a time.
+    let pending = Buffer.alloc(0);
+    upstream.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
+        const frame = pending.subarray(0, 4 + pending.readUInt32BE(0));
+        pending = pending.subarray(frame.length);
+        if (passThrough) c.write(frame);
+        else held.push(frame);
+      }
+    });
+    c.on('close', () => upstream.destroy());
+    upstream.on('close', () => c.destroy());
+    c.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    client?.destroy();
+    server.close();
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    /** Resolves once a request with `apiKey` has passed, `count` of them in all. */
+    async requests(apiKey: number, count = 1): Promise<void> {
+      while (seen.filter((k) => k === apiKey).length < count) await new Promise<void>((resolve) => (seenWake = resolve));
+    },
+    /** Releases the oldest held response; resolves once there was one to release. */
+    async releaseOne(): Promise<void> {
+      while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      client!.write(held.shift()!);
+    },
+    releaseAll(): void {
+      passThrough = true;
+      for (const f of held.splice(0)) client!.write(f);
+    },
+  };
+}
+
+t.test('send() calls made while the partition count is looked up keep their order against later calls', async (t) => {
+  const broker = await startBroker(t);
+  const c = await broker.connect();
+  await createTopic(c, 'ordered', 1);
+  const proxy = await holdingProxy(t, broker.port);
+  const producer = new Producer({ broker: `127.0.0.1:${proxy.port}`, acks: 1, lingerMs: 0 });
+  t.teardown(() => producer.close());
+  const records = (name: string) => Array.from({ length: 20 }, (_, i) => ({ value: `${name}-${i}` }));
+  const sent: Array<Promise<unknown>> = [];
+  sent.push(producer.send('ordered', records('A')));
+  sent.push(producer.send('ordered', records('B')));
+  await proxy.requests(ApiKey.Metadata);
+  // The first Metadata answer goes back; the producer sends A (at least) once it has the count.
+  await proxy.releaseOne();
+  await proxy.requests(ApiKey.Produce);
+  // Now the count is cached: a call made now must still queue behind B.
+  sent.push(producer.send('ordered', records('C')));
+  proxy.releaseAll();
+  await Promise.all(sent);
+  const [p] = await fetch(c, [{ topic: 'ordered', partition: 0, offset: 0n, maxBytes: 1 << 20 }]);
+  const values = decodeRecordBatches(p!.records).flatMap((b) => b.records.map((r) => r.value!.toString()));
+  t.same(values, [...records('A'), ...records('B'), ...records('C')].map((r) => r.value), 'A, B, C in send() order');
+});
+
+t.test('flush() waits for calls still waiting for their partition count', async (t) => {
+  const broker = await startBroker(t);
+  const c = await broker.connect();
+  await createTopic(c, 'flushed', 1);
+  const producer = new Producer({ broker: `127.0.0.1:${broker.port}`, acks: 1, lingerMs: 60_000 });
+  t.teardown(() => producer.close());
+  const pending = producer.send('flushed', { value: 'x' });
+  await producer.flush();
+  const [p] = await fetch(c, [{ topic: 'flushed', partition: 0, offset: 0n }]);
+  t.equal(p!.highWatermark, 1n, 'the record was written when flush() returned');
+  t.equal((await pending)[0]!.offset, 0n);
+});
