@@ -13,7 +13,7 @@ import { kafkaFetchTemplate } from './broker-fanout.js';
 import { writeSvg } from './chart.js';
 import { KafkaBenchClient, KafkaRequestError, retryKafka } from './kafka-requests.js';
 import { withSluiceAndKafka } from './kafka-peer.js';
-import { DRAIN_TIMEOUT_MS, latencySpec, stampedValue, startMeasuringConsumer, timeStream, type LatencyBenchOptions, type LatencyRun } from './latency.js';
+import { DRAIN_TIMEOUT_MS, latencySpec, medianRun, stampedValue, startMeasuringConsumer, timeStream, type LatencyBenchOptions, type LatencyRun } from './latency.js';
 import type { LatencyPeerWorkerConfig } from './latency-peer-worker.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 
@@ -74,27 +74,33 @@ export async function runLatencyPeer(o: LatencyPeerOptions): Promise<LatencyPeer
     // An unmeasured warm-up cell per broker first: the JVM's JIT compiles the hot paths (Kafka's
     // first cells otherwise pay for it) and both brokers have served a stream before.
     for (const t of targets) await runCell(t.port, t.pid, 'latency-warm-up', 0, { ...o, seconds: Math.min(2, o.seconds) });
-    const runs: LatencyPeerReport['runs'] = [];
-    for (const fanout of o.fanout) {
-      for (const t of targets) {
-        const run = await runCell(t.port, t.pid, `latency-${fanout}`, fanout, o);
-        runs.push({ broker: t.broker, ...run });
-        o.progress?.(++done, o.fanout.length * targets.length, `${t.broker} fan-out ${fanout}`);
-        o.log?.(`bench latency: ${t.broker} fan-out ${fanout}: p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms`);
+    // The brokers alternate within each fan-out and round.
+    const rounds = Math.max(1, o.repeat);
+    const all = new Map<string, LatencyPeerReport['runs']>();
+    for (let round = 0; round < rounds; round++) {
+      for (const fanout of o.fanout) {
+        for (const t of targets) {
+          const run = { broker: t.broker, ...(await runCell(t.port, t.pid, `latency-${fanout}-${round}`, fanout, o)) };
+          all.set(`${t.broker} ${fanout}`, [...(all.get(`${t.broker} ${fanout}`) ?? []), run]);
+          o.progress?.(++done, o.fanout.length * targets.length * rounds, `${t.broker} fan-out ${fanout}`);
+          o.log?.(`bench latency: ${t.broker} fan-out ${fanout}: p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms`);
+        }
       }
     }
+    const runs = o.fanout.flatMap((fanout) => targets.map((t) => medianRun(all.get(`${t.broker} ${fanout}`)!)));
     const { progress: _p, log: _l, dir: _d, ...config } = o;
     return { machine: machineInfo(), config, peer: { name: 'Apache Kafka', version: peer.version }, runs };
   }, o.brokerArgs);
 }
 
 export function latencyPeerTable(report: LatencyPeerReport): string {
-  const head = '| fan-out consumers | p50 ms Sluice / Kafka | p99 ms Sluice / Kafka | p99.9 ms Sluice / Kafka | records/s achieved Sluice / Kafka | broker CPU (cores) Sluice / Kafka |\n|---|---|---|---|---|---|\n';
+  const head = '| fan-out consumers | p50 ms Sluice / Kafka | p99 ms Sluice / Kafka (median run) | every run\'s p99 ms Sluice / Kafka | p99.9 ms Sluice / Kafka | records/s achieved Sluice / Kafka | broker CPU (cores) Sluice / Kafka |\n|---|---|---|---|---|---|---|\n';
   const rows = report.config.fanout.map((fanout) => {
     const s = report.runs.find((r) => r.broker === 'sluice' && r.fanout === fanout)!;
     const k = report.runs.find((r) => r.broker === 'kafka' && r.fanout === fanout)!;
     const pair = (a: number, b: number, d = 2) => `${a.toFixed(d)} / ${b.toFixed(d)}`;
-    return `| ${fanout} | ${pair(s.p50Ms, k.p50Ms)} | ${pair(s.p99Ms, k.p99Ms)} | ${pair(s.p999Ms, k.p999Ms)} | ${pair(s.achievedPerSec, k.achievedPerSec, 0)} | ${pair(s.brokerCores, k.brokerCores)} |\n`;
+    const runs = (r: LatencyRun) => r.p99RunsMs?.map((v) => v.toFixed(0)).join(', ') ?? '-';
+    return `| ${fanout} | ${pair(s.p50Ms, k.p50Ms)} | ${pair(s.p99Ms, k.p99Ms)} | ${runs(s)} / ${runs(k)} | ${pair(s.p999Ms, k.p999Ms)} | ${pair(s.achievedPerSec, k.achievedPerSec, 0)} | ${pair(s.brokerCores, k.brokerCores)} |\n`;
   });
   return head + rows.join('');
 }

@@ -2,6 +2,7 @@
 
 import { tmpdir } from 'node:os';
 import { appendTable, defaultAppendOptions, runAppendBench } from '../../bench/append.js';
+import { reportFiles } from './bench-progress.js';
 
 export interface BenchAppendFlags {
   seconds: number;
@@ -9,10 +10,12 @@ export interface BenchAppendFlags {
   writers: number;
   maxMib: number;
   dir?: string;
-  json: string;
+  json?: string;
+  publish?: boolean;
 }
 
 export async function runBenchAppend(flags: BenchAppendFlags): Promise<void> {
+  const { json } = reportFiles('append', flags);
   const report = await runAppendBench({
     ...defaultAppendOptions,
     seconds: flags.seconds,
@@ -20,11 +23,11 @@ export async function runBenchAppend(flags: BenchAppendFlags): Promise<void> {
     writers: flags.writers,
     maxBytesPerCase: flags.maxMib * 2 ** 20,
     dir: flags.dir ?? tmpdir(),
-    json: flags.json,
+    json,
     log: (line) => process.stderr.write(line + '\n'),
   });
   const m = report.machine;
   console.log(`${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`);
   console.log(appendTable(report));
-  console.log(`\nJSON: ${flags.json}`);
+  console.log(`\nJSON: ${json}`);
 }

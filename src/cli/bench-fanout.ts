@@ -3,7 +3,7 @@
 
 import { tmpdir } from 'node:os';
 import { brokerFanoutTable, peerComparisonTable, runBrokerFanout, writeBrokerFanoutChart, type BrokerFanoutOptions } from '../../bench/broker-fanout.js';
-import { benchProgress, publishReport } from './bench-progress.js';
+import { benchProgress, publishReport, reportFiles, type ReportFlags } from './bench-progress.js';
 
 /** The benchmark's options as flags: `--seconds` is its `minSeconds`, `--protocol` its `protocols`; output files and `--quick` added. */
 export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log' | 'protocols' | 'peer'> & {
@@ -14,9 +14,7 @@ export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 
   seconds: number;
   quick?: boolean;
   dir?: string;
-  json: string;
-  chart: string;
-};
+} & ReportFlags;
 
 export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
   const quick = flags.quick === true;
@@ -40,7 +38,8 @@ export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
     log: bar.log,
     progress: bar.progress,
   });
-  await publishReport(bar, report, flags, writeBrokerFanoutChart, [
+  const published = flags.peer ? 'fanout-kafka-peer' : flags.protocol.includes('kafka') ? 'fanout-kafka' : 'fanout';
+  await publishReport(bar, report, reportFiles(published, flags), writeBrokerFanoutChart, [
     ...report.config.topics.map((t) => `topic ${t.name}: ${(t.bytes / 2 ** 30).toFixed(2)} GiB in ${t.partitions} partition(s)`),
     `preloaded at ${report.preload.mbPerSec.toFixed(0)} MB/s${report.peer ? `; ${report.peer.name} ${report.peer.version} at ${report.peer.preload.mbPerSec.toFixed(0)} MB/s, answering ${report.peer.startSeconds.toFixed(1)} s after its start` : ''}`,
     brokerFanoutTable(report),

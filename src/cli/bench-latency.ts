@@ -4,7 +4,7 @@
 import { tmpdir } from 'node:os';
 import { latencyTable, runLatencyBench, writeLatencyChart, type LatencyBenchOptions } from '../../bench/latency.js';
 import { latencyPeerTable, runLatencyPeer, writeLatencyPeerChart } from '../../bench/latency-peer.js';
-import { benchProgress, publishReport } from './bench-progress.js';
+import { benchProgress, publishReport, reportFiles, type ReportFlags } from './bench-progress.js';
 
 export type BenchLatencyFlags = Omit<LatencyBenchOptions, 'dir' | 'progress' | 'log'> & {
   /** `--peer kafka`: the same Kafka-protocol clients against Sluice's Kafka listener and Apache Kafka. */
@@ -12,19 +12,18 @@ export type BenchLatencyFlags = Omit<LatencyBenchOptions, 'dir' | 'progress' | '
   peerVersion: string;
   quick?: boolean;
   dir?: string;
-  json: string;
-  chart: string;
-};
+} & ReportFlags;
 
 export async function runBenchLatency(flags: BenchLatencyFlags): Promise<void> {
   const bar = benchProgress('latency');
-  const { quick, dir, json, chart, peer, peerVersion, ...options } = flags;
+  const { quick, dir, json, chart, publish, peer, peerVersion, ...options } = flags;
+  const files = reportFiles(peer ? 'latency-kafka-peer' : 'latency', { json, chart, publish });
   const quickOptions = quick === true ? { fanout: [0, 16], seconds: 1, rate: 2000 } : {};
   if (peer) {
     const { path: _path, ...rest } = options;
     const report = await runLatencyPeer({ ...rest, ...quickOptions, peerVersion, dir: dir ?? tmpdir(), log: bar.log, progress: bar.progress });
     const c = report.config;
-    await publishReport(bar, report, { json, chart }, writeLatencyPeerChart, [
+    await publishReport(bar, report, files, writeLatencyPeerChart, [
       `Sluice (Kafka listener) vs ${report.peer.name} ${report.peer.version}: ${c.rate} records/s of ${c.recordBytes} B for ${c.seconds} s, acks=${c.acks}, a batch every ${Math.max(1, c.lingerMs)} ms; fan-out Fetch v4 of ${c.fanoutFetchBytes} B, minBytes ${c.fanoutMinBytes}, maxWaitMs ${c.fanoutMaxWaitMs}`,
       latencyPeerTable(report),
     ]);
@@ -38,7 +37,7 @@ export async function runBenchLatency(flags: BenchLatencyFlags): Promise<void> {
     progress: bar.progress,
   });
   const c = report.config;
-  await publishReport(bar, report, { json, chart }, writeLatencyChart, [
+  await publishReport(bar, report, files, writeLatencyChart, [
     `${c.rate} records/s of ${c.recordBytes} B for ${c.seconds} s, acks=${c.acks}, linger ${c.lingerMs} ms; fan-out fetches of ${c.fanoutFetchBytes} B, minBytes ${c.fanoutMinBytes}, maxWaitMs ${c.fanoutMaxWaitMs}; ${c.path} path`,
     latencyTable(report),
   ]);

@@ -4,7 +4,7 @@
 import { tmpdir } from 'node:os';
 import { produceTable, runProduceBench, writeProduceChart, type ProduceBenchOptions } from '../../bench/produce.js';
 import { producePeerTable, runProducePeer, writeProducePeerChart } from '../../bench/produce-peer.js';
-import { benchProgress, publishReport } from './bench-progress.js';
+import { benchProgress, publishReport, reportFiles, type ReportFlags } from './bench-progress.js';
 
 export type BenchProduceFlags = Omit<ProduceBenchOptions, 'dir' | 'progress' | 'log'> & {
   /** `--peer kafka`: the same Kafka-protocol producer against Sluice's Kafka listener and Apache Kafka. */
@@ -13,14 +13,13 @@ export type BenchProduceFlags = Omit<ProduceBenchOptions, 'dir' | 'progress' | '
   inFlight: number;
   quick?: boolean;
   dir?: string;
-  json: string;
-  chart: string;
-};
+} & ReportFlags;
 
 export async function runBenchProduce(flags: BenchProduceFlags): Promise<void> {
   const quick = flags.quick === true;
   const bar = benchProgress('produce');
-  const { quick: _q, dir, json, chart, peer, peerVersion, inFlight, ...options } = flags;
+  const { quick: _q, dir, json, chart, publish, peer, peerVersion, inFlight, ...options } = flags;
+  const files = reportFiles(peer ? 'produce-kafka-peer' : 'produce', { json, chart, publish });
   if (peer) {
     const report = await runProducePeer({
       recordBytes: quick ? [1024] : options.recordBytes,
@@ -35,7 +34,7 @@ export async function runBenchProduce(flags: BenchProduceFlags): Promise<void> {
       log: bar.log,
       progress: bar.progress,
     });
-    await publishReport(bar, report, { json, chart }, writeProducePeerChart, [
+    await publishReport(bar, report, files, writeProducePeerChart, [
       `Sluice (Kafka listener) vs ${report.peer.name} ${report.peer.version}: ${options.batchBytes} B batches, ${inFlight} requests in flight, ${options.partitions} partition(s)`,
       producePeerTable(report),
     ]);
@@ -49,7 +48,7 @@ export async function runBenchProduce(flags: BenchProduceFlags): Promise<void> {
     progress: bar.progress,
   });
   const c = report.config;
-  await publishReport(bar, report, { json, chart }, writeProduceChart, [
+  await publishReport(bar, report, files, writeProduceChart, [
     `linger ${c.lingerMs} ms, batches of ${c.batchBytes} B, ${c.sendRecords} records per send(), ${c.partitions} partition(s)`,
     produceTable(report),
   ]);

@@ -1,6 +1,9 @@
 // What the benchmark commands share: the progress bar drawn on stderr (cli-progress) and their
 // log lines, printed only until the bar appears; then the report as JSON, chart and stdout.
 
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { machineLine, type MachineInfo } from '../../bench/machine.js';
 import { writeJson } from '../../bench/util.js';
@@ -39,4 +42,22 @@ export async function publishReport<R extends { machine: MachineInfo }>(
   writeJson(files.json, report);
   await writeChart(report, files.chart);
   console.log([machineLine(report.machine), ...lines, `JSON: ${files.json}`, `chart: ${files.chart}`].join('\n'));
+}
+
+/** What a run's flags say about its output files. */
+export interface ReportFlags {
+  json?: string;
+  chart?: string;
+  publish?: boolean;
+}
+
+/**
+ * Where a run writes its JSON and chart: `--publish` the published files of `name` (what the README
+ * shows, `bench/results/<name>.json|svg`), else `--json`/`--chart` as given, else a fresh temp dir.
+ * A run never rewrites the published results unless asked to.
+ */
+export function reportFiles(name: string, flags: ReportFlags): { json: string; chart: string } {
+  if (flags.publish) return { json: `bench/results/${name}.json`, chart: `bench/results/${name}.svg` };
+  const json = flags.json ?? join(mkdtempSync(join(tmpdir(), `sluice-bench-${name}-`)), `${name}.json`);
+  return { json, chart: flags.chart ?? json.replace(/(\.json)?$/, '.svg') };
 }

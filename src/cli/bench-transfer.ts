@@ -2,6 +2,7 @@
 
 import { tmpdir } from 'node:os';
 import { defaultFanoutOptions, fanoutTable, runFanoutBench, type FanoutPath } from '../../bench/transfer-fanout.js';
+import { reportFiles } from './bench-progress.js';
 
 export interface BenchTransferFlags {
   logMib: number;
@@ -12,10 +13,12 @@ export interface BenchTransferFlags {
   sliceKib: number;
   sweep: boolean;
   dir?: string;
-  json: string;
+  json?: string;
+  publish?: boolean;
 }
 
 export async function runBenchTransfer(flags: BenchTransferFlags): Promise<void> {
+  const { json } = reportFiles('transfer-fanout', flags);
   const report = await runFanoutBench({
     ...defaultFanoutOptions,
     logBytes: flags.logMib * 2 ** 20,
@@ -27,11 +30,11 @@ export async function runBenchTransfer(flags: BenchTransferFlags): Promise<void>
     sweep: flags.sweep,
     sweepConsumers: flags.consumers.includes(16) ? 16 : flags.consumers[flags.consumers.length - 1]!,
     dir: flags.dir ?? tmpdir(),
-    json: flags.json,
+    json,
     log: (line) => process.stderr.write(line + '\n'),
   });
   const m = report.machine;
   console.log(`${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}`);
   console.log(fanoutTable(report));
-  console.log(`\nJSON: ${flags.json}`);
+  console.log(`\nJSON: ${json}`);
 }

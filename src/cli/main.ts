@@ -125,24 +125,29 @@ for (const c of clientCommands) c.addOption(brokerOption()).addOption(tokenOptio
 const bench = program.command('bench').description('benchmarks that write JSON and print a table');
 
 /** The options every broker benchmark shares: where the broker's data lives and where the report goes. */
-function reportOptions(command: Command, name: string): Command {
+/** Where a benchmark writes: a fresh temp dir unless told (`--json`, `--chart`), `--publish` for the README's files. */
+function reportOptions(command: Command, chart = true): Command {
+  command
+    .option('--dir <dir>', "where the benchmark's broker or logs keep their data (removed after)")
+    .option('--json <file>', 'write the report here (default: a fresh temp dir, printed)');
+  if (chart) command.option('--chart <file>', 'write the chart here (default: beside the JSON)');
   return command
-    .option('--dir <dir>', 'where the broker keeps its data (removed after)')
-    .option('--json <file>', 'write the report here', `bench/results/${name}.json`)
-    .option('--chart <file>', 'write the chart here', `bench/results/${name}.svg`);
+    .option('--publish', "write the published results the README shows (bench/results/<name>.json and .svg)")
+    .hook('preAction', (cmd) => {
+      const o = cmd.opts<{ publish?: boolean; quick?: boolean; json?: string; chart?: string }>();
+      if (o.publish && o.quick) cmd.error('error: --quick runs are smoke tests; they are not published (drop --publish or --quick)', { exitCode: 2 });
+      if (o.publish && (o.json || o.chart)) cmd.error('error: --publish names its own files; drop --json/--chart', { exitCode: 2 });
+    });
 }
-bench
-  .command('append')
+reportOptions(bench.command('append'), false)
   .description('append throughput: batch sizes x (page cache, fsync each, group commit)')
   .option('--seconds <s>', 'time per case', positiveNumber, 2)
   .option('--sizes <bytes,...>', 'batch sizes', numberList, [1024, 16384, 1048576])
   .option('--writers <n>', 'concurrent writers for group commit', positiveNumber, 16)
   .option('--max-mib <n>', 'byte budget per case, MiB', positiveNumber, 1024)
-  .option('--dir <dir>', 'where the benchmark logs live (removed after)')
-  .option('--json <file>', 'write the report here', 'bench/results/append.json')
   .action(runBenchAppend);
 
-reportOptions(bench.command('fanout'), 'fanout')
+reportOptions(bench.command('fanout'))
   .description('broker fan-out: a broker per fetch path, N native consumers reading the whole topic with Fetch requests, beside the raw sendfile limit')
   .option('--protocol <p,...>', `front doors to fetch through (${FANOUT_PROTOCOLS.join(', ')}); Sluice's own is always measured beside the others`, protocolList, ['sluice'])
   .option('--gib <n>', 'data to preload, GiB', positiveNumber, 1)
@@ -161,7 +166,7 @@ reportOptions(bench.command('fanout'), 'fanout')
   .option('--quick', 'a smoke run in well under a minute: 64 MiB, 1 and 16 consumers, one short run per cell (correctness only)')
   .action(runBenchFanout);
 
-reportOptions(bench.command('produce'), 'produce')
+reportOptions(bench.command('produce'))
   .description('produce throughput: TypeScript producers (one per worker thread) x record sizes x acks, into a broker process')
   .option('--record-bytes <n,...>', 'record sizes', numberList, [100, 1024, 16384])
   .option('--producers <n,...>', 'concurrent producers', numberList, [1, 8])
@@ -179,12 +184,13 @@ reportOptions(bench.command('produce'), 'produce')
   .option('--quick', 'a smoke run: 1 KiB records, 1 and 2 producers, half a second per cell (correctness only)')
   .action(runBenchProduce);
 
-reportOptions(bench.command('latency'), 'latency')
+reportOptions(bench.command('latency'))
   .description('end-to-end latency (send() to receipt) of a fixed-rate stream while N other consumers tail the same partition')
   .option('--rate <n>', 'records per second offered', positiveNumber, 10_000)
   .option('--record-bytes <n>', 'bytes per record (the first 12 carry the send time and a sequence number)', positiveNumber, 1024)
   .option('--seconds <s>', 'producing time per cell', positiveNumber, 5)
   .option('--fanout <n,...>', 'fan-out consumer counts (0 for none)', countList, [0, 16, 256])
+  .option('--repeat <n>', 'runs per cell, modes alternating; the median run by p99 is reported, with every run\'s p99', positiveNumber, 1)
   .option('--consume <m,...>', `how the consumers read, a cell each (${CONSUME_MODES.join(', ')}: long-poll fetches, or push subscriptions whose window is --fanout-fetch-bytes)`, consumeModeList, [...CONSUME_MODES])
   .option('--acks <a>', 'acks (1 or all)', (v) => acksList(v)[0]!, 1)
   .option('--linger-ms <ms>', "the producer's lingerMs", nonNegativeNumber, 0)
@@ -199,8 +205,7 @@ reportOptions(bench.command('latency'), 'latency')
   .option('--quick', 'a smoke run: 2,000 records/s for 1 s, fan-out 0 and 16 (correctness only)')
   .action(runBenchLatency);
 
-bench
-  .command('transfer')
+reportOptions(bench.command('transfer'), false)
   .description('transfer-level fan-out: N consumers read one log from the page cache through the transfer engine alone (no broker, no protocol), per fetch path, beside a raw sendfile baseline and the io_uring splice experiment (raw-uring)')
   .option('--log-mib <n>', 'size of the log, MiB', positiveNumber, 1024)
   .option('--consumers <n,...>', 'consumer counts', numberList, [1, 4, 16, 64])
@@ -209,8 +214,6 @@ bench
   .option('--repeat <n>', 'runs of the main grid, paths alternating; each cell reports its median run', positiveNumber, 1)
   .option('--slice-kib <n>', 'bytes per fetch, KiB', positiveNumber, 1024)
   .option('--no-sweep', 'skip the call size x send buffer sweep')
-  .option('--dir <dir>', 'where the benchmark log lives (removed after)')
-  .option('--json <file>', 'write the report here', 'bench/results/transfer-fanout.json')
   .action(runBenchTransfer);
 
 function acksList(value: string): Array<1 | 'all'> {
