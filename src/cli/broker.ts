@@ -6,7 +6,7 @@
 
 import { pino, type Logger } from 'pino';
 import { SluiceError } from '../errors.js';
-import { Broker } from '../server/broker.js';
+import { Broker, SLUICE_VERSION } from '../server/broker.js';
 import { resolveBrokerSettings, type ResolvedSettings } from './broker-settings.js';
 
 export async function runBroker(flags: Record<string, unknown>): Promise<void> {
@@ -18,7 +18,7 @@ export async function runBroker(flags: Record<string, unknown>): Promise<void> {
   }
   const logger = makeLogger(settings);
   const { config } = settings;
-  logger.info({ config, sources: settings.sources }, 'starting sluice broker');
+  logger.info({ version: SLUICE_VERSION, node: process.versions.node, config, sources: settings.sources }, 'starting sluice broker');
 
   let broker: Broker;
   try {

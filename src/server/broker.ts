@@ -80,7 +80,7 @@ export class Broker {
     this.topics = topics;
     this.groups = groups;
     this.#engine = engine;
-    this.metrics = new BrokerMetrics(topics, groups, engine);
+    this.metrics = new BrokerMetrics(topics, groups, engine, SLUICE_VERSION);
     this.#log = new LogService(topics, this.metrics);
     let sluice: ConnectionServices | undefined;
     let kafka: ConnectionServices | undefined;
@@ -140,7 +140,7 @@ export class Broker {
         this.#kafkaListening = true;
       }
       if (config.metricsPort !== null) {
-        const { server, address } = await serveMetrics(this.metrics, config.host, config.metricsPort);
+        const { server, address } = await serveMetrics(this.metrics, config.host, config.metricsPort, () => (this.#stopping ? 'stopping' : 'serving'));
         this.#metricsServer = server;
         this.#metricsAddress = address;
       }

@@ -29,9 +29,13 @@ export class BrokerMetrics implements LogObserver {
   readonly #closedForProtocol: Counter<'reason'>;
   readonly #closedIdle: Counter;
 
-  constructor(topics: TopicRegistry, groups: GroupCoordinator, engine: TransferEngine) {
+  constructor(topics: TopicRegistry, groups: GroupCoordinator, engine: TransferEngine, version: string) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
+    new Gauge({ name: 'sluice_build_info', help: 'Always 1; the labels say which Sluice and Node run', labelNames: ['version', 'node'] as const, registers }).set(
+      { version, node: process.versions.node },
+      1,
+    );
     const traffic = this.#traffic;
     const perTopic = (name: string, help: string, read: (t: TopicTraffic) => number) =>
       new Counter({
@@ -194,10 +198,24 @@ export class BrokerMetrics implements LogObserver {
 }
 
 /** Serves `GET /metrics` in Prometheus text format. */
-export async function serveMetrics(metrics: BrokerMetrics, host: string, port: number): Promise<{ server: Server; address: AddressInfo }> {
+/** What the health endpoints report: `serving` once listening, `stopping` from the first stop signal on. */
+export type BrokerState = 'serving' | 'stopping';
+
+/**
+ * The HTTP endpoint beside the listeners: `GET /metrics` (Prometheus text), and `GET /healthz` and
+ * `GET /readyz` for supervisors and load balancers: 200 with `{"status":"serving"}` while the broker
+ * serves, 503 with `{"status":"stopping"}` once it is stopping (it still drains connections then).
+ */
+export async function serveMetrics(metrics: BrokerMetrics, host: string, port: number, state: () => BrokerState = () => 'serving'): Promise<{ server: Server; address: AddressInfo }> {
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && (path === '/healthz' || path === '/readyz')) {
+      const now = state();
+      res.writeHead(now === 'serving' ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ status: now })}\n`);
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics, /healthz or /readyz\n');
       return;
     }
     metrics.registry.metrics().then(
