@@ -96,3 +96,41 @@ t.test('exit codes: 0 done, 1 failed (with the error code), 2 usage', async (t) 
     t.match(help.stdout, /--broker <host:port>/, `${cmd.join(' ')} --help`);
   }
 });
+
+t.test('usage errors exit 2; an unknown topic or partition is said, not waited for; `| head` ends quietly', async (t) => {
+  const broker = await startBroker(t);
+  const b = ['--broker', `127.0.0.1:${broker.port}`];
+  t.equal((await sluice(['topics', 'create', 'three', '--partitions', '3', ...b])).status, 0);
+  const noPartition = await sluice(['consume', 'three', '--offset', '5', ...b]);
+  t.equal(noPartition.status, 2, '--offset without --partition is a usage error');
+  t.match(noPartition.stderr, /^sluice: usage: --offset needs --partition$/m);
+  const badOffset = await sluice(['consume', 'three', '--partition', '0', '--offset', 'soon', ...b]);
+  t.equal(badOffset.status, 2);
+  const nosuch = await sluice(['consume', 'nosuch', '--group', 'g', '--timeout-ms', '60000', ...b]);
+  t.equal(nosuch.status, 1, 'a group consumer of a missing topic fails at once');
+  t.match(nosuch.stderr, /UNKNOWN_TOPIC_OR_PARTITION/);
+  const partition = await sluice(['consume', 'three', '--partition', '9', '--timeout-ms', '500', ...b]);
+  t.equal(partition.status, 1);
+  t.match(partition.stderr, /three has 3 partitions; there is no partition 9/);
+
+  // A reader that closes early: the consumer ends with 0 and says nothing.
+  const lines = Array.from({ length: 20_000 }, (_, i) => `line ${i}`).join('\n') + '\n';
+  t.equal((await sluice(['produce', 'three', '--partition', '0', ...b], lines)).status, 0);
+  const piped = spawnSync('sh', ['-c', `"${process.execPath}" "${MAIN}" consume three --partition 0 --offset 0 --timeout-ms 2000 --broker 127.0.0.1:${broker.port} | head -n 3`], { encoding: 'utf8' });
+  t.equal(piped.stdout, 'line 0\nline 1\nline 2\n');
+  t.equal(piped.stderr, '', 'no EPIPE complaint');
+  const status = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${MAIN}" consume three --partition 0 --offset 0 --timeout-ms 2000 --broker 127.0.0.1:${broker.port} | head -n 1 > /dev/null`], { encoding: 'utf8' });
+  t.equal(status.status, 0, 'the consumer exits 0 when its reader is gone');
+});
+
+t.test('--broker HOST alone means the default port', async (t) => {
+  const { parseBroker } = await import('../src/client/broker-client.js');
+  t.same(parseBroker('localhost'), { host: 'localhost', port: 9292 });
+  t.same(parseBroker('10.0.0.5'), { host: '10.0.0.5', port: 9292 });
+  t.same(parseBroker('[::1]'), { host: '::1', port: 9292 });
+  t.same(parseBroker('::1'), { host: '::1', port: 9292 });
+  t.same(parseBroker('[::1]:9000'), { host: '::1', port: 9000 });
+  t.same(parseBroker('broker-1:9092'), { host: 'broker-1', port: 9092 });
+  t.throws(() => parseBroker('host:notaport'), { code: 'INVALID_CONFIG' });
+  t.throws(() => parseBroker(''), { code: 'INVALID_CONFIG' });
+});

@@ -5,6 +5,8 @@ import { clientOptions } from './client-options.js';
 import { once } from 'node:events';
 import { Consumer, type Message } from '../client/consumer.js';
 import { BrokerClient } from '../client/broker-client.js';
+import { SluiceError } from '../errors.js';
+import { UsageError } from './usage-error.js';
 
 export interface ConsumeFlags {
   broker: string;
@@ -19,7 +21,14 @@ export interface ConsumeFlags {
 }
 
 export async function consumeTopic(topic: string, flags: ConsumeFlags): Promise<void> {
-  if (flags.offset !== undefined && flags.partition === undefined) throw new Error('--offset needs --partition');
+  if (flags.offset !== undefined && flags.partition === undefined) throw new UsageError('--offset needs --partition');
+  const offset = offsetFlag(flags.offset);
+  // The topic (and the partition asked for) must exist: a consumer would otherwise wait for it in silence.
+  const client = new BrokerClient(clientOptions(flags));
+  const partitions = await client.partitionCount(topic).finally(() => client.close());
+  if (flags.partition !== undefined && flags.partition >= partitions) {
+    throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${topic} has ${partitions} partition${partitions === 1 ? '' : 's'}; there is no partition ${flags.partition}`);
+  }
   const consumer = new Consumer({ ...clientOptions(flags), ...(flags.group ? { groupId: flags.group } : {}), fromBeginning: flags.fromBeginning === true });
   let count = 0;
   let lastMessage: Message | undefined;
@@ -31,12 +40,10 @@ export async function consumeTopic(topic: string, flags: ConsumeFlags): Promise<
   };
   try {
     if (flags.partition !== undefined) {
-      await consumer.assign([{ topic, partition: flags.partition, ...offsetFlag(flags.offset) }]);
+      await consumer.assign([{ topic, partition: flags.partition, ...offset }]);
     } else if (flags.group) {
       consumer.subscribe([topic]);
     } else {
-      const client = new BrokerClient(clientOptions(flags));
-      const partitions = await client.partitionCount(topic).finally(() => client.close());
       await consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition })));
     }
     resetIdle();
@@ -63,7 +70,7 @@ export async function consumeTopic(topic: string, flags: ConsumeFlags): Promise<
 
 function offsetFlag(offset: string | undefined): { offset?: bigint } {
   if (offset === undefined || offset === 'committed') return {};
-  if (!/^\d+$/.test(offset)) throw new Error(`--offset must be a number, got ${JSON.stringify(offset)}`);
+  if (!/^\d+$/.test(offset)) throw new UsageError(`--offset must be a number or committed, got ${JSON.stringify(offset)}`);
   return { offset: BigInt(offset) };
 }
 

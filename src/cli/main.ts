@@ -3,6 +3,7 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_BROKER } from '../client/broker-client.js';
+import { UsageError } from './usage-error.js';
 import { consumeTopic } from './consume.js';
 import { groupsDescribe, groupsList } from './groups.js';
 import { produceLines } from './produce.js';
@@ -242,11 +243,22 @@ function cli<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: 
     try {
       await fn(...args);
     } catch (err) {
+      if (err instanceof UsageError) {
+        process.stderr.write(`sluice: usage: ${err.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
       const e = err as Error & { code?: string };
       process.stderr.write(`sluice: ${e.code && e.name === 'SluiceError' ? `${e.code}: ` : ''}${e.message}\n`);
       process.exitCode = 1;
     }
   };
 }
+
+// A reader that stops reading (`sluice consume ... | head`) is done with us: end quietly, as cat does.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 await program.parseAsync();

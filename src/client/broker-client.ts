@@ -19,10 +19,17 @@ export interface ClientOptions {
   retryBackoffMs?: number;
 }
 
-export const DEFAULT_BROKER = '127.0.0.1:9292';
+export const DEFAULT_PORT = 9292;
+export const DEFAULT_BROKER = `127.0.0.1:${DEFAULT_PORT}`;
 
+/** `host:port`, or a host alone for the default port (9292), as kcat's `-b localhost` means its default. */
 export function parseBroker(address: string): { host: string; port: number } {
-  const m = /^(.*):(\d+)$/.exec(address.trim());
+  const trimmed = address.trim();
+  // A bare host: a name, an IPv4 address, or a bracketed or plain IPv6 address (two colons or more).
+  if (trimmed !== '' && (/^[^:]+$/.test(trimmed) || /^\[[^\]]+\]$/.test(trimmed) || (trimmed.split(':').length > 2 && !/^\[/.test(trimmed)))) {
+    return { host: trimmed.replace(/^\[(.*)\]$/, '$1'), port: DEFAULT_PORT };
+  }
+  const m = /^(.*):(\d+)$/.exec(trimmed);
   const port = m ? Number(m[2]) : NaN;
   if (!m || !m[1] || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new SluiceError('INVALID_CONFIG', `broker address must be host:port, got ${JSON.stringify(address)}`);
