@@ -21,6 +21,7 @@ export { encodeRequest, encodeResponse, decodeRequestMeta, decodeResponseMeta, t
 export { FrameDecoder, FramingError, framePrefix, type FrameEvent } from './protocol/frame.js';
 export * from './protocol/messages.js';
 export { Broker, type BrokerConfig } from './server/broker.js';
+export { startBroker, type StartBrokerOptions, type EmbeddedBroker } from './embedded.js';
 export { Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata, type Acks } from './client/producer.js';
 export { Consumer, type ConsumerOptions, type Message, type MessageBatch, type TopicPartition } from './client/consumer.js';
 export { Admin, type TopicDescription, type GroupDescription } from './client/admin.js';
