@@ -5,6 +5,8 @@
 // minus send time. Records must arrive complete, CRC-checked and in order.
 
 import { parentPort, workerData } from 'node:worker_threads';
+// The addon's hardware CRC-32C for the codec (clients fall back to pure TypeScript without it).
+import '../src/native.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
 import { KafkaBenchClient } from './kafka-requests.js';
 

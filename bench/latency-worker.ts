@@ -6,6 +6,8 @@
 // and in order.
 
 import { parentPort, workerData } from 'node:worker_threads';
+// The addon's hardware CRC-32C for the codec (clients fall back to pure TypeScript without it).
+import '../src/native.js';
 import { Consumer } from '../src/client/consumer.js';
 import { Subscription } from '../src/client/subscription.js';
 import type { ConsumeMode } from './latency.js';

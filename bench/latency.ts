@@ -15,7 +15,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { Connection } from '../src/client/connection.js';
 import { Producer } from '../src/client/producer.js';
 import { native } from '../src/native.js';
-import type { NativeFetchLoad, NativeFetchLoadResult } from '../native/index.cjs';
+import type { NativeFetchLoad, NativeFetchLoadResult } from 'sluice/native';
 import { ApiKey } from '../src/protocol/messages.js';
 import type { FetchPath } from '../src/transfer/engine.js';
 import { processCpuSeconds, threadCpuSeconds, threadCpuSince, withBenchBroker } from './broker-process.js';

@@ -3,6 +3,8 @@
 // Kafka's buffer.memory does), and timing every send() call to its acknowledgement.
 
 import { parentPort, workerData } from 'node:worker_threads';
+// The addon's hardware CRC-32C for the codec (clients fall back to pure TypeScript without it).
+import '../src/native.js';
 import { Producer, type ProducerRecord } from '../src/client/producer.js';
 
 export interface ProduceWorkerConfig {

@@ -2,7 +2,7 @@
 
 export { SluiceError, ERRORS, type ErrorCode } from './errors.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
-export { crc32c } from './native.js';
+export { crc32c, nativeAvailable } from './native.js';
 export { PartitionLog, type AppendResult, type FileRange, type LogSlice, type LogOptions, type LogStats } from './storage/partition-log.js';
 export {
   encodeRecordBatch,

@@ -10,7 +10,7 @@
 // headerCount varint | per header: keyLength varint | key (UTF-8) | valueLength varint | value.
 
 import { SluiceError } from '../errors.js';
-import { crc32c } from '../native.js';
+import { crc32c } from './crc32c.js';
 import { readVarint, varintSize, writeVarint } from './varint.js';
 
 export const BATCH_HEADER_BYTES = 61;
