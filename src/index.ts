@@ -20,8 +20,15 @@ export { Connection, responseError, type ConnectionOptions, type Response } from
 export { encodeRequest, encodeResponse, decodeRequestMeta, decodeResponseMeta, type RequestHeader } from './protocol/codec.js';
 export { FrameDecoder, FramingError, framePrefix, type FrameEvent } from './protocol/frame.js';
 export * from './protocol/messages.js';
-export { Broker, type BrokerConfig } from './server/broker.js';
-export { startBroker, type StartBrokerOptions, type EmbeddedBroker } from './embedded.js';
+// The broker (its metrics, logging, groups) loads only when a broker is started: a client-only
+// user does not pay for it. `sluice/broker` has the Broker class itself.
+export type { BrokerConfig } from './server/broker.js';
+export type { StartBrokerOptions, EmbeddedBroker } from './embedded.js';
+
+/** A broker in this process (see embedded.ts): free ports, a temp data dir that close() removes. */
+export async function startBroker(options?: import('./embedded.js').StartBrokerOptions): Promise<import('./embedded.js').EmbeddedBroker> {
+  return (await import('./embedded.js')).startBroker(options);
+}
 export { Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata, type Acks } from './client/producer.js';
 export { Consumer, type ConsumerOptions, type Message, type MessageBatch, type TopicPartition } from './client/consumer.js';
 export { Admin, type TopicDescription, type GroupDescription } from './client/admin.js';
