@@ -147,3 +147,42 @@ t.test('a kafkajs group of 3 on 6 partitions: balanced, rebalanced when a member
   await new Promise((r) => setTimeout(r, 500));
   t.same([...resumed.keys()].sort(), [0, 1, 2, 3, 4, 5].map((p) => `after-restart-${p}`), 'only what was produced after the last commit');
 });
+
+t.test("kafkajs admin.resetOffsets({ earliest }) commits -2, which Kafka accepts; consumers of the group go on without an error", async (t) => {
+  const broker = await startBroker(t, { kafka: true, args: ['--group-initial-rebalance-delay-ms', '0'] });
+  const kafka = kafkaOf(broker);
+  const admin = kafka.admin();
+  await admin.connect();
+  t.teardown(() => admin.disconnect());
+  await admin.createTopics({ topics: [{ topic: 'reset', numPartitions: 1 }] });
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: 'reset', messages: Array.from({ length: 5 }, (_, i) => ({ value: `r${i}` })) });
+  await producer.disconnect();
+  // The group has committed past everything; a reset to earliest (the group has no members) must be accepted.
+  await admin.setOffsets({ groupId: 'again', topic: 'reset', partitions: [{ partition: 0, offset: '5' }] });
+  await admin.resetOffsets({ groupId: 'again', topic: 'reset', earliest: true });
+  t.same((await admin.fetchOffsets({ groupId: 'again', topics: ['reset'] }))[0]!.partitions, [{ partition: 0, offset: '-2', metadata: null }], 'stored as committed');
+  // kafkajs's consumer treats a negative committed offset as none and applies its own policy
+  // (fromBeginning here); before, the commit itself failed and the consumer crashed.
+  const seen: string[] = [];
+  const consumer = kafka.consumer({ groupId: 'again', maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'reset', fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+  await until(() => seen.length >= 5, 30_000, 'the reset group to read from the beginning');
+  await consumer.disconnect();
+  t.same(seen, ['r0', 'r1', 'r2', 'r3', 'r4']);
+  // Sluice's consumer reads -2 as the tool meant it, earliest, whatever its own reset policy.
+  await admin.resetOffsets({ groupId: 'sluice-reset', topic: 'reset', earliest: true });
+  const { Consumer: SluiceConsumer } = await import('../src/client/consumer.js');
+  const sluice = new SluiceConsumer({ broker: `127.0.0.1:${broker.port}`, groupId: 'sluice-reset', autoCommit: false });
+  t.teardown(() => sluice.close());
+  sluice.subscribe(['reset']);
+  const values: string[] = [];
+  for await (const m of sluice) {
+    values.push(m.value!.toString());
+    if (values.length === 5) break;
+  }
+  t.same(values, ['r0', 'r1', 'r2', 'r3', 'r4']);
+});

@@ -332,9 +332,22 @@ export class Consumer {
       for (const p of r.partitions) if (p.offset !== null) committed.set(keyOf(p.topic, p.partition), p.offset);
     }
     for (const [k, o] of committed) this.#committed.set(k, o);
+    // A committed -2 or -1 (a reset by a tool, as Kafka's tools commit it) means earliest or
+    // latest; other negative offsets, like none, mean the reset policy.
+    const reset = this.#options.fromTimestampMs !== undefined ? BigInt(this.#options.fromTimestampMs) : this.#options.fromBeginning ? -2n : -1n;
+    const tools = new Map<string, bigint>();
+    for (const [k, o] of committed) {
+      if (o >= 0n) continue;
+      committed.delete(k);
+      if (o === -2n || o === -1n) tools.set(k, o);
+    }
     const rest = parts.filter((p) => !committed.has(keyOf(p.topic, p.partition)));
-    const timestamp = this.#options.fromTimestampMs !== undefined ? BigInt(this.#options.fromTimestampMs) : this.#options.fromBeginning ? -2n : -1n;
-    const found = rest.length === 0 ? [] : await this.#listOffsets(rest, timestamp);
+    const byTimestamp = new Map<bigint, TopicPartition[]>();
+    for (const p of rest) {
+      const timestamp = tools.get(keyOf(p.topic, p.partition)) ?? reset;
+      byTimestamp.set(timestamp, [...(byTimestamp.get(timestamp) ?? []), p]);
+    }
+    const found = (await Promise.all([...byTimestamp].map(([timestamp, list]) => this.#listOffsets(list, timestamp)))).flat();
     const late = found.filter((f) => f.offset === null || f.offset === undefined);
     const latest = late.length === 0 ? [] : await this.#listOffsets(late, -1n);
     for (const p of parts) {

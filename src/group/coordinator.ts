@@ -176,9 +176,9 @@ export class GroupCoordinator {
     for (const o of offsets) {
       if (!this.#partitionExists(o.topic, o.partition)) {
         outcomes.push({ topic: o.topic, partition: o.partition, error: new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${o.topic}-${o.partition} does not exist`) });
-      } else if (o.offset < 0n) {
-        outcomes.push({ topic: o.topic, partition: o.partition, error: new SluiceError('OFFSET_OUT_OF_RANGE', `offset ${o.offset} is negative`) });
       } else {
+        // Any offset is stored, as Kafka does: tools commit -2 and -1 to mean "earliest" and
+        // "latest" (kafkajs's admin.resetOffsets), and consumers resolve them when they start.
         outcomes.push({ topic: o.topic, partition: o.partition });
         valid.push(o);
       }

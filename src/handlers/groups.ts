@@ -85,7 +85,7 @@ function describe(ctx: HandlerContext, groupId: string): DescribedGroup {
     const offsets = d.offsets.map((o) => {
       const p = ctx.topics.get(o.topic)?.partitions[o.partition];
       const highWatermark = p?.highWatermark ?? -1n;
-      return { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata, highWatermark, lag: p ? highWatermark - o.offset : -1n };
+      return { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata, highWatermark, lag: p && o.offset >= 0n ? highWatermark - o.offset : -1n };
     });
     return { ...d, offsets };
   } catch (err) {

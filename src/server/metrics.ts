@@ -112,7 +112,8 @@ export class BrokerMetrics implements LogObserver {
           for (const { groupId } of groups.listGroups()) {
             for (const o of groups.describe(groupId).offsets) {
               const p = topics.get(o.topic)?.partitions[o.partition];
-              if (p) this.set({ group: groupId, topic: o.topic, partition: String(o.partition) }, read(o.offset, p.highWatermark));
+              // A negative offset is a tool's reset (-2 earliest, -1 latest), not a position: no lag to report.
+              if (p && o.offset >= 0n) this.set({ group: groupId, topic: o.topic, partition: String(o.partition) }, read(o.offset, p.highWatermark));
             }
           }
         },
