@@ -134,3 +134,41 @@ t.test('--broker HOST alone means the default port', async (t) => {
   t.throws(() => parseBroker('host:notaport'), { code: 'INVALID_CONFIG' });
   t.throws(() => parseBroker(''), { code: 'INVALID_CONFIG' });
 });
+
+t.test('consume --group: SIGINT and SIGTERM commit what was printed on every partition, leave the group and exit 0', async (t) => {
+  const broker = await startBroker(t, { args: ['--group-initial-rebalance-delay-ms', '0'] });
+  const b = ['--broker', `127.0.0.1:${broker.port}`];
+  await sluice(['topics', 'create', 'jobs', '--partitions', '3', ...b]);
+  await sluice(['produce', 'jobs', '--key-separator', ':', ...b], Array.from({ length: 30 }, (_, i) => `k${i}:j${i}`).join('\n'));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const group = `g-${signal}`;
+    const proc = spawn(process.execPath, [MAIN, 'consume', 'jobs', '--group', group, '--from-beginning', ...b], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let wake: (() => void) | undefined;
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      wake?.();
+    });
+    while (out.split('\n').length <= 30) await new Promise<void>((resolve) => (wake = resolve));
+    proc.kill(signal);
+    const [code] = (await once(proc, 'close')) as [number | null];
+    t.equal(code, 0, `${signal}: a clean stop`);
+    const describe = await sluice(['groups', 'describe', group, '--output', 'json', ...b]);
+    const d = JSON.parse(describe.stdout) as { state: string; members: unknown[]; partitions: Array<{ partition: number; committedOffset: string; lag: string }> };
+    t.equal(d.state, 'Empty', `${signal}: the member left at once (no session to time out)`);
+    t.same(d.partitions.map((p) => p.lag), ['0', '0', '0'], `${signal}: everything printed was committed, on each partition`);
+  }
+});
+
+t.test('--output json on topics list/describe and groups list/describe', async (t) => {
+  const broker = await startBroker(t);
+  const b = ['--broker', `127.0.0.1:${broker.port}`];
+  await sluice(['topics', 'create', 'js', '--partitions', '2', ...b]);
+  await sluice(['produce', 'js', '--partition', '1', ...b], 'a\nb\n');
+  const list = JSON.parse((await sluice(['topics', 'list', '--output', 'json', ...b])).stdout) as Array<{ name: string; partitions: unknown[] }>;
+  t.same(list.map((x) => [x.name, x.partitions.length]), [['js', 2]]);
+  const described = JSON.parse((await sluice(['topics', 'describe', 'js', '--output', 'json', ...b])).stdout) as { name: string; partitions: Array<{ partition: number; highWatermark: string }> };
+  t.same(described.partitions.map((p) => [p.partition, p.highWatermark]), [[0, '0'], [1, '2']], '64-bit integers as strings');
+  t.same(JSON.parse((await sluice(['groups', 'list', '--output', 'json', ...b])).stdout), []);
+  t.equal((await sluice(['groups', 'list', '--output', 'xml', ...b])).status, 2);
+});

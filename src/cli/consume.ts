@@ -1,5 +1,8 @@
 // `sluice consume TOPIC`: prints values one per line (or JSON objects), from a group's committed
 // offsets, the beginning, or a partition and offset; exits after --max-messages or --timeout-ms idle.
+// With --group, what was printed is committed when it ends, also on SIGINT or SIGTERM, and the
+// member leaves the group at once (as kcat does), so the next member does not wait for its session
+// to time out.
 
 import { clientOptions } from './client-options.js';
 import { once } from 'node:events';
@@ -31,13 +34,24 @@ export async function consumeTopic(topic: string, flags: ConsumeFlags): Promise<
   }
   const consumer = new Consumer({ ...clientOptions(flags), ...(flags.group ? { groupId: flags.group } : {}), fromBeginning: flags.fromBeginning === true });
   let count = 0;
-  let lastMessage: Message | undefined;
+  /** Per partition, the offset after the last record printed. */
+  const printed = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  const commitPrinted = async () => {
+    if (flags.group && printed.size > 0) await consumer.commit([...printed.values()]).catch(() => undefined);
+  };
   let idle: NodeJS.Timeout | undefined;
   const resetIdle = () => {
     if (flags.timeoutMs === undefined) return;
     clearTimeout(idle);
     idle = setTimeout(() => void consumer.close(), flags.timeoutMs);
   };
+  // A signal ends the run as a clean stop: commit, leave the group, exit 0.
+  const onSignal = () => {
+    clearTimeout(idle);
+    void commitPrinted().then(() => consumer.close());
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     if (flags.partition !== undefined) {
       await consumer.assign([{ topic, partition: flags.partition, ...offset }]);
@@ -52,7 +66,7 @@ export async function consumeTopic(topic: string, flags: ConsumeFlags): Promise<
       let out = '';
       for (const m of batch.messages) {
         out += format(m, flags.format);
-        lastMessage = m;
+        printed.set(`${m.topic}\0${m.partition}`, { topic: m.topic, partition: m.partition, offset: m.offset + 1n });
         if (++count === flags.maxMessages) {
           await write(out);
           break outer;
@@ -61,9 +75,11 @@ export async function consumeTopic(topic: string, flags: ConsumeFlags): Promise<
       await write(out);
     }
     // Everything printed counts as processed, including the batch the loop stopped in.
-    if (flags.group && lastMessage) await consumer.commit([{ topic: lastMessage.topic, partition: lastMessage.partition, offset: lastMessage.offset + 1n }]).catch(() => undefined);
+    await commitPrinted();
   } finally {
     clearTimeout(idle);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await consumer.close();
   }
 }

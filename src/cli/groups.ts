@@ -1,20 +1,21 @@
 // `sluice groups list|describe`.
 
 import type { ClientFlags } from './client-options.js';
-import { formatTable } from './table.js';
+import { formatTable, printOutput, type OutputFormat } from './table.js';
 import { withAdmin } from './topics.js';
 
-export async function groupsList(flags: ClientFlags): Promise<void> {
+type OutputFlags = ClientFlags & { output?: OutputFormat };
+
+export async function groupsList(flags: OutputFlags): Promise<void> {
   await withAdmin(flags, async (admin) => {
     const groups = await admin.listGroups();
-    process.stdout.write(formatTable(['GROUP', 'STATE', 'PROTOCOL TYPE'], groups.map((g) => [g.groupId, g.state, g.protocolType])));
+    printOutput(flags.output, groups, () => formatTable(['GROUP', 'STATE', 'PROTOCOL TYPE'], groups.map((g) => [g.groupId, g.state, g.protocolType])));
   });
 }
 
-export async function groupsDescribe(groupId: string, flags: ClientFlags): Promise<void> {
+export async function groupsDescribe(groupId: string, flags: OutputFlags): Promise<void> {
   await withAdmin(flags, async (admin) => {
     const g = await admin.describeGroup(groupId);
-    process.stdout.write(`group ${g.groupId}: ${g.state}, generation ${g.generationId}, strategy ${g.protocol ?? '-'}, ${g.members.length} members\n\n`);
     const member = new Map(g.members.map((m) => [m.memberId, m]));
     // Assigned partitions without a commit yet are listed too.
     const rows = new Map(g.partitions.map((p) => [`${p.topic}\u0000${p.partition}`, p]));
@@ -25,14 +26,18 @@ export async function groupsDescribe(groupId: string, flags: ClientFlags): Promi
       }
     }
     const sorted = [...rows.values()].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-    process.stdout.write(
-      formatTable(
-        ['TOPIC', 'PARTITION', 'COMMITTED', 'HIGH WATERMARK', 'LAG', 'MEMBER', 'CLIENT', 'HOST'],
-        sorted.map((p) => {
-          const m = p.memberId ? member.get(p.memberId) : undefined;
-          return [p.topic, p.partition, p.committedOffset < 0n ? null : p.committedOffset, p.highWatermark < 0n ? null : p.highWatermark, p.lag < 0n ? null : p.lag, p.memberId, m?.clientId ?? null, m?.clientHost ?? null];
-        }),
-      ),
+    printOutput(
+      flags.output,
+      { ...g, partitions: sorted },
+      () =>
+        `group ${g.groupId}: ${g.state}, generation ${g.generationId}, strategy ${g.protocol ?? '-'}, ${g.members.length} members\n\n` +
+        formatTable(
+          ['TOPIC', 'PARTITION', 'COMMITTED', 'HIGH WATERMARK', 'LAG', 'MEMBER', 'CLIENT', 'HOST'],
+          sorted.map((p) => {
+            const m = p.memberId ? member.get(p.memberId) : undefined;
+            return [p.topic, p.partition, p.committedOffset < 0n ? null : p.committedOffset, p.highWatermark < 0n ? null : p.highWatermark, p.lag < 0n ? null : p.lag, p.memberId, m?.clientId ?? null, m?.clientHost ?? null];
+          }),
+        ),
     );
   });
 }

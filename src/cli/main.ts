@@ -88,8 +88,8 @@ topics
   .option('--retention-bytes <n>', 'keep at most this many bytes per partition (-1: no limit)', integer(-1))
   .option('--segment-bytes <n>', 'segment size', integer(1024))
   .action(cli(topicsCreate));
-topics.command('list').description('list topics with partition and record counts').action(cli(topicsList));
-topics.command('describe <name>').description('partitions of a topic with their offsets').action(cli(topicsDescribe));
+topics.command('list').description('list topics with partition and record counts').addOption(outputOption()).action(cli(topicsList));
+topics.command('describe <name>').description('partitions of a topic with their offsets').addOption(outputOption()).action(cli(topicsDescribe));
 topics.command('delete <name>').description('delete a topic and its data').action(cli(topicsDelete));
 
 program
@@ -116,8 +116,13 @@ program
   .action(cli(consumeTopic));
 
 const groups = program.command('groups').description('list and describe consumer groups');
-groups.command('list').description('list consumer groups and their states').action(cli(groupsList));
-groups.command('describe <group>').description('members, assignments, committed offsets, high watermarks and lag per partition').action(cli(groupsDescribe));
+groups.command('list').description('list consumer groups and their states').addOption(outputOption()).action(cli(groupsList));
+groups.command('describe <group>').description('members, assignments, committed offsets, high watermarks and lag per partition').addOption(outputOption()).action(cli(groupsDescribe));
+
+/** `--output table|json` for the list and describe commands (JSON for scripts: 64-bit integers as strings). */
+function outputOption(): Option {
+  return new Option('--output <format>', 'table (for people) or json (for scripts; 64-bit integers as strings)').choices(['table', 'json']).default('table');
+}
 
 // Every client command takes where the broker is and how to authenticate.
 const clientCommands = [...topics.commands, ...program.commands.filter((c) => ['produce', 'consume'].includes(c.name())), ...groups.commands];

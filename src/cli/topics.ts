@@ -2,7 +2,7 @@
 
 import { clientOptions, type ClientFlags } from './client-options.js';
 import { Admin } from '../client/admin.js';
-import { formatTable } from './table.js';
+import { formatTable, printOutput, type OutputFormat } from './table.js';
 
 export interface TopicFlags {
   broker: string;
@@ -11,6 +11,7 @@ export interface TopicFlags {
   retentionMs?: number;
   retentionBytes?: number;
   segmentBytes?: number;
+  output?: OutputFormat;
 }
 
 export async function topicsCreate(name: string, flags: TopicFlags): Promise<void> {
@@ -27,15 +28,17 @@ export async function topicsCreate(name: string, flags: TopicFlags): Promise<voi
 
 export async function topicsList(flags: TopicFlags): Promise<void> {
   await withAdmin(flags, async (admin) => {
-    const topics = await admin.listTopics();
-    process.stdout.write(formatTable(['TOPIC', 'PARTITIONS', 'RECORDS'], topics.filter((t) => !t.internal).map((t) => [t.name, t.partitions.length, t.partitions.reduce((n, p) => n + (p.highWatermark - p.logStartOffset), 0n)])));
+    const topics = (await admin.listTopics()).filter((t) => !t.internal);
+    printOutput(flags.output, topics, () =>
+      formatTable(['TOPIC', 'PARTITIONS', 'RECORDS'], topics.map((t) => [t.name, t.partitions.length, t.partitions.reduce((n, p) => n + (p.highWatermark - p.logStartOffset), 0n)])),
+    );
   });
 }
 
 export async function topicsDescribe(name: string, flags: TopicFlags): Promise<void> {
   await withAdmin(flags, async (admin) => {
     const t = await admin.describeTopic(name);
-    process.stdout.write(formatTable(['TOPIC', 'PARTITION', 'LEADER', 'LOG START', 'HIGH WATERMARK'], t.partitions.map((p) => [t.name, p.partition, p.leader, p.logStartOffset, p.highWatermark])));
+    printOutput(flags.output, t, () => formatTable(['TOPIC', 'PARTITION', 'LEADER', 'LOG START', 'HIGH WATERMARK'], t.partitions.map((p) => [t.name, p.partition, p.leader, p.logStartOffset, p.highWatermark])));
   });
 }
 
