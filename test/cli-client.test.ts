@@ -101,9 +101,9 @@ t.test('usage errors exit 2; an unknown topic or partition is said, not waited f
   const broker = await startBroker(t);
   const b = ['--broker', `127.0.0.1:${broker.port}`];
   t.equal((await sluice(['topics', 'create', 'three', '--partitions', '3', ...b])).status, 0);
-  const noPartition = await sluice(['consume', 'three', '--offset', '5', ...b]);
-  t.equal(noPartition.status, 2, '--offset without --partition is a usage error');
-  t.match(noPartition.stderr, /^sluice: usage: --offset needs --partition$/m);
+  const both = await sluice(['consume', 'three', '--offset', '5', '--from-timestamp', '0', ...b]);
+  t.equal(both.status, 2, '--offset with --from-timestamp is a usage error');
+  t.match(both.stderr, /^sluice: usage: --from-timestamp and --offset both say where to start; give one$/m);
   const badOffset = await sluice(['consume', 'three', '--partition', '0', '--offset', 'soon', ...b]);
   t.equal(badOffset.status, 2);
   const nosuch = await sluice(['consume', 'nosuch', '--group', 'g', '--timeout-ms', '60000', ...b]);
@@ -171,4 +171,49 @@ t.test('--output json on topics list/describe and groups list/describe', async (
   t.same(described.partitions.map((p) => [p.partition, p.highWatermark]), [[0, '0'], [1, '2']], '64-bit integers as strings');
   t.same(JSON.parse((await sluice(['groups', 'list', '--output', 'json', ...b])).stdout), []);
   t.equal((await sluice(['groups', 'list', '--output', 'xml', ...b])).status, 2);
+});
+
+/** Runs the CLI with raw bytes on stdin; resolves with raw stdout. */
+function sluiceBytes(args: string[], input: Buffer = Buffer.alloc(0)): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => out.push(d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    proc.stdin.end(input);
+    void once(proc, 'close').then(([status]) => resolve({ status: status as number | null, stdout: Buffer.concat(out), stderr }));
+  });
+}
+
+t.test('binary-safe: any byte round-trips; templates, base64, headers, tombstones, offset specs and --exit-at-end', async (t) => {
+  const broker = await startBroker(t);
+  const b = ['--broker', `127.0.0.1:${broker.port}`];
+  await sluice(['topics', 'create', 'bin', '--partitions', '1', ...b]);
+  // Values with 0xff 0xfe, a carriage return, NUL and non-UTF-8 sequences; records end at \0.
+  const values = [Buffer.from([0xff, 0xfe, 0x41]), Buffer.from('line\r'), Buffer.from([0x00, 0x0a, 0xc3, 0x28]), Buffer.from('plain')];
+  const input = Buffer.concat(values.flatMap((v) => [v, Buffer.from([0x00, 0x00])]));
+  const produced = await sluiceBytes(['produce', 'bin', '--delimiter', '\\0\\0', '-H', 'source=cli', '-H', 'n=1', ...b], input);
+  t.equal(produced.status, 0, produced.stderr);
+  const json = await sluice(['consume', 'bin', '--offset', 'beginning', '--exit-at-end', '--format', 'json', '--encoding', 'base64', ...b]);
+  t.equal(json.status, 0, json.stderr);
+  const records = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { offset: string; value: string; headers: Record<string, string> });
+  t.same(records.map((r) => Buffer.from(r.value, 'base64')), values, 'every byte, in base64 JSON');
+  t.same(records[0]!.headers, { source: Buffer.from('cli').toString('base64'), n: Buffer.from('1').toString('base64') });
+  const raw = await sluiceBytes(['consume', 'bin', '-o', 'beginning', '-e', '-f', '%o:%S:%s\\n', ...b]);
+  t.same(raw.stdout, Buffer.concat(values.flatMap((v, i) => [Buffer.from(`${i}:${v.length}:`), v, Buffer.from('\n')])), 'a template writes the raw bytes');
+  const lastTwo = await sluice(['consume', 'bin', '-o', '-2', '-e', '-f', '%o\\n', ...b]);
+  t.equal(lastTwo.stdout, '2\n3\n', '-N: N records before the end');
+  const fromTwo = await sluice(['consume', 'bin', '-o', '2', '-e', '-f', '%o\\n', ...b]);
+  t.equal(fromTwo.stdout, '2\n3\n');
+  const atTime = await sluice(['consume', 'bin', '--from-timestamp', String(Date.now() + 60_000), '-e', ...b]);
+  t.equal(atTime.status, 0, 'a time after the last record starts at the end, and -e ends at once');
+  t.equal(atTime.stdout, '');
+
+  // Keys split at the separator; an empty value is a tombstone with --empty-as-null.
+  await sluice(['topics', 'create', 'kv', '--partitions', '1', ...b]);
+  t.equal((await sluice(['produce', 'kv', '--key-separator', ':', '--empty-as-null', ...b], 'a:1\nb:\n')).status, 0);
+  const kv = await sluice(['consume', 'kv', '-o', 'beginning', '-e', '-f', '%k=%s (%S)\\n', ...b]);
+  t.equal(kv.stdout, 'a=1 (1)\nb= (-1)\n', 'the tombstone has a null value (length -1)');
+  t.equal((await sluice(['consume', 'kv', '-f', '%q', ...b])).status, 2, 'an unknown template token is a usage error');
 });

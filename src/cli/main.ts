@@ -7,6 +7,7 @@ import { UsageError } from './usage-error.js';
 import { consumeTopic } from './consume.js';
 import { groupsDescribe, groupsList } from './groups.js';
 import { produceLines } from './produce.js';
+import { ENCODINGS } from './record-format.js';
 import { topicsCreate, topicsDelete, topicsDescribe, topicsList } from './topics.js';
 import { runBroker } from './broker.js';
 import { runBenchAppend } from './bench-append.js';
@@ -94,25 +95,30 @@ topics.command('delete <name>').description('delete a topic and its data').actio
 
 program
   .command('produce <topic>')
-  .description('produce one record per line of stdin; exits 0 once every line is acknowledged')
-  
+  .description('produce one record per line (or --delimiter) of stdin, byte for byte; exits 0 once every record is acknowledged')
   .option('--key <key>', 'the key of every record')
-  .option('--key-separator <sep>', 'split each line at the first SEP into key and value')
+  .option('--key-separator <sep>', 'split each record at the first SEP into key and value (\\t, \\n, \\0 allowed)')
+  .option('--delimiter <d>', 'what ends a record on stdin (\\n, \\t, \\0 allowed)', '\\n')
+  .option('-H, --header <key=value>', 'a header on every record (repeatable)', (v: string, list: string[] = []) => [...list, v])
+  .option('--empty-as-null', 'an empty value is sent as null (a tombstone)')
+  .addOption(new Option('--encoding <e>', 'how keys and values are spelled on stdin').choices([...ENCODINGS]).default('text'))
   .option('--partition <p>', 'send every record to this partition', integer(0))
   .addOption(new Option('--acks <acks>', 'acknowledgement level').choices(['0', '1', 'all', '-1']).default('all'))
   .action(cli(produceLines));
 
 program
   .command('consume <topic>')
-  .description('print records, one value (or JSON object) per line')
-  
+  .description('print records byte for byte: one value (or JSON object, or --format template) per record')
   .option('--group <group>', 'consume as a member of this consumer group (committed offsets, shared partitions)')
   .option('--from-beginning', 'start at the beginning when there is no committed offset (default: only new records)')
   .option('--partition <p>', 'read only this partition', integer(0))
-  .option('--offset <offset>', 'with --partition: start here (a number, or "committed")')
+  .option('-o, --offset <spec>', 'where to start: beginning, end, N, -N (N before the end), @TIMESTAMP_MS, or committed (the default with --group)')
+  .option('--from-timestamp <ms>', 'start at the first batch at or after this time (ms since the epoch)', integer(0))
+  .option('-e, --exit-at-end', 'exit once every partition read is at the end it had when the run began (kcat -e)')
   .option('--max-messages <n>', 'exit after this many records', integer(1))
   .option('--timeout-ms <ms>', 'exit after this long without a record', integer(1))
-  .addOption(new Option('--format <format>', 'value: the value per line; json: topic, partition, offset, timestamp, key, value, headers').choices(['value', 'json']).default('value'))
+  .option('-f, --format <format>', 'value (the value per line), json (topic, partition, offset, timestamp, key, value, headers), or a template: %t topic, %p partition, %o offset, %T timestamp, %k key, %s value, %h headers, %K/%S key/value length, \\n \\t', 'value')
+  .addOption(new Option('--encoding <e>', 'how keys and values are spelled in json output').choices([...ENCODINGS]).default('text'))
   .action(cli(consumeTopic));
 
 const groups = program.command('groups').description('list and describe consumer groups');

@@ -1,8 +1,13 @@
-// `sluice produce TOPIC`: one record per line of stdin; exits 0 once every line is acknowledged.
+// `sluice produce TOPIC`: one record per delimited chunk of stdin (default: a line); exits 0 once
+// every record is acknowledged. Binary-safe: stdin is split at the delimiter's bytes and nothing is
+// decoded or stripped (a `\r` or a 0xff byte is part of the value) unless `--encoding base64|hex`
+// says the key and value are spelled that way. `--key-separator` splits key from value, `-H k=v`
+// adds headers, `--empty-as-null` sends an empty value as null (a tombstone for compacted topics).
 
 import { clientOptions } from './client-options.js';
-import { createInterface } from 'node:readline';
 import { Producer, type Acks, type ProducerRecord } from '../client/producer.js';
+import { decodeInput, splitRecords, unescape, type Encoding } from './record-format.js';
+import { UsageError } from './usage-error.js';
 
 export interface ProduceFlags {
   broker: string;
@@ -11,37 +16,68 @@ export interface ProduceFlags {
   keySeparator?: string;
   partition?: number;
   acks: string;
+  delimiter: string;
+  header?: string[];
+  emptyAsNull?: boolean;
+  encoding: Encoding;
 }
 
 const WINDOW = 10_000;
 
 export async function produceLines(topic: string, flags: ProduceFlags): Promise<void> {
   const acks: Acks = flags.acks === 'all' ? 'all' : (Number(flags.acks) as Acks);
+  const delimiter = unescape(flags.delimiter);
+  if (delimiter.length === 0) throw new UsageError('--delimiter must not be empty');
+  const separator = flags.keySeparator === undefined ? undefined : unescape(flags.keySeparator);
+  const headers = headersOf(flags.header ?? []);
   const producer = new Producer({ ...clientOptions(flags), acks });
   let sent = 0;
   let pending: Array<Promise<unknown>> = [];
-  try {
-    for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
-      const record: ProducerRecord = { value: line };
-      if (flags.keySeparator !== undefined) {
-        const at = line.indexOf(flags.keySeparator);
-        if (at >= 0) {
-          record.key = line.slice(0, at);
-          record.value = line.slice(at + flags.keySeparator.length);
-        }
-      } else if (flags.key !== undefined) record.key = flags.key;
-      if (flags.partition !== undefined) record.partition = flags.partition;
-      pending.push(producer.send(topic, record));
-      sent++;
-      if (pending.length >= WINDOW) {
-        await Promise.all(pending);
-        pending = [];
+  const send = async (raw: Buffer) => {
+    let key: Buffer | null = flags.key === undefined ? null : Buffer.from(flags.key);
+    let value = raw;
+    if (separator) {
+      const at = raw.indexOf(separator);
+      if (at >= 0) {
+        key = decodeInput(raw.subarray(0, at), flags.encoding);
+        value = raw.subarray(at + separator.length);
       }
     }
+    value = decodeInput(value, flags.encoding);
+    const record: ProducerRecord = { key, value: flags.emptyAsNull && value.length === 0 ? null : Buffer.from(value) };
+    if (headers) record.headers = headers;
+    if (flags.partition !== undefined) record.partition = flags.partition;
+    pending.push(producer.send(topic, record));
+    sent++;
+    if (pending.length >= WINDOW) {
+      await Promise.all(pending);
+      pending = [];
+    }
+  };
+  try {
+    let rest: Buffer = Buffer.alloc(0);
+    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+      const split = splitRecords(rest, chunk, delimiter);
+      rest = split.rest;
+      for (const r of split.records) await send(r);
+    }
+    // A last record without a delimiter after it still counts.
+    if (rest.length > 0) await send(rest);
     await Promise.all(pending);
     await producer.flush();
   } finally {
     await producer.close().catch(() => undefined);
   }
   process.stderr.write(`produced ${sent} records to ${topic}\n`);
+}
+
+function headersOf(list: readonly string[]): Record<string, string> | undefined {
+  if (list.length === 0) return undefined;
+  const headers: Record<string, string> = {};
+  for (const h of list) {
+    const at = h.indexOf('=');
+    if (at <= 0) throw new UsageError(`-H/--header takes key=value, got ${JSON.stringify(h)}`);
+    headers[h.slice(0, at)] = h.slice(at + 1);
+  }
+  return headers;
 }
