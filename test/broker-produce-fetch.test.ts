@@ -292,3 +292,26 @@ t.test('retention runs on its timer with per-topic settings, and old offsets bec
   t.ok(gone!.logStartOffset >= start, 'the error carries the new log start');
   t.ok(broker.lines.some((l) => typeof l === 'object' && l.msg === 'retention deleted old segments' && l.topic === 'short'));
 });
+
+t.test('metrics: a long poll\'s wait is its own histogram, not processing time; fsync waits; free bytes; the ApiVersions probe is not an error', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const c = await broker.connect();
+  await createTopic(c, 'w', 1);
+  // A fetch parked for its whole maxWaitMs (nothing comes): 300 ms waiting, almost no processing.
+  await fetch(c, [{ topic: 'w', partition: 0, offset: 0n }], { maxWaitMs: 300, minBytes: 1 });
+  await produce(c, [{ topic: 'w', partition: 0, batches: batchOf(1) }], -1);
+  // librdkafka's first request: ApiVersions v3 (flexible), answered with error 35 and our versions.
+  const { RawKafka } = await import('./helpers/kafka-wire.js');
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  // Header tagged fields, then compact strings "kcat" and "1.7.1" and the body's tagged fields.
+  k.send(18, 3, (w) => w.int8(0).int8(5).int8(0x6b).int8(0x63).int8(0x61).int8(0x74).int8(6).int8(0x31).int8(0x2e).int8(0x37).int8(0x2e).int8(0x31).int8(0));
+  await k.nextFrame();
+  const text = await scrapeWhen(broker, (s) => /^sluice_fetch_wait_seconds_count\{api="Fetch"\} 1$/m.test(s) && /^sluice_requests_total\{api="kafka.ApiVersions"/m.test(s));
+  const value = (pattern: string) => Number(new RegExp(`^${pattern} (\\S+)$`, 'm').exec(text)?.[1]);
+  t.ok(value('sluice_fetch_wait_seconds_sum\\{api="Fetch"\\}') >= 0.29, 'the wait: about 300 ms');
+  t.ok(value('sluice_request_duration_seconds_sum\\{api="Fetch"\\}') < 0.25, 'processing: the wait left out');
+  t.equal(value('sluice_fsync_wait_seconds_count'), 1, 'one acks=all produce waited for an fsync');
+  t.ok(value('sluice_data_dir_free_bytes') > 0);
+  t.equal(value('sluice_requests_total\\{api="kafka.ApiVersions",result="ok"\\}'), 1, 'the version probe is a negotiation, not an error');
+});

@@ -56,8 +56,8 @@ export interface Request {
 }
 
 export type HandlerResult =
-  /** A response: its MessagePack body and the record batches that follow it; `afterResponse` runs once the response is queued on the socket (a subscription's pushes must follow it). */
-  | { body: unknown; data?: readonly LogSlice[]; afterResponse?: () => void }
+  /** A response: its MessagePack body and the record batches that follow it; `afterResponse` runs once the response is queued on the socket (a subscription's pushes must follow it); `waitedSeconds`: how long it was parked (long poll), kept out of its processing time. */
+  | { body: unknown; data?: readonly LogSlice[]; afterResponse?: () => void; waitedSeconds?: number }
   /** No response (acks=0); `closeReason` closes the connection so the client learns of a failure. */
   | { noResponse: true; closeReason?: string };
 

@@ -15,15 +15,20 @@ import type { Handler } from './context.js';
 
 export const handleFetch: Handler = async (ctx, { body }) => {
   const request = decodeFetchRequest(body);
+  let waitedSeconds = 0;
   const outcomes = await permitted(
     ctx,
     'read',
     request.partitions,
-    (allowed) => ctx.log.fetch(allowed, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, signal: ctx.signal }),
+    async (allowed) => {
+      const fetched = await ctx.log.fetch(allowed, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, signal: ctx.signal });
+      waitedSeconds = fetched.waitedSeconds ?? 0;
+      return fetched;
+    },
     (p, error): FetchOutcome => ({ topic: p.topic, partition: p.partition, error, highWatermark: -1n, logStartOffset: -1n }),
   );
   const only = outcomes.length === 1 ? outcomes[0]! : undefined;
-  if (only?.slice && !only.error) return { body: sharedBody(only as FetchOutcome & { slice: LogSlice }), data: [only.slice] };
+  if (only?.slice && !only.error) return { body: sharedBody(only as FetchOutcome & { slice: LogSlice }), data: [only.slice], waitedSeconds };
   const data: LogSlice[] = [];
   const partitions: FetchResponse['partitions'] = outcomes.map((o) => {
     let bytes = 0;
@@ -41,7 +46,7 @@ export const handleFetch: Handler = async (ctx, { body }) => {
     if (o.error) out.error = errorBody(o.error);
     return out;
   });
-  return { body: { partitions } satisfies FetchResponse, data };
+  return { body: { partitions } satisfies FetchResponse, data, waitedSeconds };
 };
 
 /** One partition's data response, packed once per slice (weakly held: it goes with the slice). */

@@ -55,7 +55,8 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
       if (header.apiKey === KafkaApi.ApiVersions) {
         const w = new KafkaWriter();
         encodeApiVersions(w, 0, 35, API_VERSIONS_RANGE);
-        return { apiName, reply: Promise.resolve(this.#reply(header, { body: w, outcome: 'UNSUPPORTED_VERSION' })) };
+        // librdkafka opens with a version we do not have and retries with ours: a negotiation, not a failed request.
+        return { apiName, reply: Promise.resolve(this.#reply(header, { body: w, outcome: 'ok' })) };
       }
       return { close: 'kafka-version', detail: `${api.name} v${header.apiVersion} is not supported (versions ${api.minVersion}-${api.maxVersion})` };
     }
@@ -84,6 +85,8 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
   #reply(header: KafkaRequestHeader, result: KafkaReply): Reply {
     if ('noResponse' in result) return result;
     const pieces = result.body.pieces();
-    return { pieces: [responsePrefix(header.correlationId, result.body.length), ...pieces], outcome: result.outcome ?? 'ok' };
+    const reply: Reply = { pieces: [responsePrefix(header.correlationId, result.body.length), ...pieces], outcome: result.outcome ?? 'ok' };
+    if (result.waitedSeconds) reply.waitedSeconds = result.waitedSeconds;
+    return reply;
   }
 }

@@ -83,9 +83,14 @@ export interface ListOffsetsOutcome {
 export interface LogObserver {
   produced(topic: string, bytes: number, records: number): void;
   fetched(topic: string, bytes: number, records: number): void;
+  /** An acks=all produce waited this long for its partitions' fsync (group commit). */
+  flushed(seconds: number): void;
 }
 
-const noObserver: LogObserver = { produced: () => undefined, fetched: () => undefined };
+const noObserver: LogObserver = { produced: () => undefined, fetched: () => undefined, flushed: () => undefined };
+
+/** A fetch's outcomes, and how long it was parked waiting for data (0 when answered at once). */
+export type FetchOutcomes = FetchOutcome[] & { waitedSeconds?: number };
 
 export class LogService {
   readonly topics: TopicRegistry;
@@ -116,6 +121,7 @@ export class LogService {
       }
     }
     if (acks === -1) {
+      const started = process.hrtime.bigint();
       await Promise.all(
         written.map(({ partition, outcome }) =>
           partition.log.flush().catch((err: unknown) => {
@@ -124,14 +130,16 @@ export class LogService {
           }),
         ),
       );
+      if (written.length > 0) this.#observer.flushed(Number(process.hrtime.bigint() - started) / 1e9);
     }
     return outcomes;
   }
 
-  fetch(inputs: readonly FetchInput[], options: FetchOptions): Promise<FetchOutcome[]> {
+  fetch(inputs: readonly FetchInput[], options: FetchOptions): Promise<FetchOutcomes> {
     const first = this.#read(inputs, options.maxBytes);
     if (this.#complete(first, options)) return Promise.resolve(this.#delivered(inputs, first.outcomes));
-    return new Promise<FetchOutcome[]>((resolve) => {
+    const parkedAt = process.hrtime.bigint();
+    return new Promise<FetchOutcomes>((resolve) => {
       const unsubscribe: Array<() => void> = [];
       let timer: NodeJS.Timeout | undefined;
       let scheduled = false;
@@ -140,7 +148,7 @@ export class LogService {
         for (const u of unsubscribe) u();
         this.#parked.delete(expire);
         options.signal?.removeEventListener('abort', expire);
-        resolve(this.#delivered(inputs, outcomes));
+        resolve(Object.assign(this.#delivered(inputs, outcomes), { waitedSeconds: Number(process.hrtime.bigint() - parkedAt) / 1e9 }));
       };
       const expire = () => finish(this.#read(inputs, options.maxBytes).outcomes);
       // Several appends in one tick (one produce to many partitions) cost one re-read.

@@ -80,7 +80,7 @@ export class Broker {
     this.topics = topics;
     this.groups = groups;
     this.#engine = engine;
-    this.metrics = new BrokerMetrics(topics, groups, engine, SLUICE_VERSION);
+    this.metrics = new BrokerMetrics(topics, groups, engine, SLUICE_VERSION, config.dataDir);
     this.#log = new LogService(topics, this.metrics);
     let sluice: ConnectionServices | undefined;
     let kafka: ConnectionServices | undefined;

@@ -30,8 +30,8 @@ export interface ConnectionOptions {
 export type ConnectionServices = Omit<HandlerContext, 'signal' | 'logger' | 'clientHost' | 'session' | 'pushes'> & { logger: Logger; metrics: BrokerMetrics };
 
 export type Reply =
-  /** Bytes and log slices, written in order; `outcome` labels the request metric (an error code or `ok`); `queued` runs once they are queued on the socket. */
-  | { pieces: readonly ResponsePiece[]; outcome: string; queued?: () => void }
+  /** Bytes and log slices, written in order; `outcome` labels the request metric (an error code or `ok`); `queued` runs once they are queued on the socket; `waitedSeconds` of a long poll are measured apart from processing. */
+  | { pieces: readonly ResponsePiece[]; outcome: string; queued?: () => void; waitedSeconds?: number }
   /** No response (acks=0); `closeReason` closes the connection so the client learns of a failure. */
   | { noResponse: true; closeReason?: string };
 
@@ -152,8 +152,8 @@ export class Connection {
   #respond({ apiName, reply }: Exchange, startedNs: bigint): void {
     this.#inFlight += 1;
     if (this.#inFlight >= this.#maxInFlight) this.#socket.pause();
-    const done = (outcome: string) => {
-      this.#services.metrics.request(apiName, outcome, Number(process.hrtime.bigint() - startedNs) / 1e9);
+    const done = (outcome: string, waitedSeconds = 0) => {
+      this.#services.metrics.request(apiName, outcome, Number(process.hrtime.bigint() - startedNs) / 1e9, waitedSeconds);
       this.#inFlight -= 1;
       if (this.#inFlight === 0) this.#idle?.();
       if (!this.#draining && this.#inFlight < this.#maxInFlight && this.#socket.isPaused()) this.#socket.resume();
@@ -171,8 +171,8 @@ export class Connection {
         }
         // Not awaited: the writer keeps order; the chain only has to hand responses over in order.
         this.#writer.send(r.pieces).then(
-          () => done(r.outcome),
-          () => done('NETWORK_EXCEPTION'),
+          () => done(r.outcome, r.waitedSeconds),
+          () => done('NETWORK_EXCEPTION', r.waitedSeconds),
         );
         r.queued?.();
       });

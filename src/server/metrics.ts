@@ -2,6 +2,7 @@
 // data and requests move; gauges of partitions and of the transfer engine are read at scrape time.
 // Also the process's own metrics (CPU, RSS, fds, event-loop lag) from prom-client's defaults.
 
+import { statfsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Partition } from '../log/partition.js';
@@ -24,13 +25,24 @@ export class BrokerMetrics implements LogObserver {
   readonly #traffic = new Map<string, TopicTraffic>();
   readonly #requests: Counter<'api' | 'result'>;
   readonly #latency: Histogram<'api'>;
+  readonly #waits: Histogram<'api'>;
+  readonly #flushes: Histogram;
   readonly #connections: Gauge;
   readonly #connectionsTotal: Counter;
   readonly #closedForProtocol: Counter<'reason'>;
   readonly #closedIdle: Counter;
 
-  constructor(topics: TopicRegistry, groups: GroupCoordinator, engine: TransferEngine, version: string) {
+  constructor(topics: TopicRegistry, groups: GroupCoordinator, engine: TransferEngine, version: string, dataDir: string) {
     const registers = [this.registry];
+    new Gauge({
+      name: 'sluice_data_dir_free_bytes',
+      help: 'Bytes free for the broker (not root) on the data directory\'s filesystem',
+      registers,
+      collect() {
+        const fs = statfsSync(dataDir);
+        this.set(fs.bavail * fs.bsize);
+      },
+    });
     collectDefaultMetrics({ register: this.registry });
     new Gauge({ name: 'sluice_build_info', help: 'Always 1; the labels say which Sluice and Node run', labelNames: ['version', 'node'] as const, registers }).set(
       { version, node: process.versions.node },
@@ -60,9 +72,22 @@ export class BrokerMetrics implements LogObserver {
     });
     this.#latency = new Histogram({
       name: 'sluice_request_duration_seconds',
-      help: 'Time from a request frame arriving to its response handed to the kernel (includes long-poll waits)',
+      help: 'Time from a request frame arriving to its response handed to the kernel, a long poll\'s wait for data excluded (see sluice_fetch_wait_seconds)',
       labelNames: ['api'] as const,
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#waits = new Histogram({
+      name: 'sluice_fetch_wait_seconds',
+      help: 'Time fetches were parked waiting for data (long polls), by API',
+      labelNames: ['api'] as const,
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#flushes = new Histogram({
+      name: 'sluice_fsync_wait_seconds',
+      help: 'Time an acks=all produce waited for the fsync of the partitions it wrote (group commit)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
     this.#connections = new Gauge({ name: 'sluice_connections', help: 'Open client connections', registers });
@@ -169,9 +194,15 @@ export class BrokerMetrics implements LogObserver {
     t.recordsOut += records;
   }
 
-  request(api: string, result: string, seconds: number): void {
+  /** A request answered after `seconds`, of which `waitedSeconds` parked (long poll). */
+  request(api: string, result: string, seconds: number, waitedSeconds = 0): void {
     this.#requests.inc({ api, result });
-    this.#latency.observe({ api }, seconds);
+    this.#latency.observe({ api }, Math.max(0, seconds - waitedSeconds));
+    if (waitedSeconds > 0) this.#waits.observe({ api }, waitedSeconds);
+  }
+
+  flushed(seconds: number): void {
+    this.#flushes.observe(seconds);
   }
 
   connectionOpened(): void {

@@ -85,6 +85,7 @@ function toReply(header: RequestHeader, r: HandlerResult): Reply {
   const head = r.body instanceof PackedBody ? encodeResponsePacked(header.correlationId, r.body, dataBytes) : encodeResponse(header.correlationId, r.body, dataBytes);
   const reply: Reply = { pieces: slices.length === 0 ? [head] : [head, ...slices], outcome: errorCodeOf(r.body) ?? 'ok' };
   if (r.afterResponse) reply.queued = r.afterResponse;
+  if (r.waitedSeconds) reply.waitedSeconds = r.waitedSeconds;
   return reply;
 }
 

@@ -54,12 +54,16 @@ export const produce = kafkaHandler(decodeProduce, async (ctx, request) => {
 
 export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
   const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: Math.max(p.partitionMaxBytes, 1) }));
+  let waitedSeconds = 0;
   const outcomes = await permitted(
     ctx,
     'read',
     inputs,
-    (allowed) =>
-      ctx.log.fetch(allowed, { maxWaitMs: Math.max(request.maxWaitMs, 0), minBytes: Math.max(request.minBytes, 0), maxBytes: Math.max(request.maxBytes, 1), signal: ctx.signal }),
+    async (allowed) => {
+      const fetched = await ctx.log.fetch(allowed, { maxWaitMs: Math.max(request.maxWaitMs, 0), minBytes: Math.max(request.minBytes, 0), maxBytes: Math.max(request.maxBytes, 1), signal: ctx.signal });
+      waitedSeconds = fetched.waitedSeconds ?? 0;
+      return fetched;
+    },
     (p, error): FetchOutcome => ({ topic: p.topic, partition: p.partition, error, highWatermark: NONE, logStartOffset: NONE }),
   );
   // No transactions: the last stable offset is the high watermark (read_committed clients use it as the end).
@@ -73,12 +77,12 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
   // Shared responses: the fetches one append wakes share the partition's slice, and a
   // one-partition body is a function of it alone: written once per slice (see handlers/fetch.ts).
   const only = outcomes.length === 1 ? outcomes[0]! : undefined;
-  if (!only?.slice || only.error) return encode();
+  if (!only?.slice || only.error) return { ...encode(), waitedSeconds };
   let byVersion = fetchBodyBySlice.get(only.slice);
   if (!byVersion) fetchBodyBySlice.set(only.slice, (byVersion = new Map()));
   let shared = byVersion.get(header.apiVersion);
   if (!shared) byVersion.set(header.apiVersion, (shared = encode()));
-  return shared;
+  return { ...shared, waitedSeconds };
 });
 
 /** One-partition Fetch bodies by the slice they carry and the version they are in (weakly held: they go with the slice). */

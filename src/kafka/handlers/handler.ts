@@ -8,8 +8,8 @@ import type { KafkaRequestHeader } from '../frame.js';
 import { KafkaWriter, type KafkaReader } from '../wire.js';
 
 export type KafkaReply =
-  /** The response body; `outcome` labels the request metric (`ok` or an error code). */
-  | { body: KafkaWriter; outcome?: string }
+  /** The response body; `outcome` labels the request metric (`ok` or an error code); `waitedSeconds`: a long poll's wait, kept out of its processing time. */
+  | { body: KafkaWriter; outcome?: string; waitedSeconds?: number }
   /** No response at all (acks=0); `closeReason` closes the connection. */
   | { noResponse: true; closeReason?: string };
 
