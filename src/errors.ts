@@ -18,6 +18,7 @@ export const ERRORS = {
   // Consumer groups
   INVALID_GROUP_ID: { retriable: false, message: 'the group id is empty or too long' },
   GROUP_ID_NOT_FOUND: { retriable: false, message: 'the group does not exist' },
+  NON_EMPTY_GROUP: { retriable: false, message: 'the group has members: stop them first' },
   NOT_COORDINATOR: { retriable: true, message: 'this broker is not the coordinator of the group' },
   COORDINATOR_NOT_AVAILABLE: { retriable: true, message: 'the group coordinator is starting or stopping' },
   UNKNOWN_MEMBER_ID: { retriable: false, message: 'the group does not know this member (it left, or its session expired): join again' },

@@ -172,6 +172,7 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
     'Authenticate',
     'CreateTopics',
     'Credit',
+    'DeleteGroups',
     'DeleteTopics',
     'DescribeGroups',
     'Fetch',
@@ -183,6 +184,7 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
     'ListOffsets',
     'Metadata',
     'OffsetCommit',
+    'OffsetDelete',
     'OffsetFetch',
     'Produce',
     'Subscribe',
@@ -190,6 +192,8 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
     'Unsubscribe',
   ]);
   t.equal(versions.broker.software, 'sluice');
+  const { HANDLERS } = await import('../src/handlers/index.js');
+  t.same(versions.apis.filter((a) => !HANDLERS.has(a.apiKey)), [], 'every API advertised has a handler');
 
   const created = await call<{ topics: Array<{ name: string; error?: { code: string } }> }>(c, ApiKey.CreateTopics, {
     topics: [

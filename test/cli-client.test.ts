@@ -4,7 +4,7 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { MAIN, startBroker } from './helpers/broker.js';
+import { MAIN, scrape, scrapeWhen, startBroker } from './helpers/broker.js';
 
 function sluice(args: string[], input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -216,4 +216,55 @@ t.test('binary-safe: any byte round-trips; templates, base64, headers, tombstone
   const kv = await sluice(['consume', 'kv', '-o', 'beginning', '-e', '-f', '%k=%s (%S)\\n', ...b]);
   t.equal(kv.stdout, 'a=1 (1)\nb= (-1)\n', 'the tombstone has a null value (length -1)');
   t.equal((await sluice(['consume', 'kv', '-f', '%q', ...b])).status, 2, 'an unknown template token is a usage error');
+});
+
+t.test('groups reset-offsets, delete-offsets and delete; refused while the group has members; its lag series go', async (t) => {
+  const broker = await startBroker(t, { args: ['--group-initial-rebalance-delay-ms', '0'] });
+  const b = ['--broker', `127.0.0.1:${broker.port}`];
+  await sluice(['topics', 'create', 'ops', '--partitions', '2', ...b]);
+  for (const p of ['0', '1']) await sluice(['produce', 'ops', '--partition', p, ...b], Array.from({ length: 10 }, (_, i) => `p${p}-${i}`).join('\n'));
+  await sluice(['consume', 'ops', '--group', 'og', '--from-beginning', '--max-messages', '20', ...b]);
+  const committed = async () => {
+    const d = JSON.parse((await sluice(['groups', 'describe', 'og', '--output', 'json', ...b])).stdout) as { partitions: Array<{ partition: number; committedOffset: string }> };
+    return d.partitions.map((p) => [p.partition, p.committedOffset]);
+  };
+  t.same(await committed(), [[0, '10'], [1, '10']]);
+  const dry = JSON.parse((await sluice(['groups', 'reset-offsets', 'og', '--topic', 'ops', '--to-earliest', '--dry-run', '--output', 'json', ...b])).stdout) as { partitions: Array<{ current: string; target: string }> };
+  t.same(dry.partitions.map((p) => [p.current, p.target]), [['10', '0'], ['10', '0']], 'the plan');
+  t.same(await committed(), [[0, '10'], [1, '10']], 'a dry run commits nothing');
+  t.equal((await sluice(['groups', 'reset-offsets', 'og', '--topic', 'ops', '--partition', '1', '--to-offset', '4', ...b])).status, 0);
+  t.same(await committed(), [[0, '10'], [1, '4']]);
+  t.equal((await sluice(['groups', 'reset-offsets', 'og', '--topic', 'ops', '--shift-by', '-2', ...b])).status, 0);
+  t.same(await committed(), [[0, '8'], [1, '2']]);
+  t.equal((await sluice(['groups', 'reset-offsets', 'og', '--topic', 'ops', '--to-offset', '99', ...b])).status, 0);
+  t.same(await committed(), [[0, '10'], [1, '10']], 'clamped to the high watermark');
+  t.equal((await sluice(['groups', 'reset-offsets', 'og', '--topic', 'ops', '--to-datetime', '2000-01-01T00:00:00Z', ...b])).status, 0);
+  t.same(await committed(), [[0, '0'], [1, '0']], 'a time before every batch: the log start');
+  t.equal((await sluice(['groups', 'reset-offsets', 'og', '--topic', 'ops', ...b])).status, 2, 'where to is required');
+
+  // While a member is in the group, changes are refused.
+  const member = spawn(process.execPath, [MAIN, 'consume', 'ops', '--group', 'og', ...b], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let members = 0;
+  for (let i = 0; i < 200 && members === 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const d = await sluice(['groups', 'describe', 'og', '--output', 'json', ...b]);
+    members = (JSON.parse(d.stdout) as { members: unknown[] }).members.length;
+  }
+  t.equal(members, 1, 'the member joined');
+  const busy = await sluice(['groups', 'reset-offsets', 'og', '--topic', 'ops', '--to-latest', ...b]);
+  t.equal(busy.status, 1);
+  t.match(busy.stderr, /NON_EMPTY_GROUP/);
+  t.match((await sluice(['groups', 'delete', 'og', ...b])).stderr, /NON_EMPTY_GROUP/);
+  member.kill('SIGTERM');
+  await once(member, 'close');
+
+  t.equal((await sluice(['groups', 'delete-offsets', 'og', '--topic', 'ops', '--partition', '0', ...b])).status, 0);
+  t.same((await committed()).map(([p]) => p), [1], 'partition 0 forgotten');
+  await scrapeWhen(broker, (m) => /^sluice_group_lag\{group="og"/m.test(m));
+  t.equal((await sluice(['groups', 'delete', 'og', ...b])).status, 0);
+  const gone = await sluice(['groups', 'describe', 'og', ...b]);
+  t.equal(gone.status, 1);
+  t.match(gone.stderr, /GROUP_ID_NOT_FOUND/);
+  t.notMatch(await scrape(broker), /group="og"/, 'no metric series of the deleted group');
+  t.match((await sluice(['groups', 'delete', 'og', ...b])).stderr, /GROUP_ID_NOT_FOUND/);
 });

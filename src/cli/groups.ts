@@ -1,8 +1,11 @@
-// `sluice groups list|describe`.
+// `sluice groups list|describe|delete|delete-offsets|reset-offsets`. The changes are refused while
+// a group has members (as Kafka's kafka-consumer-groups refuses them).
 
 import type { ClientFlags } from './client-options.js';
 import { formatTable, printOutput, type OutputFormat } from './table.js';
 import { withAdmin } from './topics.js';
+import type { OffsetResetTarget } from '../client/admin.js';
+import { UsageError } from './usage-error.js';
 
 type OutputFlags = ClientFlags & { output?: OutputFormat };
 
@@ -38,6 +41,58 @@ export async function groupsDescribe(groupId: string, flags: OutputFlags): Promi
             return [p.topic, p.partition, p.committedOffset < 0n ? null : p.committedOffset, p.highWatermark < 0n ? null : p.highWatermark, p.lag < 0n ? null : p.lag, p.memberId, m?.clientId ?? null, m?.clientHost ?? null];
           }),
         ),
+    );
+  });
+}
+
+export async function groupsDelete(groupId: string, flags: ClientFlags): Promise<void> {
+  await withAdmin(flags, async (admin) => {
+    await admin.deleteGroup(groupId);
+    process.stdout.write(`deleted group ${groupId}\n`);
+  });
+}
+
+export async function groupsDeleteOffsets(groupId: string, flags: ClientFlags & { topic: string; partition?: number[] }): Promise<void> {
+  await withAdmin(flags, async (admin) => {
+    await admin.deleteOffsets(groupId, flags.topic, flags.partition);
+    process.stdout.write(`deleted the offsets of group ${groupId} on ${flags.topic}${flags.partition ? ` partitions ${flags.partition.join(',')}` : ''}\n`);
+  });
+}
+
+export interface ResetFlags extends OutputFlags {
+  topic: string;
+  partition?: number[];
+  toEarliest?: boolean;
+  toLatest?: boolean;
+  toDatetime?: string;
+  toOffset?: string;
+  shiftBy?: string;
+  dryRun?: boolean;
+}
+
+export async function groupsResetOffsets(groupId: string, flags: ResetFlags): Promise<void> {
+  const targets: OffsetResetTarget[] = [];
+  if (flags.toEarliest) targets.push({ earliest: true });
+  if (flags.toLatest) targets.push({ latest: true });
+  if (flags.toDatetime !== undefined) {
+    const ms = Date.parse(flags.toDatetime);
+    if (Number.isNaN(ms)) throw new UsageError(`--to-datetime must be a date and time (ISO 8601, e.g. 2026-12-01T10:00:00Z), got ${JSON.stringify(flags.toDatetime)}`);
+    targets.push({ timestampMs: ms });
+  }
+  if (flags.toOffset !== undefined) {
+    if (!/^\d+$/.test(flags.toOffset)) throw new UsageError(`--to-offset must be an offset, got ${JSON.stringify(flags.toOffset)}`);
+    targets.push({ offset: BigInt(flags.toOffset) });
+  }
+  if (flags.shiftBy !== undefined) {
+    if (!/^-?\d+$/.test(flags.shiftBy)) throw new UsageError(`--shift-by must be a whole number, got ${JSON.stringify(flags.shiftBy)}`);
+    targets.push({ shiftBy: BigInt(flags.shiftBy) });
+  }
+  if (targets.length !== 1) throw new UsageError('say where to: exactly one of --to-earliest, --to-latest, --to-datetime, --to-offset, --shift-by');
+  await withAdmin(flags, async (admin) => {
+    const plan = await admin.resetOffsets(groupId, flags.topic, targets[0]!, { ...(flags.partition ? { partitions: flags.partition } : {}), dryRun: flags.dryRun === true });
+    printOutput(flags.output, { groupId, dryRun: flags.dryRun === true, partitions: plan }, () =>
+      (flags.dryRun ? 'dry run: nothing was committed\n' : '') +
+        formatTable(['TOPIC', 'PARTITION', 'CURRENT', 'NEW'], plan.map((p) => [p.topic, p.partition, p.current, p.target])),
     );
   });
 }

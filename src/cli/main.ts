@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_BROKER } from '../client/broker-client.js';
 import { UsageError } from './usage-error.js';
 import { consumeTopic } from './consume.js';
-import { groupsDescribe, groupsList } from './groups.js';
+import { groupsDelete, groupsDeleteOffsets, groupsDescribe, groupsList, groupsResetOffsets } from './groups.js';
 import { produceLines } from './produce.js';
 import { ENCODINGS } from './record-format.js';
 import { topicsCreate, topicsDelete, topicsDescribe, topicsList } from './topics.js';
@@ -51,6 +51,14 @@ function choiceList<T extends string>(choices: readonly T[], what: string): (val
 const protocolList = choiceList<FanoutProtocol>(FANOUT_PROTOCOLS, 'protocol');
 const fetchPathList = choiceList<FetchPath>(FETCH_PATHS, 'fetch path');
 const consumeModeList = choiceList<ConsumeMode>(CONSUME_MODES, 'consume mode');
+
+function partitionList(value: string): number[] {
+  return value.split(',').map((v) => {
+    const n = Number(v.trim());
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected partition numbers, got "${value}"`);
+    return n;
+  });
+}
 
 function countList(value: string): number[] {
   return value.split(',').map((v) => {
@@ -124,6 +132,26 @@ program
 const groups = program.command('groups').description('list and describe consumer groups');
 groups.command('list').description('list consumer groups and their states').addOption(outputOption()).action(cli(groupsList));
 groups.command('describe <group>').description('members, assignments, committed offsets, high watermarks and lag per partition').addOption(outputOption()).action(cli(groupsDescribe));
+groups.command('delete <group>').description('delete a group without members: its committed offsets and generation').action(cli(groupsDelete));
+groups
+  .command('delete-offsets <group>')
+  .description("delete a group's committed offsets of a topic (the group must have no members)")
+  .requiredOption('--topic <topic>', 'the topic')
+  .option('--partition <p,...>', 'only these partitions', partitionList)
+  .action(cli(groupsDeleteOffsets));
+groups
+  .command('reset-offsets <group>')
+  .description("move a group's committed offsets (the group must have no members); values are clamped to each partition's log")
+  .requiredOption('--topic <topic>', 'the topic')
+  .option('--partition <p,...>', 'only these partitions', partitionList)
+  .option('--to-earliest', 'to the log start')
+  .option('--to-latest', 'to the high watermark')
+  .option('--to-datetime <iso>', 'to the first batch at or after this time (ISO 8601)')
+  .option('--to-offset <n>', 'to this offset')
+  .option('--shift-by <n>', 'by N from the committed offset (negative: back)')
+  .option('--dry-run', 'show the plan, commit nothing')
+  .addOption(outputOption())
+  .action(cli(groupsResetOffsets));
 
 /** `--output table|json` for the list and describe commands (JSON for scripts: 64-bit integers as strings). */
 function outputOption(): Option {

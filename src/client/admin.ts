@@ -1,9 +1,10 @@
 // Administration: topics (create, delete, list, describe) and consumer groups (list, describe
-// with committed offsets and lag). Errors come back as SluiceErrors with their codes.
+// with committed offsets and lag, delete, delete offsets, reset offsets). Errors come back as
+// SluiceErrors with their codes.
 
 import { SluiceError, type ErrorCode } from '../errors.js';
-import type { DescribeGroupsResponse, ListGroupsResponse } from '../protocol/group-messages.js';
-import { ApiKey, type CreateTopicsResponse, type ErrorBody, type MetadataResponse, type TopicConfigInput } from '../protocol/messages.js';
+import type { DeleteGroupsResponse, DescribeGroupsResponse, ListGroupsResponse, OffsetCommitResponse } from '../protocol/group-messages.js';
+import { ApiKey, type CreateTopicsResponse, type ErrorBody, type ListOffsetsResponse, type MetadataResponse, type TopicConfigInput } from '../protocol/messages.js';
 import { decodeConsumerAssignment } from '../kafka/messages/consumer-protocol.js';
 import { decodeAssignment } from './assignors.js';
 import { BrokerClient, type ClientOptions } from './broker-client.js';
@@ -22,6 +23,17 @@ export interface GroupDescription {
   members: Array<{ memberId: string; clientId: string; clientHost: string; assignment: Array<{ topic: string; partition: number }> }>;
   /** Per partition: committed offset, high watermark and lag, with the member assigned to it. */
   partitions: Array<{ topic: string; partition: number; committedOffset: bigint; highWatermark: bigint; lag: bigint; memberId: string | null }>;
+}
+
+/** Where `resetOffsets` moves a group, as Kafka's kafka-consumer-groups --reset-offsets. */
+export type OffsetResetTarget = { earliest: true } | { latest: true } | { timestampMs: number } | { offset: bigint } | { shiftBy: bigint };
+
+export interface OffsetReset {
+  topic: string;
+  partition: number;
+  /** The committed offset before (null: none). */
+  current: bigint | null;
+  target: bigint;
 }
 
 const toError = (e: ErrorBody, what: string) => new SluiceError(e.code as ErrorCode, `${what}: ${e.message}`);
@@ -82,6 +94,56 @@ export class Admin {
       memberId: owner.get(`${o.topic}\u0000${o.partition}`) ?? null,
     }));
     return { groupId, state: g.state, protocol: g.protocol, generationId: g.generationId, members, partitions };
+  }
+
+  /** Deletes a group without members: its committed offsets and its stored generation. */
+  async deleteGroup(groupId: string): Promise<void> {
+    const r = await this.#client.call<DeleteGroupsResponse>(ApiKey.DeleteGroups, { groupIds: [groupId] });
+    const e = r.groups[0]?.error;
+    if (e) throw toError(e, `delete group ${groupId}`);
+  }
+
+  /** Deletes committed offsets of a group without members (every partition of `topic` unless `partitions` says). */
+  async deleteOffsets(groupId: string, topic: string, partitions?: number[]): Promise<void> {
+    const list = partitions ?? (await this.describeTopic(topic)).partitions.map((p) => p.partition);
+    await this.#client.call(ApiKey.OffsetDelete, { groupId, partitions: list.map((partition) => ({ topic, partition })) });
+  }
+
+  /**
+   * Moves a group's committed offsets of `topic` (every partition unless `partitions` says) to
+   * `to`, clamped to each partition's log; refused while the group has members (NON_EMPTY_GROUP).
+   * With `dryRun` nothing is committed: the plan is returned.
+   */
+  async resetOffsets(groupId: string, topic: string, to: OffsetResetTarget, options: { partitions?: number[]; dryRun?: boolean } = {}): Promise<OffsetReset[]> {
+    const group = await this.describeGroup(groupId).catch((err: unknown) => {
+      if (err instanceof SluiceError && err.code === 'GROUP_ID_NOT_FOUND') return undefined;
+      throw err;
+    });
+    if (group && group.members.length > 0) throw new SluiceError('NON_EMPTY_GROUP', `group ${groupId} has ${group.members.length} members; stop them before resetting its offsets`);
+    const partitions = options.partitions ?? (await this.describeTopic(topic)).partitions.map((p) => p.partition);
+    const list = async (timestamp: bigint) => {
+      const r = await this.#client.call<ListOffsetsResponse>(ApiKey.ListOffsets, { partitions: partitions.map((partition) => ({ topic, partition, timestamp })) });
+      const bad = r.partitions.find((p) => p.error);
+      if (bad?.error) throw toError(bad.error, `offsets of ${topic}-${bad.partition}`);
+      return new Map(r.partitions.map((p) => [p.partition, p.offset ?? null]));
+    };
+    const [starts, ends] = await Promise.all([list(-2n), list(-1n)]);
+    const at = 'timestampMs' in to ? await list(BigInt(to.timestampMs)) : undefined;
+    const committed = new Map((group?.partitions ?? []).filter((p) => p.topic === topic && p.committedOffset >= 0n).map((p) => [p.partition, p.committedOffset]));
+    const plan = partitions.map((partition): OffsetReset => {
+      const start = starts.get(partition)!;
+      const end = ends.get(partition)!;
+      const current = committed.get(partition) ?? null;
+      const wanted =
+        'earliest' in to ? start : 'latest' in to ? end : 'timestampMs' in to ? (at!.get(partition) ?? end) : 'offset' in to ? to.offset : (current ?? start) + to.shiftBy;
+      return { topic, partition, current, target: wanted < start ? start : wanted > end ? end : wanted };
+    });
+    if (!options.dryRun) {
+      const r = await this.#client.call<OffsetCommitResponse>(ApiKey.OffsetCommit, { groupId, generationId: -1, memberId: '', offsets: plan.map((p) => ({ topic, partition: p.partition, offset: p.target })) });
+      const bad = r.partitions.find((p) => p.error);
+      if (bad?.error) throw toError(bad.error, `reset of ${topic}-${bad.partition}`);
+    }
+    return plan;
   }
 
   close(): Promise<void> {

@@ -192,6 +192,27 @@ export class GroupCoordinator {
     return outcomes;
   }
 
+  /**
+   * Deletes a group that has no members: its committed offsets and stored generation go (as
+   * Kafka's DeleteGroups). NON_EMPTY_GROUP while it has members, GROUP_ID_NOT_FOUND if unknown.
+   */
+  async deleteGroup(groupId: string): Promise<void> {
+    validateGroupId(groupId);
+    const g = this.#groups.get(groupId);
+    if (g && g.members.size > 0) throw new SluiceError('NON_EMPTY_GROUP', `group ${groupId} has ${g.members.size} members; stop them first`);
+    if (!g && !this.#store.group(groupId) && this.#store.offsets(groupId).length === 0) throw new SluiceError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
+    await this.#store.delete(groupId, null, this.#scheduler.nowMs());
+    this.#groups.delete(groupId);
+  }
+
+  /** Deletes committed offsets of a group without members (as Kafka's OffsetDelete). */
+  async deleteOffsets(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
+    validateGroupId(groupId);
+    const g = this.#groups.get(groupId);
+    if (g && g.members.size > 0) throw new SluiceError('NON_EMPTY_GROUP', `group ${groupId} has ${g.members.size} members; stop them first`);
+    await this.#store.delete(groupId, partitions, this.#scheduler.nowMs());
+  }
+
   /** Committed offsets of `groupId` (all of them when `partitions` is null). */
   fetchOffsets(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }> | null): Array<{ topic: string; partition: number; committed: CommittedOffset | null }> {
     validateGroupId(groupId);

@@ -85,6 +85,18 @@ export class OffsetStore {
     for (const o of offsets) this.#applyOffset(groupId, o.topic, o.partition, { offset: o.offset, metadata: o.metadata, commitTimestampMs: nowMs });
   }
 
+  /** Forgets `groupId`'s committed offsets of `partitions` (all of them, and the group itself, when null), with tombstones. */
+  async delete(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }> | null, nowMs: number): Promise<void> {
+    const offsets = partitions ?? this.offsets(groupId);
+    const records: RecordInput[] = offsets.map((o) => ({ key: packr.pack([RECORD_VERSION, 'o', groupId, o.topic, o.partition]), value: null, timestampMs: nowMs }));
+    if (partitions === null && this.#groups.has(groupId)) records.push({ key: packr.pack([RECORD_VERSION, 'g', groupId]), value: null, timestampMs: nowMs });
+    if (records.length === 0) return;
+    await this.#write(records);
+    for (const o of offsets) this.#offsets.get(groupId)?.delete(offsetKey(groupId, o.topic, o.partition));
+    if (this.#offsets.get(groupId)?.size === 0) this.#offsets.delete(groupId);
+    if (partitions === null) this.#groups.delete(groupId);
+  }
+
   async storeGroup(groupId: string, group: StoredGroup, nowMs: number): Promise<void> {
     await this.#write([{ key: packr.pack([RECORD_VERSION, 'g', groupId]), value: packr.pack(group), timestampMs: nowMs }]);
     this.#groups.set(groupId, group);

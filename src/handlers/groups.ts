@@ -3,14 +3,18 @@
 
 import { SluiceError } from '../errors.js';
 import {
+  decodeDeleteGroupsRequest,
   decodeDescribeGroupsRequest,
+  decodeOffsetDeleteRequest,
   decodeFindCoordinatorRequest,
   decodeJoinGroupRequest,
   decodeMemberRef,
   decodeOffsetCommitRequest,
   decodeOffsetFetchRequest,
   decodeSyncGroupRequest,
+  type DeleteGroupsResponse,
   type DescribeGroupsResponse,
+  type OffsetDeleteResponse,
   type DescribedGroup,
   type FindCoordinatorResponse,
   type JoinGroupResponse,
@@ -20,7 +24,7 @@ import {
 } from '../protocol/group-messages.js';
 import { errorBody } from '../protocol/messages.js';
 import { denied } from '../auth/access.js';
-import { permitted } from './authorize.js';
+import { adminDenied, permitted } from './authorize.js';
 import type { Handler, HandlerContext } from './context.js';
 
 export const handleFindCoordinator: Handler = (ctx, { body }) => {
@@ -70,6 +74,35 @@ export const handleOffsetFetch: Handler = (ctx, { body }) => {
     metadata: readable(o.topic) ? (o.committed?.metadata ?? null) : null,
   })).filter((o) => r.partitions !== null || readable(o.topic));
   return { body: { partitions } satisfies OffsetFetchResponse };
+};
+
+/** Deleting a group is an admin act: the principal must be allowed to administer the cluster. */
+export const handleDeleteGroups: Handler = async (ctx, { body }) => {
+  const { groupIds } = decodeDeleteGroupsRequest(body);
+  const refused = adminDenied(ctx);
+  const groups: DeleteGroupsResponse['groups'] = [];
+  for (const groupId of groupIds) {
+    if (refused) {
+      groups.push({ groupId, error: errorBody(refused) });
+      continue;
+    }
+    try {
+      await ctx.groups.deleteGroup(groupId);
+      groups.push({ groupId });
+    } catch (err) {
+      if (!(err instanceof SluiceError)) throw err;
+      groups.push({ groupId, error: errorBody(err) });
+    }
+  }
+  return { body: { groups } satisfies DeleteGroupsResponse };
+};
+
+export const handleOffsetDelete: Handler = async (ctx, { body }) => {
+  const request = decodeOffsetDeleteRequest(body);
+  const refused = adminDenied(ctx);
+  if (refused) throw refused;
+  await ctx.groups.deleteOffsets(request.groupId, request.partitions);
+  return { body: { partitions: request.partitions } satisfies OffsetDeleteResponse };
 };
 
 export const handleListGroups: Handler = (ctx) => ({ body: { groups: ctx.groups.listGroups() } satisfies ListGroupsResponse });

@@ -6,6 +6,7 @@ import { handleAuthenticate } from './authenticate.js';
 import type { Handler } from './context.js';
 import { handleFetch } from './fetch.js';
 import {
+  handleDeleteGroups,
   handleDescribeGroups,
   handleFindCoordinator,
   handleHeartbeat,
@@ -13,6 +14,7 @@ import {
   handleLeaveGroup,
   handleListGroups,
   handleOffsetCommit,
+  handleOffsetDelete,
   handleOffsetFetch,
   handleSyncGroup,
 } from './groups.js';
@@ -40,6 +42,8 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [ApiKey.CreateTopics, handleCreateTopics],
   [ApiKey.DeleteTopics, handleDeleteTopics],
   [ApiKey.Authenticate, handleAuthenticate],
+  [ApiKey.DeleteGroups, handleDeleteGroups],
+  [ApiKey.OffsetDelete, handleOffsetDelete],
   [ApiKey.Subscribe, handleSubscribe],
   [ApiKey.Credit, handleCredit],
   [ApiKey.Unsubscribe, handleUnsubscribe],

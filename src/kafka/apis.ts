@@ -12,7 +12,8 @@ import type { ErrorCode } from '../errors.js';
 import { ApiKey } from '../protocol/messages.js';
 
 // Push subscriptions are Sluice's own: Kafka has no such APIs, so the Kafka door does not offer them.
-const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsubscribe, ...shared } = ApiKey;
+// DeleteGroups and OffsetDelete are Kafka's, but its door does not speak their Kafka encodings yet.
+const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsubscribe, DeleteGroups: _deleteGroups, OffsetDelete: _offsetDelete, ...shared } = ApiKey;
 
 /** Sluice's API keys are Kafka's numbers for the same operations; Sluice's Authenticate is Kafka's SaslAuthenticate slot. */
 export const KafkaApi = { ...shared, SaslHandshake: 17, SaslAuthenticate: Authenticate } as const;
@@ -92,6 +93,7 @@ export const KAFKA_ERROR_CODES: Record<ErrorCode | 'NONE' | 'LEADER_NOT_AVAILABL
   KAFKA_STORAGE_ERROR: 56,
   SASL_AUTHENTICATION_FAILED: 58,
   GROUP_ID_NOT_FOUND: 69,
+  NON_EMPTY_GROUP: 68,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   INVALID_RECORD: 87,
   // Sluice-internal conditions a Kafka client can only see as "the server failed".

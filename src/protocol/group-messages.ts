@@ -170,3 +170,27 @@ export interface DescribedGroup {
 export interface DescribeGroupsResponse {
   groups: DescribedGroup[];
 }
+
+// ---- DeleteGroups (42) v0: { groupIds: [groupId] } → { groups: [{ groupId, error? }] }
+// A group with members is refused (NON_EMPTY_GROUP); an unknown one is GROUP_ID_NOT_FOUND.
+
+export function decodeDeleteGroupsRequest(body: unknown): { groupIds: string[] } {
+  const m = f.map(body, 'deleteGroups');
+  return { groupIds: f.list(m.groupIds, 'deleteGroups.groupIds', 1000, (v, w) => f.string(v, w, GROUP_ID)) };
+}
+
+export interface DeleteGroupsResponse {
+  groups: Array<{ groupId: string; error?: ErrorBody }>;
+}
+
+// ---- OffsetDelete (47) v0: { groupId, partitions: [{ topic, partition }] } → { error? } | { partitions: [{ topic, partition }] }
+// The group must have no members (NON_EMPTY_GROUP, for the whole request).
+
+export function decodeOffsetDeleteRequest(body: unknown): { groupId: string; partitions: TopicPartitionRef[] } {
+  const m = f.map(body, 'offsetDelete');
+  return { groupId: groupId(m, 'offsetDelete'), partitions: f.list(m.partitions, 'offsetDelete.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => topicPartition(f.map(v, w), w)) };
+}
+
+export interface OffsetDeleteResponse {
+  partitions: TopicPartitionRef[];
+}

@@ -23,6 +23,8 @@ export const ApiKey = {
   CreateTopics: 19,
   DeleteTopics: 20,
   Authenticate: 36,
+  DeleteGroups: 42,
+  OffsetDelete: 47,
   // Sluice's own, with no Kafka counterpart: keys from 1000 up, clear of Kafka's numbering.
   Subscribe: 1000,
   Credit: 1001,
