@@ -150,3 +150,32 @@ t.test('committed offsets survive SIGKILL and restart', async (t) => {
   const fetched = await call<{ partitions: Array<{ partition: number; offset: bigint }> }>(await second.connect(), ApiKey.OffsetFetch, { groupId: 'solo', partitions: null });
   t.same(fetched.partitions.map((p) => [p.partition, p.offset]).sort(), [[0, 10n], [1, 11n], [2, 12n]]);
 });
+
+t.test('committed offsets of a group without members expire after --offsets-retention-ms; a group with members keeps them', async (t) => {
+  const broker = await startBroker(t, { args: ['--offsets-retention-ms', '300', '--retention-check-interval-ms', '50', '--group-initial-rebalance-delay-ms', '0'] });
+  const c = await broker.connect();
+  await createTopic(c, 'kept', 1);
+  const { Consumer } = await import('../src/client/consumer.js');
+  const member = new Consumer({ broker: `127.0.0.1:${broker.port}`, groupId: 'busy', autoCommit: false });
+  t.teardown(() => member.close());
+  member.subscribe(['kept']);
+  const iterating = member[Symbol.asyncIterator]();
+  void iterating.next();
+  const stateOf = async (groupId: string) => (await call<{ groups: Array<{ state: string; offsets: unknown[] }> }>(c, ApiKey.DescribeGroups, { groups: [groupId] })).groups[0]!;
+  for (let i = 0; i < 200 && (await stateOf('busy')).state !== 'Stable'; i++) await new Promise((r) => setTimeout(r, 25));
+  await member.commit([{ topic: 'kept', partition: 0, offset: 0n }]);
+  // The idle group commits after the busy one: once the idle group's offset expires, the busy
+  // group's is older still.
+  await call(c, ApiKey.OffsetCommit, { groupId: 'idle', offsets: [{ topic: 'kept', partition: 0, offset: 0n }] });
+  // Expiry runs every 50 ms; the idle group's only offset is 300 ms old soon.
+  let idle = await stateOf('idle');
+  for (let i = 0; i < 200 && idle.offsets.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    idle = await stateOf('idle');
+  }
+  t.same(idle.offsets, [], 'the idle group forgot its offset');
+  t.equal(idle.state, 'Dead', 'and the group itself');
+  const busy = await stateOf('busy');
+  t.equal(busy.state, 'Stable');
+  t.equal(busy.offsets.length, 1, 'a group with a member keeps its offsets, however old');
+});

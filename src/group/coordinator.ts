@@ -23,12 +23,15 @@ export interface CoordinatorOptions {
   maxSessionTimeoutMs: number;
   /** How long a rebalance of an empty group waits for more members before it completes. */
   initialRebalanceDelayMs: number;
+  /** A group without members forgets a committed offset this long after it was committed (Kafka's offsets.retention.minutes); -1: never. */
+  offsetsRetentionMs: number;
 }
 
 export const DEFAULT_COORDINATOR_OPTIONS: CoordinatorOptions = {
   minSessionTimeoutMs: 1_000,
   maxSessionTimeoutMs: 30 * 60_000,
   initialRebalanceDelayMs: 0,
+  offsetsRetentionMs: 7 * 24 * 60 * 60_000,
 };
 
 export interface JoinRequest {
@@ -203,6 +206,30 @@ export class GroupCoordinator {
     if (!g && !this.#store.group(groupId) && this.#store.offsets(groupId).length === 0) throw new SluiceError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
     await this.#store.delete(groupId, null, this.#scheduler.nowMs());
     this.#groups.delete(groupId);
+  }
+
+  /**
+   * Expires committed offsets older than `offsetsRetentionMs` of groups without members (a group
+   * with members keeps them); a group left with no offsets is forgotten. Returns what expired.
+   */
+  async expireOffsets(): Promise<Array<{ groupId: string; partitions: number }>> {
+    const retention = this.#options.offsetsRetentionMs;
+    if (retention < 0) return [];
+    const cutoff = this.#scheduler.nowMs() - retention;
+    const expired: Array<{ groupId: string; partitions: number }> = [];
+    for (const groupId of this.#store.groupIds()) {
+      const g = this.#groups.get(groupId);
+      if (g && g.members.size > 0) continue;
+      const offsets = this.#store.offsets(groupId);
+      const old = offsets.filter((o) => o.commitTimestampMs < cutoff);
+      if (old.length === 0 && offsets.length > 0) continue;
+      if (old.length === offsets.length) {
+        await this.#store.delete(groupId, null, this.#scheduler.nowMs());
+        this.#groups.delete(groupId);
+      } else await this.#store.delete(groupId, old, this.#scheduler.nowMs());
+      expired.push({ groupId, partitions: old.length });
+    }
+    return expired;
   }
 
   /** Deletes committed offsets of a group without members (as Kafka's OffsetDelete). */

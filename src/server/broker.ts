@@ -191,6 +191,12 @@ export class Broker {
     } catch (err) {
       this.#logger.error({ err }, 'retention check failed');
     }
+    this.groups.expireOffsets().then(
+      (expired) => {
+        for (const e of expired) this.#logger.info(e, 'committed offsets expired (the group has no members)');
+      },
+      (err: unknown) => this.#logger.error({ err }, 'offset expiry failed'),
+    );
   }
 
   async #stop(): Promise<void> {
