@@ -69,7 +69,8 @@ t.test('a group resumes where it committed; groups list and describe show lag', 
   t.match(topics.stdout, /^work\s+1\s+30$/m);
   t.notMatch(topics.stdout, /__consumer_offsets/);
   const described = await sluice(['topics', 'describe', 'work', ...b]);
-  t.match(described.stdout, /^work\s+0\s+0\s+0\s+30$/m);
+  t.match(described.stdout, /^work\s+0\s+0\s+0\s+30\s+\d+\s+1$/m, 'offsets, size in bytes and segments');
+  t.match(described.stdout, /^topic work: retention\.ms 604800000, retention\.bytes -1, segment\.bytes 1073741824, segment\.ms 604800000, max batch bytes 8388608, cleanup\.policy delete$/m, 'the settings it runs with');
   t.equal((await sluice(['topics', 'delete', 'work', ...b])).status, 0);
 });
 

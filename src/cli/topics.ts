@@ -38,7 +38,17 @@ export async function topicsList(flags: TopicFlags): Promise<void> {
 export async function topicsDescribe(name: string, flags: TopicFlags): Promise<void> {
   await withAdmin(flags, async (admin) => {
     const t = await admin.describeTopic(name);
-    printOutput(flags.output, t, () => formatTable(['TOPIC', 'PARTITION', 'LEADER', 'LOG START', 'HIGH WATERMARK'], t.partitions.map((p) => [t.name, p.partition, p.leader, p.logStartOffset, p.highWatermark])));
+    const c = t.config;
+    const settings = c
+      ? `topic ${t.name}: retention.ms ${c.retentionMs}, retention.bytes ${c.retentionBytes}, segment.bytes ${c.segmentBytes}, segment.ms ${c.segmentMs}, max batch bytes ${c.maxBatchBytes}, cleanup.policy ${c.cleanupPolicy}\n\n`
+      : '';
+    printOutput(flags.output, t, () =>
+      settings +
+        formatTable(
+          ['TOPIC', 'PARTITION', 'LEADER', 'LOG START', 'HIGH WATERMARK', 'SIZE BYTES', 'SEGMENTS'],
+          t.partitions.map((p) => [t.name, p.partition, p.leader, p.logStartOffset, p.highWatermark, p.sizeBytes ?? null, p.segments ?? null]),
+        ),
+    );
   });
 }
 

@@ -12,7 +12,9 @@ import { BrokerClient, type ClientOptions } from './broker-client.js';
 export interface TopicDescription {
   name: string;
   internal: boolean;
-  partitions: Array<{ partition: number; leader: number; highWatermark: bigint; logStartOffset: bigint }>;
+  partitions: Array<{ partition: number; leader: number; highWatermark: bigint; logStartOffset: bigint; sizeBytes?: number; segments?: number }>;
+  /** The settings the topic runs with (absent from brokers that do not say). */
+  config?: MetadataResponse['topics'][number]['config'];
 }
 
 export interface GroupDescription {
@@ -152,7 +154,7 @@ export class Admin {
 }
 
 function describeTopic(t: MetadataResponse['topics'][number]): TopicDescription {
-  return { name: t.name, internal: t.internal === true, partitions: t.partitions };
+  return { name: t.name, internal: t.internal === true, partitions: t.partitions, ...(t.config ? { config: t.config } : {}) };
 }
 
 /**

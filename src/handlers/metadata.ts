@@ -53,11 +53,10 @@ function describe(topic: Topic, ctx: HandlerContext): MetadataResponse['topics']
   return {
     name: topic.name,
     ...(ctx.topics.isInternal(topic.name) ? { internal: true } : {}),
-    partitions: topic.partitions.map((p) => ({
-      partition: p.index,
-      leader: 0,
-      highWatermark: p.highWatermark,
-      logStartOffset: p.logStartOffset,
-    })),
+    partitions: topic.partitions.map((p) => {
+      const stats = p.closed ? undefined : p.log.stats();
+      return { partition: p.index, leader: 0, highWatermark: p.highWatermark, logStartOffset: p.logStartOffset, ...(stats ? { sizeBytes: stats.sizeBytes, segments: stats.segments } : {}) };
+    }),
+    config: ctx.topics.effectiveConfig(topic),
   };
 }

@@ -190,6 +190,12 @@ export class TopicRegistry {
     await Promise.all(this.#removals);
   }
 
+  /** The settings `topic` runs with: its overrides over the broker's defaults. */
+  effectiveConfig(topic: Topic): Required<Pick<LogOptions, 'retentionMs' | 'retentionBytes' | 'segmentBytes' | 'segmentMs' | 'maxBatchBytes'>> & { cleanupPolicy: 'delete' } {
+    const o = this.#logOptions(topic.config);
+    return { retentionMs: o.retentionMs ?? -1, retentionBytes: o.retentionBytes ?? -1, segmentBytes: o.segmentBytes ?? 0, segmentMs: o.segmentMs ?? -1, maxBatchBytes: o.maxBatchBytes ?? 0, cleanupPolicy: 'delete' };
+  }
+
   #logOptions(config: TopicConfig): LogOptions {
     const { partitions: _, ...defaults } = this.defaults;
     const { cleanupPolicy: __, ...overrides } = config;

@@ -123,7 +123,9 @@ export interface MetadataResponse {
     error?: ErrorBody;
     /** Set on topics the broker keeps for itself (`__consumer_offsets`). */
     internal?: boolean;
-    partitions: Array<{ partition: number; leader: number; highWatermark: bigint; logStartOffset: bigint }>;
+    partitions: Array<{ partition: number; leader: number; highWatermark: bigint; logStartOffset: bigint; sizeBytes?: number; segments?: number }>;
+    /** The settings the topic runs with (its own over the broker's defaults). */
+    config?: { retentionMs: number; retentionBytes: number; segmentBytes: number; segmentMs: number; maxBatchBytes: number; cleanupPolicy: string };
   }>;
 }
 
