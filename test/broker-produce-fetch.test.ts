@@ -170,6 +170,7 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
   t.same(versions.apis.map((a) => a.name).sort(), [
     'ApiVersions',
     'Authenticate',
+    'CreatePartitions',
     'CreateTopics',
     'Credit',
     'DeleteGroups',

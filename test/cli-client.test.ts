@@ -269,3 +269,23 @@ t.test('groups reset-offsets, delete-offsets and delete; refused while the group
   t.notMatch(await scrape(broker), /group="og"/, 'no metric series of the deleted group');
   t.match((await sluice(['groups', 'delete', 'og', ...b])).stderr, /GROUP_ID_NOT_FOUND/);
 });
+
+t.test('topics alter --partitions adds partitions (never fewer); they take records and survive a restart', async (t) => {
+  const broker = await startBroker(t);
+  const b = ['--broker', `127.0.0.1:${broker.port}`];
+  await sluice(['topics', 'create', 'grow', '--partitions', '1', ...b]);
+  await sluice(['produce', 'grow', '--partition', '0', ...b], 'old\n');
+  const grown = await sluice(['topics', 'alter', 'grow', '--partitions', '3', ...b]);
+  t.equal(grown.status, 0, grown.stderr);
+  t.equal((await sluice(['produce', 'grow', '--partition', '2', ...b], 'new\n')).status, 0, 'the new partition takes records');
+  const shrink = await sluice(['topics', 'alter', 'grow', '--partitions', '2', ...b]);
+  t.equal(shrink.status, 1);
+  t.match(shrink.stderr, /INVALID_PARTITIONS: .*grow has 3 partitions; the new count must be in \[4, /);
+  t.match((await sluice(['topics', 'alter', 'nosuch', '--partitions', '2', ...b])).stderr, /UNKNOWN_TOPIC_OR_PARTITION/);
+  t.equal((await sluice(['topics', 'alter', 'grow', ...b])).status, 2, '--partitions is required');
+  await broker.stop('SIGTERM');
+  const again = await startBroker(t, { dataDir: broker.dataDir });
+  const a = ['--broker', `127.0.0.1:${again.port}`];
+  const d = JSON.parse((await sluice(['topics', 'describe', 'grow', '--output', 'json', ...a])).stdout) as { partitions: Array<{ partition: number; highWatermark: string }> };
+  t.same(d.partitions.map((p) => [p.partition, p.highWatermark]), [[0, '1'], [1, '0'], [2, '1']], 'three partitions with their records after a restart');
+});

@@ -8,7 +8,7 @@ import { consumeTopic } from './consume.js';
 import { groupsDelete, groupsDeleteOffsets, groupsDescribe, groupsList, groupsResetOffsets } from './groups.js';
 import { produceLines } from './produce.js';
 import { ENCODINGS } from './record-format.js';
-import { topicsCreate, topicsDelete, topicsDescribe, topicsList } from './topics.js';
+import { topicsAlter, topicsCreate, topicsDelete, topicsDescribe, topicsList } from './topics.js';
 import { runBroker } from './broker.js';
 import { runBenchAppend } from './bench-append.js';
 import { runBenchTransfer } from './bench-transfer.js';
@@ -100,6 +100,7 @@ topics
 topics.command('list').description('list topics with partition and record counts').addOption(outputOption()).action(cli(topicsList));
 topics.command('describe <name>').description('partitions of a topic with their offsets').addOption(outputOption()).action(cli(topicsDescribe));
 topics.command('delete <name>').description('delete a topic and its data').action(cli(topicsDelete));
+topics.command('alter <name>').description('add partitions to a topic (Kafka\'s CreatePartitions; never fewer)').option('--partitions <n>', 'the new partition count', integer(1)).action(cli(topicsAlter));
 
 program
   .command('produce <topic>')

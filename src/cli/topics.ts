@@ -3,6 +3,7 @@
 import { clientOptions, type ClientFlags } from './client-options.js';
 import { Admin } from '../client/admin.js';
 import { formatTable, printOutput, type OutputFormat } from './table.js';
+import { UsageError } from './usage-error.js';
 
 export interface TopicFlags {
   broker: string;
@@ -49,6 +50,14 @@ export async function topicsDescribe(name: string, flags: TopicFlags): Promise<v
           t.partitions.map((p) => [t.name, p.partition, p.leader, p.logStartOffset, p.highWatermark, p.sizeBytes ?? null, p.segments ?? null]),
         ),
     );
+  });
+}
+
+export async function topicsAlter(name: string, flags: TopicFlags): Promise<void> {
+  if (flags.partitions === undefined) throw new UsageError('say what to change: --partitions N');
+  await withAdmin(flags, async (admin) => {
+    await admin.createPartitions(name, flags.partitions!);
+    process.stdout.write(`topic ${name} now has ${flags.partitions} partitions\n`);
   });
 }
 

@@ -53,6 +53,13 @@ export class Admin {
     if (e) throw toError(e, `create ${name}`);
   }
 
+  /** Grows `name` to `count` partitions (never fewer). */
+  async createPartitions(name: string, count: number): Promise<void> {
+    const r = await this.#client.call<CreateTopicsResponse>(ApiKey.CreatePartitions, { topics: [{ name, count }] });
+    const e = r.topics[0]?.error;
+    if (e) throw toError(e, `add partitions to ${name}`);
+  }
+
   async deleteTopic(name: string): Promise<void> {
     const r = await this.#client.call<CreateTopicsResponse>(ApiKey.DeleteTopics, { topics: [name] });
     const e = r.topics[0]?.error;

@@ -1,11 +1,13 @@
-// CreateTopics and DeleteTopics: one result per topic, each with its own error.
+// CreateTopics, CreatePartitions and DeleteTopics: one result per topic, each with its own error.
 
 import { SluiceError } from '../errors.js';
 import type { TopicConfig } from '../log/topic-registry.js';
 import {
+  decodeCreatePartitionsRequest,
   decodeCreateTopicsRequest,
   decodeDeleteTopicsRequest,
   errorBody,
+  type CreatePartitionsResponse,
   type CreateTopicsResponse,
   type TopicResult,
 } from '../protocol/messages.js';
@@ -26,6 +28,13 @@ export const handleCreateTopics: Handler = async (ctx, { body }) => {
   }
   const response: CreateTopicsResponse = { topics };
   return { body: response };
+};
+
+export const handleCreatePartitions: Handler = async (ctx, { body }) => {
+  const request = decodeCreatePartitionsRequest(body);
+  const topics: TopicResult[] = [];
+  for (const t of request.topics) topics.push(await perTopic(ctx, t.name, () => ctx.topics.addPartitions(t.name, t.count, request.validateOnly)));
+  return { body: { topics } satisfies CreatePartitionsResponse };
 };
 
 export const handleDeleteTopics: Handler = async (ctx, { body }) => {

@@ -12,8 +12,8 @@ import type { ErrorCode } from '../errors.js';
 import { ApiKey } from '../protocol/messages.js';
 
 // Push subscriptions are Sluice's own: Kafka has no such APIs, so the Kafka door does not offer them.
-// DeleteGroups and OffsetDelete are Kafka's, but its door does not speak their Kafka encodings yet.
-const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsubscribe, DeleteGroups: _deleteGroups, OffsetDelete: _offsetDelete, ...shared } = ApiKey;
+// DeleteGroups, OffsetDelete and CreatePartitions are Kafka's, but its door does not speak their Kafka encodings yet.
+const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsubscribe, DeleteGroups: _deleteGroups, OffsetDelete: _offsetDelete, CreatePartitions: _createPartitions, ...shared } = ApiKey;
 
 /** Sluice's API keys are Kafka's numbers for the same operations; Sluice's Authenticate is Kafka's SaslAuthenticate slot. */
 export const KafkaApi = { ...shared, SaslHandshake: 17, SaslAuthenticate: Authenticate } as const;

@@ -150,6 +150,43 @@ export class TopicRegistry {
     }
   }
 
+  /**
+   * Grows `name` to `count` partitions (Kafka's CreatePartitions): the new logs are opened first,
+   * then the topic file names them, so a crash in between leaves the topic as it was (the empty new
+   * directories are reused by the next attempt). Partitions are never removed.
+   */
+  async addPartitions(name: string, count: number, validateOnly = false): Promise<void> {
+    const topic = this.#topics.get(name);
+    if (!topic || this.#busy.has(name)) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    if (this.#internal.has(name)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${name} is internal to the broker`);
+    const current = topic.partitions.length;
+    if (!Number.isInteger(count) || count <= current || count > MAX_PARTITIONS) {
+      throw new SluiceError('INVALID_PARTITIONS', `${name} has ${current} partitions; the new count must be in [${current + 1}, ${MAX_PARTITIONS}], got ${count}`);
+    }
+    if (validateOnly) return;
+    this.#busy.add(name);
+    try {
+      const options = this.#logOptions(topic.config);
+      const opened: Partition[] = [];
+      try {
+        for (let i = current; i < count; i++) {
+          const dirName = `${name}-${i}`;
+          const log = await PartitionLog.open(join(this.dataDir, dirName), options, this.#clock);
+          this.#logRecovery(dirName, log);
+          opened.push(new Partition(name, i, log));
+        }
+        await this.#writeTopicFile({ version: 1, name, partitions: count, config: topic.config, createdAtMs: topic.createdAtMs, state: 'live' });
+      } catch (err) {
+        await Promise.all(opened.map((p) => p.close().catch(() => undefined)));
+        throw asStorageError(err, `add partitions to ${name}`);
+      }
+      this.#topics.set(name, { ...topic, partitions: [...topic.partitions, ...opened] });
+      this.#logger.info({ topic: name, partitions: count, added: count - current }, 'partitions added');
+    } finally {
+      this.#busy.delete(name);
+    }
+  }
+
   async delete(name: string): Promise<void> {
     const topic = this.#topics.get(name);
     if (!topic || this.#busy.has(name)) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);

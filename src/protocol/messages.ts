@@ -23,6 +23,7 @@ export const ApiKey = {
   CreateTopics: 19,
   DeleteTopics: 20,
   Authenticate: 36,
+  CreatePartitions: 37,
   DeleteGroups: 42,
   OffsetDelete: 47,
   // Sluice's own, with no Kafka counterpart: keys from 1000 up, clear of Kafka's numbering.
@@ -338,6 +339,30 @@ export interface UnsubscribeRequest {
 export function decodeUnsubscribeRequest(body: unknown): UnsubscribeRequest {
   const m = f.map(body, 'unsubscribe');
   return { subscriptionId: f.int(m.subscriptionId, 'unsubscribe.subscriptionId', 1, INT32_MAX) };
+}
+
+// ---- CreatePartitions (37) v0
+// request: { topics: [{ name, count }], validateOnly?: bool } → { topics: [{ name, error? }] }
+// `count` is the new total; partitions are only ever added.
+
+export interface CreatePartitionsRequest {
+  topics: Array<{ name: string; count: number }>;
+  validateOnly: boolean;
+}
+
+export function decodeCreatePartitionsRequest(body: unknown): CreatePartitionsRequest {
+  const m = f.map(body, 'createPartitions');
+  return {
+    topics: f.list(m.topics, 'createPartitions.topics', 1000, (v, w) => {
+      const t = f.map(v, w);
+      return { name: f.string(t.name, `${w}.name`, MAX_TOPIC_NAME), count: f.int(t.count, `${w}.count`, 1, INT32_MAX) };
+    }),
+    validateOnly: f.bool(m.validateOnly, 'createPartitions.validateOnly', false),
+  };
+}
+
+export interface CreatePartitionsResponse {
+  topics: Array<{ name: string; error?: ErrorBody }>;
 }
 
 // ---- ListOffsets (2) v0 -------------------------------------------------------------------------
