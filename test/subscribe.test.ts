@@ -311,3 +311,18 @@ t.test('a data push head written field by field means what the generic packer wr
     t.same(meta(fast), { kind: 'push', body: { subscriptionId: id, highWatermark: hw, logStartOffset: lso, nextOffset: next, bytes } });
   }
 });
+
+t.test('retention passing a subscriber that waits for credit ends it at once with OFFSET_OUT_OF_RANGE and the new log start', async (t) => {
+  const broker = await startBroker(t, { args: ['--retention-check-interval-ms', '50'] });
+  const c = await broker.connect();
+  await createTopic(c, 'short', 1, { retentionBytes: 4096, segmentBytes: 1024 });
+  const first = await fill(c, 'short', 0, 1);
+  // A window of one batch: after the first push the subscriber holds no credit and never grants more.
+  const s = await subscribe(c, { topic: 'short', partition: 0, offset: 0n, windowBytes: first[0]!.length });
+  await s.received.until(first[0]!.length);
+  await fill(c, 'short', 1, 60);
+  const end = await s.received.ended;
+  t.equal(end.error?.code, 'OFFSET_OUT_OF_RANGE');
+  t.ok(end.logStartOffset > s.received.pushes[0]!.nextOffset!, `the log now starts at ${end.logStartOffset}, past the subscriber's ${s.received.pushes[0]!.nextOffset}`);
+  t.equal(s.received.bytes, first[0]!.length, 'nothing past the credit was sent');
+});
