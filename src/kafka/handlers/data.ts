@@ -3,9 +3,10 @@
 // a Kafka fetch gets the same whole-batch log slices, sent by the transfer engine.
 
 import { SluiceError } from '../../errors.js';
-import type { FetchOutcome, ProduceInput, ProduceOutcome } from '../../log/log-service.js';
+import type { ProduceInput, ProduceOutcome } from '../../log/log-service.js';
 import { permitted } from '../../handlers/authorize.js';
 import type { HandlerContext } from '../../handlers/context.js';
+import { fetchPermitted } from '../../handlers/fetch.js';
 import { lookup } from '../../handlers/metadata.js';
 import { LOG_OVERHEAD_BYTES } from '../../protocol/record-batch.js';
 import { kafkaErrorCode } from '../apis.js';
@@ -54,18 +55,7 @@ export const produce = kafkaHandler(decodeProduce, async (ctx, request) => {
 
 export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
   const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: Math.max(p.partitionMaxBytes, 1) }));
-  let waitedSeconds = 0;
-  const outcomes = await permitted(
-    ctx,
-    'read',
-    inputs,
-    async (allowed) => {
-      const fetched = await ctx.log.fetch(allowed, { maxWaitMs: Math.max(request.maxWaitMs, 0), minBytes: Math.max(request.minBytes, 0), maxBytes: Math.max(request.maxBytes, 1), signal: ctx.signal });
-      waitedSeconds = fetched.waitedSeconds ?? 0;
-      return fetched;
-    },
-    (p, error): FetchOutcome => ({ topic: p.topic, partition: p.partition, error, highWatermark: NONE, logStartOffset: NONE }),
-  );
+  const { outcomes, waitedSeconds } = await fetchPermitted(ctx, inputs, { maxWaitMs: Math.max(request.maxWaitMs, 0), minBytes: Math.max(request.minBytes, 0), maxBytes: Math.max(request.maxBytes, 1) });
   // No transactions: the last stable offset is the high watermark (read_committed clients use it as the end).
   const encode = () =>
     body((w) =>
