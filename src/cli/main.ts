@@ -8,7 +8,8 @@ import { consumeTopic } from './consume.js';
 import { groupsDelete, groupsDeleteOffsets, groupsDescribe, groupsList, groupsResetOffsets } from './groups.js';
 import { produceLines } from './produce.js';
 import { ENCODINGS } from './record-format.js';
-import { topicsAlter, topicsCreate, topicsDelete, topicsDescribe, topicsList } from './topics.js';
+import { topicsAlter, topicsAlterConfig, topicsCreate, topicsDelete, topicsDescribe, topicsList } from './topics.js';
+import { TOPIC_CONFIG_NAMES } from '../log/topic-configs.js';
 import { runBroker } from './broker.js';
 import { runBenchAppend } from './bench-append.js';
 import { runBenchTransfer } from './bench-transfer.js';
@@ -91,16 +92,22 @@ const topics = program.command('topics').description('create, list, describe and
 topics
   .command('create <name>')
   .description('create a topic')
-  
   .option('--partitions <n>', 'partitions (default: the broker\'s --default-partitions)', integer(1))
   .option('--retention-ms <ms>', 'delete segments older than this (-1: never)', integer(-1))
   .option('--retention-bytes <n>', 'keep at most this many bytes per partition (-1: no limit)', integer(-1))
   .option('--segment-bytes <n>', 'segment size', integer(1024))
   .action(cli(topicsCreate));
 topics.command('list').description('list topics with partition and record counts').addOption(outputOption()).action(cli(topicsList));
-topics.command('describe <name>').description('partitions of a topic with their offsets').addOption(outputOption()).action(cli(topicsDescribe));
+topics.command('describe <name>').description('settings of a topic and its partitions with their offsets').addOption(outputOption()).action(cli(topicsDescribe));
 topics.command('delete <name>').description('delete a topic and its data').action(cli(topicsDelete));
 topics.command('alter <name>').description('add partitions to a topic (Kafka\'s CreatePartitions; never fewer)').option('--partitions <n>', 'the new partition count', integer(1)).action(cli(topicsAlter));
+topics
+  .command('alter-config <name>')
+  .description(`change a topic's settings while it runs (${Object.keys(TOPIC_CONFIG_NAMES).join(', ')})`)
+  .option('--set <key=value>', 'set a setting (repeatable)', (v: string, list: string[] = []) => [...list, v])
+  .option('--delete <key>', "return a setting to the broker's default (repeatable)", (v: string, list: string[] = []) => [...list, v])
+  .option('--dry-run', 'check the change without making it')
+  .action(cli(topicsAlterConfig));
 
 program
   .command('produce <topic>')

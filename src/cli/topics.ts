@@ -1,4 +1,4 @@
-// `sluice topics create|list|describe|delete`.
+// `sluice topics create|list|describe|delete|alter|alter-config`.
 
 import { clientOptions, type ClientFlags } from './client-options.js';
 import { Admin } from '../client/admin.js';
@@ -13,6 +13,10 @@ export interface TopicFlags {
   retentionBytes?: number;
   segmentBytes?: number;
   output?: OutputFormat;
+  /** alter-config: `key=value` settings and keys returned to the broker's default. */
+  set?: string[];
+  delete?: string[];
+  dryRun?: boolean;
 }
 
 export async function topicsCreate(name: string, flags: TopicFlags): Promise<void> {
@@ -39,12 +43,10 @@ export async function topicsList(flags: TopicFlags): Promise<void> {
 export async function topicsDescribe(name: string, flags: TopicFlags): Promise<void> {
   await withAdmin(flags, async (admin) => {
     const t = await admin.describeTopic(name);
-    const c = t.config;
-    const settings = c
-      ? `topic ${t.name}: retention.ms ${c.retentionMs}, retention.bytes ${c.retentionBytes}, segment.bytes ${c.segmentBytes}, segment.ms ${c.segmentMs}, max batch bytes ${c.maxBatchBytes}, cleanup.policy ${c.cleanupPolicy}\n\n`
-      : '';
-    printOutput(flags.output, t, () =>
-      settings +
+    const configs = await admin.describeConfigs(name);
+    printOutput(flags.output, { ...t, configs }, () =>
+      formatTable(['CONFIG', 'VALUE', 'SOURCE'], configs.map((c) => [c.name, c.value, c.source])) +
+        '\n' +
         formatTable(
           ['TOPIC', 'PARTITION', 'LEADER', 'LOG START', 'HIGH WATERMARK', 'SIZE BYTES', 'SEGMENTS'],
           t.partitions.map((p) => [t.name, p.partition, p.leader, p.logStartOffset, p.highWatermark, p.sizeBytes ?? null, p.segments ?? null]),
@@ -58,6 +60,25 @@ export async function topicsAlter(name: string, flags: TopicFlags): Promise<void
   await withAdmin(flags, async (admin) => {
     await admin.createPartitions(name, flags.partitions!);
     process.stdout.write(`topic ${name} now has ${flags.partitions} partitions\n`);
+  });
+}
+
+export async function topicsAlterConfig(name: string, flags: TopicFlags): Promise<void> {
+  const changes: Record<string, string | null> = {};
+  for (const pair of flags.set ?? []) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`--set takes key=value, got "${pair}"`);
+    changes[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  for (const key of flags.delete ?? []) {
+    if (key in changes) throw new UsageError(`${key} is both set and deleted`);
+    changes[key] = null;
+  }
+  if (Object.keys(changes).length === 0) throw new UsageError('say what to change: --set key=value or --delete key');
+  await withAdmin(flags, async (admin) => {
+    await admin.alterConfigs(name, changes, { validateOnly: flags.dryRun ?? false });
+    const list = Object.entries(changes).map(([k, v]) => (v === null ? `${k} (default)` : `${k}=${v}`)).join(', ');
+    process.stdout.write(flags.dryRun ? `would alter topic ${name}: ${list} (dry run: nothing changed)\n` : `altered topic ${name}: ${list}\n`);
   });
 }
 

@@ -1,10 +1,20 @@
-// Administration: topics (create, delete, list, describe) and consumer groups (list, describe
+// Administration: topics (create, delete, list, describe, add partitions, describe and alter
+// configs) and consumer groups (list, describe
 // with committed offsets and lag, delete, delete offsets, reset offsets). Errors come back as
 // SluiceErrors with their codes.
 
 import { SluiceError, type ErrorCode } from '../errors.js';
 import type { DeleteGroupsResponse, DescribeGroupsResponse, ListGroupsResponse, OffsetCommitResponse } from '../protocol/group-messages.js';
-import { ApiKey, type CreateTopicsResponse, type ErrorBody, type ListOffsetsResponse, type MetadataResponse, type TopicConfigInput } from '../protocol/messages.js';
+import {
+  ApiKey,
+  type CreateTopicsResponse,
+  type DescribeConfigsResponse,
+  type ErrorBody,
+  type IncrementalAlterConfigsResponse,
+  type ListOffsetsResponse,
+  type MetadataResponse,
+  type TopicConfigInput,
+} from '../protocol/messages.js';
 import { decodeConsumerAssignment } from '../kafka/messages/consumer-protocol.js';
 import { decodeAssignment } from './assignors.js';
 import { BrokerClient, type ClientOptions } from './broker-client.js';
@@ -58,6 +68,25 @@ export class Admin {
     const r = await this.#client.call<CreateTopicsResponse>(ApiKey.CreatePartitions, { topics: [{ name, count }] });
     const e = r.topics[0]?.error;
     if (e) throw toError(e, `add partitions to ${name}`);
+  }
+
+  /** The topic's settings by Kafka name (`retention.ms`, ...): the value it runs with and whether the topic sets it or the broker's default applies. */
+  async describeConfigs(name: string): Promise<DescribeConfigsResponse['topics'][number]['configs']> {
+    const r = await this.#client.call<DescribeConfigsResponse>(ApiKey.DescribeConfigs, { topics: [name] });
+    const t = r.topics[0];
+    if (t?.error) throw toError(t.error, `describe the configs of ${name}`);
+    return t?.configs ?? [];
+  }
+
+  /**
+   * Changes some of the topic's settings by Kafka name: a string sets one, null returns it to the
+   * broker's default; the others stay. Live: they apply from the next append, roll or retention pass.
+   */
+  async alterConfigs(name: string, changes: Record<string, string | null>, options: { validateOnly?: boolean } = {}): Promise<void> {
+    const topics = [{ name, changes: Object.entries(changes).map(([key, value]) => ({ name: key, value })) }];
+    const r = await this.#client.call<IncrementalAlterConfigsResponse>(ApiKey.IncrementalAlterConfigs, { topics, validateOnly: options.validateOnly ?? false });
+    const e = r.topics[0]?.error;
+    if (e) throw toError(e, `alter the configs of ${name}`);
   }
 
   async deleteTopic(name: string): Promise<void> {

@@ -76,34 +76,44 @@ export const handleOffsetFetch: Handler = (ctx, { body }) => {
   return { body: { partitions } satisfies OffsetFetchResponse };
 };
 
-/** Deleting a group is an admin act: the principal must be allowed to administer the cluster. */
 export const handleDeleteGroups: Handler = async (ctx, { body }) => {
   const { groupIds } = decodeDeleteGroupsRequest(body);
+  const groups: DeleteGroupsResponse['groups'] = (await deleteGroups(ctx, groupIds)).map(({ groupId, error }) => (error ? { groupId, error: errorBody(error) } : { groupId }));
+  return { body: { groups } satisfies DeleteGroupsResponse };
+};
+
+/** Deleting a group is an admin act: the principal must be allowed to administer the cluster. One result per group, in order. */
+export async function deleteGroups(ctx: HandlerContext, groupIds: readonly string[]): Promise<Array<{ groupId: string; error?: SluiceError }>> {
   const refused = adminDenied(ctx);
-  const groups: DeleteGroupsResponse['groups'] = [];
+  const results: Array<{ groupId: string; error?: SluiceError }> = [];
   for (const groupId of groupIds) {
     if (refused) {
-      groups.push({ groupId, error: errorBody(refused) });
+      results.push({ groupId, error: refused });
       continue;
     }
     try {
       await ctx.groups.deleteGroup(groupId);
-      groups.push({ groupId });
+      results.push({ groupId });
     } catch (err) {
       if (!(err instanceof SluiceError)) throw err;
-      groups.push({ groupId, error: errorBody(err) });
+      results.push({ groupId, error: err });
     }
   }
-  return { body: { groups } satisfies DeleteGroupsResponse };
-};
+  return results;
+}
 
 export const handleOffsetDelete: Handler = async (ctx, { body }) => {
   const request = decodeOffsetDeleteRequest(body);
-  const refused = adminDenied(ctx);
-  if (refused) throw refused;
-  await ctx.groups.deleteOffsets(request.groupId, request.partitions);
+  await deleteOffsets(ctx, request.groupId, request.partitions);
   return { body: { partitions: request.partitions } satisfies OffsetDeleteResponse };
 };
+
+/** An admin act too: throws the refusal, or NON_EMPTY_GROUP while the group has members. */
+export async function deleteOffsets(ctx: HandlerContext, groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
+  const refused = adminDenied(ctx);
+  if (refused) throw refused;
+  await ctx.groups.deleteOffsets(groupId, partitions);
+}
 
 export const handleListGroups: Handler = (ctx) => ({ body: { groups: ctx.groups.listGroups() } satisfies ListGroupsResponse });
 

@@ -21,7 +21,7 @@ import {
 import { handleListOffsets } from './list-offsets.js';
 import { handleMetadata } from './metadata.js';
 import { handleProduce } from './produce.js';
-import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics } from './topics-admin.js';
+import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleDescribeConfigs, handleIncrementalAlterConfigs } from './topics-admin.js';
 import { handleCredit, handleSubscribe, handleUnsubscribe } from './subscribe.js';
 
 export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
@@ -43,6 +43,8 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [ApiKey.DeleteTopics, handleDeleteTopics],
   [ApiKey.Authenticate, handleAuthenticate],
   [ApiKey.CreatePartitions, handleCreatePartitions],
+  [ApiKey.DescribeConfigs, handleDescribeConfigs],
+  [ApiKey.IncrementalAlterConfigs, handleIncrementalAlterConfigs],
   [ApiKey.DeleteGroups, handleDeleteGroups],
   [ApiKey.OffsetDelete, handleOffsetDelete],
   [ApiKey.Subscribe, handleSubscribe],

@@ -28,6 +28,8 @@ export interface TopicConfig {
   retentionBytes?: number;
   segmentBytes?: number;
   segmentMs?: number;
+  /** Largest record batch accepted (Kafka's max.message.bytes). */
+  maxBatchBytes?: number;
   /** Only "delete" (retention by size and age); compaction is not supported. */
   cleanupPolicy?: 'delete';
 }
@@ -39,6 +41,7 @@ export interface TopicDefaults extends LogOptions {
 
 export interface Topic {
   readonly name: string;
+  /** The topic's own settings (the broker's defaults fill in the rest: see effectiveConfig). */
   readonly config: TopicConfig;
   readonly createdAtMs: number;
   readonly partitions: readonly Partition[];
@@ -121,10 +124,7 @@ export class TopicRegistry {
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
       throw new SluiceError('INVALID_PARTITIONS', `partitions must be in [1, ${MAX_PARTITIONS}], got ${partitions}`);
     }
-    if (config.cleanupPolicy !== undefined && config.cleanupPolicy !== 'delete') {
-      throw new SluiceError('INVALID_CONFIG', `cleanupPolicy ${JSON.stringify(config.cleanupPolicy)} is not supported (only "delete")`);
-    }
-    nativeCall(() => native.validateLogOptions(this.#logOptions(config)));
+    this.#validateConfig(config);
     return partitions;
   }
 
@@ -228,9 +228,41 @@ export class TopicRegistry {
   }
 
   /** The settings `topic` runs with: its overrides over the broker's defaults. */
-  effectiveConfig(topic: Topic): Required<Pick<LogOptions, 'retentionMs' | 'retentionBytes' | 'segmentBytes' | 'segmentMs' | 'maxBatchBytes'>> & { cleanupPolicy: 'delete' } {
+  effectiveConfig(topic: Topic): Required<TopicConfig> {
     const o = this.#logOptions(topic.config);
     return { retentionMs: o.retentionMs ?? -1, retentionBytes: o.retentionBytes ?? -1, segmentBytes: o.segmentBytes ?? 0, segmentMs: o.segmentMs ?? -1, maxBatchBytes: o.maxBatchBytes ?? 0, cleanupPolicy: 'delete' };
+  }
+
+  /**
+   * Replaces the topic's own settings with `config` (what is not in it falls back to the broker's
+   * default), on disk first and then in every open partition log, which applies them from its next
+   * append, roll or retention pass. Checked whole before anything changes; internal topics refused.
+   */
+  async alterConfig(name: string, config: TopicConfig, validateOnly = false): Promise<void> {
+    const topic = this.#topics.get(name);
+    if (!topic || this.#busy.has(name)) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    if (this.#internal.has(name)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${name} is internal to the broker: its settings are the broker's`);
+    this.#validateConfig(config);
+    if (validateOnly) return;
+    this.#busy.add(name);
+    try {
+      await this.#writeTopicFile({ version: 1, name, partitions: topic.partitions.length, config, createdAtMs: topic.createdAtMs, state: 'live' }).catch((err: unknown) => {
+        throw asStorageError(err, `alter the config of ${name}`);
+      });
+      const options = this.#logOptions(config);
+      for (const p of topic.partitions) p.log.reconfigure(options);
+      this.#topics.set(name, { ...topic, config });
+      this.#logger.info({ topic: name, config }, 'topic config altered');
+    } finally {
+      this.#busy.delete(name);
+    }
+  }
+
+  #validateConfig(config: TopicConfig): void {
+    if (config.cleanupPolicy !== undefined && config.cleanupPolicy !== 'delete') {
+      throw new SluiceError('INVALID_CONFIG', `cleanupPolicy ${JSON.stringify(config.cleanupPolicy)} is not supported (only "delete")`);
+    }
+    nativeCall(() => native.validateLogOptions(this.#logOptions(config)));
   }
 
   #logOptions(config: TopicConfig): LogOptions {

@@ -22,9 +22,11 @@ export const ApiKey = {
   ApiVersions: 18,
   CreateTopics: 19,
   DeleteTopics: 20,
+  DescribeConfigs: 32,
   Authenticate: 36,
   CreatePartitions: 37,
   DeleteGroups: 42,
+  IncrementalAlterConfigs: 44,
   OffsetDelete: 47,
   // Sluice's own, with no Kafka counterpart: keys from 1000 up, clear of Kafka's numbering.
   Subscribe: 1000,
@@ -139,6 +141,7 @@ export interface TopicConfigInput {
   retentionBytes?: number;
   segmentBytes?: number;
   segmentMs?: number;
+  maxBatchBytes?: number;
   cleanupPolicy?: string;
 }
 
@@ -147,7 +150,7 @@ export interface CreateTopicsRequest {
   validateOnly: boolean;
 }
 
-const CONFIG_KEYS = ['retentionMs', 'retentionBytes', 'segmentBytes', 'segmentMs'] as const;
+const CONFIG_KEYS = ['retentionMs', 'retentionBytes', 'segmentBytes', 'segmentMs', 'maxBatchBytes'] as const;
 
 function topicConfig(value: unknown, where: string): TopicConfigInput {
   if (value == null) return {};
@@ -363,6 +366,53 @@ export function decodeCreatePartitionsRequest(body: unknown): CreatePartitionsRe
 
 export interface CreatePartitionsResponse {
   topics: Array<{ name: string; error?: ErrorBody }>;
+}
+
+// ---- DescribeConfigs (32) v0
+// request: { topics: [name] } → { topics: [{ name, error?, configs: [{ name, value, source }] }] }
+// Names and values as Kafka's topic configs (`retention.ms`: "604800000"); source "topic" or "default".
+
+export interface DescribeConfigsRequest {
+  topics: string[];
+}
+
+export function decodeDescribeConfigsRequest(body: unknown): DescribeConfigsRequest {
+  const m = f.map(body, 'describeConfigs');
+  return { topics: f.list(m.topics, 'describeConfigs.topics', 1000, (v, w) => f.string(v, w, MAX_TOPIC_NAME)) };
+}
+
+export interface DescribeConfigsResponse {
+  topics: Array<{ name: string; error?: ErrorBody; configs: Array<{ name: string; value: string; source: 'topic' | 'default' }> }>;
+}
+
+// ---- IncrementalAlterConfigs (44) v0
+// request: { topics: [{ name, changes: [{ name, value: string | nil }] }], validateOnly?: bool }
+//   → { topics: [{ name, error? }] }. A nil value returns the setting to the broker's default.
+
+export interface IncrementalAlterConfigsRequest {
+  topics: Array<{ name: string; changes: Array<{ name: string; value: string | null }> }>;
+  validateOnly: boolean;
+}
+
+export function decodeIncrementalAlterConfigsRequest(body: unknown): IncrementalAlterConfigsRequest {
+  const m = f.map(body, 'incrementalAlterConfigs');
+  return {
+    topics: f.list(m.topics, 'incrementalAlterConfigs.topics', 1000, (v, w) => {
+      const t = f.map(v, w);
+      return {
+        name: f.string(t.name, `${w}.name`, MAX_TOPIC_NAME),
+        changes: f.list(t.changes, `${w}.changes`, 100, (c, cw) => {
+          const change = f.map(c, cw);
+          return { name: f.string(change.name, `${cw}.name`, 255), value: change.value === null ? null : f.string(change.value, `${cw}.value`, 1024) };
+        }),
+      };
+    }),
+    validateOnly: f.bool(m.validateOnly, 'incrementalAlterConfigs.validateOnly', false),
+  };
+}
+
+export interface IncrementalAlterConfigsResponse {
+  topics: TopicResult[];
 }
 
 // ---- ListOffsets (2) v0 -------------------------------------------------------------------------

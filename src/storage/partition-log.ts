@@ -150,6 +150,11 @@ export class PartitionLog {
     return nativeCall(() => this.#native.offsetForTimestamp(timestampMs)) ?? null;
   }
 
+  /** New settings for the open log: segment size and age, largest batch and retention apply from the next append, roll or retention pass. */
+  reconfigure(options: LogOptions): void {
+    nativeCall(() => this.#native.reconfigure(options));
+  }
+
   /** Deletes whole old segments past the retention limits (by the injected clock). */
   enforceRetention(): { deletedSegments: bigint[]; deletedBytes: number; logStartOffset: bigint } {
     return nativeCall(() => this.#native.enforceRetention(this.#clock.nowMs()));

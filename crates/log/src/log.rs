@@ -148,7 +148,8 @@ struct FlushState {
 
 pub struct Log {
     dir: PathBuf,
-    config: LogConfig,
+    /// Replaced whole by `reconfigure` (under `writer`), so an append sees one config throughout.
+    config: RwLock<LogConfig>,
     writer: Mutex<()>,
     state: RwLock<State>,
     flush: Mutex<FlushState>,
@@ -229,7 +230,7 @@ impl Log {
         }
         let log = Arc::new(Log {
             dir: dir.to_path_buf(),
-            config,
+            config: RwLock::new(config),
             writer: Mutex::new(()),
             state: RwLock::new(state),
             flush: Mutex::new(FlushState { recovery_point: start_point, in_progress: false, checkpointed: i64::MIN }),
@@ -243,7 +244,8 @@ impl Log {
         // Make what recovery kept (and cut) durable before anything new is appended.
         log.flush()?;
         checkpoint::clear_clean_shutdown(dir).ctx(|| format!("clear the clean-shutdown marker in {}", dir.display()))?;
-        if log.config.flush_interval_ms.is_some() || log.config.flush_interval_bytes.is_some() {
+        let flush_policy = log.config().flush_interval_ms.is_some() || log.config().flush_interval_bytes.is_some();
+        if flush_policy {
             flusher::register(&log);
         }
         Ok((log, report))
@@ -253,8 +255,25 @@ impl Log {
         &self.dir
     }
 
-    pub fn config(&self) -> &LogConfig {
-        &self.config
+    /// The settings the log runs with now (a copy: `reconfigure` may replace them).
+    pub fn config(&self) -> LogConfig {
+        self.config.read().clone()
+    }
+
+    /// Replaces the settings a live log can change: segment size and age, largest batch, retention
+    /// bytes and age (Kafka's dynamic topic configs). They apply from the next append, roll or
+    /// retention pass; segments already written keep their size. The index layout, the flush
+    /// policy and the leader epoch are fixed while the log is open: a change to them is refused.
+    pub fn reconfigure(&self, next: LogConfig) -> Result<()> {
+        next.validate()?;
+        let _writer = self.writer.lock();
+        let mut config = self.config.write();
+        let fixed = |c: &LogConfig| (c.index_interval_bytes, c.max_index_bytes, c.flush_interval_ms, c.flush_interval_bytes, c.leader_epoch);
+        if fixed(&config) != fixed(&next) {
+            return Err(LogError::InvalidConfig("index sizes, flush policy and leader epoch cannot change while the log is open".into()));
+        }
+        *config = next;
+        Ok(())
     }
 
     pub fn is_closed(&self) -> bool {
@@ -282,11 +301,15 @@ impl Log {
     /// epoch in place, and appends them, all or nothing. `now_ms` is the append time (and the
     /// clock for nothing else). On any error no byte is written and the log is unchanged.
     pub fn append(&self, batches: &mut [u8], now_ms: i64) -> Result<AppendInfo> {
-        let headers = validate_batches(batches, self.config.max_batch_bytes)?;
+        // Validated (CRCs) before taking the writer lock, so appends to one log check in parallel;
+        // a batch racing a reconfigure is held to the limit it was read under.
+        let max_batch_bytes = self.config.read().max_batch_bytes;
+        let headers = validate_batches(batches, max_batch_bytes)?;
         let _writer = self.writer.lock();
+        let config = self.config.read().clone();
         self.ensure_open()?;
         let bytes = batches.len() as u64;
-        if self.state.read().active().should_roll(&headers, bytes, &self.config) {
+        if self.state.read().active().should_roll(&headers, bytes, &config) {
             self.roll()?;
         }
         let base_offset = self.state.read().high_watermark;
@@ -294,7 +317,7 @@ impl Log {
         let mut stamped = Vec::with_capacity(headers.len());
         let mut at = 0usize;
         for header in &headers {
-            stamp(&mut batches[at..at + header.size_bytes], next, self.config.leader_epoch);
+            stamp(&mut batches[at..at + header.size_bytes], next, config.leader_epoch);
             stamped.push(BatchHeader { base_offset: next, ..*header });
             next = stamped.last().unwrap().next_offset();
             at += header.size_bytes;
@@ -315,7 +338,7 @@ impl Log {
         if self.unflushed_bytes.fetch_add(bytes, Ordering::AcqRel) == 0 {
             self.unflushed_since_us.store(flusher::now_us(), Ordering::Release);
         }
-        if self.config.flush_interval_bytes.is_some_and(|limit| self.unflushed_bytes.load(Ordering::Acquire) >= limit) {
+        if self.config.read().flush_interval_bytes.is_some_and(|limit| self.unflushed_bytes.load(Ordering::Acquire) >= limit) {
             flusher::wake();
         }
     }
@@ -327,10 +350,11 @@ impl Log {
         if bytes == 0 {
             return None;
         }
-        if self.config.flush_interval_bytes.is_some_and(|limit| bytes >= limit) {
+        let config = self.config.read();
+        if config.flush_interval_bytes.is_some_and(|limit| bytes >= limit) {
             return Some(0);
         }
-        let interval_us = self.config.flush_interval_ms? * 1000;
+        let interval_us = config.flush_interval_ms? * 1000;
         let since = self.unflushed_since_us.load(Ordering::Acquire);
         Some((since + interval_us).saturating_sub(now_us))
     }
@@ -338,7 +362,7 @@ impl Log {
     /// Seals the active segment and starts a new one at the high watermark. Caller holds `writer`.
     fn roll(&self) -> Result<()> {
         let next = self.state.read().high_watermark;
-        let segment = Segment::create(&self.dir, next, &self.config)?;
+        let segment = Segment::create(&self.dir, next, &self.config.read())?;
         {
             let mut state = self.state.write();
             state.active_mut().seal()?;
@@ -483,13 +507,14 @@ impl Log {
         self.ensure_open()?;
         let (removed, log_start_offset) = {
             let mut state = self.state.write();
+            let config = self.config.read();
             let mut total = state.size_bytes();
             let mut removed = Vec::new();
             while state.segments.len() > 1 {
                 let first = state.segments.values().next().unwrap();
-                let by_bytes = self.config.retention_bytes >= 0 && total - first.size() >= self.config.retention_bytes as u64;
+                let by_bytes = config.retention_bytes >= 0 && total - first.size() >= config.retention_bytes as u64;
                 let newest = if first.max_timestamp() >= 0 { first.max_timestamp() } else { modified_ms(first.log_path()) };
-                let by_age = self.config.retention_ms >= 0 && now_ms - newest > self.config.retention_ms;
+                let by_age = config.retention_ms >= 0 && now_ms - newest > config.retention_ms;
                 if !by_bytes && !by_age {
                     break;
                 }

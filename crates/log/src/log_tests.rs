@@ -409,3 +409,33 @@ fn background_flush_policy_flushes_without_being_asked() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+#[test]
+fn reconfigure_changes_rolls_batch_limit_and_retention_of_a_live_log_and_refuses_fixed_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = Log::open(dir.path(), LogConfig { segment_bytes: 1 << 20, retention_bytes: -1, retention_ms: -1, ..small_config() }).unwrap();
+    fill(&log, 50, 0);
+    assert_eq!(log.segment_bases().len(), 1, "1 MiB segments: no roll yet");
+    assert_eq!(log.enforce_retention(0).unwrap().deleted_segments.len(), 0);
+
+    // Smaller segments from the next append on; then retention by bytes deletes the old ones.
+    log.reconfigure(LogConfig { segment_bytes: 4096, retention_bytes: -1, retention_ms: -1, ..small_config() }).unwrap();
+    fill(&log, 200, 100);
+    let segments = log.segment_bases().len();
+    assert!(segments > 3, "rolled at the new size: {segments} segments");
+    log.reconfigure(LogConfig { segment_bytes: 4096, retention_bytes: 8192, retention_ms: -1, ..small_config() }).unwrap();
+    let report = log.enforce_retention(0).unwrap();
+    assert!(report.deleted_segments.len() >= segments - 4, "retention by the new byte limit: {report:?}");
+    assert_eq!(check_contiguous(&log), log.high_watermark());
+
+    // A lower batch limit refuses what it used to accept.
+    let mut big = make_batch(1, 1000, 0);
+    log.reconfigure(LogConfig { max_batch_bytes: 512, retention_bytes: 8192, retention_ms: -1, ..small_config() }).unwrap();
+    assert_eq!(log.append(&mut big, 0).unwrap_err().code(), "MESSAGE_TOO_LARGE");
+    assert_eq!(log.config().max_batch_bytes, 512);
+
+    // Invalid or fixed settings are refused and change nothing.
+    assert_eq!(log.reconfigure(LogConfig { segment_bytes: 1, ..small_config() }).unwrap_err().code(), "INVALID_CONFIG");
+    assert_eq!(log.reconfigure(LogConfig { max_index_bytes: 8192, ..small_config() }).unwrap_err().code(), "INVALID_CONFIG");
+    assert_eq!(log.config().max_batch_bytes, 512);
+}

@@ -278,6 +278,13 @@ impl NativeLog {
         Ok(self.inner.offset_for_timestamp(timestamp_ms).map_err(map_error)?.map(BigInt::from))
     }
 
+    /// Replaces the settings of the open log (see the core's `Log::reconfigure`): segment size and
+    /// age, largest batch and retention apply from the next append, roll or retention pass.
+    #[napi]
+    pub fn reconfigure(&self, options: LogOptions) -> Result<()> {
+        self.inner.reconfigure(to_config(&options)?).map_err(map_error)
+    }
+
     /// Deletes whole old segments by retention bytes and age at `now_ms`.
     #[napi]
     pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionResult> {
