@@ -98,6 +98,26 @@ const RESPONSES: Record<number, Walk> = {
   }),
   [KafkaApi.CreateTopics]: (r, v) => ({ throttle: v >= 2 ? r.int32() : 0, topics: arr(r, (tp) => ({ name: tp.string(), error: tp.int16(), message: v >= 1 ? tp.nullableString() : null })) }),
   [KafkaApi.DeleteTopics]: (r, v) => ({ throttle: v >= 1 ? r.int32() : 0, topics: arr(r, (tp) => ({ name: tp.string(), error: tp.int16() })) }),
+  [KafkaApi.CreatePartitions]: (r) => ({ throttle: r.int32(), topics: arr(r, (tp) => ({ name: tp.string(), error: tp.int16(), message: tp.nullableString() })) }),
+  [KafkaApi.DescribeConfigs]: (r, v) => ({
+    throttle: r.int32(),
+    resources: arr(r, (res) => ({
+      error: res.int16(),
+      message: res.nullableString(),
+      type: res.int8(),
+      name: res.string(),
+      configs: arr(res, (c) => ({
+        name: c.string(),
+        value: c.nullableString(),
+        readOnly: c.boolean(),
+        ...(v === 0 ? { isDefault: c.boolean() } : { source: c.int8() }),
+        sensitive: c.boolean(),
+        synonyms: v >= 1 ? arr(c, (s) => ({ name: s.string(), value: s.nullableString(), source: s.int8() })) : [],
+      })),
+    })),
+  }),
+  [KafkaApi.AlterConfigs]: (r) => ({ throttle: r.int32(), resources: arr(r, (res) => ({ error: res.int16(), message: res.nullableString(), type: res.int8(), name: res.string() })) }),
+  [KafkaApi.DeleteGroups]: (r) => ({ throttle: r.int32(), groups: arr(r, (g) => ({ id: g.string(), error: g.int16() })) }),
 };
 
 /** Walks a recorded response (header v0) to its last byte. */
@@ -166,6 +186,21 @@ t.test('kafkajs requests carry what the client meant', async (t) => {
   const [served] = decodeRecordBatches(records);
   t.equal(served!.records[0]!.value!.toString(), 'v1', 'the fetch served the produced batch, CRC intact');
   t.equal(fetched.topics[0].partitions[0].lso, fetched.topics[0].partitions[0].hw, 'last stable offset = high watermark');
+});
+
+t.test('kafkajs admin: partitions, configs and group deletion carry what the client meant and were answered without error', async (t) => {
+  const { exchanges } = fixtures[0]!;
+  t.match(decoded(find(exchanges, KafkaApi.CreatePartitions)[0]!).body, { topics: [{ name: 'fixture', count: 3, assignments: null }], validateOnly: false });
+  t.match(responseOf(find(exchanges, KafkaApi.CreatePartitions)[0]!).body, { topics: [{ name: 'fixture', error: 0, message: null }] });
+  const describe = find(exchanges, KafkaApi.DescribeConfigs)[0]!;
+  t.match(decoded(describe).body, { resources: [{ type: 2, name: 'fixture', keys: ['retention.ms'] }], includeSynonyms: true });
+  t.same(responseOf(describe).body.resources[0].configs, [
+    { name: 'retention.ms', value: '604800000', readOnly: false, source: 5, sensitive: false, synonyms: [{ name: 'retention.ms', value: '604800000', source: 5 }] },
+  ], 'only the key asked for, with its source (DEFAULT_CONFIG) and itself as the one synonym');
+  t.match(decoded(find(exchanges, KafkaApi.AlterConfigs)[0]!).body, { resources: [{ type: 2, name: 'fixture', configs: [{ name: 'retention.ms', value: '86400000' }] }] });
+  t.match(responseOf(find(exchanges, KafkaApi.AlterConfigs)[0]!).body, { resources: [{ error: 0, type: 2, name: 'fixture' }] });
+  t.same(decoded(find(exchanges, KafkaApi.DeleteGroups)[0]!).body, ['fixture-group']);
+  t.same(responseOf(find(exchanges, KafkaApi.DeleteGroups)[0]!).body.groups, [{ id: 'fixture-group', error: 0 }]);
 });
 
 t.test('kcat (librdkafka) requests carry what the client meant', async (t) => {

@@ -12,11 +12,14 @@ import type { ErrorCode } from '../errors.js';
 import { ApiKey } from '../protocol/messages.js';
 
 // Push subscriptions are Sluice's own: Kafka has no such APIs, so the Kafka door does not offer them.
-// DeleteGroups, OffsetDelete and CreatePartitions are Kafka's, but its door does not speak their Kafka encodings yet.
-const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsubscribe, DeleteGroups: _deleteGroups, OffsetDelete: _offsetDelete, CreatePartitions: _createPartitions, ...shared } = ApiKey;
+const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsubscribe, ...shared } = ApiKey;
 
-/** Sluice's API keys are Kafka's numbers for the same operations; Sluice's Authenticate is Kafka's SaslAuthenticate slot. */
-export const KafkaApi = { ...shared, SaslHandshake: 17, SaslAuthenticate: Authenticate } as const;
+/**
+ * Sluice's API keys are Kafka's numbers for the same operations; Sluice's Authenticate is Kafka's
+ * SaslAuthenticate slot. AlterConfigs (replace a whole config) is Kafka's only: Sluice's protocol
+ * has the incremental form alone.
+ */
+export const KafkaApi = { ...shared, SaslHandshake: 17, AlterConfigs: 33, SaslAuthenticate: Authenticate } as const;
 export type KafkaApiName = keyof typeof KafkaApi;
 
 export interface KafkaVersionRange {
@@ -44,7 +47,13 @@ const RANGES: Record<KafkaApiName, [number, number]> = {
   ApiVersions: [0, 2],
   CreateTopics: [0, 2],
   DeleteTopics: [0, 1],
+  DescribeConfigs: [0, 2],
+  AlterConfigs: [0, 1],
   SaslAuthenticate: [0, 1],
+  CreatePartitions: [0, 1],
+  DeleteGroups: [0, 1],
+  IncrementalAlterConfigs: [0, 0],
+  OffsetDelete: [0, 0],
 };
 
 /** What ApiVersions advertises, and what the listener accepts. */

@@ -2,7 +2,7 @@
 // its token as the password) over the same registry and auth file as Sluice's own handlers.
 
 import { SluiceError } from '../../errors.js';
-import type { TopicConfig } from '../../log/topic-registry.js';
+import { topicConfigFrom } from '../../log/topic-configs.js';
 import type { TopicResult } from '../../protocol/messages.js';
 import { perTopic } from '../../handlers/topics-admin.js';
 import { KAFKA_API_VERSIONS, KAFKA_ERROR_CODES, kafkaErrorCode } from '../apis.js';
@@ -29,26 +29,6 @@ export const apiVersions = kafkaHandler(
   (_ctx, _r, header) => body((w) => encodeApiVersions(w, header.apiVersion, 0, KAFKA_API_VERSIONS)),
 );
 
-/** Kafka topic configs this broker keeps, as TopicConfig keys; numbers unless named otherwise. */
-const TOPIC_CONFIGS: Record<string, keyof TopicConfig> = {
-  'retention.ms': 'retentionMs',
-  'retention.bytes': 'retentionBytes',
-  'segment.bytes': 'segmentBytes',
-  'segment.ms': 'segmentMs',
-  'cleanup.policy': 'cleanupPolicy',
-};
-
-function topicConfig(configs: KafkaCreateTopicsRequest['topics'][number]['configs']): TopicConfig {
-  const config: Record<string, unknown> = {};
-  for (const { name, value } of configs) {
-    const key = TOPIC_CONFIGS[name];
-    if (!key) throw new SluiceError('INVALID_CONFIG', `topic config ${name} is not supported (supported: ${Object.keys(TOPIC_CONFIGS).join(', ')})`);
-    if (value === null) continue;
-    config[key] = key === 'cleanupPolicy' ? value : Number(value);
-  }
-  return config as TopicConfig;
-}
-
 export const createTopics = kafkaHandler(decodeCreateTopics, async (ctx, request, header) => {
   const results: TopicResult[] = [];
   for (const t of request.topics) {
@@ -57,7 +37,7 @@ export const createTopics = kafkaHandler(decodeCreateTopics, async (ctx, request
         // One broker: one replica, and no placement to choose.
         if (t.replicationFactor !== -1 && t.replicationFactor !== 1) throw new SluiceError('INVALID_REQUEST', `replication factor ${t.replicationFactor}: this broker keeps one replica`);
         if (t.assignments.length > 0) throw new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported by a single broker');
-        const config = topicConfig(t.configs);
+        const config = topicConfigFrom(t.configs);
         if (request.validateOnly) ctx.topics.validateCreate(t.name, t.partitions, config);
         else await ctx.topics.create(t.name, t.partitions, config);
       }),

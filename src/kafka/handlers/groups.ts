@@ -5,23 +5,28 @@
 import { denied } from '../../auth/access.js';
 import { SluiceError } from '../../errors.js';
 import { permitted } from '../../handlers/authorize.js';
+import { deleteGroups as deleteGroupsOf, deleteOffsets } from '../../handlers/groups.js';
 import type { HandlerContext } from '../../handlers/context.js';
 import { KAFKA_ERROR_CODES, kafkaErrorCode } from '../apis.js';
 import {
+  decodeDeleteGroups,
   decodeDescribeGroups,
   decodeFindCoordinator,
   decodeHeartbeat,
   decodeJoinGroup,
   decodeLeaveGroup,
   decodeOffsetCommit,
+  decodeOffsetDelete,
   decodeOffsetFetch,
   decodeSyncGroup,
+  encodeDeleteGroups,
   encodeDescribeGroups,
   encodeErrorOnly,
   encodeFindCoordinator,
   encodeJoinGroup,
   encodeListGroups,
   encodeOffsetCommit,
+  encodeOffsetDelete,
   encodeOffsetFetch,
   encodeSyncGroup,
   type KafkaDescribedGroup,
@@ -123,3 +128,15 @@ function describeGroup(ctx: HandlerContext, groupId: string): KafkaDescribedGrou
     return { errorCode: kafkaErrorCode(err), groupId, state: 'Dead', protocolType: '', protocol: '', members: [] };
   }
 }
+
+export const deleteGroups = kafkaHandler(decodeDeleteGroups, async (ctx, groupIds) => {
+  const results = await deleteGroupsOf(ctx, groupIds);
+  return body((w) => encodeDeleteGroups(w, results.map((g) => ({ groupId: g.groupId, errorCode: kafkaErrorCode(g.error) }))));
+});
+
+export const offsetDelete = kafkaHandler(decodeOffsetDelete, async (ctx, r) => {
+  const partitions = flatten(r.topics, (topic, partition: number) => ({ topic, partition }));
+  const { errorCode } = await attempt(() => deleteOffsets(ctx, r.groupId, partitions));
+  // A refused group has no per-partition answers to give; a deleted one answers each with 0.
+  return body((w) => encodeOffsetDelete(w, errorCode, errorCode ? [] : byTopic(partitions, (p) => ({ partition: p.partition, errorCode: 0 }))));
+});

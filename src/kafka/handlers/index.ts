@@ -3,7 +3,8 @@
 import { KafkaApi } from '../apis.js';
 import { apiVersions, createTopics, deleteTopics, saslAuthenticate, saslHandshake } from './admin.js';
 import { fetch, listOffsets, metadata, produce } from './data.js';
-import { describeGroups, findCoordinator, heartbeat, joinGroup, leaveGroup, listGroups, offsetCommit, offsetFetch, syncGroup } from './groups.js';
+import { alterConfigs, createPartitions, describeConfigs, incrementalAlterConfigs } from './configs.js';
+import { deleteGroups, describeGroups, findCoordinator, heartbeat, joinGroup, leaveGroup, listGroups, offsetCommit, offsetDelete, offsetFetch, syncGroup } from './groups.js';
 import type { KafkaHandler } from './handler.js';
 
 export const KAFKA_HANDLERS: ReadonlyMap<number, KafkaHandler> = new Map<number, KafkaHandler>([
@@ -25,4 +26,10 @@ export const KAFKA_HANDLERS: ReadonlyMap<number, KafkaHandler> = new Map<number,
   [KafkaApi.CreateTopics, createTopics],
   [KafkaApi.DeleteTopics, deleteTopics],
   [KafkaApi.SaslAuthenticate, saslAuthenticate],
+  [KafkaApi.DescribeConfigs, describeConfigs],
+  [KafkaApi.AlterConfigs, alterConfigs],
+  [KafkaApi.CreatePartitions, createPartitions],
+  [KafkaApi.DeleteGroups, deleteGroups],
+  [KafkaApi.IncrementalAlterConfigs, incrementalAlterConfigs],
+  [KafkaApi.OffsetDelete, offsetDelete],
 ]);

@@ -1,6 +1,6 @@
 // Kafka's classic group protocol and committed offsets: FindCoordinator v0, JoinGroup v0-2,
 // SyncGroup v0-1, Heartbeat v0-1, LeaveGroup v0-1, OffsetCommit v2, OffsetFetch v1,
-// ListGroups v0-2 and DescribeGroups v0-2. Request decoders and response encoders, as in Kafka's
+// ListGroups v0-2, DescribeGroups v0-2, DeleteGroups v0-1 and OffsetDelete v0. Request decoders and response encoders, as in Kafka's
 // message definitions (Kafka 3.4). Member metadata and assignments are opaque bytes. No I/O.
 
 import { KafkaReader, KafkaWriter } from '../wire.js';
@@ -181,4 +181,33 @@ export function encodeDescribeGroups(w: KafkaWriter, version: number, groups: re
     w.int16(g.errorCode).string(g.groupId).string(g.state).string(g.protocolType).string(g.protocol);
     w.array(g.members, (w, m) => w.string(m.memberId).string(m.clientId).string(m.clientHost).bytes(m.metadata).bytes(m.assignment));
   });
+}
+
+export function decodeDeleteGroups(r: KafkaReader): string[] {
+  const groups = r.array((g) => g.string('group id'), 'groups_names', 2);
+  r.end('DeleteGroups');
+  return groups;
+}
+
+export function encodeDeleteGroups(w: KafkaWriter, results: ReadonlyArray<{ groupId: string; errorCode: number }>): void {
+  w.int32(0).array(results, (w, g) => w.string(g.groupId).int16(g.errorCode));
+}
+
+export interface KafkaOffsetDeleteRequest {
+  groupId: string;
+  topics: Array<{ name: string; partitions: number[] }>;
+}
+
+export function decodeOffsetDelete(r: KafkaReader): KafkaOffsetDeleteRequest {
+  const request: KafkaOffsetDeleteRequest = {
+    groupId: r.string('group id'),
+    topics: r.array((t) => ({ name: t.string('topic name'), partitions: t.array((p) => p.int32('partition_index'), 'partitions', 4) }), 'topics', 6),
+  };
+  r.end('OffsetDelete');
+  return request;
+}
+
+/** The group's error first; per-partition errors only when the group itself was fine. */
+export function encodeOffsetDelete(w: KafkaWriter, errorCode: number, topics: ReadonlyArray<{ name: string; partitions: ReadonlyArray<{ partition: number; errorCode: number }> }>): void {
+  w.int16(errorCode).int32(0).array(topics, (w, t) => w.string(t.name).array(t.partitions, (w, p) => w.int32(p.partition).int16(p.errorCode)));
 }
