@@ -15,6 +15,14 @@ function kafkaOf(broker: RunningBroker): Kafka {
   return new Kafka({ brokers: [`127.0.0.1:${broker.kafkaPort}`], clientId: 'kafka-admin-test', logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 100 } });
 }
 
+/** The Kafka error type (kafkajs's name for the code) a call failed with; null when it did not fail. */
+async function failure(call: Promise<unknown>): Promise<string | null> {
+  return call.then(
+    () => null,
+    (err: { type?: string }) => err.type ?? String(err),
+  );
+}
+
 const TOPIC = 2;
 const BROKER = 4;
 
@@ -35,7 +43,7 @@ t.test('kafkajs admin: createPartitions, describeConfigs, alterConfigs (a whole 
   await producer.send({ topic: 'ops', messages: [{ value: 'to-3', partition: 3 }] });
   await producer.disconnect();
   t.equal((await sluice.describeTopic('ops')).partitions[3]!.highWatermark, 1n, 'a new partition takes records');
-  await t.rejects(admin.createPartitions({ topicPartitions: [{ topic: 'ops', count: 2 }] }), { type: 'INVALID_PARTITIONS' }, 'fewer is refused');
+  t.equal(await failure(admin.createPartitions({ topicPartitions: [{ topic: 'ops', count: 2 }] })), 'INVALID_PARTITIONS', 'fewer is refused');
 
   const described = await admin.describeConfigs({ resources: [{ type: TOPIC, name: 'ops' }], includeSynonyms: false });
   const entries = described.resources[0]!.configEntries.map((c) => [c.configName, c.configValue, c.isDefault, c.configSource]);
@@ -49,12 +57,12 @@ t.test('kafkajs admin: createPartitions, describeConfigs, alterConfigs (a whole 
   ], 'every setting, the created one a DYNAMIC_TOPIC_CONFIG and the rest DEFAULT_CONFIG');
 
   // AlterConfigs replaces the topic's whole config: segment.ms, not named, returns to the default.
-  await admin.alterConfigs({ resources: [{ type: TOPIC, name: 'ops', configEntries: [{ name: 'retention.ms', value: '86400000' }] }] });
+  await admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC, name: 'ops', configEntries: [{ name: 'retention.ms', value: '86400000' }] }] });
   t.same((await sluice.describeConfigs('ops')).filter((c) => c.source === 'topic'), [{ name: 'retention.ms', value: '86400000', source: 'topic' }]);
-  await t.rejects(admin.alterConfigs({ resources: [{ type: TOPIC, name: 'ops', configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] }), { type: 'INVALID_CONFIG' });
-  await t.rejects(admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC, name: 'nosuch', configEntries: [{ name: 'retention.ms', value: '1' }] }] }), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
+  t.equal(await failure(admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC, name: 'ops', configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] })), 'INVALID_CONFIG');
+  t.equal(await failure(admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC, name: 'nosuch', configEntries: [{ name: 'retention.ms', value: '1' }] }] })), 'UNKNOWN_TOPIC_OR_PARTITION');
   const nodeId = (await admin.describeCluster()).brokers[0]!.nodeId;
-  await t.rejects(admin.describeConfigs({ resources: [{ type: BROKER, name: String(nodeId) }], includeSynonyms: false }), { type: 'INVALID_REQUEST' }, 'no broker configs here');
+  t.equal(await failure(admin.describeConfigs({ resources: [{ type: BROKER, name: String(nodeId) }], includeSynonyms: false })), 'INVALID_REQUEST', 'no broker configs here');
 
   // deleteGroups: refused while the group has members, then done; unknown groups say so.
   await admin.setOffsets({ groupId: 'old-group', topic: 'ops', partitions: [{ partition: 0, offset: '0' }] });
@@ -95,7 +103,7 @@ t.test('IncrementalAlterConfigs v0: SET and DELETE change only what they name; A
   const sluice = new Admin({ broker: `127.0.0.1:${broker.port}` });
   t.teardown(() => sluice.close());
   await sluice.createTopic('inc', { partitions: 1, config: { segmentMs: 3_600_000 } });
-  const raw = await RawKafka.connect(broker.kafkaPort);
+  const raw = await RawKafka.connect(broker.kafkaPort!);
   t.teardown(() => raw.close());
 
   const SET = 0;
@@ -141,7 +149,7 @@ t.test('OffsetDelete v0 removes committed offsets of a group without members; De
   await admin.connect();
   t.teardown(() => admin.disconnect());
   await admin.setOffsets({ groupId: 'g', topic: 'od', partitions: [{ partition: 0, offset: '0' }, { partition: 1, offset: '0' }] });
-  const raw = await RawKafka.connect(broker.kafkaPort);
+  const raw = await RawKafka.connect(broker.kafkaPort!);
   t.teardown(() => raw.close());
 
   const r = await raw.request(KafkaApi.OffsetDelete, 0, (w) => w.string('g').array([['od', [1]]] as const, (w, [name, ps]) => w.string(name).array(ps, (w, p) => w.int32(p))));
