@@ -22,12 +22,12 @@ export { FrameDecoder, FramingError, framePrefix, type FrameEvent } from './prot
 export * from './protocol/messages.js';
 // The broker (its metrics, logging, groups) loads only when a broker is started: a client-only
 // user does not pay for it. `sluice/broker` has the Broker class itself.
-export type { BrokerConfig } from './server/broker.js';
-export type { StartBrokerOptions, EmbeddedBroker } from './embedded.js';
+export type { BrokerConfig } from './app/broker.js';
+export type { StartBrokerOptions, EmbeddedBroker } from './app/embedded.js';
 
 /** A broker in this process (see embedded.ts): free ports, a temp data dir that close() removes. */
-export async function startBroker(options?: import('./embedded.js').StartBrokerOptions): Promise<import('./embedded.js').EmbeddedBroker> {
-  return (await import('./embedded.js')).startBroker(options);
+export async function startBroker(options?: import('./app/embedded.js').StartBrokerOptions): Promise<import('./app/embedded.js').EmbeddedBroker> {
+  return (await import('./app/embedded.js')).startBroker(options);
 }
 export { Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata, type Acks } from './client/producer.js';
 export { Consumer, type ConsumerOptions, type Message, type MessageBatch, type TopicPartition } from './client/consumer.js';

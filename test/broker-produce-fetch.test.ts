@@ -193,7 +193,7 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
     'Unsubscribe',
   ]);
   t.equal(versions.broker.software, 'sluice');
-  const { HANDLERS } = await import('../src/handlers/index.js');
+  const { HANDLERS } = await import('../src/doors/sluice/handlers/index.js');
   t.same(versions.apis.filter((a) => !HANDLERS.has(a.apiKey)), [], 'every API advertised has a handler');
 
   const created = await call<{ topics: Array<{ name: string; error?: { code: string } }> }>(c, ApiKey.CreateTopics, {

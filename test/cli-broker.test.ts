@@ -5,7 +5,7 @@ import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { BROKER_SETTINGS, envName } from '../src/cli/broker-settings.js';
+import { BROKER_SETTINGS, envName } from '../src/app/settings.js';
 import { join } from 'node:path';
 import { ApiKey } from '../src/protocol/messages.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Producer } from '../src/client/producer.js';
 import { Subscription } from '../src/client/subscription.js';
-import { startBroker } from '../src/embedded.js';
+import { startBroker } from '../src/app/embedded.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const example = fileURLToPath(new URL('../examples/embedded-broker.test.mjs', import.meta.url));

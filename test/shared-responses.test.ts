@@ -6,8 +6,8 @@
 import t from 'tap';
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { KafkaApi } from '../src/kafka/apis.js';
-import type { KafkaWriter } from '../src/kafka/wire.js';
+import { KafkaApi } from '../src/doors/kafka/apis.js';
+import type { KafkaWriter } from '../src/doors/kafka/wire.js';
 import { encodeResponse, encodeResponsePacked, PackedBody, decodeResponseMeta, encodeRequest } from '../src/protocol/codec.js';
 import { FrameDecoder } from '../src/protocol/frame.js';
 import { ApiKey, type FetchResponse } from '../src/protocol/messages.js';

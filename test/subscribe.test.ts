@@ -292,7 +292,7 @@ t.test('the Subscription client streams a Producer\'s records in order and unsub
 });
 
 t.test("the Kafka door does not offer Sluice's subscription APIs", async (t) => {
-  const { KAFKA_API_VERSIONS } = await import('../src/kafka/apis.js');
+  const { KAFKA_API_VERSIONS } = await import('../src/doors/kafka/apis.js');
   t.notOk(KAFKA_API_VERSIONS.some((a) => a.apiKey >= 1000));
 });
 

@@ -6,8 +6,8 @@
 
 import { pino, type Logger } from 'pino';
 import { SluiceError } from '../errors.js';
-import { Broker, SLUICE_VERSION } from '../server/broker.js';
-import { resolveBrokerSettings, type ResolvedSettings } from './broker-settings.js';
+import { Broker, SLUICE_VERSION } from '../app/broker.js';
+import { resolveBrokerSettings, type ResolvedSettings } from '../app/settings.js';
 
 export async function runBroker(flags: Record<string, unknown>): Promise<void> {
   let settings: ResolvedSettings;

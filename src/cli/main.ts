@@ -21,7 +21,7 @@ import { runBenchLatency } from './bench-latency.js';
 import { CONSUME_MODES, type ConsumeMode } from '../../bench/latency.js';
 import { FANOUT_PATHS, type FanoutPath } from '../../bench/transfer-fanout.js';
 import { FETCH_PATHS, type FetchPath } from '../transfer/engine.js';
-import { addBrokerOptions } from './broker-settings.js';
+import { addBrokerOptions } from '../app/settings.js';
 
 export function positiveNumber(value: string): number {
   const n = Number(value);

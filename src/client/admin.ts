@@ -15,7 +15,7 @@ import {
   type MetadataResponse,
   type TopicConfigInput,
 } from '../protocol/messages.js';
-import { decodeConsumerAssignment } from '../kafka/messages/consumer-protocol.js';
+import { decodeConsumerAssignment } from '../protocol/consumer-protocol.js';
 import { decodeAssignment } from './assignors.js';
 import { BrokerClient, type ClientOptions } from './broker-client.js';
 

@@ -17,7 +17,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ANONYMOUS } from '../auth/access.js';
-import type { HandlerContext, PushChannel } from '../handlers/context.js';
+import type { HandlerContext, PushChannel } from '../broker/session.js';
 import type { ResponsePiece, ResponseWriter } from '../transfer/response-writer.js';
 import type { BrokerMetrics } from './metrics.js';
 

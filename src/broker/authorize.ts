@@ -1,0 +1,26 @@
+// Per-topic permissions inside a request: the partitions a principal may touch go on to the
+// domain; the others are answered with TOPIC_AUTHORIZATION_FAILED, in the request's order.
+
+import { denied, type Operation } from '../auth/access.js';
+import type { SluiceError } from '../errors.js';
+import type { HandlerContext } from './session.js';
+
+export async function permitted<I extends { topic: string }, O>(
+  ctx: HandlerContext,
+  operation: Exclude<Operation, 'admin'>,
+  items: readonly I[],
+  run: (allowed: I[]) => O[] | Promise<O[]>,
+  refuse: (item: I, err: SluiceError) => O,
+): Promise<O[]> {
+  const principal = ctx.session.principal!; // the connection lets no unauthenticated request this far
+  const denials = items.map((item) => denied(principal, operation, item.topic));
+  if (denials.every((d) => d === undefined)) return run([...items]);
+  const results = await run(items.filter((_, k) => denials[k] === undefined));
+  let next = 0;
+  return items.map((item, k) => (denials[k] ? refuse(item, denials[k]) : results[next++]!));
+}
+
+/** CLUSTER_AUTHORIZATION_FAILED unless the principal may create and delete topics. */
+export function adminDenied(ctx: HandlerContext): SluiceError | undefined {
+  return denied(ctx.session.principal!, 'admin');
+}

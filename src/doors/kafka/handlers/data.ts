@@ -1,0 +1,119 @@
+// Kafka Produce, Fetch, ListOffsets and Metadata over the same LogService and TopicRegistry as
+// Sluice's own handlers: a Kafka produce is appended byte for byte through the same validator, and
+// a Kafka fetch gets the same whole-batch log slices, sent by the transfer engine.
+
+import { SluiceError } from '../../../errors.js';
+import type { ProduceInput, ProduceOutcome } from '../../../log/log-service.js';
+import { permitted } from '../../../broker/authorize.js';
+import type { HandlerContext } from '../../../broker/session.js';
+import { fetchPermitted } from '../../sluice/handlers/fetch.js';
+import { lookup } from '../../sluice/handlers/metadata.js';
+import { LOG_OVERHEAD_BYTES } from '../../../protocol/record-batch.js';
+import { kafkaErrorCode } from '../apis.js';
+import { decodeFetch, decodeListOffsets, decodeMetadata, decodeProduce, encodeFetch, encodeListOffsets, encodeMetadata, encodeProduce, type KafkaMetadataResponse } from '../messages/data.js';
+import type { LogSlice } from '../../../storage/partition-log.js';
+import { body, byTopic, flatten, kafkaHandler, type KafkaReply } from './handler.js';
+
+/** Kafka's "no time" and "no offset". */
+const NONE = -1n;
+
+export const produce = kafkaHandler(decodeProduce, async (ctx, request) => {
+  // Checks Kafka makes before the log sees the bytes; the log's validator does the rest (CRC,
+  // magic, bounds, counts) and answers CORRUPT_MESSAGE.
+  // Request-wide refusals apply to every partition; the others are per partition's records.
+  const whole =
+    request.transactionalId !== null
+      ? new SluiceError('INVALID_REQUEST', 'transactions are not supported')
+      : ![0, 1, -1].includes(request.acks)
+        ? new SluiceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1, got ${request.acks}`)
+        : undefined;
+  const refusal = (records: Buffer | null): SluiceError | undefined => {
+    if (whole) return whole;
+    if (records === null || records.length === 0) return new SluiceError('CORRUPT_MESSAGE', 'the partition has no records');
+    if (records.length >= LOG_OVERHEAD_BYTES && records.readInt32BE(8) + LOG_OVERHEAD_BYTES < records.length) {
+      return new SluiceError('INVALID_RECORD', 'Produce v3+ carries exactly one record batch per partition');
+    }
+    return undefined;
+  };
+  const items = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, batches: p.records ?? Buffer.alloc(0), refused: refusal(p.records) }));
+  const valid: ProduceInput[] = items.filter((i) => !i.refused);
+  const appended = await permitted(ctx, 'write', valid, (allowed) => ctx.log.produce(allowed, request.acks as 0 | 1 | -1), (i, error): ProduceOutcome => ({ topic: i.topic, partition: i.partition, error }));
+  let next = 0;
+  const outcomes = items.map((i): ProduceOutcome => (i.refused ? { topic: i.topic, partition: i.partition, error: i.refused } : appended[next++]!));
+  if (request.acks === 0) {
+    // As Kafka: no response; a failure closes the connection, the only way such a producer learns of it.
+    const failed = outcomes.find((o) => o.error);
+    return failed ? { noResponse: true, closeReason: `acks=0 produce to ${failed.topic}-${failed.partition} failed: ${failed.error!.code}` } : { noResponse: true };
+  }
+  return body((w) =>
+    encodeProduce(
+      w,
+      byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: kafkaErrorCode(o.error), baseOffset: o.result?.baseOffset ?? NONE, logAppendTimeMs: NONE })),
+    ),
+  );
+});
+
+export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
+  const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: Math.max(p.partitionMaxBytes, 1) }));
+  const { outcomes, waitedSeconds } = await fetchPermitted(ctx, inputs, { maxWaitMs: Math.max(request.maxWaitMs, 0), minBytes: Math.max(request.minBytes, 0), maxBytes: Math.max(request.maxBytes, 1) });
+  // No transactions: the last stable offset is the high watermark (read_committed clients use it as the end).
+  const encode = () =>
+    body((w) =>
+      encodeFetch(
+        w,
+        byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: kafkaErrorCode(o.error), highWatermark: o.highWatermark, lastStableOffset: o.highWatermark, records: o.slice ?? null })),
+      ),
+    );
+  // Shared responses: the fetches one append wakes share the partition's slice, and a
+  // one-partition body is a function of it alone: written once per slice (see handlers/fetch.ts).
+  const only = outcomes.length === 1 ? outcomes[0]! : undefined;
+  if (!only?.slice || only.error) return { ...encode(), waitedSeconds };
+  let byVersion = fetchBodyBySlice.get(only.slice);
+  if (!byVersion) fetchBodyBySlice.set(only.slice, (byVersion = new Map()));
+  let shared = byVersion.get(header.apiVersion);
+  if (!shared) byVersion.set(header.apiVersion, (shared = encode()));
+  return { ...shared, waitedSeconds };
+});
+
+/** One-partition Fetch bodies by the slice they carry and the version they are in (weakly held: they go with the slice). */
+const fetchBodyBySlice = new WeakMap<LogSlice, Map<number, KafkaReply>>();
+
+export const listOffsets = kafkaHandler(decodeListOffsets, async (ctx, request) => {
+  const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, timestamp: p.timestamp }));
+  const outcomes = await permitted(ctx, 'read', inputs, (allowed) => ctx.log.listOffsets(allowed), (p, error) => ({ topic: p.topic, partition: p.partition, error, offset: null }));
+  // The broker does not decode records, so it names the batch that reaches the time, not the
+  // record's own timestamp: timestamp -1, as for earliest and latest.
+  return body((w) =>
+    encodeListOffsets(w, byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: kafkaErrorCode(o.error), timestamp: NONE, offset: o.offset ?? NONE }))),
+  );
+});
+
+export const metadata = kafkaHandler(decodeMetadata, async (ctx, request, header) => {
+  const topics: KafkaMetadataResponse['topics'] = [];
+  if (request.topics === null) {
+    for (const t of ctx.topics.list()) topics.push(describeTopic(ctx, t.name, 0));
+  } else {
+    for (const name of request.topics) {
+      try {
+        topics.push(describeTopic(ctx, (await lookup(ctx, name, request.allowAutoTopicCreation)).name, 0));
+      } catch (err) {
+        if (!(err instanceof SluiceError)) throw err;
+        topics.push(describeTopic(ctx, name, kafkaErrorCode(err)));
+      }
+    }
+  }
+  const { nodeId, host, port, clusterId } = ctx.broker;
+  return body((w) => encodeMetadata(w, header.apiVersion, { brokers: [{ nodeId, host, port }], clusterId, controllerId: nodeId, topics }));
+});
+
+/** One broker leads every partition and is its only replica. */
+function describeTopic(ctx: HandlerContext, name: string, errorCode: number): KafkaMetadataResponse['topics'][number] {
+  const topic = errorCode === 0 ? ctx.topics.get(name) : undefined;
+  const node = ctx.broker.nodeId;
+  return {
+    errorCode,
+    name,
+    internal: ctx.topics.isInternal(name),
+    partitions: (topic?.partitions ?? []).map((p) => ({ errorCode: 0, partition: p.index, leader: node, replicas: [node] })),
+  };
+}

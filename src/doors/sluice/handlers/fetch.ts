@@ -1,0 +1,75 @@
+// Fetch: the domain slices (and long-polls); the response is a small MessagePack body naming each
+// partition's byte count, followed by the slices themselves, which the transfer engine sends from
+// the page cache.
+//
+// Shared responses: the fetches one append wakes on a partition (tailing consumers at the same
+// offset) get the same slice object from the partition, and a one-partition body is a function of
+// that slice alone, so it is packed once per slice and reused; only the correlation id differs.
+
+import { PackedBody } from '../../../protocol/codec.js';
+import { decodeFetchRequest, errorBody, type FetchResponse } from '../../../protocol/messages.js';
+import type { LogSlice } from '../../../storage/partition-log.js';
+import type { FetchInput, FetchOptions, FetchOutcome } from '../../../log/log-service.js';
+import { permitted } from '../../../broker/authorize.js';
+import type { Handler, HandlerContext } from '../../../broker/session.js';
+
+export const handleFetch: Handler = async (ctx, { body }) => {
+  const request = decodeFetchRequest(body);
+  const { outcomes, waitedSeconds } = await fetchPermitted(ctx, request.partitions, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
+  const only = outcomes.length === 1 ? outcomes[0]! : undefined;
+  if (only?.slice && !only.error) return { body: sharedBody(only as FetchOutcome & { slice: LogSlice }), data: [only.slice], waitedSeconds };
+  const data: LogSlice[] = [];
+  const partitions: FetchResponse['partitions'] = outcomes.map((o) => {
+    let bytes = 0;
+    if (o.slice) {
+      data.push(o.slice);
+      bytes = o.slice.bytes;
+    }
+    const out: FetchResponse['partitions'][number] = {
+      topic: o.topic,
+      partition: o.partition,
+      highWatermark: o.highWatermark,
+      logStartOffset: o.logStartOffset,
+      bytes,
+    };
+    if (o.error) out.error = errorBody(o.error);
+    return out;
+  });
+  return { body: { partitions } satisfies FetchResponse, data, waitedSeconds };
+};
+
+/**
+ * A fetch of the partitions the principal may read (the others answer TOPIC_AUTHORIZATION_FAILED
+ * with both offsets -1), and how long it was parked: what both doors' Fetch handlers do.
+ */
+export async function fetchPermitted(
+  ctx: HandlerContext,
+  inputs: readonly FetchInput[],
+  options: Omit<FetchOptions, 'signal'>,
+): Promise<{ outcomes: FetchOutcome[]; waitedSeconds: number }> {
+  let waitedSeconds = 0;
+  const outcomes = await permitted(
+    ctx,
+    'read',
+    inputs,
+    async (allowed) => {
+      const fetched = await ctx.log.fetch(allowed, { ...options, signal: ctx.signal });
+      waitedSeconds = fetched.waitedSeconds ?? 0;
+      return fetched;
+    },
+    (p, error): FetchOutcome => ({ topic: p.topic, partition: p.partition, error, highWatermark: -1n, logStartOffset: -1n }),
+  );
+  return { outcomes, waitedSeconds };
+}
+
+/** One partition's data response, packed once per slice (weakly held: it goes with the slice). */
+const packedBySlice = new WeakMap<LogSlice, PackedBody>();
+
+function sharedBody(o: FetchOutcome & { slice: LogSlice }): PackedBody {
+  let packed = packedBySlice.get(o.slice);
+  if (!packed) {
+    const body: FetchResponse = { partitions: [{ topic: o.topic, partition: o.partition, highWatermark: o.highWatermark, logStartOffset: o.logStartOffset, bytes: o.slice.bytes }] };
+    packedBySlice.set(o.slice, (packed = new PackedBody(body)));
+  }
+  return packed;
+}

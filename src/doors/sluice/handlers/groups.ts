@@ -1,0 +1,138 @@
+// The consumer-group APIs: thin calls into the GroupCoordinator. JoinGroup and SyncGroup may be
+// held until the rebalance completes, so clients keep them on a connection of their own.
+
+import { SluiceError } from '../../../errors.js';
+import {
+  decodeDeleteGroupsRequest,
+  decodeDescribeGroupsRequest,
+  decodeOffsetDeleteRequest,
+  decodeFindCoordinatorRequest,
+  decodeJoinGroupRequest,
+  decodeMemberRef,
+  decodeOffsetCommitRequest,
+  decodeOffsetFetchRequest,
+  decodeSyncGroupRequest,
+  type DeleteGroupsResponse,
+  type DescribeGroupsResponse,
+  type OffsetDeleteResponse,
+  type DescribedGroup,
+  type FindCoordinatorResponse,
+  type JoinGroupResponse,
+  type ListGroupsResponse,
+  type OffsetCommitResponse,
+  type OffsetFetchResponse,
+} from '../../../protocol/group-messages.js';
+import { errorBody } from '../../../protocol/messages.js';
+import { denied } from '../../../auth/access.js';
+import { adminDenied, permitted } from '../../../broker/authorize.js';
+import type { Handler, HandlerContext } from '../../../broker/session.js';
+
+export const handleFindCoordinator: Handler = (ctx, { body }) => {
+  decodeFindCoordinatorRequest(body);
+  // One broker: it coordinates every group.
+  return { body: { nodeId: ctx.broker.nodeId, host: ctx.broker.host, port: ctx.broker.port } satisfies FindCoordinatorResponse };
+};
+
+export const handleJoinGroup: Handler = async (ctx, { header, body }) => {
+  const r = decodeJoinGroupRequest(body);
+  const joined = await ctx.groups.join({ ...r, clientId: header.clientId ?? '', clientHost: ctx.clientHost });
+  return { body: joined satisfies JoinGroupResponse };
+};
+
+export const handleSyncGroup: Handler = async (ctx, { body }) => {
+  const r = decodeSyncGroupRequest(body);
+  const assignment = await ctx.groups.sync(r, r.assignments);
+  return { body: { assignment } };
+};
+
+export const handleHeartbeat: Handler = (ctx, { body }) => {
+  ctx.groups.heartbeat(decodeMemberRef(body, 'heartbeat'));
+  return { body: {} };
+};
+
+export const handleLeaveGroup: Handler = (ctx, { body }) => {
+  const r = decodeMemberRef(body, 'leaveGroup');
+  ctx.groups.leave(r.groupId, r.memberId);
+  return { body: {} };
+};
+
+export const handleOffsetCommit: Handler = async (ctx, { body }) => {
+  const r = decodeOffsetCommitRequest(body);
+  const outcomes = await permitted(ctx, 'read', r.offsets, (allowed) => ctx.groups.commit(r, allowed), (o, error) => ({ topic: o.topic, partition: o.partition, error }));
+  const partitions: OffsetCommitResponse['partitions'] = outcomes.map((o) => (o.error ? { topic: o.topic, partition: o.partition, error: errorBody(o.error) } : { topic: o.topic, partition: o.partition }));
+  return { body: { partitions } satisfies OffsetCommitResponse };
+};
+
+export const handleOffsetFetch: Handler = (ctx, { body }) => {
+  const r = decodeOffsetFetchRequest(body);
+  // Committed offsets of topics the principal may not read are not shown (nor asked-for ones told).
+  const readable = (topic: string) => denied(ctx.session.principal!, 'read', topic) === undefined;
+  const partitions = ctx.groups.fetchOffsets(r.groupId, r.partitions).map((o) => ({
+    topic: o.topic,
+    partition: o.partition,
+    offset: readable(o.topic) ? (o.committed?.offset ?? null) : null,
+    metadata: readable(o.topic) ? (o.committed?.metadata ?? null) : null,
+  })).filter((o) => r.partitions !== null || readable(o.topic));
+  return { body: { partitions } satisfies OffsetFetchResponse };
+};
+
+export const handleDeleteGroups: Handler = async (ctx, { body }) => {
+  const { groupIds } = decodeDeleteGroupsRequest(body);
+  const groups: DeleteGroupsResponse['groups'] = (await deleteGroups(ctx, groupIds)).map(({ groupId, error }) => (error ? { groupId, error: errorBody(error) } : { groupId }));
+  return { body: { groups } satisfies DeleteGroupsResponse };
+};
+
+/** Deleting a group is an admin act: the principal must be allowed to administer the cluster. One result per group, in order. */
+export async function deleteGroups(ctx: HandlerContext, groupIds: readonly string[]): Promise<Array<{ groupId: string; error?: SluiceError }>> {
+  const refused = adminDenied(ctx);
+  const results: Array<{ groupId: string; error?: SluiceError }> = [];
+  for (const groupId of groupIds) {
+    if (refused) {
+      results.push({ groupId, error: refused });
+      continue;
+    }
+    try {
+      await ctx.groups.deleteGroup(groupId);
+      results.push({ groupId });
+    } catch (err) {
+      if (!(err instanceof SluiceError)) throw err;
+      results.push({ groupId, error: err });
+    }
+  }
+  return results;
+}
+
+export const handleOffsetDelete: Handler = async (ctx, { body }) => {
+  const request = decodeOffsetDeleteRequest(body);
+  await deleteOffsets(ctx, request.groupId, request.partitions);
+  return { body: { partitions: request.partitions } satisfies OffsetDeleteResponse };
+};
+
+/** An admin act too: throws the refusal, or NON_EMPTY_GROUP while the group has members. */
+export async function deleteOffsets(ctx: HandlerContext, groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
+  const refused = adminDenied(ctx);
+  if (refused) throw refused;
+  await ctx.groups.deleteOffsets(groupId, partitions);
+}
+
+export const handleListGroups: Handler = (ctx) => ({ body: { groups: ctx.groups.listGroups() } satisfies ListGroupsResponse });
+
+export const handleDescribeGroups: Handler = (ctx, { body }) => {
+  const r = decodeDescribeGroupsRequest(body);
+  return { body: { groups: r.groups.map((g) => describe(ctx, g)) } satisfies DescribeGroupsResponse };
+};
+
+function describe(ctx: HandlerContext, groupId: string): DescribedGroup {
+  try {
+    const d = ctx.groups.describe(groupId);
+    const offsets = d.offsets.map((o) => {
+      const p = ctx.topics.get(o.topic)?.partitions[o.partition];
+      const highWatermark = p?.highWatermark ?? -1n;
+      return { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata, highWatermark, lag: p && o.offset >= 0n ? highWatermark - o.offset : -1n };
+    });
+    return { ...d, offsets };
+  } catch (err) {
+    if (!(err instanceof SluiceError)) throw err;
+    return { groupId, error: errorBody(err), state: 'Dead', protocolType: null, protocol: null, generationId: -1, leaderId: null, members: [], offsets: [] };
+  }
+}

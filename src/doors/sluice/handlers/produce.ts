@@ -1,0 +1,37 @@
+// Produce: split the frame's data into each partition's batches, append, answer with offsets.
+// acks=0 gets no response; if any partition failed the connection is closed (as Kafka does), the
+// only way such a producer can learn of it.
+
+import type { ProduceOutcome } from '../../../log/log-service.js';
+import { decodeProduceRequest, errorBody, type ProducePartitionResponse, type ProduceResponse } from '../../../protocol/messages.js';
+import { permitted } from '../../../broker/authorize.js';
+import type { Handler } from '../../../broker/session.js';
+
+export const handleProduce: Handler = async (ctx, { body, data }) => {
+  const request = decodeProduceRequest(body, data.length);
+  let position = 0;
+  const inputs = request.partitions.map((p) => {
+    const batches = data.subarray(position, position + p.bytes);
+    position += p.bytes;
+    return { topic: p.topic, partition: p.partition, batches };
+  });
+  const outcomes = await permitted(ctx, 'write', inputs, (allowed) => ctx.log.produce(allowed, request.acks), (i, error): ProduceOutcome => ({ topic: i.topic, partition: i.partition, error }));
+  if (request.acks === 0) {
+    const failed = outcomes.find((o) => o.error);
+    return failed ? { noResponse: true, closeReason: `acks=0 produce to ${failed.topic}-${failed.partition} failed: ${failed.error!.code}` } : { noResponse: true };
+  }
+  const response: ProduceResponse = { partitions: outcomes.map(toResponse) };
+  return { body: response };
+};
+
+function toResponse(o: ProduceOutcome): ProducePartitionResponse {
+  if (o.error || !o.result) return { topic: o.topic, partition: o.partition, error: errorBody(o.error!) };
+  return {
+    topic: o.topic,
+    partition: o.partition,
+    baseOffset: o.result.baseOffset,
+    lastOffset: o.result.lastOffset,
+    logAppendTimeMs: o.result.appendTimeMs,
+    logStartOffset: o.result.logStartOffset,
+  };
+}

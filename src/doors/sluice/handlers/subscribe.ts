@@ -1,0 +1,81 @@
+// Push subscriptions in Sluice's protocol: Subscribe opens one on the connection (its pushes start
+// once the response is queued, so they follow it on the wire), Credit grants bytes, Unsubscribe
+// ends one. The streaming and flow control are the domain's (log/subscription.ts); this encodes
+// each push as a frame with meta [nil, PushBody] followed by the batches' log slice.
+
+import { denied } from '../../../auth/access.js';
+import { SluiceError } from '../../../errors.js';
+import type { LogSubscription, Push } from '../../../log/subscription.js';
+import { encodePush, encodePushHead } from '../../../protocol/codec.js';
+import {
+  decodeCreditRequest,
+  decodeSubscribeRequest,
+  decodeUnsubscribeRequest,
+  errorBody,
+  MAX_PARTITIONS_PER_REQUEST,
+  type PushBody,
+  type SubscribeResponse,
+} from '../../../protocol/messages.js';
+import type { Handler, HandlerContext } from '../../../broker/session.js';
+
+/** Subscriptions one connection may hold at once (each is small, but not free). */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = MAX_PARTITIONS_PER_REQUEST;
+
+export const handleSubscribe: Handler = (ctx, { body }) => {
+  const request = decodeSubscribeRequest(body);
+  const none = { highWatermark: -1n, logStartOffset: -1n };
+  const refuse = (err: SluiceError, offsets = none) => ({ body: { error: errorBody(err), ...offsets } satisfies SubscribeResponse });
+  const denial = denied(ctx.session.principal!, 'read', request.topic);
+  if (denial) return refuse(denial);
+  if (ctx.pushes.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+    return refuse(new SluiceError('INVALID_REQUEST', `a connection holds at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions; unsubscribe or open another connection`));
+  }
+  const id = ctx.pushes.nextId();
+  let subscription: LogSubscription;
+  try {
+    subscription = ctx.log.subscribe(request, {
+      deliver: (push) => ctx.pushes.send(pushFrame(id, push)),
+      end: (error, at) => {
+        ctx.pushes.subscriptions.delete(id);
+        const end: PushBody = { subscriptionId: id, ...at, bytes: 0, error: errorBody(error) };
+        ctx.pushes.send([encodePush(end)]).catch(() => undefined); // a closed connection needs no goodbye
+      },
+    });
+  } catch (err) {
+    const p = ctx.topics.get(request.topic)?.partitions[request.partition];
+    return refuse(err as SluiceError, p && !p.closed ? { highWatermark: p.highWatermark, logStartOffset: p.logStartOffset } : none);
+  }
+  ctx.pushes.subscriptions.set(id, subscription);
+  const p = subscription.partition;
+  return { body: { subscriptionId: id, highWatermark: p.highWatermark, logStartOffset: p.logStartOffset } satisfies SubscribeResponse, afterResponse: () => subscription.start() };
+};
+
+// Credit has no response (one per window's worth of data would double the frames): a malformed
+// one closes the connection, and credit for a subscription that has ended (it may cross that
+// subscription's last push) is dropped.
+export const handleCredit: Handler = (ctx, { body }) => {
+  let request;
+  try {
+    request = decodeCreditRequest(body);
+  } catch (err) {
+    return { noResponse: true, closeReason: `bad Credit request: ${(err as Error).message}` };
+  }
+  subscriptionOf(ctx, request.subscriptionId)?.grant(request.bytes);
+  return { noResponse: true };
+};
+
+/** Unsubscribing from a subscription that already ended (or never was) is not an error: it is over either way. */
+export const handleUnsubscribe: Handler = (ctx, { body }) => {
+  const { subscriptionId } = decodeUnsubscribeRequest(body);
+  subscriptionOf(ctx, subscriptionId)?.cancel();
+  ctx.pushes.subscriptions.delete(subscriptionId);
+  return { body: {} };
+};
+
+function subscriptionOf(ctx: HandlerContext, id: number): LogSubscription | undefined {
+  return ctx.pushes.subscriptions.get(id);
+}
+
+function pushFrame(id: number, push: Push): [Buffer, Push['slice']] {
+  return [encodePushHead(id, push.highWatermark, push.logStartOffset, push.nextOffset, push.slice.bytes), push.slice];
+}
