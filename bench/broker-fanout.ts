@@ -24,7 +24,7 @@ import { encodeRecordBatch } from '../src/protocol/record-batch.js';
 import { fillTopic, KafkaBenchClient, retryKafka } from './kafka-requests.js';
 import { startKafkaPeer, type KafkaPeer } from './kafka-peer.js';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
-import { KafkaWriter } from '../src/doors/kafka/wire.js';
+import { KafkaWriter } from '../src/protocol/kafka-wire.js';
 import type { FetchPath } from '../src/transfer/engine.js';
 import { freePort, processCpuSeconds, rssMiB, startBenchBroker, threadCpuSeconds, threadCpuSince, type BenchBroker } from './broker-process.js';
 import { fanoutSpec, writeSvg } from './chart.js';

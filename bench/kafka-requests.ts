@@ -6,7 +6,7 @@
 import { Socket, connect } from 'node:net';
 import { once } from 'node:events';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
-import { KafkaReader, KafkaWriter } from '../src/doors/kafka/wire.js';
+import { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
 
 /** Kafka's error numbers this client acts on: retried while a fresh broker settles, or accepted. */
 const RETRIABLE = new Set([3, 5, 6, 7, 15, 51]); // unknown topic, leader not available, not leader, timeout, coordinator not available, concurrent transactions

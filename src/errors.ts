@@ -1,55 +1,64 @@
-// The error table: every error Sluice reports has a stable `code` (Kafka's name where Kafka has
-// one), whether retrying can help, and a default message. `SluiceError` carries the code.
+// The one error table: every error Sluice reports has a stable `code` (Kafka's name where Kafka
+// has one), Kafka's number for it (what the Kafka door puts on the wire; Kafka's own number where
+// one exists, -1 "unknown server error" for Sluice-internal conditions a Kafka client can only see
+// as a failure), whether retrying can help, and a default message. `SluiceError` carries the code.
 
 export interface ErrorInfo {
+  readonly kafka: number;
   readonly retriable: boolean;
   readonly message: string;
 }
 
 export const ERRORS = {
   // Requests and topics
-  INVALID_REQUEST: { retriable: false, message: 'the request is malformed (a field is missing, of the wrong type or out of range)' },
-  UNSUPPORTED_VERSION: { retriable: false, message: 'the broker does not support this API or version' },
-  UNKNOWN_TOPIC_OR_PARTITION: { retriable: true, message: 'this topic or partition does not exist' },
-  TOPIC_ALREADY_EXISTS: { retriable: false, message: 'a topic with this name already exists' },
-  INVALID_TOPIC_EXCEPTION: { retriable: false, message: 'the topic name is not valid' },
-  INVALID_PARTITIONS: { retriable: false, message: 'the number of partitions is not valid' },
-  INVALID_REQUIRED_ACKS: { retriable: false, message: 'acks must be 0, 1 or -1 (all)' },
+  INVALID_REQUEST: { kafka: 42, retriable: false, message: 'the request is malformed (a field is missing, of the wrong type or out of range)' },
+  UNSUPPORTED_VERSION: { kafka: 35, retriable: false, message: 'the broker does not support this API or version' },
+  UNKNOWN_TOPIC_OR_PARTITION: { kafka: 3, retriable: true, message: 'this topic or partition does not exist' },
+  TOPIC_ALREADY_EXISTS: { kafka: 36, retriable: false, message: 'a topic with this name already exists' },
+  INVALID_TOPIC_EXCEPTION: { kafka: 17, retriable: false, message: 'the topic name is not valid' },
+  INVALID_PARTITIONS: { kafka: 37, retriable: false, message: 'the number of partitions is not valid' },
+  INVALID_REQUIRED_ACKS: { kafka: 21, retriable: false, message: 'acks must be 0, 1 or -1 (all)' },
   // Consumer groups
-  INVALID_GROUP_ID: { retriable: false, message: 'the group id is empty or too long' },
-  GROUP_ID_NOT_FOUND: { retriable: false, message: 'the group does not exist' },
-  NON_EMPTY_GROUP: { retriable: false, message: 'the group has members: stop them first' },
-  NOT_COORDINATOR: { retriable: true, message: 'this broker is not the coordinator of the group' },
-  COORDINATOR_NOT_AVAILABLE: { retriable: true, message: 'the group coordinator is starting or stopping' },
-  UNKNOWN_MEMBER_ID: { retriable: false, message: 'the group does not know this member (it left, or its session expired): join again' },
-  ILLEGAL_GENERATION: { retriable: false, message: 'the generation is not the group\'s current one: a rebalance happened; join again' },
-  REBALANCE_IN_PROGRESS: { retriable: false, message: 'the group is rebalancing: join again' },
-  INCONSISTENT_GROUP_PROTOCOL: { retriable: false, message: 'the member\'s protocol type or assignment strategies match none of the group\'s' },
-  INVALID_SESSION_TIMEOUT: { retriable: false, message: 'the session timeout is outside the broker\'s allowed range' },
+  INVALID_GROUP_ID: { kafka: 24, retriable: false, message: 'the group id is empty or too long' },
+  GROUP_ID_NOT_FOUND: { kafka: 69, retriable: false, message: 'the group does not exist' },
+  NON_EMPTY_GROUP: { kafka: 68, retriable: false, message: 'the group has members: stop them first' },
+  NOT_COORDINATOR: { kafka: 16, retriable: true, message: 'this broker is not the coordinator of the group' },
+  COORDINATOR_NOT_AVAILABLE: { kafka: 15, retriable: true, message: 'the group coordinator is starting or stopping' },
+  UNKNOWN_MEMBER_ID: { kafka: 25, retriable: false, message: 'the group does not know this member (it left, or its session expired): join again' },
+  ILLEGAL_GENERATION: { kafka: 22, retriable: false, message: 'the generation is not the group\'s current one: a rebalance happened; join again' },
+  REBALANCE_IN_PROGRESS: { kafka: 27, retriable: false, message: 'the group is rebalancing: join again' },
+  INCONSISTENT_GROUP_PROTOCOL: { kafka: 23, retriable: false, message: 'the member\'s protocol type or assignment strategies match none of the group\'s' },
+  INVALID_SESSION_TIMEOUT: { kafka: 26, retriable: false, message: 'the session timeout is outside the broker\'s allowed range' },
   // Record batches and storage
-  CORRUPT_MESSAGE: { retriable: false, message: 'a record batch failed validation (bounds, magic, CRC)' },
-  INVALID_RECORD: { retriable: false, message: 'a record batch is well formed but not acceptable' },
-  MESSAGE_TOO_LARGE: { retriable: false, message: 'a record batch is larger than the configured maximum' },
-  OFFSET_OUT_OF_RANGE: { retriable: false, message: 'the offset is outside [logStartOffset, highWatermark]' },
-  KAFKA_STORAGE_ERROR: { retriable: true, message: 'the disk failed the operation (full, I/O error)' },
-  INVALID_CONFIG: { retriable: false, message: 'a configuration value is out of range' },
-  INVALID_ARGUMENT: { retriable: false, message: 'an argument is out of range' },
-  UNSUPPORTED_COMPRESSION_TYPE: { retriable: false, message: 'the batch uses a compression this codec does not decode' },
-  NETWORK_EXCEPTION: { retriable: true, message: 'the connection failed or was closed mid-transfer' },
-  TRANSFER_CANCELLED: { retriable: true, message: 'the transfer was cancelled (connection unregistered or engine closed)' },
-  UNKNOWN_CONNECTION: { retriable: false, message: 'the transfer engine does not know the connection' },
-  LOG_CLOSED: { retriable: false, message: 'the log is closed' },
-  DATA_DIR_LOCKED: { retriable: false, message: 'another process holds the data directory' },
+  CORRUPT_MESSAGE: { kafka: 2, retriable: false, message: 'a record batch failed validation (bounds, magic, CRC)' },
+  INVALID_RECORD: { kafka: 87, retriable: false, message: 'a record batch is well formed but not acceptable' },
+  MESSAGE_TOO_LARGE: { kafka: 10, retriable: false, message: 'a record batch is larger than the configured maximum' },
+  OFFSET_OUT_OF_RANGE: { kafka: 1, retriable: false, message: 'the offset is outside [logStartOffset, highWatermark]' },
+  KAFKA_STORAGE_ERROR: { kafka: 56, retriable: true, message: 'the disk failed the operation (full, I/O error)' },
+  INVALID_CONFIG: { kafka: 40, retriable: false, message: 'a configuration value is out of range' },
+  INVALID_ARGUMENT: { kafka: 42, retriable: false, message: 'an argument is out of range' },
+  UNSUPPORTED_COMPRESSION_TYPE: { kafka: 76, retriable: false, message: 'the batch uses a compression this codec does not decode' },
+  NETWORK_EXCEPTION: { kafka: 13, retriable: true, message: 'the connection failed or was closed mid-transfer' },
+  TRANSFER_CANCELLED: { kafka: 13, retriable: true, message: 'the transfer was cancelled (connection unregistered or engine closed)' },
+  UNKNOWN_CONNECTION: { kafka: -1, retriable: false, message: 'the transfer engine does not know the connection' },
+  LOG_CLOSED: { kafka: 3, retriable: false, message: 'the log is closed' },
+  DATA_DIR_LOCKED: { kafka: -1, retriable: false, message: 'another process holds the data directory' },
   // Authentication and permissions
-  SASL_AUTHENTICATION_FAILED: { retriable: false, message: 'authentication failed' },
-  ILLEGAL_SASL_STATE: { retriable: false, message: 'authenticate first (only ApiVersions and Authenticate are allowed before), and only once' },
-  UNSUPPORTED_SASL_MECHANISM: { retriable: false, message: 'the broker does not support this authentication mechanism' },
-  TOPIC_AUTHORIZATION_FAILED: { retriable: false, message: 'the principal may not do this to the topic' },
-  CLUSTER_AUTHORIZATION_FAILED: { retriable: false, message: 'the principal may not do this to the cluster' },
-  UNKNOWN_SERVER_ERROR: { retriable: false, message: 'an unexpected error' },
+  SASL_AUTHENTICATION_FAILED: { kafka: 58, retriable: false, message: 'authentication failed' },
+  ILLEGAL_SASL_STATE: { kafka: 34, retriable: false, message: 'authenticate first (only ApiVersions and Authenticate are allowed before), and only once' },
+  UNSUPPORTED_SASL_MECHANISM: { kafka: 33, retriable: false, message: 'the broker does not support this authentication mechanism' },
+  TOPIC_AUTHORIZATION_FAILED: { kafka: 29, retriable: false, message: 'the principal may not do this to the topic' },
+  CLUSTER_AUTHORIZATION_FAILED: { kafka: 31, retriable: false, message: 'the principal may not do this to the cluster' },
+  UNKNOWN_SERVER_ERROR: { kafka: -1, retriable: false, message: 'an unexpected error' },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** Kafka's number for an error (0: none; -1 for a code this table does not know). */
+export function kafkaErrorNumber(err: { code: string } | undefined): number {
+  if (!err) return 0;
+  return isErrorCode(err.code) ? ERRORS[err.code].kafka : -1;
+}
 
 export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERRORS, code);

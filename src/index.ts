@@ -29,8 +29,9 @@ export type { StartBrokerOptions, EmbeddedBroker } from './app/embedded.js';
 export async function startBroker(options?: import('./app/embedded.js').StartBrokerOptions): Promise<import('./app/embedded.js').EmbeddedBroker> {
   return (await import('./app/embedded.js')).startBroker(options);
 }
-export { Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata, type Acks } from './client/producer.js';
-export { Consumer, type ConsumerOptions, type Message, type MessageBatch, type TopicPartition } from './client/consumer.js';
+export { Producer, type ProducerOptions, type ProducerRecord, type RecordMetadata, type ProducerAcks } from './client/producer.js';
+export { Consumer, type ConsumerOptions, type Message, type MessageBatch } from './client/consumer.js';
+export type { Acks, TopicPartition } from './vocabulary.js';
 export { Admin, type TopicDescription, type GroupDescription } from './client/admin.js';
 export { Subscription, DEFAULT_WINDOW_BYTES, type SubscriptionOptions, type PushedBatches } from './client/subscription.js';
 export { type ClientOptions } from './client/broker-client.js';

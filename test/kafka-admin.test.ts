@@ -6,7 +6,7 @@
 import t from 'tap';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
-import type { KafkaReader, KafkaWriter } from '../src/doors/kafka/wire.js';
+import type { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { Admin } from '../src/client/admin.js';
 import { startBroker, type RunningBroker } from './helpers/broker.js';
 import { RawKafka } from './helpers/kafka-wire.js';

@@ -128,7 +128,7 @@ t.test('with --auth-file the Kafka listener wants SASL PLAIN (principal and toke
   t.equal(handshake.int16(), 33, 'an unsupported mechanism: UNSUPPORTED_SASL_MECHANISM');
   t.same(handshake.array((m) => m.string()), ['PLAIN'], 'naming the one it has');
   t.equal((await k.request(KafkaApi.SaslHandshake, 1, (w) => w.string('PLAIN'))).int16(), 0);
-  const plain = (user: string, password: string) => (w: import('../src/doors/kafka/wire.js').KafkaWriter) => w.bytes(Buffer.from(`\u0000${user}\u0000${password}`));
+  const plain = (user: string, password: string) => (w: import('../src/protocol/kafka-wire.js').KafkaWriter) => w.bytes(Buffer.from(`\u0000${user}\u0000${password}`));
   t.equal((await k.request(KafkaApi.SaslAuthenticate, 1, plain('alice', 'wrong'))).int16(), 58, 'a wrong token: SASL_AUTHENTICATION_FAILED');
   t.equal((await k.request(KafkaApi.SaslAuthenticate, 1, plain('mallory', 'alice-token'))).int16(), 58, 'another user\'s token: SASL_AUTHENTICATION_FAILED');
   t.equal((await k.request(KafkaApi.SaslAuthenticate, 1, plain('alice', 'alice-token'))).int16(), 0, 'authenticated');

@@ -11,7 +11,7 @@ import { KAFKA_API_VERSIONS, KafkaApi } from '../src/doors/kafka/apis.js';
 import { KafkaFrameDecoder } from '../src/doors/kafka/frame.js';
 import { KAFKA_HANDLERS } from '../src/doors/kafka/handlers/index.js';
 import { encodeApiVersions } from '../src/doors/kafka/messages/admin.js';
-import { KafkaDecodeError, KafkaReader, KafkaWriter } from '../src/doors/kafka/wire.js';
+import { KafkaDecodeError, KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
 
 interface Exchange {

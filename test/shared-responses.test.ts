@@ -7,7 +7,7 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
-import type { KafkaWriter } from '../src/doors/kafka/wire.js';
+import type { KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { encodeResponse, encodeResponsePacked, PackedBody, decodeResponseMeta, encodeRequest } from '../src/protocol/codec.js';
 import { FrameDecoder } from '../src/protocol/frame.js';
 import { ApiKey, type FetchResponse } from '../src/protocol/messages.js';

@@ -20,7 +20,8 @@ import { TopicRegistry, type TopicDefaults } from '../log/topic-registry.js';
 import { native, nativeCall, type NativeDirLock } from '../native.js';
 import { TransferEngine, type FetchPath } from '../transfer/engine.js';
 import { KafkaProtocol } from '../doors/kafka/protocol.js';
-import { Connection, type ConnectionServices, type ProtocolFactory } from '../server/connection.js';
+import type { ProtocolFactory } from '../doors/door.js';
+import { Connection, type ConnectionServices } from '../server/connection.js';
 import { SluiceProtocol } from '../doors/sluice/protocol.js';
 import { BrokerMetrics, listenOn, serveMetrics } from '../server/metrics.js';
 

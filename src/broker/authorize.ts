@@ -3,10 +3,10 @@
 
 import { denied, type Operation } from '../auth/access.js';
 import type { SluiceError } from '../errors.js';
-import type { HandlerContext } from './session.js';
+import type { BrokerSession } from './session.js';
 
 export async function permitted<I extends { topic: string }, O>(
-  ctx: HandlerContext,
+  ctx: BrokerSession,
   operation: Exclude<Operation, 'admin'>,
   items: readonly I[],
   run: (allowed: I[]) => O[] | Promise<O[]>,
@@ -21,6 +21,11 @@ export async function permitted<I extends { topic: string }, O>(
 }
 
 /** CLUSTER_AUTHORIZATION_FAILED unless the principal may create and delete topics. */
-export function adminDenied(ctx: HandlerContext): SluiceError | undefined {
+export function adminDenied(ctx: BrokerSession): SluiceError | undefined {
   return denied(ctx.session.principal!, 'admin');
+}
+
+/** TOPIC_AUTHORIZATION_FAILED unless the principal may read `topic`. */
+export function readDenied(s: BrokerSession, topic: string): SluiceError | undefined {
+  return denied(s.session.principal!, 'read', topic);
 }

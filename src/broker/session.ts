@@ -1,5 +1,6 @@
-// What every handler gets: the domain services, the broker's identity, and the connection's abort
-// signal (fires when the client goes away, so a parked fetch stops waiting). And what it returns.
+// A client's session with the broker, as every door's handlers see it: the domain services, the
+// broker's identity, who the client is, and the connection's abort signal (fires when the client
+// goes away, so a parked fetch stops waiting). The broker API (this directory) takes it first.
 
 import type { Logger } from 'pino';
 import type { AccessControl, Session } from '../auth/access.js';
@@ -7,8 +8,6 @@ import type { GroupCoordinator } from '../group/coordinator.js';
 import type { LogService } from '../log/log-service.js';
 import type { LogSubscription } from '../log/subscription.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
-import type { RequestHeader } from '../protocol/codec.js';
-import type { LogSlice } from '../storage/partition-log.js';
 import type { ResponsePiece } from '../transfer/response-writer.js';
 
 export interface BrokerIdentity {
@@ -20,7 +19,7 @@ export interface BrokerIdentity {
   version: string;
 }
 
-export interface HandlerContext {
+export interface BrokerSession {
   readonly log: LogService;
   readonly topics: TopicRegistry;
   readonly groups: GroupCoordinator;
@@ -47,18 +46,3 @@ export interface PushChannel {
   /** The id for the next subscription (rising from 1). */
   nextId(): number;
 }
-
-export interface Request {
-  header: RequestHeader;
-  body: unknown;
-  /** Raw bytes after the meta (record batches for produce). */
-  data: Buffer;
-}
-
-export type HandlerResult =
-  /** A response: its MessagePack body and the record batches that follow it; `afterResponse` runs once the response is queued on the socket (a subscription's pushes must follow it); `waitedSeconds`: how long it was parked (long poll), kept out of its processing time. */
-  | { body: unknown; data?: readonly LogSlice[]; afterResponse?: () => void; waitedSeconds?: number }
-  /** No response (acks=0); `closeReason` closes the connection so the client learns of a failure. */
-  | { noResponse: true; closeReason?: string };
-
-export type Handler = (ctx: HandlerContext, request: Request) => HandlerResult | Promise<HandlerResult>;

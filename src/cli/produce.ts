@@ -5,7 +5,7 @@
 // adds headers, `--empty-as-null` sends an empty value as null (a tombstone for compacted topics).
 
 import { clientOptions } from './client-options.js';
-import { Producer, type Acks, type ProducerRecord } from '../client/producer.js';
+import { Producer, type ProducerAcks, type ProducerRecord } from '../client/producer.js';
 import { decodeInput, splitRecords, unescape, type Encoding } from './record-format.js';
 import { UsageError } from './usage-error.js';
 
@@ -25,7 +25,7 @@ export interface ProduceFlags {
 const WINDOW = 10_000;
 
 export async function produceLines(topic: string, flags: ProduceFlags): Promise<void> {
-  const acks: Acks = flags.acks === 'all' ? 'all' : (Number(flags.acks) as Acks);
+  const acks: ProducerAcks = flags.acks === 'all' ? 'all' : (Number(flags.acks) as ProducerAcks);
   const delimiter = unescape(flags.delimiter);
   if (delimiter.length === 0) throw new UsageError('--delimiter must not be empty');
   const separator = flags.keySeparator === undefined ? undefined : unescape(flags.keySeparator);

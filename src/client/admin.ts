@@ -18,6 +18,7 @@ import {
 import { decodeConsumerAssignment } from '../protocol/consumer-protocol.js';
 import { decodeAssignment } from './assignors.js';
 import { BrokerClient, type ClientOptions } from './broker-client.js';
+import type { TopicPartition } from '../vocabulary.js';
 
 export interface TopicDescription {
   name: string;
@@ -32,7 +33,7 @@ export interface GroupDescription {
   state: string;
   protocol: string | null;
   generationId: number;
-  members: Array<{ memberId: string; clientId: string; clientHost: string; assignment: Array<{ topic: string; partition: number }> }>;
+  members: Array<{ memberId: string; clientId: string; clientHost: string; assignment: Array<TopicPartition> }>;
   /** Per partition: committed offset, high watermark and lag, with the member assigned to it. */
   partitions: Array<{ topic: string; partition: number; committedOffset: bigint; highWatermark: bigint; lag: bigint; memberId: string | null }>;
 }
@@ -197,7 +198,7 @@ function describeTopic(t: MetadataResponse['topics'][number]): TopicDescription 
  * Sluice's assignment format (a MessagePack map), or a Kafka client's (consumer protocol, which
  * starts with its int16 version, so a zero byte); anything else is shown as no partitions.
  */
-function safeAssignment(bytes: Uint8Array): Array<{ topic: string; partition: number }> {
+function safeAssignment(bytes: Uint8Array): Array<TopicPartition> {
   try {
     if (bytes[0] === 0) return decodeConsumerAssignment(bytes);
     return [...decodeAssignment(bytes)].flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));

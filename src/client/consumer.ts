@@ -10,24 +10,20 @@
 // response arrives, so the broker is working on the next batch while the app processes this one.
 // A seek, pause, or rebalance discards what was prefetched and rewinds to the processed position.
 //
-// Groups: the consumer joins on its own connection (JoinGroup and SyncGroup are held by the broker),
-// the leader assigns partitions with the first strategy all members support, and heartbeats run
-// in the background. A heartbeat answered REBALANCE_IN_PROGRESS makes the iterator commit, call
-// `onRevoked`, rejoin, and call `onAssigned` before it fetches again. A lost connection (a broker
-// restart) is retried with backoff; the member rejoins when the broker no longer knows it.
+// Groups: membership (join, sync, heartbeats, leave, the commit requests) is GroupMembership's, in
+// group-membership.ts; this file owns the positions a rebalance moves. When the group rebalances,
+// the iterator commits, calls `onRevoked`, rejoins, and calls `onAssigned` before it fetches again.
 
 import { SluiceError, type ErrorCode } from '../errors.js';
 import type { FetchPartitionResponse, FetchResponse, ListOffsetsResponse } from '../protocol/messages.js';
 import { ApiKey } from '../protocol/messages.js';
-import type { JoinGroupResponse, OffsetCommitResponse, OffsetFetchResponse } from '../protocol/group-messages.js';
 import { decodeRecordBatches, type RecordHeader } from '../protocol/record-batch.js';
-import { ASSIGNORS, decodeAssignment, decodeMemberMetadata, encodeAssignment, encodeMemberMetadata } from './assignors.js';
+import { ASSIGNORS } from './assignors.js';
 import { BrokerClient, sleep, type ClientOptions } from './broker-client.js';
+import { GroupMembership } from './group-membership.js';
+import type { TopicPartition } from '../vocabulary.js';
 
-export interface TopicPartition {
-  topic: string;
-  partition: number;
-}
+export type { TopicPartition };
 
 export interface Message extends TopicPartition {
   offset: bigint;
@@ -66,13 +62,12 @@ export interface ConsumerOptions extends ClientOptions {
 }
 
 const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-const REJOIN_CODES: ReadonlySet<string> = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS']);
 
 export class Consumer {
   readonly #options: Required<Omit<ConsumerOptions, keyof ClientOptions | 'groupId' | 'fromTimestampMs' | 'onAssigned' | 'onRevoked'>> & ConsumerOptions;
   readonly #fetchClient: BrokerClient;
-  #groupClient: BrokerClient | undefined;
-  #subscription: string[] | null = null;
+  /** With a groupId: committed offsets, and after subscribe, membership. */
+  #group: GroupMembership | undefined;
   readonly #assigned = new Map<string, TopicPartition>();
   /** Next offset to fetch. */
   readonly #positions = new Map<string, bigint>();
@@ -82,10 +77,6 @@ export class Consumer {
   readonly #paused = new Set<string>();
   #epoch = 0;
   #prefetch: { epoch: number; result: Promise<MessageBatch[]> } | undefined;
-  #member = { memberId: '', generationId: -1 };
-  #needsJoin = false;
-  #joining = false;
-  #heartbeatTimer: NodeJS.Timeout | undefined;
   #commitTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -109,26 +100,24 @@ export class Consumer {
     };
     for (const a of this.#options.assignors) if (!ASSIGNORS.has(a)) throw new SluiceError('INVALID_CONFIG', `unknown assignor ${a} (known: ${[...ASSIGNORS.keys()].join(', ')})`);
     this.#fetchClient = new BrokerClient({ clientId: 'sluice-consumer', ...options });
-    if (options.groupId !== undefined) this.#groupClient = new BrokerClient({ clientId: 'sluice-consumer', ...options });
+    if (options.groupId !== undefined) this.#group = this.#newGroup(options.groupId);
   }
 
   /** Joins the group (`options.group`, else the constructor's groupId) and consumes the partitions it assigns from `topics`. */
   subscribe(topics: readonly string[], options: { group?: string } = {}): void {
-    if (options.group !== undefined && options.group !== this.#options.groupId) {
-      if (this.#groupClient) throw new SluiceError('INVALID_CONFIG', `this consumer already belongs to group ${this.#options.groupId}`);
-      this.#options.groupId = options.group;
+    if (options.group !== undefined && options.group !== this.#group?.groupId) {
+      if (this.#group) throw new SluiceError('INVALID_CONFIG', `this consumer already belongs to group ${this.#group.groupId}`);
       this.#options.autoCommit = this.#userOptions.autoCommit ?? true;
-      this.#groupClient = new BrokerClient({ clientId: 'sluice-consumer', ...this.#userOptions });
+      this.#group = this.#newGroup(options.group);
     }
-    if (!this.#groupClient) throw new SluiceError('INVALID_CONFIG', 'subscribe needs a group (subscribe(topics, { group }) or the groupId option); use assign() without one');
-    if (this.#assigned.size > 0 && this.#subscription === null) throw new SluiceError('INVALID_CONFIG', 'this consumer uses assign(); it cannot also subscribe');
-    this.#subscription = [...topics];
-    this.#needsJoin = true;
+    if (!this.#group) throw new SluiceError('INVALID_CONFIG', 'subscribe needs a group (subscribe(topics, { group }) or the groupId option); use assign() without one');
+    if (this.#assigned.size > 0 && !this.#group.subscribed) throw new SluiceError('INVALID_CONFIG', 'this consumer uses assign(); it cannot also subscribe');
+    this.#group.subscribe(topics);
   }
 
   /** Consumes exactly these partitions, from `offset`, else the committed offset (with a groupId), else the reset policy. */
   async assign(partitions: ReadonlyArray<TopicPartition & { offset?: bigint }>): Promise<void> {
-    if (this.#subscription !== null) throw new SluiceError('INVALID_CONFIG', 'this consumer subscribed to a group; it cannot also assign()');
+    if (this.#group?.subscribed) throw new SluiceError('INVALID_CONFIG', 'this consumer subscribed to a group; it cannot also assign()');
     this.#bump();
     this.#assigned.clear();
     for (const p of partitions) this.#assigned.set(keyOf(p.topic, p.partition), { topic: p.topic, partition: p.partition });
@@ -162,7 +151,7 @@ export class Consumer {
   /** Batches of messages, one partition each, in fetch order. */
   async *batches(): AsyncGenerator<MessageBatch> {
     while (!this.#closed) {
-      if (this.#needsJoin) await this.#join();
+      if (this.#group?.needsJoin) await this.#rebalance(this.#group);
       const epoch = this.#epoch;
       let batches: MessageBatch[];
       try {
@@ -172,7 +161,7 @@ export class Consumer {
         throw err;
       }
       for (const b of batches) {
-        if (this.#epoch !== epoch || this.#needsJoin || this.#closed) break;
+        if (this.#epoch !== epoch || this.#group?.needsJoin || this.#closed) break;
         if (b.messages.length === 0) continue;
         yield b;
         if (this.#epoch === epoch) this.#markProcessed(b.topic, b.partition, b.messages.at(-1)!.offset + 1n);
@@ -184,7 +173,7 @@ export class Consumer {
     for await (const batch of this.batches()) {
       const epoch = this.#epoch;
       for (const m of batch.messages) {
-        if (this.#epoch !== epoch || this.#needsJoin || this.#closed) break;
+        if (this.#epoch !== epoch || this.#group?.needsJoin || this.#closed) break;
         yield m;
         if (this.#epoch === epoch) this.#markProcessed(m.topic, m.partition, m.offset + 1n);
       }
@@ -196,22 +185,16 @@ export class Consumer {
    * committed. Needs a groupId.
    */
   async commit(offsets?: ReadonlyArray<TopicPartition & { offset: bigint }>): Promise<void> {
-    const group = this.#groupClient;
-    const groupId = this.#options.groupId;
-    if (!group || groupId === undefined) throw new SluiceError('INVALID_CONFIG', 'commit needs a groupId');
+    const group = this.#group;
+    if (!group) throw new SluiceError('INVALID_CONFIG', 'commit needs a groupId');
     const list =
       offsets ??
       [...this.#processed].filter(([k, o]) => this.#assigned.has(k) && (this.#committed.get(k) ?? -1n) < o).map(([k, offset]) => ({ ...this.#assigned.get(k)!, offset }));
     if (list.length === 0) return;
-    const response = await group.call<OffsetCommitResponse>(ApiKey.OffsetCommit, {
-      groupId,
-      generationId: this.#subscription ? this.#member.generationId : -1,
-      memberId: this.#subscription ? this.#member.memberId : '',
-      offsets: list.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })),
-    });
-    const failed = response.partitions.find((p) => p.error);
+    const results = await group.commitOffsets(list);
+    const failed = results.find((p) => p.error);
     list.forEach((o, i) => {
-      if (response.partitions[i]?.error) return;
+      if (results[i]?.error) return;
       const k = keyOf(o.topic, o.partition);
       this.#committed.set(k, o.offset);
       if ((this.#processed.get(k) ?? -1n) < o.offset) this.#processed.set(k, o.offset);
@@ -223,13 +206,23 @@ export class Consumer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#heartbeatTimer);
+    this.#group?.stop();
     clearInterval(this.#commitTimer);
     if (this.#options.autoCommit) await this.commit().catch(() => undefined);
-    if (this.#subscription && this.#member.memberId) {
-      await this.#groupClient!.call(ApiKey.LeaveGroup, { groupId: this.#options.groupId, memberId: this.#member.memberId }).catch(() => undefined);
-    }
-    await Promise.all([this.#fetchClient.close(), this.#groupClient?.close()]);
+    await this.#group?.leave();
+    await Promise.all([this.#fetchClient.close(), this.#group?.close()]);
+  }
+
+  #newGroup(groupId: string): GroupMembership {
+    return new GroupMembership({
+      groupId,
+      client: this.#userOptions,
+      metadataClient: this.#fetchClient,
+      sessionTimeoutMs: this.#options.sessionTimeoutMs,
+      rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
+      heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
+      assignors: this.#options.assignors,
+    });
   }
 
   #markProcessed(topic: string, partition: number, next: bigint): void {
@@ -256,7 +249,7 @@ export class Consumer {
     // The next fetch starts when this one's response arrives, not when the app is done with it.
     const epoch = this.#epoch;
     const next = result.then(
-      () => (this.#closed || this.#needsJoin || this.#epoch !== epoch ? [] : this.#fetchOnce(epoch)),
+      () => (this.#closed || this.#group?.needsJoin || this.#epoch !== epoch ? [] : this.#fetchOnce(epoch)),
       () => [],
     );
     this.#prefetch = { epoch, result: next };
@@ -325,11 +318,8 @@ export class Consumer {
   async #initPositions(parts: readonly TopicPartition[], skipCommitted = false): Promise<void> {
     if (parts.length === 0) return;
     const committed = new Map<string, bigint>();
-    if (this.#groupClient && !skipCommitted) {
-      const r = await this.#groupClient.withRetries(() =>
-        this.#groupClient!.call<OffsetFetchResponse>(ApiKey.OffsetFetch, { groupId: this.#options.groupId, partitions: parts.map((p) => ({ topic: p.topic, partition: p.partition })) }),
-      );
-      for (const p of r.partitions) if (p.offset !== null) committed.set(keyOf(p.topic, p.partition), p.offset);
+    if (this.#group && !skipCommitted) {
+      for (const p of await this.#group.committedOffsets(parts)) committed.set(keyOf(p.topic, p.partition), p.offset);
     }
     for (const [k, o] of committed) this.#committed.set(k, o);
     // A committed -2 or -1 (a reset by a tool, as Kafka's tools commit it) means earliest or
@@ -366,87 +356,33 @@ export class Consumer {
     return r.partitions;
   }
 
-  /** Leaves the old assignment (commit, onRevoked) and joins until this member has a new one. */
-  async #join(): Promise<void> {
-    const group = this.#groupClient!;
-    const groupId = this.#options.groupId!;
-    this.#joining = true;
-    try {
-      if (this.#assigned.size > 0) {
-        if (this.#options.autoCommit) await this.commit().catch(() => undefined);
-        await this.#options.onRevoked?.(this.assignment());
-      }
-      this.#bump();
-      this.#assigned.clear();
-      this.#positions.clear();
-      this.#processed.clear();
-      let assignment: Map<string, number[]>;
-      for (let attempt = 0; ; attempt++) {
-        if (this.#closed) return;
-        try {
-          const joined = await group.call<JoinGroupResponse>(ApiKey.JoinGroup, {
-            groupId,
-            memberId: this.#member.memberId,
-            sessionTimeoutMs: this.#options.sessionTimeoutMs,
-            rebalanceTimeoutMs: this.#options.rebalanceTimeoutMs,
-            protocolType: 'consumer',
-            protocols: this.#options.assignors.map((name) => ({ name, metadata: encodeMemberMetadata(this.#subscription!) })),
-          });
-          this.#member = { memberId: joined.memberId, generationId: joined.generationId };
-          const assignments = joined.leaderId === joined.memberId ? await this.#assignAsLeader(joined) : null;
-          const synced = await group.call<{ assignment: Uint8Array }>(ApiKey.SyncGroup, { groupId, generationId: joined.generationId, memberId: joined.memberId, assignments });
-          assignment = decodeAssignment(synced.assignment);
-          break;
-        } catch (err) {
-          if (!(err instanceof SluiceError)) throw err;
-          if (err.code === 'UNKNOWN_MEMBER_ID' || err.code === 'ILLEGAL_GENERATION') this.#member = { memberId: '', generationId: -1 };
-          else if (!REJOIN_CODES.has(err.code) && !err.retriable) throw err;
-          if (!REJOIN_CODES.has(err.code)) await sleep(group.backoffMs(Math.min(attempt, 6)));
+  /** Lets go of the old assignment (commit, onRevoked), rejoins, and takes the new one (positions, onAssigned). */
+  #rebalance(group: GroupMembership): Promise<void> {
+    return group.join({
+      revoke: async () => {
+        if (this.#assigned.size > 0) {
+          if (this.#options.autoCommit) await this.commit().catch(() => undefined);
+          await this.#options.onRevoked?.(this.assignment());
         }
-      }
-      const parts = [...assignment].flatMap(([topic, partitions]) => partitions.map((partition) => ({ topic, partition })));
-      for (const p of parts) this.#assigned.set(keyOf(p.topic, p.partition), p);
-      this.#needsJoin = false;
-      this.#startTimers();
-      await this.#initPositions(parts);
-      await this.#options.onAssigned?.(parts);
-    } finally {
-      this.#joining = false;
-    }
+        this.#bump();
+        this.#assigned.clear();
+        this.#positions.clear();
+        this.#processed.clear();
+      },
+      assign: async (parts) => {
+        for (const p of parts) this.#assigned.set(keyOf(p.topic, p.partition), p);
+        this.#startAutoCommit();
+        await this.#initPositions(parts);
+        await this.#options.onAssigned?.(parts);
+      },
+    });
   }
 
-  async #assignAsLeader(joined: JoinGroupResponse): Promise<Array<{ memberId: string; assignment: Buffer }>> {
-    const assignor = ASSIGNORS.get(joined.protocolName ?? '') ?? ASSIGNORS.get(this.#options.assignors[0]!)!;
-    const members = joined.members.map((m) => ({ memberId: m.memberId, topics: decodeMemberMetadata(m.metadata) }));
-    const counts = new Map<string, number>();
-    for (const topic of new Set(members.flatMap((m) => m.topics))) {
-      try {
-        counts.set(topic, await this.#fetchClient.partitionCount(topic, true));
-      } catch (err) {
-        if (!(err instanceof SluiceError) || err.code !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
-      }
-    }
-    return [...assignor.assign(members, counts)].map(([memberId, a]) => ({ memberId, assignment: encodeAssignment(a) }));
-  }
-
-  #startTimers(): void {
-    clearInterval(this.#heartbeatTimer);
-    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.#options.heartbeatIntervalMs);
-    this.#heartbeatTimer.unref();
+  /** Auto-commit runs once this consumer first has a group assignment; with assign() it commits on close only. */
+  #startAutoCommit(): void {
     if (this.#options.autoCommit && !this.#commitTimer) {
       this.#commitTimer = setInterval(() => void this.commit().catch(() => undefined), this.#options.autoCommitIntervalMs);
       this.#commitTimer.unref();
-    }
-  }
-
-  async #heartbeat(): Promise<void> {
-    if (this.#joining || this.#needsJoin || this.#closed) return;
-    try {
-      await this.#groupClient!.call(ApiKey.Heartbeat, { groupId: this.#options.groupId, generationId: this.#member.generationId, memberId: this.#member.memberId });
-    } catch (err) {
-      if (!(err instanceof SluiceError) || !REJOIN_CODES.has(err.code)) return; // a lost connection: the next beat retries
-      if (err.code !== 'REBALANCE_IN_PROGRESS') this.#member = { memberId: '', generationId: -1 };
-      this.#needsJoin = true;
     }
   }
 }

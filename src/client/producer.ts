@@ -20,12 +20,14 @@ import { ApiKey, type ProduceResponse } from '../protocol/messages.js';
 import { BATCH_HEADER_BYTES, RecordBatchBuilder } from '../protocol/record-batch.js';
 import { BrokerClient, sleep, type ClientOptions } from './broker-client.js';
 import { partitionForKey, StickyPartitioner } from './partitioner.js';
+import type { Acks } from '../vocabulary.js';
 
-export type Acks = 0 | 1 | -1 | 'all';
+/** The wire's acknowledgements, or 'all' (the same as -1, as Kafka's clients spell it). */
+export type ProducerAcks = Acks | 'all';
 
 export interface ProducerOptions extends ClientOptions {
   /** 0: no response; 1: in the broker's page cache; -1 or 'all': fsynced (default 'all'). */
-  acks?: Acks;
+  acks?: ProducerAcks;
   /** How long a batch waits for more records (default 5 ms). */
   lingerMs?: number;
   /** A batch is sent when it reaches this size (default 64 KiB). */

@@ -17,6 +17,7 @@ import type { Scheduler } from '../clock.js';
 import { SluiceError } from '../errors.js';
 import { Group, type GroupProtocol, type GroupState, type JoinResult, type Member } from './group.js';
 import type { CommittedOffset, OffsetCommitInput, OffsetStore } from './offset-store.js';
+import type { TopicPartition } from '../vocabulary.js';
 
 export interface CoordinatorOptions {
   minSessionTimeoutMs: number;
@@ -60,7 +61,7 @@ export interface GroupDescription {
   generationId: number;
   leaderId: string | null;
   members: Array<{ memberId: string; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }>;
-  offsets: Array<{ topic: string; partition: number } & CommittedOffset>;
+  offsets: Array<TopicPartition & CommittedOffset>;
 }
 
 export type CommitOutcome = { topic: string; partition: number; error?: SluiceError };
@@ -233,7 +234,7 @@ export class GroupCoordinator {
   }
 
   /** Deletes committed offsets of a group without members (as Kafka's OffsetDelete). */
-  async deleteOffsets(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
+  async deleteOffsets(groupId: string, partitions: ReadonlyArray<TopicPartition>): Promise<void> {
     validateGroupId(groupId);
     const g = this.#groups.get(groupId);
     if (g && g.members.size > 0) throw new SluiceError('NON_EMPTY_GROUP', `group ${groupId} has ${g.members.size} members; stop them first`);
@@ -241,7 +242,7 @@ export class GroupCoordinator {
   }
 
   /** Committed offsets of `groupId` (all of them when `partitions` is null). */
-  fetchOffsets(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }> | null): Array<{ topic: string; partition: number; committed: CommittedOffset | null }> {
+  fetchOffsets(groupId: string, partitions: ReadonlyArray<TopicPartition> | null): Array<{ topic: string; partition: number; committed: CommittedOffset | null }> {
     validateGroupId(groupId);
     if (partitions === null) return this.#store.offsets(groupId).map(({ topic, partition, ...committed }) => ({ topic, partition, committed }));
     return partitions.map(({ topic, partition }) => ({ topic, partition, committed: this.#store.offset(groupId, topic, partition) ?? null }));

@@ -7,11 +7,18 @@
 //   key [1, "g", group]                     value { protocolType, generationId, protocol: string | nil }
 // The log is not compacted: it grows by one small record per committed partition (retention off).
 
-import { packr } from '../protocol/codec.js';
+import { Packr } from 'msgpackr';
 import { decodeRecordBatches, encodeRecordBatch, type RecordInput } from '../protocol/record-batch.js';
 import type { Partition } from '../log/partition.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
 import { SluiceError } from '../errors.js';
+import type { TopicPartition } from '../vocabulary.js';
+
+/**
+ * The on-disk encoding of `__consumer_offsets` keys and values, owned here: MessagePack with these
+ * options, whatever the wire codec's may become (a wire option must not change a stored format).
+ */
+const packr = new Packr({ useRecords: false, variableMapSize: true, int64AsType: 'bigint' });
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 const RECORD_VERSION = 1;
@@ -41,7 +48,7 @@ const offsetKey = (group: string, topic: string, partition: number) => `${group}
 export class OffsetStore {
   readonly #partition: Partition;
   /** group → "group\0topic\0partition" → offset */
-  readonly #offsets = new Map<string, Map<string, { topic: string; partition: number } & CommittedOffset>>();
+  readonly #offsets = new Map<string, Map<string, TopicPartition & CommittedOffset>>();
   readonly #groups = new Map<string, StoredGroup>();
 
   private constructor(partition: Partition) {
@@ -65,7 +72,7 @@ export class OffsetStore {
     return this.#groups.get(groupId);
   }
 
-  offsets(groupId: string): Array<{ topic: string; partition: number } & CommittedOffset> {
+  offsets(groupId: string): Array<TopicPartition & CommittedOffset> {
     return [...(this.#offsets.get(groupId)?.values() ?? [])];
   }
 
@@ -86,7 +93,7 @@ export class OffsetStore {
   }
 
   /** Forgets `groupId`'s committed offsets of `partitions` (all of them, and the group itself, when null), with tombstones. */
-  async delete(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }> | null, nowMs: number): Promise<void> {
+  async delete(groupId: string, partitions: ReadonlyArray<TopicPartition> | null, nowMs: number): Promise<void> {
     const offsets = partitions ?? this.offsets(groupId);
     const records: RecordInput[] = offsets.map((o) => ({ key: packr.pack([RECORD_VERSION, 'o', groupId, o.topic, o.partition]), value: null, timestampMs: nowMs }));
     if (partitions === null && this.#groups.has(groupId)) records.push({ key: packr.pack([RECORD_VERSION, 'g', groupId]), value: null, timestampMs: nowMs });

@@ -15,8 +15,10 @@ import type { AppendResult, LogSlice } from '../storage/partition-log.js';
 import type { Partition } from './partition.js';
 import { LogSubscription, type PushSink } from './subscription.js';
 import type { TopicRegistry } from './topic-registry.js';
+import type { Acks } from '../vocabulary.js';
 
-export type Acks = 0 | 1 | -1;
+export type { Acks };
+
 
 export interface ProduceInput {
   topic: string;

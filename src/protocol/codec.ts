@@ -11,16 +11,12 @@
 
 import { Packr } from 'msgpackr';
 import { FramingError, framePrefix } from './frame.js';
+import type { RequestHeader } from '../vocabulary.js';
 
 /** int64 arrives as bigint; maps decode to plain objects. */
 export const packr = new Packr({ useRecords: false, variableMapSize: true, int64AsType: 'bigint' });
 
-export interface RequestHeader {
-  apiKey: number;
-  apiVersion: number;
-  correlationId: number;
-  clientId: string | null;
-}
+export type { RequestHeader };
 
 export interface DecodedRequest {
   header: RequestHeader;

@@ -3,7 +3,8 @@
 // uses the MessagePack formats in src/group/assignors.ts. Grammar in protocol/PROTOCOL.md. No I/O.
 
 import * as f from './fields.js';
-import { INT32_MAX, MAX_PARTITIONS_PER_REQUEST, topicPartition, type ErrorBody, type TopicPartitionRef } from './messages.js';
+import { INT32_MAX, MAX_PARTITIONS_PER_REQUEST, topicPartition, type ErrorBody } from './messages.js';
+import type { TopicPartition } from '../vocabulary.js';
 
 const GROUP_ID = 255;
 const MEMBER_ID = 1024;
@@ -104,7 +105,7 @@ export interface OffsetCommitRequest {
   groupId: string;
   generationId: number;
   memberId: string;
-  offsets: Array<TopicPartitionRef & { offset: bigint; metadata: string | null }>;
+  offsets: Array<TopicPartition & { offset: bigint; metadata: string | null }>;
 }
 
 export function decodeOffsetCommitRequest(body: unknown): OffsetCommitRequest {
@@ -121,13 +122,13 @@ export function decodeOffsetCommitRequest(body: unknown): OffsetCommitRequest {
 }
 
 export interface OffsetCommitResponse {
-  partitions: Array<TopicPartitionRef & { error?: ErrorBody }>;
+  partitions: Array<TopicPartition & { error?: ErrorBody }>;
 }
 
 // ---- OffsetFetch (9) v0
 // { groupId, partitions: [{ topic, partition }] | nil (all) } → { partitions: [{ topic, partition, offset: int64 | nil, metadata }] }
 
-export function decodeOffsetFetchRequest(body: unknown): { groupId: string; partitions: TopicPartitionRef[] | null } {
+export function decodeOffsetFetchRequest(body: unknown): { groupId: string; partitions: TopicPartition[] | null } {
   const m = f.map(body, 'offsetFetch');
   return {
     groupId: groupId(m, 'offsetFetch'),
@@ -136,7 +137,7 @@ export function decodeOffsetFetchRequest(body: unknown): { groupId: string; part
 }
 
 export interface OffsetFetchResponse {
-  partitions: Array<TopicPartitionRef & { offset: bigint | null; metadata: string | null }>;
+  partitions: Array<TopicPartition & { offset: bigint | null; metadata: string | null }>;
 }
 
 // ---- ListGroups (16) v0: {} → { groups: [{ groupId, protocolType, state }] }
@@ -164,7 +165,7 @@ export interface DescribedGroup {
   generationId: number;
   leaderId: string | null;
   members: Array<{ memberId: string; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }>;
-  offsets: Array<TopicPartitionRef & { offset: bigint; metadata: string | null; highWatermark: bigint; lag: bigint }>;
+  offsets: Array<TopicPartition & { offset: bigint; metadata: string | null; highWatermark: bigint; lag: bigint }>;
 }
 
 export interface DescribeGroupsResponse {
@@ -186,11 +187,11 @@ export interface DeleteGroupsResponse {
 // ---- OffsetDelete (47) v0: { groupId, partitions: [{ topic, partition }] } → { error? } | { partitions: [{ topic, partition }] }
 // The group must have no members (NON_EMPTY_GROUP, for the whole request).
 
-export function decodeOffsetDeleteRequest(body: unknown): { groupId: string; partitions: TopicPartitionRef[] } {
+export function decodeOffsetDeleteRequest(body: unknown): { groupId: string; partitions: TopicPartition[] } {
   const m = f.map(body, 'offsetDelete');
   return { groupId: groupId(m, 'offsetDelete'), partitions: f.list(m.partitions, 'offsetDelete.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => topicPartition(f.map(v, w), w)) };
 }
 
 export interface OffsetDeleteResponse {
-  partitions: TopicPartitionRef[];
+  partitions: TopicPartition[];
 }

@@ -4,6 +4,7 @@
 
 import { SluiceError } from '../errors.js';
 import * as f from './fields.js';
+import type { Acks, TopicPartition } from '../vocabulary.js';
 
 export const ApiKey = {
   Produce: 0,
@@ -72,7 +73,6 @@ export interface ErrorResponse {
 export const ACKS_NONE = 0;
 export const ACKS_LEADER = 1;
 export const ACKS_ALL = -1;
-export type Acks = typeof ACKS_NONE | typeof ACKS_LEADER | typeof ACKS_ALL;
 
 export const EARLIEST_TIMESTAMP = -2n;
 export const LATEST_TIMESTAMP = -1n;
@@ -81,12 +81,8 @@ export const MAX_PARTITIONS_PER_REQUEST = 10_000;
 export const MAX_TOPIC_NAME = 249;
 export const INT32_MAX = 0x7fff_ffff;
 
-export interface TopicPartitionRef {
-  topic: string;
-  partition: number;
-}
 
-export function topicPartition(m: f.Fields, where: string): TopicPartitionRef {
+export function topicPartition(m: f.Fields, where: string): TopicPartition {
   return {
     topic: f.string(m.topic, `${where}.topic`, MAX_TOPIC_NAME),
     partition: f.int(m.partition, `${where}.partition`, 0, INT32_MAX),
@@ -211,7 +207,7 @@ export type DeleteTopicsResponse = CreateTopicsResponse;
 export interface ProduceRequest {
   acks: Acks;
   timeoutMs: number;
-  partitions: Array<TopicPartitionRef & { bytes: number }>;
+  partitions: Array<TopicPartition & { bytes: number }>;
 }
 
 export function decodeProduceRequest(body: unknown, dataBytes: number): ProduceRequest {
@@ -227,7 +223,7 @@ export function decodeProduceRequest(body: unknown, dataBytes: number): ProduceR
   return { acks, timeoutMs: f.int(m.timeoutMs, 'produce.timeoutMs', 0, INT32_MAX, 30_000), partitions };
 }
 
-export interface ProducePartitionResponse extends TopicPartitionRef {
+export interface ProducePartitionResponse extends TopicPartition {
   error?: ErrorBody;
   /** Offset of the first record appended; absent on error. */
   baseOffset?: bigint;
@@ -245,7 +241,7 @@ export interface ProduceResponse {
 // response: { partitions: [{ topic, partition, error?, highWatermark, logStartOffset, bytes }] }
 // data: each partition's record batches, back to back, in the order of `partitions`.
 
-export interface FetchPartitionRequest extends TopicPartitionRef {
+export interface FetchPartitionRequest extends TopicPartition {
   offset: bigint;
   maxBytes: number;
 }
@@ -274,7 +270,7 @@ export function decodeFetchRequest(body: unknown): FetchRequest {
   };
 }
 
-export interface FetchPartitionResponse extends TopicPartitionRef {
+export interface FetchPartitionResponse extends TopicPartition {
   error?: ErrorBody;
   highWatermark: bigint;
   logStartOffset: bigint;
@@ -291,7 +287,7 @@ export interface FetchResponse {
 // highWatermark, logStartOffset }. Then push frames, meta [nil, Push], data: whole record batches.
 // Credit request: { subscriptionId, bytes }, no response. Unsubscribe: { subscriptionId } -> {}.
 
-export interface SubscribeRequest extends TopicPartitionRef {
+export interface SubscribeRequest extends TopicPartition {
   offset: bigint;
   /** The most credit the subscriber will hold; the broker starts with all of it granted. */
   windowBytes: number;
@@ -420,7 +416,7 @@ export interface IncrementalAlterConfigsResponse {
 // otherwise milliseconds. response: { partitions: [{ topic, partition, error?, offset }] }
 
 export interface ListOffsetsRequest {
-  partitions: Array<TopicPartitionRef & { timestamp: bigint }>;
+  partitions: Array<TopicPartition & { timestamp: bigint }>;
 }
 
 export function decodeListOffsetsRequest(body: unknown): ListOffsetsRequest {
@@ -436,7 +432,7 @@ export function decodeListOffsetsRequest(body: unknown): ListOffsetsRequest {
 }
 
 export interface ListOffsetsResponse {
-  partitions: Array<TopicPartitionRef & { error?: ErrorBody; offset?: bigint | null }>;
+  partitions: Array<TopicPartition & { error?: ErrorBody; offset?: bigint | null }>;
 }
 
 // ---- Authenticate (36) v0 (Kafka's SaslAuthenticate key; one token, one round trip) --------------

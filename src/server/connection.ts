@@ -17,8 +17,9 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ANONYMOUS } from '../auth/access.js';
-import type { HandlerContext, PushChannel } from '../broker/session.js';
-import type { ResponsePiece, ResponseWriter } from '../transfer/response-writer.js';
+import type { BrokerSession, PushChannel } from '../broker/session.js';
+import type { Exchange, ProtocolFactory, WireProtocol } from '../doors/door.js';
+import type { ResponseWriter } from '../transfer/response-writer.js';
 import type { BrokerMetrics } from './metrics.js';
 
 export interface ConnectionOptions {
@@ -27,37 +28,7 @@ export interface ConnectionOptions {
   maxIdleMs: number;
 }
 
-export type ConnectionServices = Omit<HandlerContext, 'signal' | 'logger' | 'clientHost' | 'session' | 'pushes'> & { logger: Logger; metrics: BrokerMetrics };
-
-export type Reply =
-  /** Bytes and log slices, written in order; `outcome` labels the request metric (an error code or `ok`); `queued` runs once they are queued on the socket; `waitedSeconds` of a long poll are measured apart from processing. */
-  | { pieces: readonly ResponsePiece[]; outcome: string; queued?: () => void; waitedSeconds?: number }
-  /** No response (acks=0); `closeReason` closes the connection so the client learns of a failure. */
-  | { noResponse: true; closeReason?: string };
-
-/** A dispatched request: the API's name (for metrics) and its reply to come. */
-export interface Exchange {
-  apiName: string;
-  reply: Promise<Reply>;
-}
-
-/** A frame that ends the connection (the stream past it cannot be trusted, or the request is not allowed). */
-export interface Refusal {
-  close: string;
-  detail: string;
-}
-
-export interface WireProtocol<F> {
-  /** Bytes held for a frame not yet complete. */
-  readonly bufferedBytes: number;
-  /** Takes the next chunk; returns the frames it completed. Throws when the framing cannot be trusted. */
-  push(chunk: Buffer): F[];
-  /** Starts handling one frame (its side effects happen in arrival order). */
-  dispatch(frame: F): Exchange | Refusal;
-}
-
-/** Builds a connection's protocol once its handler context exists. */
-export type ProtocolFactory = (ctx: HandlerContext) => WireProtocol<unknown>;
+export type ConnectionServices = Omit<BrokerSession, 'signal' | 'logger' | 'clientHost' | 'session' | 'pushes'> & { logger: Logger; metrics: BrokerMetrics };
 
 export class Connection {
   readonly #socket: Socket;

@@ -4,7 +4,7 @@
 
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { KafkaReader, KafkaWriter } from '../../src/doors/kafka/wire.js';
+import { KafkaReader, KafkaWriter } from '../../src/protocol/kafka-wire.js';
 
 export class RawKafka {
   readonly #socket: Socket;

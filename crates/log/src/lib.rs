@@ -4,18 +4,23 @@
 //!
 //! Module map: `batch` (header parse/validate/stamp, CRC-32C), `index` (mmap'd index files),
 //! `file_records` (header scans over a log file), `segment` (one log file + its indexes),
-//! `log` (the set of segments), `checkpoint` (recovery point, clean-shutdown marker),
-//! `flusher` (background flush policy), `lock` (the data directory's lock), `config`, `error`.
+//! `log` (the set of segments: append, roll, read), and beside it `recovery` (loading and
+//! repairing a directory on open), `retention` (deleting old segments), `flush` (fsync with group
+//! commit), `checkpoint` (recovery point, clean-shutdown marker), `flusher` (the background flush
+//! thread), `lock` (the data directory's lock), `config`, `error`.
 
 pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod file_records;
+mod flush;
 mod flusher;
 pub mod index;
 pub mod lock;
 pub mod log;
+mod recovery;
+mod retention;
 pub mod segment;
 
 #[cfg(test)]

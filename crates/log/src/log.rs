@@ -1,6 +1,9 @@
-//! A partition's log: the ordered set of segments in `<data>/<topic>-<partition>/`, and everything
-//! done to it as a whole: open with recovery, append, roll, slice/read, search by timestamp,
-//! retention, flush with group commit, clean close.
+//! A partition's log: the ordered set of segments in `<data>/<topic>-<partition>/`, and what is
+//! done to it as a whole. This file owns the `Log` struct and its state, append, roll, slice/read,
+//! search by timestamp, verify and clean close. The other jobs live beside it as `impl Log` blocks
+//! or helpers, the way Kafka's storage layer splits them: `recovery` (loading the directory,
+//! truncating torn tails), `retention` (deleting old segments), `flush` (fsync with group commit,
+//! the recovery point, the flusher's bookkeeping).
 //!
 //! Concurrency (all methods take `&self` and are safe to call from any thread):
 //! - Appends are serialised by `writer`; the batch bytes are written without the state lock held
@@ -13,20 +16,26 @@
 //!   and share it (group commit). Blocking calls (open, flush, close) belong off the JS event loop.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 
 use crate::batch::{stamp, validate_batches, BatchHeader};
 use crate::checkpoint;
 use crate::config::LogConfig;
 use crate::error::{IoContext, LogError, Result};
 use crate::file_records::{read_fully_at, HeaderScanner};
+use crate::flush::GroupCommit;
 use crate::flusher;
-use crate::segment::{Segment, SegmentRecovery, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use crate::recovery;
+use crate::segment::Segment;
+
+// Their types moved with their jobs; re-exported so `sluice_log::log::*` paths keep working.
+pub use crate::recovery::OpenReport;
+pub use crate::retention::RetentionReport;
 
 /// What an append assigned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,28 +92,6 @@ impl Slice {
     }
 }
 
-/// What opening found and did.
-#[derive(Clone, Debug, Default)]
-pub struct OpenReport {
-    pub clean_shutdown: bool,
-    /// Segments that were scanned batch by batch (after an unclean stop, or for a bad index).
-    pub recovered: Vec<SegmentRecovery>,
-    /// Segments removed because they came after a truncation or broke offset continuity.
-    pub deleted_segments: Vec<i64>,
-}
-
-impl OpenReport {
-    pub fn truncated_bytes(&self) -> u64 {
-        self.recovered.iter().map(|r| r.truncated_bytes).sum()
-    }
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct RetentionReport {
-    pub deleted_segments: Vec<i64>,
-    pub deleted_bytes: u64,
-    pub log_start_offset: i64,
-}
 
 #[derive(Clone, Debug)]
 pub struct LogStats {
@@ -118,48 +105,37 @@ pub struct LogStats {
     pub flush_calls: u64,
 }
 
-struct State {
-    segments: BTreeMap<i64, Segment>,
-    high_watermark: i64,
-    log_start_offset: i64,
+
+/// The segments and the offsets bounding them; behind `Log::state`.
+pub(crate) struct State {
+    pub(crate) segments: BTreeMap<i64, Segment>,
+    pub(crate) high_watermark: i64,
+    pub(crate) log_start_offset: i64,
 }
 
 impl State {
-    fn active(&self) -> &Segment {
+    pub(crate) fn active(&self) -> &Segment {
         self.segments.values().next_back().expect("a log always has an active segment")
     }
 
-    fn active_mut(&mut self) -> &mut Segment {
+    pub(crate) fn active_mut(&mut self) -> &mut Segment {
         self.segments.values_mut().next_back().expect("a log always has an active segment")
     }
 
-    fn size_bytes(&self) -> u64 {
+    pub(crate) fn size_bytes(&self) -> u64 {
         self.segments.values().map(Segment::size).sum()
     }
 }
 
-struct FlushState {
-    /// Everything below this offset is fsynced.
-    recovery_point: i64,
-    in_progress: bool,
-    /// The recovery point last written to the checkpoint file.
-    checkpointed: i64,
-}
-
+// Fields are crate-visible so the `impl Log` blocks in `retention` and `flush` can reach them.
 pub struct Log {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Replaced whole by `reconfigure` (under `writer`), so an append sees one config throughout.
-    config: RwLock<LogConfig>,
-    writer: Mutex<()>,
-    state: RwLock<State>,
-    flush: Mutex<FlushState>,
-    flush_done: Condvar,
+    pub(crate) config: RwLock<LogConfig>,
+    pub(crate) writer: Mutex<()>,
+    pub(crate) state: RwLock<State>,
+    pub(crate) group_commit: GroupCommit,
     closed: AtomicBool,
-    unflushed_bytes: AtomicU64,
-    /// Flusher clock (µs) of the oldest unflushed append; 0 when nothing is unflushed.
-    unflushed_since_us: AtomicU64,
-    fsync_rounds: AtomicU64,
-    flush_calls: AtomicU64,
 }
 
 impl Log {
@@ -167,79 +143,19 @@ impl Log {
     /// cleanly. Blocking: scans segments after an unclean stop.
     pub fn open(dir: &Path, config: LogConfig) -> Result<(Arc<Log>, OpenReport)> {
         config.validate()?;
-        fs::create_dir_all(dir).ctx(|| format!("create {}", dir.display()))?;
-        let bases = list_segments(dir)?;
-        let clean = checkpoint::was_clean_shutdown(dir);
-        // After a clean close nothing is scanned (only indexes that fail their check are rebuilt).
-        // After an unclean stop, scan from the segment holding the recovery point: everything
-        // before it was fsynced. No checkpoint: scan everything.
-        let scan_from = if clean {
-            i64::MAX
-        } else {
-            let recovery_point = checkpoint::read_recovery_point(dir).unwrap_or(i64::MIN);
-            bases.iter().rev().copied().find(|b| *b <= recovery_point).unwrap_or(i64::MIN)
-        };
-
-        let mut report = OpenReport { clean_shutdown: clean, ..OpenReport::default() };
-        let mut segments: BTreeMap<i64, Segment> = BTreeMap::new();
-        let mut cut = false;
-        for (i, &base) in bases.iter().enumerate() {
-            let expected = segments.values().next_back().map(Segment::next_offset);
-            if cut || expected.is_some_and(|e| e != base) {
-                // After a truncation, or past a gap in offsets, nothing further can be served.
-                cut = true;
-                report.deleted_segments.push(base);
-                delete_segment_files(dir, base)?;
-                continue;
-            }
-            let last = i + 1 == bases.len();
-            let (mut segment, indexes_exist) = Segment::open(dir, base, &config, last)?;
-            let mut scan = base >= scan_from || !indexes_exist;
-            if !scan && !segment.load()? {
-                scan = true;
-            }
-            if scan {
-                let recovery = segment.recover(config.max_index_bytes)?;
-                cut = recovery.truncated_bytes > 0;
-                report.recovered.push(recovery);
-            }
-            segments.insert(base, segment);
-        }
-        if segments.is_empty() {
-            segments.insert(0, Segment::create(dir, 0, &config)?);
-        }
-        // Every segment but the last is sealed; the last takes appends.
-        let last_base = *segments.keys().next_back().unwrap();
-        for (base, segment) in segments.iter_mut() {
-            if *base == last_base {
-                segment.unseal(config.max_index_bytes)?;
-            } else {
-                segment.seal()?;
-            }
-        }
+        let recovery::LoadedSegments { segments, report, recovery_point } = recovery::load(dir, &config)?;
         let state = State {
             high_watermark: segments.values().next_back().unwrap().next_offset(),
             log_start_offset: *segments.keys().next().unwrap(),
             segments,
         };
-        // Segments before the first scanned one were fsynced before the stop; the scanned ones
-        // may hold page-cache-only bytes of the last run, so the flush below covers them.
-        let start_point = report.recovered.iter().map(|r| r.base_offset).min().unwrap_or(state.high_watermark);
-        if !report.deleted_segments.is_empty() {
-            checkpoint::sync_dir(dir).ctx(|| format!("fsync {}", dir.display()))?;
-        }
         let log = Arc::new(Log {
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
             writer: Mutex::new(()),
             state: RwLock::new(state),
-            flush: Mutex::new(FlushState { recovery_point: start_point, in_progress: false, checkpointed: i64::MIN }),
-            flush_done: Condvar::new(),
+            group_commit: GroupCommit::new(recovery_point),
             closed: AtomicBool::new(false),
-            unflushed_bytes: AtomicU64::new(0),
-            unflushed_since_us: AtomicU64::new(0),
-            fsync_rounds: AtomicU64::new(0),
-            flush_calls: AtomicU64::new(0),
         });
         // Make what recovery kept (and cut) durable before anything new is appended.
         log.flush()?;
@@ -280,7 +196,7 @@ impl Log {
         self.closed.load(Ordering::Acquire)
     }
 
-    fn ensure_open(&self) -> Result<()> {
+    pub(crate) fn ensure_open(&self) -> Result<()> {
         if self.is_closed() {
             Err(LogError::Closed)
         } else {
@@ -332,31 +248,6 @@ impl Log {
         }
         self.note_unflushed(bytes);
         Ok(AppendInfo { base_offset, last_offset: next - 1, append_time_ms: now_ms, batches: headers.len() })
-    }
-
-    fn note_unflushed(&self, bytes: u64) {
-        if self.unflushed_bytes.fetch_add(bytes, Ordering::AcqRel) == 0 {
-            self.unflushed_since_us.store(flusher::now_us(), Ordering::Release);
-        }
-        if self.config.read().flush_interval_bytes.is_some_and(|limit| self.unflushed_bytes.load(Ordering::Acquire) >= limit) {
-            flusher::wake();
-        }
-    }
-
-    /// For the flusher: None when nothing is unflushed or there is no policy, Some(0) when a flush
-    /// is due now, else Some(µs until the time policy makes it due).
-    pub(crate) fn flush_due_in_us(&self, now_us: u64) -> Option<u64> {
-        let bytes = self.unflushed_bytes.load(Ordering::Acquire);
-        if bytes == 0 {
-            return None;
-        }
-        let config = self.config.read();
-        if config.flush_interval_bytes.is_some_and(|limit| bytes >= limit) {
-            return Some(0);
-        }
-        let interval_us = config.flush_interval_ms? * 1000;
-        let since = self.unflushed_since_us.load(Ordering::Acquire);
-        Some((since + interval_us).saturating_sub(now_us))
     }
 
     /// Seals the active segment and starts a new one at the high watermark. Caller holds `writer`.
@@ -500,110 +391,6 @@ impl Log {
         Ok(None)
     }
 
-    /// Deletes whole segments from the front while the log exceeds `retentionBytes` or their
-    /// newest batch is older than `retentionMs` at `now_ms`. The active segment is never deleted.
-    pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport> {
-        let _writer = self.writer.lock();
-        self.ensure_open()?;
-        let (removed, log_start_offset) = {
-            let mut state = self.state.write();
-            let config = self.config.read();
-            let mut total = state.size_bytes();
-            let mut removed = Vec::new();
-            while state.segments.len() > 1 {
-                let first = state.segments.values().next().unwrap();
-                let by_bytes = config.retention_bytes >= 0 && total - first.size() >= config.retention_bytes as u64;
-                let newest = if first.max_timestamp() >= 0 { first.max_timestamp() } else { modified_ms(first.log_path()) };
-                let by_age = config.retention_ms >= 0 && now_ms - newest > config.retention_ms;
-                if !by_bytes && !by_age {
-                    break;
-                }
-                total -= first.size();
-                let base = first.base_offset;
-                removed.push(state.segments.remove(&base).unwrap());
-            }
-            state.log_start_offset = *state.segments.keys().next().unwrap();
-            (removed, state.log_start_offset)
-        };
-        let mut report = RetentionReport { log_start_offset, ..RetentionReport::default() };
-        for segment in removed {
-            segment.delete_files().ctx(|| format!("delete segment {}", segment.log_path().display()))?;
-            report.deleted_bytes += segment.size();
-            report.deleted_segments.push(segment.base_offset);
-        }
-        if !report.deleted_segments.is_empty() {
-            checkpoint::sync_dir(&self.dir).ctx(|| format!("fsync {}", self.dir.display()))?;
-        }
-        Ok(report)
-    }
-
-    /// Makes every append that returned before this call durable (fsync), and returns the new
-    /// recovery point. Concurrent calls share fsync rounds: a call that finds a round running
-    /// waits for it and runs (or joins) the next only if that round did not already cover it.
-    pub fn flush(&self) -> Result<i64> {
-        self.flush_calls.fetch_add(1, Ordering::Relaxed);
-        let target = self.high_watermark();
-        let mut flush = self.flush.lock();
-        loop {
-            if flush.recovery_point >= target {
-                return Ok(flush.recovery_point);
-            }
-            if !flush.in_progress {
-                break;
-            }
-            self.flush_done.wait(&mut flush);
-        }
-        flush.in_progress = true;
-        let from = flush.recovery_point;
-        drop(flush);
-
-        let result = self.fsync_round(from);
-        let mut flush = self.flush.lock();
-        flush.in_progress = false;
-        self.flush_done.notify_all();
-        let (point, unflushed) = result?;
-        flush.recovery_point = flush.recovery_point.max(point);
-        if self.unflushed_bytes.fetch_sub(unflushed, Ordering::AcqRel) == unflushed {
-            self.unflushed_since_us.store(0, Ordering::Release);
-        }
-        let checkpoint_due = self.segment_of(point) != self.segment_of(flush.checkpointed);
-        if checkpoint_due {
-            flush.checkpointed = point;
-        }
-        drop(flush);
-        if checkpoint_due {
-            checkpoint::write_recovery_point(&self.dir, point).ctx(|| format!("write the recovery point in {}", self.dir.display()))?;
-        }
-        Ok(point)
-    }
-
-    /// fsyncs the segments holding offsets at or after `from`; returns the high watermark they
-    /// cover and the unflushed byte count the round accounts for.
-    fn fsync_round(&self, from: i64) -> Result<(i64, u64)> {
-        let unflushed = self.unflushed_bytes.load(Ordering::Acquire);
-        let (point, files) = {
-            let state = self.state.read();
-            let active = state.active().base_offset;
-            let files: Vec<(Arc<File>, PathBuf)> = state
-                .segments
-                .values()
-                .filter(|s| s.next_offset() > from || s.base_offset == active)
-                .flat_map(|s| s.sync_handles(s.base_offset != active).into_iter().map(|f| (f, s.log_path().to_path_buf())))
-                .collect();
-            (state.high_watermark, files)
-        };
-        for (file, path) in files {
-            file.sync_data().ctx(|| format!("fsync {}", path.display()))?;
-        }
-        self.fsync_rounds.fetch_add(1, Ordering::Relaxed);
-        Ok((point, unflushed))
-    }
-
-    /// Base offset of the segment that holds `offset` (for deciding when to checkpoint).
-    fn segment_of(&self, offset: i64) -> Option<i64> {
-        self.state.read().segments.range(..=offset).next_back().map(|(b, _)| *b)
-    }
-
     /// Flushes, seals the active segment, writes the recovery point and the clean-shutdown
     /// marker. Further calls fail with `LOG_CLOSED`. Idempotent.
     pub fn close(&self) -> Result<()> {
@@ -623,11 +410,11 @@ impl Log {
         LogStats {
             high_watermark: state.high_watermark,
             log_start_offset: state.log_start_offset,
-            recovery_point: self.flush.lock().recovery_point,
+            recovery_point: self.group_commit.recovery_point(),
             segments: state.segments.len(),
             size_bytes: state.size_bytes(),
-            fsync_rounds: self.fsync_rounds.load(Ordering::Relaxed),
-            flush_calls: self.flush_calls.load(Ordering::Relaxed),
+            fsync_rounds: self.group_commit.fsync_rounds(),
+            flush_calls: self.group_commit.flush_calls(),
         }
     }
 
@@ -659,49 +446,4 @@ impl Log {
         }
         problems
     }
-}
-
-/// Base offsets of the segments in `dir`, sorted; removes leftovers of interrupted operations
-/// (temporary files, index files whose log is gone).
-fn list_segments(dir: &Path) -> Result<Vec<i64>> {
-    let mut bases = Vec::new();
-    let mut index_files = Vec::new();
-    for entry in fs::read_dir(dir).ctx(|| format!("list {}", dir.display()))? {
-        let path = entry.ctx(|| format!("list {}", dir.display()))?.path();
-        let (Some(stem), Some(ext)) = (path.file_stem().and_then(|s| s.to_str()), path.extension().and_then(|s| s.to_str())) else {
-            continue;
-        };
-        let base = (stem.len() == 20).then(|| stem.parse::<i64>().ok()).flatten();
-        match (base, ext) {
-            (Some(base), LOG_SUFFIX) => bases.push(base),
-            (Some(base), INDEX_SUFFIX | TIME_INDEX_SUFFIX) => index_files.push((base, path)),
-            (_, "tmp") => fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?,
-            _ => {}
-        }
-    }
-    bases.sort_unstable();
-    for (base, path) in index_files {
-        if bases.binary_search(&base).is_err() {
-            fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
-        }
-    }
-    Ok(bases)
-}
-
-fn delete_segment_files(dir: &Path, base: i64) -> Result<()> {
-    for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
-        let path = crate::segment::segment_file(dir, base, suffix);
-        if path.exists() {
-            fs::remove_file(&path).ctx(|| format!("remove {}", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
-fn modified_ms(path: &Path) -> i64 {
-    fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -43,12 +43,6 @@ export class KafkaFrameDecoder {
   }
 }
 
-export interface KafkaRequestHeader {
-  apiKey: number;
-  apiVersion: number;
-  correlationId: number;
-  clientId: string | null;
-}
 
 /** The response's first bytes: size (of all that follows) and correlation id (response header v0). */
 export function responsePrefix(correlationId: number, bodyBytes: number): Buffer {

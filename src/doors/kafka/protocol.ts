@@ -11,23 +11,26 @@
 // but name bad things (unknown topics, bad CRCs, stale generations) get Kafka's error codes in
 // their responses.
 
-import type { HandlerContext } from '../../broker/session.js';
-import type { Exchange, Refusal, Reply, WireProtocol } from '../../server/connection.js';
+import { ERRORS } from '../../errors.js';
+import type { BrokerSession } from '../../broker/session.js';
+import type { Exchange, Refusal, Reply, WireProtocol } from '../door.js';
+import type { ResponsePiece } from '../../transfer/response-writer.js';
 import { KafkaApi, kafkaApiByKey, KAFKA_API_VERSIONS } from './apis.js';
-import { KafkaFrameDecoder, responsePrefix, type KafkaRequestHeader } from './frame.js';
+import { KafkaFrameDecoder, responsePrefix } from './frame.js';
 import type { KafkaReply } from './handlers/handler.js';
 import { KAFKA_HANDLERS } from './handlers/index.js';
 import { encodeApiVersions } from './messages/admin.js';
-import { KafkaDecodeError, KafkaReader, KafkaWriter } from './wire.js';
+import { KafkaDecodeError, KafkaReader, KafkaWriter } from '../../protocol/kafka-wire.js';
+import type { RequestHeader } from '../../vocabulary.js';
 
 const BEFORE_AUTHENTICATION: ReadonlySet<number> = new Set([KafkaApi.ApiVersions, KafkaApi.SaslHandshake, KafkaApi.SaslAuthenticate]);
 const API_VERSIONS_RANGE = KAFKA_API_VERSIONS.filter((a) => a.apiKey === KafkaApi.ApiVersions);
 
 export class KafkaProtocol implements WireProtocol<Buffer> {
-  readonly #ctx: HandlerContext;
+  readonly #ctx: BrokerSession;
   readonly #decoder: KafkaFrameDecoder;
 
-  constructor(ctx: HandlerContext, maxFrameBytes: number) {
+  constructor(ctx: BrokerSession, maxFrameBytes: number) {
     this.#ctx = ctx;
     this.#decoder = new KafkaFrameDecoder(maxFrameBytes);
   }
@@ -42,7 +45,7 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
 
   dispatch(frame: Buffer): Exchange | Refusal {
     const r = new KafkaReader(frame);
-    let header: KafkaRequestHeader;
+    let header: RequestHeader;
     try {
       header = { apiKey: r.int16('api_key'), apiVersion: r.int16('api_version'), correlationId: r.int32('correlation_id'), clientId: r.nullableString('client_id') };
     } catch (err) {
@@ -54,7 +57,7 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
     if (header.apiVersion < api.minVersion || header.apiVersion > api.maxVersion) {
       if (header.apiKey === KafkaApi.ApiVersions) {
         const w = new KafkaWriter();
-        encodeApiVersions(w, 0, 35, API_VERSIONS_RANGE);
+        encodeApiVersions(w, 0, ERRORS.UNSUPPORTED_VERSION.kafka, API_VERSIONS_RANGE);
         // librdkafka opens with a version we do not have and retries with ours: a negotiation, not a failed request.
         return { apiName, reply: Promise.resolve(this.#reply(header, { body: w, outcome: 'ok' })) };
       }
@@ -82,11 +85,10 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
     return { apiName, reply };
   }
 
-  #reply(header: KafkaRequestHeader, result: KafkaReply): Reply {
+  #reply(header: RequestHeader, result: KafkaReply): Reply {
     if ('noResponse' in result) return result;
-    const pieces = result.body.pieces();
-    const reply: Reply = { pieces: [responsePrefix(header.correlationId, result.body.length), ...pieces], outcome: result.outcome ?? 'ok' };
-    if (result.waitedSeconds) reply.waitedSeconds = result.waitedSeconds;
-    return reply;
+    // The only pieces the codec counts without holding are the log slices this door's handlers wrote.
+    const pieces = result.body.pieces() as ResponsePiece[];
+    return { pieces: [responsePrefix(header.correlationId, result.body.length), ...pieces], outcome: result.outcome ?? 'ok', ...(result.waitedSeconds ? { waitedSeconds: result.waitedSeconds } : {}) };
   }
 }

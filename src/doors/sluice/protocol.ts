@@ -7,20 +7,21 @@
 // connection (the stream cannot be trusted past it).
 
 import { isErrorCode, SluiceError } from '../../errors.js';
-import type { HandlerContext, HandlerResult, Request } from '../../broker/session.js';
+import type { BrokerSession } from '../../broker/session.js';
+import type { HandlerResult, Request } from './handlers/handler.js';
 import { HANDLERS } from './handlers/index.js';
 import { decodeRequestMeta, encodeResponse, encodeResponsePacked, PackedBody, type RequestHeader } from '../../protocol/codec.js';
 import { FrameDecoder, FramingError, type FrameEvent } from '../../protocol/frame.js';
 import { API_VERSIONS, ApiKey, apiByKey, errorBody, type ErrorResponse } from '../../protocol/messages.js';
-import type { Exchange, Refusal, Reply, WireProtocol } from '../../server/connection.js';
+import type { Exchange, Refusal, Reply, WireProtocol } from '../door.js';
 
 const BEFORE_AUTHENTICATION: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.Authenticate]);
 
 export class SluiceProtocol implements WireProtocol<FrameEvent> {
-  readonly #ctx: HandlerContext;
+  readonly #ctx: BrokerSession;
   readonly #decoder: FrameDecoder;
 
-  constructor(ctx: HandlerContext, maxFrameBytes: number) {
+  constructor(ctx: BrokerSession, maxFrameBytes: number) {
     this.#ctx = ctx;
     this.#decoder = new FrameDecoder(maxFrameBytes);
   }

@@ -1,11 +1,9 @@
 // Kafka ApiVersions, CreateTopics, DeleteTopics and SASL (PLAIN: the principal's name as the user,
 // its token as the password) over the same registry and auth file as Sluice's own handlers.
 
-import { SluiceError } from '../../../errors.js';
-import { topicConfigFrom } from '../../../log/topic-configs.js';
-import type { TopicResult } from '../../../protocol/messages.js';
-import { perTopic } from '../../sluice/handlers/topics-admin.js';
-import { KAFKA_API_VERSIONS, KAFKA_ERROR_CODES, kafkaErrorCode } from '../apis.js';
+import { ERRORS, SluiceError } from '../../../errors.js';
+import { createTopics as createTopicsOf, deleteTopics as deleteTopicsOf } from '../../../broker/topics.js';
+import { KAFKA_API_VERSIONS, kafkaErrorCode } from '../apis.js';
 import {
   decodeCreateTopics,
   decodeDeleteTopics,
@@ -17,9 +15,8 @@ import {
   encodeSaslAuthenticate,
   encodeSaslHandshake,
   parseSaslPlain,
-  type KafkaCreateTopicsRequest,
 } from '../messages/admin.js';
-import type { KafkaReader } from '../wire.js';
+import type { KafkaReader } from '../../../protocol/kafka-wire.js';
 import { body, kafkaHandler } from './handler.js';
 
 const SASL_MECHANISMS = ['PLAIN'] as const;
@@ -30,32 +27,20 @@ export const apiVersions = kafkaHandler(
 );
 
 export const createTopics = kafkaHandler(decodeCreateTopics, async (ctx, request, header) => {
-  const results: TopicResult[] = [];
-  for (const t of request.topics) {
-    results.push(
-      await perTopic(ctx, t.name, async () => {
-        // One broker: one replica, and no placement to choose.
-        if (t.replicationFactor !== -1 && t.replicationFactor !== 1) throw new SluiceError('INVALID_REQUEST', `replication factor ${t.replicationFactor}: this broker keeps one replica`);
-        if (t.assignments.length > 0) throw new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported by a single broker');
-        const config = topicConfigFrom(t.configs);
-        if (request.validateOnly) ctx.topics.validateCreate(t.name, t.partitions, config);
-        else await ctx.topics.create(t.name, t.partitions, config);
-      }),
-    );
-  }
-  return body((w) => encodeCreateTopics(w, header.apiVersion, results.map((r) => ({ name: r.name, errorCode: kafkaErrorCode(r.error), message: r.error?.message ?? null }))));
+  const topics = request.topics.map((t) => ({ name: t.name, partitions: t.partitions, config: t.configs, replicationFactor: t.replicationFactor, replicaAssignments: t.assignments.length }));
+  const outcomes = await createTopicsOf(ctx, topics, request.validateOnly);
+  return body((w) => encodeCreateTopics(w, header.apiVersion, outcomes.map((o) => ({ name: o.name, errorCode: kafkaErrorCode(o.error), message: o.error?.message ?? null }))));
 });
 
 export const deleteTopics = kafkaHandler(decodeDeleteTopics, async (ctx, request, header) => {
-  const results: TopicResult[] = [];
-  for (const name of request.names) results.push(await perTopic(ctx, name, () => ctx.topics.delete(name)));
-  return body((w) => encodeDeleteTopics(w, header.apiVersion, results.map((r) => ({ name: r.name, errorCode: kafkaErrorCode(r.error), message: null }))));
+  const outcomes = await deleteTopicsOf(ctx, request.names);
+  return body((w) => encodeDeleteTopics(w, header.apiVersion, outcomes.map((o) => ({ name: o.name, errorCode: kafkaErrorCode(o.error), message: null }))));
 });
 
 export const saslHandshake = kafkaHandler(decodeSaslHandshake, (ctx, request) => {
   let errorCode = 0;
-  if (!ctx.access) errorCode = KAFKA_ERROR_CODES.ILLEGAL_SASL_STATE;
-  else if (!(SASL_MECHANISMS as readonly string[]).includes(request.mechanism)) errorCode = KAFKA_ERROR_CODES.UNSUPPORTED_SASL_MECHANISM;
+  if (!ctx.access) errorCode = ERRORS.ILLEGAL_SASL_STATE.kafka;
+  else if (!(SASL_MECHANISMS as readonly string[]).includes(request.mechanism)) errorCode = ERRORS.UNSUPPORTED_SASL_MECHANISM.kafka;
   return body((w) => encodeSaslHandshake(w, errorCode, ctx.access ? SASL_MECHANISMS : []));
 });
 

@@ -3,8 +3,8 @@
 // here: a question about a broker's configs is answered with INVALID_REQUEST for that resource.
 
 import { SluiceError } from '../../../errors.js';
-import { alterConfigs as alterTopicConfigs, describeConfigs as describeTopicConfigs, perTopic } from '../../sluice/handlers/topics-admin.js';
-import type { HandlerContext } from '../../../broker/session.js';
+import { alterConfigs as alterTopicConfigs, createPartitions as createPartitionsOf, describeConfigs as describeTopicConfigs } from '../../../broker/topics.js';
+import type { BrokerSession } from '../../../broker/session.js';
 import { kafkaErrorCode } from '../apis.js';
 import {
   CONFIG_OPERATION,
@@ -23,15 +23,13 @@ import {
 import { body, kafkaHandler } from './handler.js';
 
 export const createPartitions = kafkaHandler(decodeCreatePartitions, async (ctx, request) => {
-  const results: Array<{ name: string; errorCode: number; message: string | null }> = [];
-  for (const t of request.topics) {
-    const result = await perTopic(ctx, t.name, async () => {
-      // One broker: there is no placement to choose.
-      if (t.assignments !== null) throw new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported by a single broker');
-      await ctx.topics.addPartitions(t.name, t.count, request.validateOnly);
-    });
-    results.push({ name: t.name, errorCode: kafkaErrorCode(result.error), message: result.error?.message ?? null });
-  }
+  // One broker: there is no placement to choose, so a topic that asks for one is refused alone.
+  const outcomes = await createPartitionsOf(ctx, request.topics.filter((t) => t.assignments === null), request.validateOnly);
+  let next = 0;
+  const results = request.topics.map((t) => {
+    const error = t.assignments !== null ? new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported by a single broker') : outcomes[next++]!.error;
+    return { name: t.name, errorCode: kafkaErrorCode(error), message: error?.message ?? null };
+  });
   return body((w) => encodeCreatePartitions(w, results));
 });
 
@@ -55,10 +53,10 @@ export const describeConfigs = kafkaHandler(decodeDescribeConfigs, (ctx, request
   return body((w) => encodeDescribeConfigs(w, header.apiVersion, results, request.includeSynonyms));
 });
 
-async function alter(ctx: HandlerContext, request: KafkaAlterConfigsRequest, mode: 'incremental' | 'replace') {
+async function alter(ctx: BrokerSession, request: KafkaAlterConfigsRequest, mode: 'incremental' | 'replace') {
   const results: Array<{ errorCode: number; message: string | null; type: number; name: string }> = [];
   for (const res of request.resources) {
-    let error: { code: string; message: string } | undefined;
+    let error: SluiceError | undefined;
     if (res.type !== RESOURCE_TYPE.TOPIC) error = notATopic(res.type);
     else {
       const unsupported = res.configs.find((c) => c.operation !== CONFIG_OPERATION.SET && c.operation !== CONFIG_OPERATION.DELETE);

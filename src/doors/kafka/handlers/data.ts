@@ -3,11 +3,10 @@
 // a Kafka fetch gets the same whole-batch log slices, sent by the transfer engine.
 
 import { SluiceError } from '../../../errors.js';
-import type { ProduceInput, ProduceOutcome } from '../../../log/log-service.js';
-import { permitted } from '../../../broker/authorize.js';
-import type { HandlerContext } from '../../../broker/session.js';
-import { fetchPermitted } from '../../sluice/handlers/fetch.js';
-import { lookup } from '../../sluice/handlers/metadata.js';
+import type { ProduceInput } from '../../../log/log-service.js';
+import { fetch as fetchRecords, listOffsets as listRecordOffsets, produce as produceRecords, type ProduceOutcome } from '../../../broker/data.js';
+import { lookupTopics } from '../../../broker/metadata.js';
+import type { BrokerSession } from '../../../broker/session.js';
 import { LOG_OVERHEAD_BYTES } from '../../../protocol/record-batch.js';
 import { kafkaErrorCode } from '../apis.js';
 import { decodeFetch, decodeListOffsets, decodeMetadata, decodeProduce, encodeFetch, encodeListOffsets, encodeMetadata, encodeProduce, type KafkaMetadataResponse } from '../messages/data.js';
@@ -37,7 +36,7 @@ export const produce = kafkaHandler(decodeProduce, async (ctx, request) => {
   };
   const items = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, batches: p.records ?? Buffer.alloc(0), refused: refusal(p.records) }));
   const valid: ProduceInput[] = items.filter((i) => !i.refused);
-  const appended = await permitted(ctx, 'write', valid, (allowed) => ctx.log.produce(allowed, request.acks as 0 | 1 | -1), (i, error): ProduceOutcome => ({ topic: i.topic, partition: i.partition, error }));
+  const appended = await produceRecords(ctx, valid, request.acks as 0 | 1 | -1);
   let next = 0;
   const outcomes = items.map((i): ProduceOutcome => (i.refused ? { topic: i.topic, partition: i.partition, error: i.refused } : appended[next++]!));
   if (request.acks === 0) {
@@ -54,8 +53,8 @@ export const produce = kafkaHandler(decodeProduce, async (ctx, request) => {
 });
 
 export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
-  const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: Math.max(p.partitionMaxBytes, 1) }));
-  const { outcomes, waitedSeconds } = await fetchPermitted(ctx, inputs, { maxWaitMs: Math.max(request.maxWaitMs, 0), minBytes: Math.max(request.minBytes, 0), maxBytes: Math.max(request.maxBytes, 1) });
+  const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes }));
+  const { outcomes, waitedSeconds } = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
   // No transactions: the last stable offset is the high watermark (read_committed clients use it as the end).
   const encode = () =>
     body((w) =>
@@ -65,7 +64,7 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
       ),
     );
   // Shared responses: the fetches one append wakes share the partition's slice, and a
-  // one-partition body is a function of it alone: written once per slice (see handlers/fetch.ts).
+  // one-partition body is a function of it alone: written once per slice (as Sluice's door does).
   const only = outcomes.length === 1 ? outcomes[0]! : undefined;
   if (!only?.slice || only.error) return { ...encode(), waitedSeconds };
   let byVersion = fetchBodyBySlice.get(only.slice);
@@ -80,7 +79,7 @@ const fetchBodyBySlice = new WeakMap<LogSlice, Map<number, KafkaReply>>();
 
 export const listOffsets = kafkaHandler(decodeListOffsets, async (ctx, request) => {
   const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, timestamp: p.timestamp }));
-  const outcomes = await permitted(ctx, 'read', inputs, (allowed) => ctx.log.listOffsets(allowed), (p, error) => ({ topic: p.topic, partition: p.partition, error, offset: null }));
+  const outcomes = await listRecordOffsets(ctx, inputs);
   // The broker does not decode records, so it names the batch that reaches the time, not the
   // record's own timestamp: timestamp -1, as for earliest and latest.
   return body((w) =>
@@ -89,25 +88,13 @@ export const listOffsets = kafkaHandler(decodeListOffsets, async (ctx, request) 
 });
 
 export const metadata = kafkaHandler(decodeMetadata, async (ctx, request, header) => {
-  const topics: KafkaMetadataResponse['topics'] = [];
-  if (request.topics === null) {
-    for (const t of ctx.topics.list()) topics.push(describeTopic(ctx, t.name, 0));
-  } else {
-    for (const name of request.topics) {
-      try {
-        topics.push(describeTopic(ctx, (await lookup(ctx, name, request.allowAutoTopicCreation)).name, 0));
-      } catch (err) {
-        if (!(err instanceof SluiceError)) throw err;
-        topics.push(describeTopic(ctx, name, kafkaErrorCode(err)));
-      }
-    }
-  }
+  const topics: KafkaMetadataResponse['topics'] = (await lookupTopics(ctx, request.topics, request.allowAutoTopicCreation)).map((t) => describeTopic(ctx, t.name, kafkaErrorCode(t.error)));
   const { nodeId, host, port, clusterId } = ctx.broker;
   return body((w) => encodeMetadata(w, header.apiVersion, { brokers: [{ nodeId, host, port }], clusterId, controllerId: nodeId, topics }));
 });
 
 /** One broker leads every partition and is its only replica. */
-function describeTopic(ctx: HandlerContext, name: string, errorCode: number): KafkaMetadataResponse['topics'][number] {
+function describeTopic(ctx: BrokerSession, name: string, errorCode: number): KafkaMetadataResponse['topics'][number] {
   const topic = errorCode === 0 ? ctx.topics.get(name) : undefined;
   const node = ctx.broker.nodeId;
   return {

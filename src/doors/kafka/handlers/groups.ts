@@ -2,12 +2,10 @@
 // protocol: the leader member assigns (its assignments are relayed as opaque bytes), and committed
 // offsets are shared, so `sluice groups describe` shows a Kafka client's group and its lag.
 
-import { denied } from '../../../auth/access.js';
 import { SluiceError } from '../../../errors.js';
-import { permitted } from '../../../broker/authorize.js';
-import { deleteGroups as deleteGroupsOf, deleteOffsets } from '../../sluice/handlers/groups.js';
-import type { HandlerContext } from '../../../broker/session.js';
-import { KAFKA_ERROR_CODES, kafkaErrorCode } from '../apis.js';
+import { commitOffsets, deleteGroups as deleteGroupsOf, deleteOffsets, fetchOffsets } from '../../../broker/groups.js';
+import type { BrokerSession } from '../../../broker/session.js';
+import { kafkaErrorCode } from '../apis.js';
 import {
   decodeDeleteGroups,
   decodeDescribeGroups,
@@ -31,7 +29,7 @@ import {
   encodeSyncGroup,
   type KafkaDescribedGroup,
 } from '../messages/groups.js';
-import type { KafkaReader } from '../wire.js';
+import type { KafkaReader } from '../../../protocol/kafka-wire.js';
 import { body, byTopic, flatten, kafkaHandler, type KafkaReply } from './handler.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -85,9 +83,7 @@ export const leaveGroup = kafkaHandler(decodeLeaveGroup, async (ctx, r, header) 
 
 export const offsetCommit = kafkaHandler(decodeOffsetCommit, async (ctx, r) => {
   const offsets = flatten(r.topics, (topic, p) => ({ topic, partition: p.partition, offset: p.offset, metadata: p.metadata }));
-  const { value, errorCode } = await attempt(() =>
-    permitted(ctx, 'read', offsets, (allowed) => ctx.groups.commit(r, allowed), (o, error) => ({ topic: o.topic, partition: o.partition, error })),
-  );
+  const { value, errorCode } = await attempt(() => commitOffsets(ctx, r, offsets));
   // A refusal of the whole commit (stale generation, unknown member) is every partition's error.
   const outcomes = value ?? offsets.map((o) => ({ topic: o.topic, partition: o.partition, error: undefined }));
   return body((w) => encodeOffsetCommit(w, byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: errorCode || kafkaErrorCode(o.error) }))));
@@ -95,17 +91,17 @@ export const offsetCommit = kafkaHandler(decodeOffsetCommit, async (ctx, r) => {
 
 export const offsetFetch = kafkaHandler(decodeOffsetFetch, async (ctx, r) => {
   const partitions = flatten(r.topics, (topic, partition: number) => ({ topic, partition }));
-  const { value, errorCode } = await attempt(() => ctx.groups.fetchOffsets(r.groupId, partitions));
-  const readable = (topic: string) => denied(ctx.session.principal!, 'read', topic) === undefined;
+  const { value, errorCode } = await attempt(() => fetchOffsets(ctx, r.groupId, partitions));
   return body((w) =>
     encodeOffsetFetch(
       w,
-      byTopic(value ?? partitions.map((p) => ({ ...p, committed: null })), (o) => {
-        const allowed = readable(o.topic);
-        const committed = allowed ? o.committed : null;
-        // No commit: offset -1 and empty metadata, as Kafka answers.
-        return { partition: o.partition, offset: committed?.offset ?? -1n, metadata: committed?.metadata ?? '', errorCode: errorCode || (allowed ? 0 : KAFKA_ERROR_CODES.TOPIC_AUTHORIZATION_FAILED) };
-      }),
+      // No commit: offset -1 and empty metadata, as Kafka answers; an unreadable topic its error.
+      byTopic(value ?? partitions.map((p) => ({ ...p, committed: null, error: undefined })), (o) => ({
+        partition: o.partition,
+        offset: o.committed?.offset ?? -1n,
+        metadata: o.committed?.metadata ?? '',
+        errorCode: errorCode || kafkaErrorCode(o.error),
+      })),
     ),
   );
 });
@@ -119,7 +115,7 @@ export const describeGroups = kafkaHandler(decodeDescribeGroups, (ctx, groups, h
   body((w) => encodeDescribeGroups(w, header.apiVersion, groups.map((g) => describeGroup(ctx, g)))),
 );
 
-function describeGroup(ctx: HandlerContext, groupId: string): KafkaDescribedGroup {
+function describeGroup(ctx: BrokerSession, groupId: string): KafkaDescribedGroup {
   try {
     const d = ctx.groups.describe(groupId);
     return { errorCode: 0, groupId, state: d.state, protocolType: d.protocolType ?? '', protocol: d.protocol ?? '', members: d.members };

@@ -3,9 +3,9 @@
 // as Sluice's own handlers and encodes the answer. Errors the client should see are encoded in the
 // response's error fields by the handler; anything thrown is a bug and closes the connection.
 
-import type { HandlerContext } from '../../../broker/session.js';
-import type { KafkaRequestHeader } from '../frame.js';
-import { KafkaWriter, type KafkaReader } from '../wire.js';
+import type { BrokerSession } from '../../../broker/session.js';
+import { KafkaWriter, type KafkaReader } from '../../../protocol/kafka-wire.js';
+import type { RequestHeader } from '../../../vocabulary.js';
 
 export type KafkaReply =
   /** The response body; `outcome` labels the request metric (`ok` or an error code); `waitedSeconds`: a long poll's wait, kept out of its processing time. */
@@ -15,7 +15,7 @@ export type KafkaReply =
 
 export interface KafkaHandler<T = unknown> {
   decode(r: KafkaReader, version: number): T;
-  handle(ctx: HandlerContext, request: T, header: KafkaRequestHeader): KafkaReply | Promise<KafkaReply>;
+  handle(ctx: BrokerSession, request: T, header: RequestHeader): KafkaReply | Promise<KafkaReply>;
 }
 
 export function kafkaHandler<T>(decode: (r: KafkaReader, version: number) => T, handle: KafkaHandler<T>['handle']): KafkaHandler {

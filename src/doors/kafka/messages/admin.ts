@@ -3,7 +3,7 @@
 // Kafka's message definitions (Kafka 3.4). No I/O.
 
 import type { KafkaVersionRange } from '../apis.js';
-import { KafkaReader, KafkaWriter } from '../wire.js';
+import { KafkaReader, KafkaWriter } from '../../../protocol/kafka-wire.js';
 
 /**
  * ApiVersions at any version we serve (v0-2) has an empty body; v3+ (flexible) is never decoded.

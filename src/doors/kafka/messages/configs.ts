@@ -2,7 +2,7 @@
 // v0-2, AlterConfigs v0-1 and IncrementalAlterConfigs v0 (every non-flexible version), request
 // decoders and response encoders as in Kafka's message definitions. No I/O.
 
-import { KafkaReader, KafkaWriter } from '../wire.js';
+import { KafkaReader, KafkaWriter } from '../../../protocol/kafka-wire.js';
 
 /** Kafka's ConfigResource types: the only ones a broker is asked about here. */
 export const RESOURCE_TYPE = { TOPIC: 2, BROKER: 4 } as const;

@@ -3,8 +3,7 @@
 // message/*.json, Kafka 3.4). Decoders read a request body and check that nothing is left over;
 // encoders write a response body. No I/O.
 
-import type { LogSlice } from '../../../storage/partition-log.js';
-import { KafkaReader, KafkaWriter } from '../wire.js';
+import { KafkaReader, KafkaWriter, type SizedPiece } from '../../../protocol/kafka-wire.js';
 
 // Produce v3
 
@@ -77,7 +76,7 @@ export interface KafkaFetchPartition {
   highWatermark: bigint;
   lastStableOffset: bigint;
   /** Whole batches from the segment files; sent by the transfer engine. */
-  records: LogSlice | null;
+  records: SizedPiece | null;
 }
 
 /** `records` is written as int32 size + the slice's bytes (never null: librdkafka rejects -1). */

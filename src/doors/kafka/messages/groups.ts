@@ -3,7 +3,7 @@
 // ListGroups v0-2, DescribeGroups v0-2, DeleteGroups v0-1 and OffsetDelete v0. Request decoders and response encoders, as in Kafka's
 // message definitions (Kafka 3.4). Member metadata and assignments are opaque bytes. No I/O.
 
-import { KafkaReader, KafkaWriter } from '../wire.js';
+import { KafkaReader, KafkaWriter } from '../../../protocol/kafka-wire.js';
 
 /** Throttle time leads the response body from these versions on. */
 const throttleFrom = (w: KafkaWriter, version: number, first: number) => {

@@ -3,7 +3,7 @@
 
 import { SluiceError } from '../../../errors.js';
 import { decodeAuthenticateRequest, type AuthenticateResponse } from '../../../protocol/messages.js';
-import type { Handler } from '../../../broker/session.js';
+import type { Handler } from './handler.js';
 
 export const handleAuthenticate: Handler = (ctx, { body }) => {
   const request = decodeAuthenticateRequest(body);

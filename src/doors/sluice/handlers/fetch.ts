@@ -9,13 +9,12 @@
 import { PackedBody } from '../../../protocol/codec.js';
 import { decodeFetchRequest, errorBody, type FetchResponse } from '../../../protocol/messages.js';
 import type { LogSlice } from '../../../storage/partition-log.js';
-import type { FetchInput, FetchOptions, FetchOutcome } from '../../../log/log-service.js';
-import { permitted } from '../../../broker/authorize.js';
-import type { Handler, HandlerContext } from '../../../broker/session.js';
+import { fetch, type FetchOutcome } from '../../../broker/data.js';
+import type { Handler } from './handler.js';
 
 export const handleFetch: Handler = async (ctx, { body }) => {
   const request = decodeFetchRequest(body);
-  const { outcomes, waitedSeconds } = await fetchPermitted(ctx, request.partitions, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
+  const { outcomes, waitedSeconds } = await fetch(ctx, request.partitions, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
   const only = outcomes.length === 1 ? outcomes[0]! : undefined;
   if (only?.slice && !only.error) return { body: sharedBody(only as FetchOutcome & { slice: LogSlice }), data: [only.slice], waitedSeconds };
   const data: LogSlice[] = [];
@@ -37,30 +36,6 @@ export const handleFetch: Handler = async (ctx, { body }) => {
   });
   return { body: { partitions } satisfies FetchResponse, data, waitedSeconds };
 };
-
-/**
- * A fetch of the partitions the principal may read (the others answer TOPIC_AUTHORIZATION_FAILED
- * with both offsets -1), and how long it was parked: what both doors' Fetch handlers do.
- */
-export async function fetchPermitted(
-  ctx: HandlerContext,
-  inputs: readonly FetchInput[],
-  options: Omit<FetchOptions, 'signal'>,
-): Promise<{ outcomes: FetchOutcome[]; waitedSeconds: number }> {
-  let waitedSeconds = 0;
-  const outcomes = await permitted(
-    ctx,
-    'read',
-    inputs,
-    async (allowed) => {
-      const fetched = await ctx.log.fetch(allowed, { ...options, signal: ctx.signal });
-      waitedSeconds = fetched.waitedSeconds ?? 0;
-      return fetched;
-    },
-    (p, error): FetchOutcome => ({ topic: p.topic, partition: p.partition, error, highWatermark: -1n, logStartOffset: -1n }),
-  );
-  return { outcomes, waitedSeconds };
-}
 
 /** One partition's data response, packed once per slice (weakly held: it goes with the slice). */
 const packedBySlice = new WeakMap<LogSlice, PackedBody>();

@@ -23,9 +23,9 @@ import {
   type OffsetFetchResponse,
 } from '../../../protocol/group-messages.js';
 import { errorBody } from '../../../protocol/messages.js';
-import { denied } from '../../../auth/access.js';
-import { adminDenied, permitted } from '../../../broker/authorize.js';
-import type { Handler, HandlerContext } from '../../../broker/session.js';
+import { commitOffsets, deleteGroups, deleteOffsets, fetchOffsets } from '../../../broker/groups.js';
+import type { BrokerSession } from '../../../broker/session.js';
+import type { Handler } from './handler.js';
 
 export const handleFindCoordinator: Handler = (ctx, { body }) => {
   decodeFindCoordinatorRequest(body);
@@ -58,21 +58,15 @@ export const handleLeaveGroup: Handler = (ctx, { body }) => {
 
 export const handleOffsetCommit: Handler = async (ctx, { body }) => {
   const r = decodeOffsetCommitRequest(body);
-  const outcomes = await permitted(ctx, 'read', r.offsets, (allowed) => ctx.groups.commit(r, allowed), (o, error) => ({ topic: o.topic, partition: o.partition, error }));
+  const outcomes = await commitOffsets(ctx, r, r.offsets);
   const partitions: OffsetCommitResponse['partitions'] = outcomes.map((o) => (o.error ? { topic: o.topic, partition: o.partition, error: errorBody(o.error) } : { topic: o.topic, partition: o.partition }));
   return { body: { partitions } satisfies OffsetCommitResponse };
 };
 
 export const handleOffsetFetch: Handler = (ctx, { body }) => {
   const r = decodeOffsetFetchRequest(body);
-  // Committed offsets of topics the principal may not read are not shown (nor asked-for ones told).
-  const readable = (topic: string) => denied(ctx.session.principal!, 'read', topic) === undefined;
-  const partitions = ctx.groups.fetchOffsets(r.groupId, r.partitions).map((o) => ({
-    topic: o.topic,
-    partition: o.partition,
-    offset: readable(o.topic) ? (o.committed?.offset ?? null) : null,
-    metadata: readable(o.topic) ? (o.committed?.metadata ?? null) : null,
-  })).filter((o) => r.partitions !== null || readable(o.topic));
+  // A partition of a topic the principal may not read shows no offset (Sluice's answer has no per-partition error).
+  const partitions = fetchOffsets(ctx, r.groupId, r.partitions).map((o) => ({ topic: o.topic, partition: o.partition, offset: o.committed?.offset ?? null, metadata: o.committed?.metadata ?? null }));
   return { body: { partitions } satisfies OffsetFetchResponse };
 };
 
@@ -82,38 +76,11 @@ export const handleDeleteGroups: Handler = async (ctx, { body }) => {
   return { body: { groups } satisfies DeleteGroupsResponse };
 };
 
-/** Deleting a group is an admin act: the principal must be allowed to administer the cluster. One result per group, in order. */
-export async function deleteGroups(ctx: HandlerContext, groupIds: readonly string[]): Promise<Array<{ groupId: string; error?: SluiceError }>> {
-  const refused = adminDenied(ctx);
-  const results: Array<{ groupId: string; error?: SluiceError }> = [];
-  for (const groupId of groupIds) {
-    if (refused) {
-      results.push({ groupId, error: refused });
-      continue;
-    }
-    try {
-      await ctx.groups.deleteGroup(groupId);
-      results.push({ groupId });
-    } catch (err) {
-      if (!(err instanceof SluiceError)) throw err;
-      results.push({ groupId, error: err });
-    }
-  }
-  return results;
-}
-
 export const handleOffsetDelete: Handler = async (ctx, { body }) => {
   const request = decodeOffsetDeleteRequest(body);
   await deleteOffsets(ctx, request.groupId, request.partitions);
   return { body: { partitions: request.partitions } satisfies OffsetDeleteResponse };
 };
-
-/** An admin act too: throws the refusal, or NON_EMPTY_GROUP while the group has members. */
-export async function deleteOffsets(ctx: HandlerContext, groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<void> {
-  const refused = adminDenied(ctx);
-  if (refused) throw refused;
-  await ctx.groups.deleteOffsets(groupId, partitions);
-}
 
 export const handleListGroups: Handler = (ctx) => ({ body: { groups: ctx.groups.listGroups() } satisfies ListGroupsResponse });
 
@@ -122,7 +89,7 @@ export const handleDescribeGroups: Handler = (ctx, { body }) => {
   return { body: { groups: r.groups.map((g) => describe(ctx, g)) } satisfies DescribeGroupsResponse };
 };
 
-function describe(ctx: HandlerContext, groupId: string): DescribedGroup {
+function describe(ctx: BrokerSession, groupId: string): DescribedGroup {
   try {
     const d = ctx.groups.describe(groupId);
     const offsets = d.offsets.map((o) => {

@@ -3,7 +3,7 @@
 import { ApiKey } from '../../../protocol/messages.js';
 import { handleApiVersions } from './api-versions.js';
 import { handleAuthenticate } from './authenticate.js';
-import type { Handler } from '../../../broker/session.js';
+import type { Handler } from './handler.js';
 import { handleFetch } from './fetch.js';
 import {
   handleDeleteGroups,

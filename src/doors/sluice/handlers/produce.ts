@@ -2,10 +2,9 @@
 // acks=0 gets no response; if any partition failed the connection is closed (as Kafka does), the
 // only way such a producer can learn of it.
 
-import type { ProduceOutcome } from '../../../log/log-service.js';
+import { produce, type ProduceOutcome } from '../../../broker/data.js';
 import { decodeProduceRequest, errorBody, type ProducePartitionResponse, type ProduceResponse } from '../../../protocol/messages.js';
-import { permitted } from '../../../broker/authorize.js';
-import type { Handler } from '../../../broker/session.js';
+import type { Handler } from './handler.js';
 
 export const handleProduce: Handler = async (ctx, { body, data }) => {
   const request = decodeProduceRequest(body, data.length);
@@ -15,7 +14,7 @@ export const handleProduce: Handler = async (ctx, { body, data }) => {
     position += p.bytes;
     return { topic: p.topic, partition: p.partition, batches };
   });
-  const outcomes = await permitted(ctx, 'write', inputs, (allowed) => ctx.log.produce(allowed, request.acks), (i, error): ProduceOutcome => ({ topic: i.topic, partition: i.partition, error }));
+  const outcomes = await produce(ctx, inputs, request.acks);
   if (request.acks === 0) {
     const failed = outcomes.find((o) => o.error);
     return failed ? { noResponse: true, closeReason: `acks=0 produce to ${failed.topic}-${failed.partition} failed: ${failed.error!.code}` } : { noResponse: true };

@@ -16,7 +16,8 @@ import {
   type PushBody,
   type SubscribeResponse,
 } from '../../../protocol/messages.js';
-import type { Handler, HandlerContext } from '../../../broker/session.js';
+import type { BrokerSession } from '../../../broker/session.js';
+import type { Handler } from './handler.js';
 
 /** Subscriptions one connection may hold at once (each is small, but not free). */
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = MAX_PARTITIONS_PER_REQUEST;
@@ -72,7 +73,7 @@ export const handleUnsubscribe: Handler = (ctx, { body }) => {
   return { body: {} };
 };
 
-function subscriptionOf(ctx: HandlerContext, id: number): LogSubscription | undefined {
+function subscriptionOf(ctx: BrokerSession, id: number): LogSubscription | undefined {
   return ctx.pushes.subscriptions.get(id);
 }
 

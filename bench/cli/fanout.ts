@@ -2,8 +2,8 @@
 // on stderr, a table on stdout, JSON and an SVG chart.
 
 import { tmpdir } from 'node:os';
-import { brokerFanoutTable, peerComparisonTable, runBrokerFanout, writeBrokerFanoutChart, type BrokerFanoutOptions } from '../../bench/broker-fanout.js';
-import { benchProgress, publishReport, reportFiles, type ReportFlags } from './bench-progress.js';
+import { brokerFanoutTable, peerComparisonTable, runBrokerFanout, writeBrokerFanoutChart, type BrokerFanoutOptions } from '../broker-fanout.js';
+import { benchProgress, publishReport, reportFiles, type ReportFlags } from './progress.js';
 
 /** The benchmark's options as flags: `--seconds` is its `minSeconds`, `--protocol` its `protocols`; output files and `--quick` added. */
 export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log' | 'protocols' | 'peer'> & {

@@ -5,7 +5,14 @@
 // is not allowed, longer than what is left, an array with more elements than bytes), throws a
 // KafkaDecodeError: the request cannot be trusted and the connection closes, as Kafka's does.
 
-import type { LogSlice } from '../../storage/partition-log.js';
+
+/**
+ * Bytes the writer does not hold, only counts: a log slice, written after the body's other pieces
+ * by whoever sends the response. The codec needs only its length.
+ */
+export interface SizedPiece {
+  readonly bytes: number;
+}
 
 export class KafkaDecodeError extends Error {
   override readonly name = 'KafkaDecodeError';
@@ -111,7 +118,7 @@ export class KafkaReader {
 export class KafkaWriter {
   #buf = Buffer.allocUnsafe(256);
   #at = 0;
-  readonly #pieces: Array<Buffer | LogSlice> = [];
+  readonly #pieces: Array<Buffer | SizedPiece> = [];
   #bytes = 0;
 
   /** Reserves `n` bytes and returns where they start (call before reading #buf: it may grow). */
@@ -179,7 +186,7 @@ export class KafkaWriter {
   }
 
   /** Places a log slice here (its bytes go from the page cache to the socket, not through this buffer). */
-  slice(s: LogSlice): this {
+  slice(s: SizedPiece): this {
     this.#cut();
     this.#pieces.push(s);
     this.#bytes += s.bytes;
@@ -191,7 +198,7 @@ export class KafkaWriter {
     return this.#bytes + this.#at;
   }
 
-  pieces(): Array<Buffer | LogSlice> {
+  pieces(): Array<Buffer | SizedPiece> {
     this.#cut();
     return this.#pieces;
   }

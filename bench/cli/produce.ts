@@ -2,9 +2,9 @@
 // table on stdout, JSON and an SVG chart.
 
 import { tmpdir } from 'node:os';
-import { produceTable, runProduceBench, writeProduceChart, type ProduceBenchOptions } from '../../bench/produce.js';
-import { producePeerTable, runProducePeer, writeProducePeerChart } from '../../bench/produce-peer.js';
-import { benchProgress, publishReport, reportFiles, type ReportFlags } from './bench-progress.js';
+import { produceTable, runProduceBench, writeProduceChart, type ProduceBenchOptions } from '../produce.js';
+import { producePeerTable, runProducePeer, writeProducePeerChart } from '../produce-peer.js';
+import { benchProgress, publishReport, reportFiles, type ReportFlags } from './progress.js';
 
 export type BenchProduceFlags = Omit<ProduceBenchOptions, 'dir' | 'progress' | 'log'> & {
   /** `--peer kafka`: the same Kafka-protocol producer against Sluice's Kafka listener and Apache Kafka. */

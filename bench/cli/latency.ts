@@ -2,9 +2,9 @@
 // on stderr, a table on stdout, JSON and an SVG chart.
 
 import { tmpdir } from 'node:os';
-import { latencyTable, runLatencyBench, writeLatencyChart, type LatencyBenchOptions } from '../../bench/latency.js';
-import { latencyPeerTable, runLatencyPeer, writeLatencyPeerChart } from '../../bench/latency-peer.js';
-import { benchProgress, publishReport, reportFiles, type ReportFlags } from './bench-progress.js';
+import { latencyTable, runLatencyBench, writeLatencyChart, type LatencyBenchOptions } from '../latency.js';
+import { latencyPeerTable, runLatencyPeer, writeLatencyPeerChart } from '../latency-peer.js';
+import { benchProgress, publishReport, reportFiles, type ReportFlags } from './progress.js';
 
 export type BenchLatencyFlags = Omit<LatencyBenchOptions, 'dir' | 'progress' | 'log'> & {
   /** `--peer kafka`: the same Kafka-protocol clients against Sluice's Kafka listener and Apache Kafka. */

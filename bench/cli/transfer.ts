@@ -1,8 +1,8 @@
 // `sluice bench transfer`: runs the transfer-level fan-out benchmark and prints its tables.
 
 import { tmpdir } from 'node:os';
-import { defaultFanoutOptions, fanoutTable, runFanoutBench, type FanoutPath } from '../../bench/transfer-fanout.js';
-import { reportFiles } from './bench-progress.js';
+import { defaultFanoutOptions, fanoutTable, runFanoutBench, type FanoutPath } from '../transfer-fanout.js';
+import { reportFiles } from './progress.js';
 
 export interface BenchTransferFlags {
   logMib: number;

@@ -1,8 +1,8 @@
 // `sluice bench append`: runs the append benchmark and prints its table.
 
 import { tmpdir } from 'node:os';
-import { appendTable, defaultAppendOptions, runAppendBench } from '../../bench/append.js';
-import { reportFiles } from './bench-progress.js';
+import { appendTable, defaultAppendOptions, runAppendBench } from '../append.js';
+import { reportFiles } from './progress.js';
 
 export interface BenchAppendFlags {
   seconds: number;

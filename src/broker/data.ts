@@ -1,0 +1,51 @@
+// The broker API for records: produce, fetch and list offsets for a session, with the principal's
+// per-topic permissions applied once here for every door (the partitions it may not touch are
+// answered with TOPIC_AUTHORIZATION_FAILED in the request's order), and fetch limits normalised
+// the same way whatever the door decoded. Outcomes are protocol-neutral: each door encodes them.
+
+import type { Acks, FetchInput, FetchOptions, FetchOutcome, ListOffsetsInput, ListOffsetsOutcome, ProduceInput, ProduceOutcome } from '../log/log-service.js';
+import { permitted } from './authorize.js';
+import type { BrokerSession } from './session.js';
+
+export type { Acks, FetchOutcome, ListOffsetsOutcome, ProduceOutcome };
+
+/** Appends each partition's batches (all or nothing per partition) for a principal that may write them. */
+export function produce(s: BrokerSession, inputs: readonly ProduceInput[], acks: Acks): Promise<ProduceOutcome[]> {
+  return permitted(s, 'write', inputs, (allowed) => s.log.produce(allowed, acks), (i, error): ProduceOutcome => ({ topic: i.topic, partition: i.partition, error }));
+}
+
+/** A fetch's limits as any door may send them (Kafka's are signed: a negative means "none"). */
+export interface FetchLimits {
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+}
+
+/**
+ * Fetches the partitions the principal may read (the others answer TOPIC_AUTHORIZATION_FAILED with
+ * both offsets -1), long-polling on the session's signal; also how long it was parked, which the
+ * door reports apart from its processing time. Limits below their floor are raised to it: no
+ * negative wait, at least one byte per request and per partition (a whole batch is served anyway).
+ */
+export async function fetch(s: BrokerSession, inputs: readonly FetchInput[], limits: FetchLimits): Promise<{ outcomes: FetchOutcome[]; waitedSeconds: number }> {
+  const options: Omit<FetchOptions, 'signal'> = { maxWaitMs: Math.max(limits.maxWaitMs, 0), minBytes: Math.max(limits.minBytes, 0), maxBytes: Math.max(limits.maxBytes, 1) };
+  const normalised = inputs.map((i) => (i.maxBytes >= 1 ? i : { ...i, maxBytes: 1 }));
+  let waitedSeconds = 0;
+  const outcomes = await permitted(
+    s,
+    'read',
+    normalised,
+    async (allowed) => {
+      const fetched = await s.log.fetch(allowed, { ...options, signal: s.signal });
+      waitedSeconds = fetched.waitedSeconds ?? 0;
+      return fetched;
+    },
+    (p, error): FetchOutcome => ({ topic: p.topic, partition: p.partition, error, highWatermark: -1n, logStartOffset: -1n }),
+  );
+  return { outcomes, waitedSeconds };
+}
+
+/** Earliest (-2), latest (-1) or the first batch at or after a time, for partitions the principal may read. */
+export function listOffsets(s: BrokerSession, inputs: readonly ListOffsetsInput[]): Promise<ListOffsetsOutcome[]> {
+  return permitted(s, 'read', inputs, (allowed) => s.log.listOffsets(allowed), (p, error): ListOffsetsOutcome => ({ topic: p.topic, partition: p.partition, error, offset: null }));
+}

@@ -1,0 +1,21 @@
+// Words every layer shares, defined once: a partition of a topic, how many acknowledgements a
+// produce waits for, and what every request's header says (in either protocol). Codecs, the domain, the broker API, both doors and the client import these;
+// this module imports nothing.
+
+/** One partition of one topic. */
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** Acknowledgements a produce waits for: 0 none (no response), 1 the page cache, -1 fsynced ("all"). */
+export type Acks = 0 | 1 | -1;
+
+/** The fields of a request header in both protocols (Kafka's header v1, Sluice's meta header). */
+export interface RequestHeader {
+  apiKey: number;
+  apiVersion: number;
+  correlationId: number;
+  /** Null when the client sent none. */
+  clientId: string | null;
+}
