@@ -1,0 +1,94 @@
+// The CLI's topic administration against a real broker: partitions added, settings changed on a
+// live topic (segment rolls, retention), bad values refused, everything kept across a restart.
+
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { MAIN, startBroker } from './helpers/broker.js';
+
+function sluice(args: string[], input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    proc.stdin.end(input ?? '');
+    void once(proc, 'close').then(([status]) => resolve({ status: status as number | null, stdout, stderr }));
+  });
+}
+
+t.test('topics alter --partitions adds partitions (never fewer); they take records and survive a restart', async (t) => {
+  const broker = await startBroker(t);
+  const b = ['--broker', `127.0.0.1:${broker.port}`];
+  await sluice(['topics', 'create', 'grow', '--partitions', '1', ...b]);
+  await sluice(['produce', 'grow', '--partition', '0', ...b], 'old\n');
+  const grown = await sluice(['topics', 'alter', 'grow', '--partitions', '3', ...b]);
+  t.equal(grown.status, 0, grown.stderr);
+  t.equal((await sluice(['produce', 'grow', '--partition', '2', ...b], 'new\n')).status, 0, 'the new partition takes records');
+  const shrink = await sluice(['topics', 'alter', 'grow', '--partitions', '2', ...b]);
+  t.equal(shrink.status, 1);
+  t.match(shrink.stderr, /INVALID_PARTITIONS: .*grow has 3 partitions; the new count must be in \[4, /);
+  t.match((await sluice(['topics', 'alter', 'nosuch', '--partitions', '2', ...b])).stderr, /UNKNOWN_TOPIC_OR_PARTITION/);
+  t.equal((await sluice(['topics', 'alter', 'grow', ...b])).status, 2, '--partitions is required');
+  await broker.stop('SIGTERM');
+  const again = await startBroker(t, { dataDir: broker.dataDir });
+  const a = ['--broker', `127.0.0.1:${again.port}`];
+  const d = JSON.parse((await sluice(['topics', 'describe', 'grow', '--output', 'json', ...a])).stdout) as { partitions: Array<{ partition: number; highWatermark: string }> };
+  t.same(d.partitions.map((p) => [p.partition, p.highWatermark]), [[0, '1'], [1, '0'], [2, '1']], 'three partitions with their records after a restart');
+});
+
+t.test('topics alter-config changes settings of a live topic (rolls, retention), refuses bad values, and survives a restart', async (t) => {
+  const broker = await startBroker(t, { args: ['--retention-check-interval-ms', '50'] });
+  const b = ['--broker', `127.0.0.1:${broker.port}`];
+  type Described = { partitions: Array<{ logStartOffset: string; segments: number }>; configs: Array<{ name: string; value: string; source: string }> };
+  const describe = async (broker: { port: number }) => JSON.parse((await sluice(['topics', 'describe', 'cfg', '--output', 'json', '--broker', `127.0.0.1:${broker.port}`])).stdout) as Described;
+  const config = (d: Described, name: string) => d.configs.find((c) => c.name === name);
+  await sluice(['topics', 'create', 'cfg', ...b]);
+  const line = `${'x'.repeat(600)}\n`;
+  for (let i = 0; i < 3; i++) await sluice(['produce', 'cfg', '--acks', '1', ...b], line.repeat(4));
+  t.equal((await describe(broker)).partitions[0]!.segments, 1, 'one 1 GiB segment holds it all');
+
+  const dry = await sluice(['topics', 'alter-config', 'cfg', '--set', 'segment.bytes=2048', '--dry-run', ...b]);
+  t.equal(dry.status, 0, dry.stderr);
+  t.match(dry.stdout, /dry run: nothing changed/);
+  t.same(config(await describe(broker), 'segment.bytes'), { name: 'segment.bytes', value: '1073741824', source: 'default' }, 'a dry run changes nothing');
+
+  const altered = await sluice(['topics', 'alter-config', 'cfg', '--set', 'segment.bytes=2048', '--set', 'retention.ms=-1', ...b]);
+  t.equal(altered.status, 0, altered.stderr);
+  t.match(altered.stdout, /altered topic cfg: segment\.bytes=2048, retention\.ms=-1/);
+  for (let i = 0; i < 4; i++) await sluice(['produce', 'cfg', '--acks', '1', ...b], line.repeat(4));
+  const rolled = await describe(broker);
+  t.ok(rolled.partitions[0]!.segments >= 4, `the live log rolls at the new size: ${rolled.partitions[0]!.segments} segments`);
+  t.same(config(rolled, 'segment.bytes'), { name: 'segment.bytes', value: '2048', source: 'topic' });
+
+  // Retention by the new byte limit, on the broker's next pass.
+  t.equal((await sluice(['topics', 'alter-config', 'cfg', '--set', 'retention.bytes=1', ...b])).status, 0);
+  let trimmed = await describe(broker);
+  while (trimmed.partitions[0]!.logStartOffset === '0') trimmed = await describe(broker);
+  t.equal(trimmed.partitions[0]!.segments, 1, 'retention left the active segment only');
+
+  for (const [args, error] of [
+    [['--set', 'retention.ms=soon'], /INVALID_CONFIG: alter the configs of cfg: retention\.ms="soon" is not an integer/],
+    [['--set', 'cleanup.policy=compact'], /INVALID_CONFIG: alter the configs of cfg: cleanup\.policy=compact is not supported/],
+    [['--set', 'min.insync.replicas=2'], /INVALID_CONFIG: alter the configs of cfg: topic config min\.insync\.replicas is not supported/],
+    [['--set', 'segment.bytes=10'], /INVALID_CONFIG: alter the configs of cfg: segmentBytes 10 must be in/],
+  ] as const) {
+    const refused = await sluice(['topics', 'alter-config', 'cfg', ...args, ...b]);
+    t.equal(refused.status, 1, `${args.join(' ')} refused`);
+    t.match(refused.stderr, error);
+  }
+  t.match((await sluice(['topics', 'alter-config', 'nosuch', '--set', 'retention.ms=1', ...b])).stderr, /UNKNOWN_TOPIC_OR_PARTITION/);
+  t.equal((await sluice(['topics', 'alter-config', 'cfg', ...b])).status, 2, 'nothing to change is a usage error');
+  t.equal((await sluice(['topics', 'alter-config', 'cfg', '--set', 'retention.ms', ...b])).status, 2, 'key=value is required');
+
+  t.equal((await sluice(['topics', 'alter-config', 'cfg', '--delete', 'segment.bytes', ...b])).status, 0);
+  await broker.stop('SIGTERM');
+  const again = await startBroker(t, { dataDir: broker.dataDir });
+  const after = await describe(again);
+  t.same(after.configs.filter((c) => c.source === 'topic'), [
+    { name: 'retention.bytes', value: '1', source: 'topic' },
+    { name: 'retention.ms', value: '-1', source: 'topic' },
+  ], 'the topic\'s own settings after a restart; the deleted one is back to the default');
+  t.same(config(after, 'segment.bytes'), { name: 'segment.bytes', value: '1073741824', source: 'default' });
+});
