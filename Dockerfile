@@ -16,10 +16,11 @@ COPY package.json package-lock.json tsconfig.json Cargo.toml Cargo.lock ./
 COPY crates ./crates
 COPY scripts ./scripts
 COPY src ./src
-COPY bench ./bench
 COPY protocol ./protocol
-# npm ci runs the install script: napi build (release) and tsc. The build tree is dropped after.
-RUN npm ci --no-audit --no-fund && rm -rf target
+# The product only: the addon without the benchmarks' load generators (no `bench` feature), and
+# the TypeScript of src/. The build tree is dropped after.
+RUN npm ci --no-audit --no-fund --ignore-scripts \
+ && npm run build:native:product && npm run build:ts && rm -rf target
 
 EXPOSE 9292 9092 9293
 VOLUME /var/lib/sluice

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PartitionLog } from '../src/storage/partition-log.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
-import { batchOfSize, formatBytes, percentile, writeJson } from './util.js';
-import { machineInfo, type MachineInfo } from './machine.js';
+import { batchOfSize, formatBytes, percentile, writeJson } from '../test/harness/util.js';
+import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
 
 export type AppendMode = 'page-cache' | 'fsync-each' | 'group-commit';
 

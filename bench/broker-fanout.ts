@@ -1,5 +1,5 @@
 // The broker fan-out benchmark: a real broker process per fetch path, a topic preloaded through
-// the produce path, and N native consumers (crates/transfer fetch_load) that each read the whole
+// the produce path, and N native consumers (crates/loadgen fetch_load) that each read the whole
 // topic from offset 0 to its end with real Fetch requests, beside the raw limit (a native loop that
 // sendfiles the same segment file to N sockets with no protocol). Every pass is verified before it
 // counts: each consumer must reach the end offset of every partition, and one consumer per pass
@@ -18,23 +18,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '../src/client/connection.js';
 import { native } from '../src/native.js';
-import { encodeRequest } from '../src/protocol/codec.js';
 import { ApiKey, type MetadataResponse } from '../src/protocol/messages.js';
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';
 import { fillTopic, KafkaBenchClient, retryKafka } from './kafka-requests.js';
 import { startKafkaPeer, type KafkaPeer } from './kafka-peer.js';
-import { KafkaApi } from '../src/doors/kafka/apis.js';
-import { KafkaWriter } from '../src/protocol/kafka-wire.js';
 import type { FetchPath } from '../src/transfer/engine.js';
-import { freePort, processCpuSeconds, rssMiB, startBenchBroker, threadCpuSeconds, threadCpuSince, type BenchBroker } from './broker-process.js';
+import { freePort, processCpuSeconds, rssMiB, startBenchBroker, threadCpuSeconds, threadCpuSince, type BenchBroker } from '../test/harness/broker-process.js';
 import { fanoutSpec, writeSvg } from './chart.js';
 import { connectConsumers, finish } from './transfer-fanout.js';
-import { machineInfo, type MachineInfo } from './machine.js';
-import { median, percentile, summarize } from './util.js';
+import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
+import { median, percentile, summarize } from '../test/harness/util.js';
+import { TOPIC, fetchTemplate, kafkaFetchTemplate, subscribeTemplates } from '../test/harness/request-templates.js';
 
-const TOPIC = 'fanout';
-const CORRELATION_SENTINEL = 0x7fff_ffff;
-const OFFSET_SENTINEL = 0x0123_4567_89ab_cdefn;
+export { fetchTemplate, kafkaFetchTemplate, subscribeTemplates };
+
 // The raw loop sends as the broker's sender does by default: each call asks for the rest of the file.
 const RAW_CHUNK_BYTES = 1024 * 1024 * 1024;
 const RAW_SEND_BUFFER_BYTES = 102_400;
@@ -172,82 +169,6 @@ async function preloadPeer(port: number, topic: string, partitions: number, batc
   } finally {
     await c.close();
   }
-}
-
-/** A fetch request frame for one partition, and where its correlation id and offset sit (for NativeFetchLoad). */
-export function fetchTemplate(
-  partition: number,
-  fetchBytes: number,
-  options: { topic?: string; maxWaitMs?: number; minBytes?: number } = {},
-): { frame: Buffer; correlationAt: number; offsetAt: number } {
-  return requestTemplate(ApiKey.Fetch, {
-    maxWaitMs: options.maxWaitMs ?? 0,
-    minBytes: options.minBytes ?? 1,
-    maxBytes: fetchBytes,
-    partitions: [{ topic: options.topic ?? TOPIC, partition, offset: OFFSET_SENTINEL, maxBytes: fetchBytes }],
-  });
-}
-
-/**
- * A Subscribe request frame for one partition (its correlation id and offset patched as a fetch
- * template's), and the Credit frame the native consumers send back for it (subscription 1: the
- * only one on each of their connections), with where its u32 byte count sits.
- */
-export function subscribeTemplates(
-  partition: number,
-  windowBytes: number,
-  topic = TOPIC,
-): { frame: Buffer; correlationAt: number; offsetAt: number; credit: { creditTemplate: Buffer; creditBytesAt: number; windowBytes: number } } {
-  const subscribe = requestTemplate(ApiKey.Subscribe, { topic, partition, offset: OFFSET_SENTINEL, windowBytes });
-  const credit = encodeRequest({ apiKey: ApiKey.Credit, apiVersion: 0, correlationId: 1, clientId: 'bench' }, { subscriptionId: 1, bytes: CORRELATION_SENTINEL });
-  return { ...subscribe, credit: { creditTemplate: credit, creditBytesAt: locate(credit, uint32Marker(CORRELATION_SENTINEL)), windowBytes } };
-}
-
-/** A Sluice request frame whose correlation id (u32) and `OFFSET_SENTINEL` (i64) can be patched in place. */
-function requestTemplate(apiKey: number, body: unknown): { frame: Buffer; correlationAt: number; offsetAt: number } {
-  const frame = encodeRequest({ apiKey, apiVersion: 0, correlationId: CORRELATION_SENTINEL, clientId: 'bench' }, body);
-  const off = Buffer.alloc(9);
-  off[0] = 0xd3; // MessagePack int64
-  off.writeBigInt64BE(OFFSET_SENTINEL, 1);
-  return { frame, correlationAt: locate(frame, uint32Marker(CORRELATION_SENTINEL)), offsetAt: locate(frame, off) };
-}
-
-function uint32Marker(value: number): Buffer {
-  const marker = Buffer.alloc(5);
-  marker[0] = 0xce; // MessagePack uint32
-  marker.writeUInt32BE(value, 1);
-  return marker;
-}
-
-/** Where the value after `marker`'s type byte sits in `frame` (the marker must occur once). */
-function locate(frame: Buffer, marker: Buffer): number {
-  const at = frame.indexOf(marker);
-  if (at < 0 || frame.indexOf(marker, at + 1) >= 0) throw new Error(`request template: cannot locate ${marker.toString('hex')}`);
-  return at + 1;
-}
-
-/**
- * A Kafka Fetch v4 request frame for one partition, as kafkajs sends it, with where its
- * correlation id and offset sit, and how many bytes of each response come before the records.
- */
-export function kafkaFetchTemplate(
-  partition: number,
-  fetchBytes: number,
-  topic = TOPIC,
-  options: { maxWaitMs?: number; minBytes?: number } = {},
-): { frame: Buffer; correlationAt: number; offsetAt: number; headBytes: number } {
-  const w = new KafkaWriter().int16(KafkaApi.Fetch).int16(4).int32(CORRELATION_SENTINEL).string('bench');
-  w.int32(-1).int32(options.maxWaitMs ?? 0).int32(options.minBytes ?? 1).int32(fetchBytes).int8(1); // replica, maxWaitMs, minBytes, maxBytes, READ_COMMITTED
-  w.int32(1).string(topic).int32(1).int32(partition).int64(OFFSET_SENTINEL).int32(fetchBytes);
-  const payload = Buffer.concat(w.pieces() as Buffer[]);
-  const frame = Buffer.alloc(4 + payload.length);
-  frame.writeInt32BE(payload.length, 0);
-  payload.copy(frame, 4);
-  const sentinel = Buffer.alloc(8);
-  sentinel.writeBigInt64BE(OFFSET_SENTINEL);
-  // size, correlation id, throttle, topics, topic, partitions, partition, error, HW, LSO, aborted, records size
-  const headBytes = 4 + 4 + 4 + 4 + 2 + Buffer.byteLength(topic) + 4 + 4 + 2 + 8 + 8 + 4 + 4;
-  return { frame, correlationAt: 8, offsetAt: frame.indexOf(sentinel), headBytes };
 }
 
 interface Sample extends Figures {

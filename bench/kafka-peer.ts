@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort, startBenchBroker, type BenchBroker } from './broker-process.js';
+import { freePort, startBenchBroker, type BenchBroker } from '../test/harness/broker-process.js';
 import { KafkaBenchClient } from './kafka-requests.js';
 
 export const DEFAULT_KAFKA_VERSION = '4.4.0';

@@ -3,7 +3,7 @@
 // A producer offers `rate` records/s to one partition (every `lingerMs`, at least 1 ms, the records
 // due then go out as one batch, Produce v3, stamped with their send time); a measuring consumer in a
 // worker thread (Fetch v4 long polls) times each record to its receipt; meanwhile N native consumers
-// (crates/transfer fetch_load, Kafka Fetch v4 long polls) tail the same partition. A cell counts only
+// (crates/loadgen fetch_load, Kafka Fetch v4 long polls) tail the same partition. A cell counts only
 // when the measuring consumer got every record in order and every fan-out consumer reached the end
 // with CRC-checked batches.
 
@@ -15,7 +15,7 @@ import { KafkaBenchClient, KafkaRequestError, retryKafka } from './kafka-request
 import { withSluiceAndKafka } from './kafka-peer.js';
 import { DRAIN_TIMEOUT_MS, latencySpec, medianRun, stampedValue, startMeasuringConsumer, timeStream, type LatencyBenchOptions, type LatencyRun } from './latency.js';
 import type { LatencyPeerWorkerConfig } from './latency-peer-worker.js';
-import { machineInfo, type MachineInfo } from './machine.js';
+import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
 
 
 export type LatencyPeerOptions = Omit<LatencyBenchOptions, 'path'> & { peerVersion: string };

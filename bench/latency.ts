@@ -1,6 +1,6 @@
 // The end-to-end latency benchmark: a real broker process, one TypeScript Producer offering a
 // fixed rate of records to one partition, one TypeScript Consumer (worker thread) timing each
-// record from send() to receipt, and N other consumers (native, crates/transfer fetch_load)
+// record from send() to receipt, and N other consumers (native, crates/loadgen fetch_load)
 // tailing the same partition at the same time: what does fan-out do to the latency of the stream?
 // Each consume mode is a cell of its own: `fetch` (long-poll fetches, as Kafka consumers read) and
 // `subscribe` (push subscriptions: the measuring consumer is a Subscription, the fan-out consumers
@@ -18,13 +18,13 @@ import { native } from '../src/native.js';
 import type { NativeFetchLoad, NativeFetchLoadResult } from 'sluice/native';
 import { ApiKey } from '../src/protocol/messages.js';
 import type { FetchPath } from '../src/transfer/engine.js';
-import { processCpuSeconds, threadCpuSeconds, threadCpuSince, withBenchBroker } from './broker-process.js';
+import { processCpuSeconds, threadCpuSeconds, threadCpuSince, withBenchBroker } from '../test/harness/broker-process.js';
 import { fetchTemplate, subscribeTemplates } from './broker-fanout.js';
 import { writeSvg } from './chart.js';
 import type { LatencyWorkerConfig, LatencyWorkerResult } from './latency-worker.js';
-import { machineInfo, type MachineInfo } from './machine.js';
+import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
 import type { BenchAcks } from './produce.js';
-import { percentile } from './util.js';
+import { percentile } from '../test/harness/util.js';
 
 /** A record's value starts with its send time (u64 ns) and sequence number (u32). */
 const STAMP_BYTES = 12;

@@ -13,12 +13,12 @@
 // default). The table says so beside the figures.
 
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';
-import { processCpuSeconds } from './broker-process.js';
+import { processCpuSeconds } from '../test/harness/broker-process.js';
 import { recordSizeSpec, writeSvg } from './chart.js';
 import { KafkaBenchClient, KafkaRequestError, retryKafka } from './kafka-requests.js';
 import { withSluiceAndKafka } from './kafka-peer.js';
-import { machineInfo, type MachineInfo } from './machine.js';
-import { percentile, summarize } from './util.js';
+import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
+import { percentile, summarize } from '../test/harness/util.js';
 
 export interface ProducePeerOptions {
   recordBytes: number[];

@@ -8,11 +8,11 @@
 import { Worker } from 'node:worker_threads';
 import { Connection } from '../src/client/connection.js';
 import { ApiKey, type MetadataResponse } from '../src/protocol/messages.js';
-import { processCpuSeconds, withBenchBroker } from './broker-process.js';
+import { processCpuSeconds, withBenchBroker } from '../test/harness/broker-process.js';
 import { recordSizeSpec, writeSvg } from './chart.js';
-import { machineInfo, type MachineInfo } from './machine.js';
+import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
 import type { ProduceWorkerConfig, ProduceWorkerResult } from './produce-worker.js';
-import { percentile, summarize } from './util.js';
+import { percentile, summarize } from '../test/harness/util.js';
 
 export type BenchAcks = 1 | 'all';
 

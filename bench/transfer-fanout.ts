@@ -1,5 +1,5 @@
 // `sluice bench transfer`: the transfer engine's fan-out at the transfer level (no protocol).
-// N consumers (native sink threads, see crates/transfer/src/sink.rs) read the same log from the
+// N consumers (native sink threads, see crates/loadgen/src/sink.rs) read the same log from the
 // page cache, as a stream of frames `[u32 length][slice bytes]`, one slice per job, two jobs in
 // flight per consumer. For each fetch path and N it reports aggregate GiB/s and sender CPU-seconds
 // per GiB, beside the raw baseline measured in the same run: a native loop that sendfiles one
@@ -25,11 +25,11 @@ import { crc32c } from '../src/native.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
 import { FETCH_PATHS, TransferEngine, type FetchPath } from '../src/transfer/engine.js';
 import type { ResponseWriter } from '../src/transfer/response-writer.js';
-import { machineInfo, type MachineInfo } from './machine.js';
-import { batchOfSize, formatBytes, writeJson } from './util.js';
+import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
+import { batchOfSize, formatBytes, writeJson } from '../test/harness/util.js';
 import { fanoutSpec, writeSvg } from './chart.js';
 
-/** `raw`: the sendfile loop (the machine's limit); `raw-uring`: the io_uring experiment in the same shape (linked file -> pipe -> socket splices, crates/transfer uring.rs). */
+/** `raw`: the sendfile loop (the machine's limit); `raw-uring`: the io_uring experiment in the same shape (linked file -> pipe -> socket splices, crates/loadgen uring.rs). */
 export type FanoutPath = FetchPath | RawPath;
 export type RawPath = 'raw' | 'raw-uring';
 export const FANOUT_PATHS: readonly FanoutPath[] = ['raw', 'raw-uring', ...FETCH_PATHS];

@@ -43,6 +43,7 @@ if (resolvable('@napi-rs/cli/package.json') && resolvable('typescript')) {
 }
 
 // From the tarball: cargo builds the binding crate; the library becomes native/sluice.<platform>.node.
+// No `bench` feature: the benchmarks' native load generators (crates/loadgen) stay out of it.
 const triple = { 'linux x64': 'linux-x64-gnu', 'linux arm64': 'linux-arm64-gnu' }[`${process.platform} ${process.arch}`];
 if (!triple) {
   console.error(`sluice: cannot build the native addon: ${process.platform}/${process.arch} is not a supported platform (Linux x64 or arm64)`);

@@ -1,4 +1,4 @@
-// The crash loop under acks=all (bench/torture.ts; `npm run torture` runs it longer): the broker
+// The crash loop under acks=all (test/harness/torture.ts; `npm run torture` runs it longer): the broker
 // is SIGKILLed at random moments under producers and an offset committer, 20 times, and every
 // restart must show each acknowledged record exactly once where its ack said, offsets contiguous,
 // producers' order kept, committed offsets durable and never past the high watermark, and at the
@@ -8,7 +8,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { runTorture, TORTURE_TOPIC } from '../bench/torture.js';
+import { runTorture, TORTURE_TOPIC } from './harness/torture.js';
 import { CRASH_LOOP_CYCLES, crashLoop } from './helpers/crash-loop.js';
 import { tmpDir } from './helpers/tmp.js';
 

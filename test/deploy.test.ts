@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../bench/broker-process.js';
+import { freePort } from './harness/broker-process.js';
 import { MAIN } from './helpers/broker.js';
 import { tmpDir } from './helpers/tmp.js';
 

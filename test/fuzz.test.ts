@@ -4,7 +4,7 @@
 // CRC-valid batches with consistent indexes. (The Rust validator fuzz runs in `cargo test`.)
 
 import t from 'tap';
-import { corpus, expectationFor, fuzzBroker } from '../bench/wire-fuzz.js';
+import { corpus, expectationFor, fuzzBroker } from './harness/wire-fuzz.js';
 import { tmpDir } from './helpers/tmp.js';
 
 t.test('the oracle knows what the broker owes', async (t) => {

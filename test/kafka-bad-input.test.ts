@@ -7,7 +7,7 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { random } from '../bench/util.js';
+import { random } from './harness/util.js';
 import { hashToken } from '../src/auth/access.js';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';

@@ -4,7 +4,7 @@
 // beside a consumer that never reads all reach the end.
 
 import t from 'tap';
-import { runConnectionsLoad, runStalledLoad } from '../bench/load.js';
+import { runConnectionsLoad, runStalledLoad } from './harness/load.js';
 import { tmpDir } from './helpers/tmp.js';
 
 t.test('300 connections (60 long polls, 5 producers, the rest silent): no errors, no fd left behind', async (t) => {

@@ -5,8 +5,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import { machineLine, type MachineInfo } from '../machine.js';
-import { writeJson } from '../util.js';
+import { machineLine, type MachineInfo } from '../../test/harness/machine.js';
+import { writeJson } from '../../test/harness/util.js';
 
 export interface BenchProgress {
   progress: (done: number, total: number, label: string) => void;

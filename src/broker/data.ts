@@ -1,10 +1,11 @@
-// The broker API for records: produce, fetch and list offsets for a session, with the principal's
+// The broker API for records: produce, fetch, list offsets and subscribe for a session, with the principal's
 // per-topic permissions applied once here for every door (the partitions it may not touch are
 // answered with TOPIC_AUTHORIZATION_FAILED in the request's order), and fetch limits normalised
 // the same way whatever the door decoded. Outcomes are protocol-neutral: each door encodes them.
 
-import type { Acks, FetchInput, FetchOptions, FetchOutcome, ListOffsetsInput, ListOffsetsOutcome, ProduceInput, ProduceOutcome } from '../log/log-service.js';
-import { permitted } from './authorize.js';
+import type { Acks, FetchInput, FetchOptions, FetchOutcome, ListOffsetsInput, ListOffsetsOutcome, ProduceInput, ProduceOutcome, SubscribeInput } from '../log/log-service.js';
+import type { LogSubscription, PushSink } from '../log/subscription.js';
+import { permitted, readDenied } from './authorize.js';
 import type { BrokerSession } from './session.js';
 
 export type { Acks, FetchOutcome, ListOffsetsOutcome, ProduceOutcome };
@@ -48,4 +49,11 @@ export async function fetch(s: BrokerSession, inputs: readonly FetchInput[], lim
 /** Earliest (-2), latest (-1) or the first batch at or after a time, for partitions the principal may read. */
 export function listOffsets(s: BrokerSession, inputs: readonly ListOffsetsInput[]): Promise<ListOffsetsOutcome[]> {
   return permitted(s, 'read', inputs, (allowed) => s.log.listOffsets(allowed), (p, error): ListOffsetsOutcome => ({ topic: p.topic, partition: p.partition, error, offset: null }));
+}
+
+/** Opens a push subscription for a principal that may read the topic; throws the refusal or the log's error. */
+export function subscribe(s: BrokerSession, input: SubscribeInput, sink: PushSink): LogSubscription {
+  const refused = readDenied(s, input.topic);
+  if (refused) throw refused;
+  return s.log.subscribe(input, sink);
 }

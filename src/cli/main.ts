@@ -131,7 +131,7 @@ program
       commands = (await import(entry.href)) as typeof commands;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-      process.stderr.write('sluice: usage: the benchmarks are not installed here: run them from a clone of the repository\n');
+      process.stderr.write('sluice: usage: the benchmarks are not built here: in a clone of the repository, npm run build:tools (npm test and npm run bench do it)\n');
       process.exit(2);
     }
     await commands.runBenchCli(process.argv.slice(process.argv.indexOf('bench') + 1));

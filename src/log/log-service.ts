@@ -11,6 +11,7 @@
 // Subscribe: a push subscription (log/subscription.ts), the streaming alternative to fetch.
 
 import { SluiceError } from '../errors.js';
+import { asSluiceError } from './log-errors.js';
 import type { AppendResult, LogSlice } from '../storage/partition-log.js';
 import type { Partition } from './partition.js';
 import { LogSubscription, type PushSink } from './subscription.js';
@@ -257,12 +258,4 @@ export class LogService {
 
 function outOfRange(input: FetchInput, o: FetchOutcome): SluiceError {
   return new SluiceError('OFFSET_OUT_OF_RANGE', `offset ${input.offset} is outside the log [${o.logStartOffset}, ${o.highWatermark}]`);
-}
-
-/** Storage errors keep their codes; a closed log means the topic went away meanwhile. */
-export function asSluiceError(err: unknown): SluiceError {
-  if (err instanceof SluiceError) {
-    return err.code === 'LOG_CLOSED' ? new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', 'the partition was deleted or the broker is stopping') : err;
-  }
-  return new SluiceError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err), { cause: err });
 }

@@ -20,7 +20,7 @@
 
 import { SluiceError } from '../errors.js';
 import type { LogSlice } from '../storage/partition-log.js';
-import { asSluiceError } from './log-service.js';
+import { asSluiceError } from './log-errors.js';
 import type { Partition } from './partition.js';
 
 /** The most credit a subscription can hold (an int32, as the protocols count bytes). */

@@ -1,6 +1,6 @@
 // Bodies of the consumer-group APIs (keys in messages.ts). The broker treats member metadata and
 // assignments as opaque bytes chosen by the client's assignment strategy; Sluice's own client
-// uses the MessagePack formats in src/group/assignors.ts. Grammar in protocol/PROTOCOL.md. No I/O.
+// uses the MessagePack formats in src/client/assignors.ts. Grammar in protocol/PROTOCOL.md. No I/O.
 
 import * as f from './fields.js';
 import { INT32_MAX, MAX_PARTITIONS_PER_REQUEST, topicPartition, type ErrorBody } from './messages.js';

@@ -1,6 +1,6 @@
 // Kafka RecordBatch v2 (magic 2): encode records into a batch and decode batches back into
 // records. Used by tests now and by the client; the broker itself never decodes records.
-// No I/O; the CRC-32C comes from the native core (hardware-accelerated), a pure function.
+// No I/O; the CRC-32C is ./crc32c.ts (pure TypeScript, or the native core's hardware-accelerated one when the addon registered it).
 //
 // Batch header (big-endian): baseOffset i64 | batchLength i32 | partitionLeaderEpoch i32 |
 // magic i8 = 2 | crc u32 (CRC-32C of everything after it) | attributes i16 | lastOffsetDelta i32 |

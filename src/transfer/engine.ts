@@ -6,16 +6,11 @@ import type { Socket } from 'node:net';
 import { isErrorCode, SluiceError } from '../errors.js';
 import { native, nativeAsync, nativeCall, type NativeSlice, type NativeTransferEngine, type NativeTransferJob } from '../native.js';
 import type { TransferCounters as NativeCounters, TransferOptions as NativeOptions } from '../native.js';
+import { FETCH_PATHS, isFetchPath, type FetchPath } from './fetch-paths.js';
 import type { NodePathCounters } from './node-path.js';
 import { ResponseWriter } from './response-writer.js';
 
-/** How fetched file ranges reach a socket. All four put identical bytes on the wire. */
-export const FETCH_PATHS = ['sendfile', 'mmap', 'copy', 'node'] as const;
-export type FetchPath = (typeof FETCH_PATHS)[number];
-
-export function isFetchPath(name: string): name is FetchPath {
-  return (FETCH_PATHS as readonly string[]).includes(name);
-}
+export { FETCH_PATHS, isFetchPath, type FetchPath };
 
 export interface TransferEngineOptions extends NativeOptions {
   /** The path writers use unless told otherwise (default `sendfile`). */

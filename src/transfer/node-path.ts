@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { SluiceError } from '../errors.js';
 import { nativeCall } from '../native.js';
-import type { ResponsePiece } from './response-writer.js';
+import type { ResponsePiece } from './fetch-paths.js';
 
 const readAsync = promisify(read);
 const closeAsync = promisify(close);

@@ -9,10 +9,21 @@ import type { Socket } from 'node:net';
 import { SluiceError } from '../errors.js';
 import { native } from '../native.js';
 import type { LogSlice } from '../storage/partition-log.js';
-import type { FetchPath, TransferEngine } from './engine.js';
-import { closedError, sendWithNode } from './node-path.js';
+import type { NativeSlice, NativeTransferJob } from '../native.js';
+import type { FetchPath, ResponsePiece } from './fetch-paths.js';
+import { closedError, sendWithNode, type NodePathCounters } from './node-path.js';
 
-export type ResponsePiece = Uint8Array | LogSlice;
+export type { ResponsePiece };
+
+/** What a writer needs of the transfer engine (engine.ts's TransferEngine, which makes the writers). */
+export interface WriterEngine {
+  register(socket: Socket): number | undefined;
+  unregister(conn: number): void;
+  submit(conn: number, path: Exclude<FetchPath, 'node'>, job: NativeTransferJob): Promise<number>;
+  submitSlice(conn: number, path: Exclude<FetchPath, 'node'>, head: Uint8Array, slice: NativeSlice, tail: Uint8Array): Promise<number>;
+  readonly nodeChunkBytes: number;
+  readonly nodeCounters: NodePathCounters;
+}
 
 interface Item {
   pieces: readonly ResponsePiece[];
@@ -21,7 +32,7 @@ interface Item {
 }
 
 export class ResponseWriter {
-  readonly #engine: TransferEngine;
+  readonly #engine: WriterEngine;
   readonly #socket: Socket;
   #path: FetchPath;
   #conn: number | undefined;
@@ -32,7 +43,7 @@ export class ResponseWriter {
   #jsWritten: Promise<void> = Promise.resolve();
   #failed: Error | undefined;
 
-  constructor(engine: TransferEngine, socket: Socket, path: FetchPath) {
+  constructor(engine: WriterEngine, socket: Socket, path: FetchPath) {
     this.#engine = engine;
     this.#socket = socket;
     this.#path = path;

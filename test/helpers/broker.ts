@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Connection, responseError, type Response } from '../../src/client/connection.js';
 import { ApiKey } from '../../src/protocol/messages.js';
-import { freePort } from '../../bench/broker-process.js';
+import { freePort } from '../harness/broker-process.js';
 import { tmpDir } from './tmp.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));

@@ -1,8 +1,8 @@
 // One crash-loop test per acks mode (test/crash-loop*.test.ts): 20 SIGKILLs of the broker under
-// producers and an offset committer (bench/torture.ts does the checking), then the run's figures.
+// producers and an offset committer (test/harness/torture.ts does the checking), then the run's figures.
 
 import type { Test } from 'tap';
-import { runTorture, type CycleReport } from '../../bench/torture.js';
+import { runTorture, type CycleReport } from '../harness/torture.js';
 import { tmpDir } from './tmp.js';
 
 export const CRASH_LOOP_CYCLES = 20;

@@ -3,11 +3,15 @@
 //! cheap calls (append into the page cache, slice lookups) run on the caller's thread.
 //! Every error becomes a JS Error whose `code` is the core's stable code (`map_error`).
 //! Offsets cross as BigInt; byte counts and millisecond times as numbers.
+//! `transfer.rs` binds the transfer engine; `bench.rs`, compiled only with the `bench` feature,
+//! binds the benchmarks' load generators (`crates/loadgen`), which the product's addon leaves out.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 mod transfer;
+#[cfg(feature = "bench")]
+mod bench;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;

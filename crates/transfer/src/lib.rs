@@ -5,21 +5,16 @@
 //!
 //! Module map: `engine` (public API, threads), `sender` (a sender thread's loop and the warmer),
 //! `job` (pieces and how each path writes them), `residency` (page-cache probes and warming),
-//! `mapping` (the mmap path's mappings), `counters`, `error`, `sys` (system calls),
-//! `raw` (the benchmark's raw sendfile baseline), `sink` (the benchmark's native consumers),
-//! `fetch_load` (the broker benchmark's native fetch-protocol consumers).
+//! `mapping` (the mmap path's mappings), `counters`, `error`, `sys` (system calls; public, as
+//! the binding and the benchmarks' load generators in `crates/loadgen` use them too).
 
 pub mod counters;
 pub mod engine;
 pub mod error;
-pub mod fetch_load;
 pub mod job;
 mod mapping;
-pub mod raw;
-pub mod uring;
 pub mod residency;
 mod sender;
-pub mod sink;
 pub mod sys;
 
 #[cfg(test)]

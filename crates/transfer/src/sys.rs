@@ -44,17 +44,6 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 }
 
 /// Sets `SO_SNDBUF` (the kernel doubles the value for its bookkeeping and stops autotuning it).
-/// A duplicate of socket `fd` to send on from a loop of our own: non-blocking, with `SO_SNDBUF`
-/// set when given (the duplicate shares the socket, so the caller's fd sees both too).
-pub fn sender_socket(fd: RawFd, send_buffer_bytes: Option<usize>) -> io::Result<OwnedFd> {
-    let dup = dup(fd)?;
-    set_nonblocking(dup.as_raw_fd())?;
-    if let Some(bytes) = send_buffer_bytes {
-        set_send_buffer(dup.as_raw_fd(), bytes)?;
-    }
-    Ok(dup)
-}
-
 pub fn set_send_buffer(fd: RawFd, bytes: usize) -> io::Result<()> {
     let value = bytes.min(i32::MAX as usize) as libc::c_int;
     check(unsafe {

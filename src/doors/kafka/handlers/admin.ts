@@ -2,6 +2,7 @@
 // its token as the password) over the same registry and auth file as Sluice's own handlers.
 
 import { ERRORS, SluiceError } from '../../../errors.js';
+import { authenticate } from '../../../broker/authenticate.js';
 import { createTopics as createTopicsOf, deleteTopics as deleteTopicsOf } from '../../../broker/topics.js';
 import { KAFKA_API_VERSIONS, kafkaErrorCode } from '../apis.js';
 import {
@@ -47,16 +48,15 @@ export const saslHandshake = kafkaHandler(decodeSaslHandshake, (ctx, request) =>
 export const saslAuthenticate = kafkaHandler(decodeSaslAuthenticate, (ctx, request, header) => {
   let error: SluiceError | undefined;
   try {
-    if (!ctx.access) throw new SluiceError('ILLEGAL_SASL_STATE', 'authentication is off on this broker (no --auth-file)');
-    if (ctx.session.principal) throw new SluiceError('ILLEGAL_SASL_STATE', `this connection is already authenticated as ${ctx.session.principal.name}`);
-    const plain = parseSaslPlain(request.authBytes);
-    if (!plain) throw new SluiceError('SASL_AUTHENTICATION_FAILED', 'expected SASL PLAIN bytes: authzid NUL user NUL password');
-    const principal = ctx.access.authenticate(plain.password);
-    if (principal.name !== plain.username || (plain.authzid !== '' && plain.authzid !== plain.username)) {
-      throw new SluiceError('SASL_AUTHENTICATION_FAILED', 'authentication failed: the token is not this user\'s');
-    }
-    ctx.session.principal = principal;
-    ctx.logger.info({ principal: principal.name, listener: 'kafka' }, 'authenticated');
+    authenticate(
+      ctx,
+      () => {
+        const plain = parseSaslPlain(request.authBytes);
+        if (!plain) throw new SluiceError('SASL_AUTHENTICATION_FAILED', 'expected SASL PLAIN bytes: authzid NUL user NUL password');
+        return { token: plain.password, user: plain.username, authzid: plain.authzid };
+      },
+      'kafka',
+    );
   } catch (err) {
     if (!(err instanceof SluiceError)) throw err;
     error = err;

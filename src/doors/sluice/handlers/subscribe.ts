@@ -3,7 +3,8 @@
 // ends one. The streaming and flow control are the domain's (log/subscription.ts); this encodes
 // each push as a frame with meta [nil, PushBody] followed by the batches' log slice.
 
-import { denied } from '../../../auth/access.js';
+import { readDenied } from '../../../broker/authorize.js';
+import { subscribe } from '../../../broker/data.js';
 import { SluiceError } from '../../../errors.js';
 import type { LogSubscription, Push } from '../../../log/subscription.js';
 import { encodePush, encodePushHead } from '../../../protocol/codec.js';
@@ -26,7 +27,8 @@ export const handleSubscribe: Handler = (ctx, { body }) => {
   const request = decodeSubscribeRequest(body);
   const none = { highWatermark: -1n, logStartOffset: -1n };
   const refuse = (err: SluiceError, offsets = none) => ({ body: { error: errorBody(err), ...offsets } satisfies SubscribeResponse });
-  const denial = denied(ctx.session.principal!, 'read', request.topic);
+  // The refusal first, and with no offsets: a principal that may not read learns nothing of the partition.
+  const denial = readDenied(ctx, request.topic);
   if (denial) return refuse(denial);
   if (ctx.pushes.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
     return refuse(new SluiceError('INVALID_REQUEST', `a connection holds at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions; unsubscribe or open another connection`));
@@ -34,7 +36,7 @@ export const handleSubscribe: Handler = (ctx, { body }) => {
   const id = ctx.pushes.nextId();
   let subscription: LogSubscription;
   try {
-    subscription = ctx.log.subscribe(request, {
+    subscription = subscribe(ctx, request, {
       deliver: (push) => ctx.pushes.send(pushFrame(id, push)),
       end: (error, at) => {
         ctx.pushes.subscriptions.delete(id);

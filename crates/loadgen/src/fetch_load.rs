@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::sys::{self, Epoll};
+use sluice_transfer::sys::{self, Epoll};
 
 const BATCH_HEADER_BYTES: usize = 61;
 

@@ -4,9 +4,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import type { BrokerClient } from '../src/client/broker-client.js';
-import { ApiKey, type FetchResponse } from '../src/protocol/messages.js';
-import { BATCH_HEADER_BYTES, decodeRecordBatches, encodeRecordBatch, type DecodedBatch } from '../src/protocol/record-batch.js';
+import type { BrokerClient } from '../../src/client/broker-client.js';
+import { ApiKey, type FetchResponse } from '../../src/protocol/messages.js';
+import { BATCH_HEADER_BYTES, decodeRecordBatches, encodeRecordBatch, type DecodedBatch } from '../../src/protocol/record-batch.js';
 
 /** One batch of one record, exactly `batchBytes` long (varint widths settle after one retry). */
 export function batchOfSize(batchBytes: number, fill = 0x61): Buffer {

@@ -9,10 +9,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FetchPath } from '../src/transfer/engine.js';
+import type { FetchPath } from '../../src/transfer/engine.js';
 
 // The compiled CLI: beside this file in dist/, or under dist/ when this runs from source (tests).
-const MAIN = ['../src/cli/main.js', '../dist/src/cli/main.js'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p))!;
+const MAIN = ['../../src/cli/main.js', '../../dist/src/cli/main.js'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p))!;
 
 /** A port that was free a moment ago (the kernel's pick for port 0, released): for listeners whose 0 means off. */
 export async function freePort(): Promise<number> {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::sys::{self, Epoll};
+use sluice_transfer::sys::{self, Epoll};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SinkMode {

@@ -1,4 +1,4 @@
-// `npm run load`: the connections and stalled-consumer scenarios of bench/load.ts at the issue's
+// `npm run load`: the connections and stalled-consumer scenarios of test/harness/load.ts at the issue's
 // sizes (1,000 connections for 60 s; 64 readers), printed and written to bench/results/load.json.
 
 import { writeFileSync } from 'node:fs';

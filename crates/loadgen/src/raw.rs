@@ -7,7 +7,7 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use crate::sys::{self, Epoll};
+use sluice_transfer::sys::{self, Epoll};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RawResult {
@@ -31,13 +31,24 @@ pub struct RawFanout<'a> {
     pub duration: Duration,
 }
 
+/// A duplicate of socket `fd` to send on from a loop of our own: non-blocking, with `SO_SNDBUF`
+/// set when given (the duplicate shares the socket, so the caller's fd sees both too).
+pub(crate) fn sender_socket(fd: RawFd, send_buffer_bytes: Option<usize>) -> std::io::Result<OwnedFd> {
+    let dup = sys::dup(fd)?;
+    sys::set_nonblocking(dup.as_raw_fd())?;
+    if let Some(bytes) = send_buffer_bytes {
+        sys::set_send_buffer(dup.as_raw_fd(), bytes)?;
+    }
+    Ok(dup)
+}
+
 /// The sendfile loop over `run` (see RawFanout). Blocks the calling thread.
 pub fn sendfile_fanout(run: &RawFanout) -> std::io::Result<RawResult> {
     let RawFanout { file, file_len, fds, chunk_bytes, send_buffer_bytes, duration } = *run;
     let epoll = Epoll::new()?;
     let mut socks: Vec<(OwnedFd, u64, bool)> = Vec::with_capacity(fds.len());
     for (i, fd) in fds.iter().enumerate() {
-        let dup = sys::sender_socket(*fd, send_buffer_bytes)?;
+        let dup = sender_socket(*fd, send_buffer_bytes)?;
         epoll.add(dup.as_raw_fd(), (libc::EPOLLOUT | libc::EPOLLET) as u32, i as u64)?;
         socks.push((dup, 0, true));
     }

@@ -14,14 +14,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { Admin } from '../src/client/admin.js';
-import { BrokerClient } from '../src/client/broker-client.js';
-import { PartitionLog } from '../src/storage/partition-log.js';
+import { Admin } from '../../src/client/admin.js';
+import { BrokerClient } from '../../src/client/broker-client.js';
+import { PartitionLog } from '../../src/storage/partition-log.js';
 import { rssMiB, startBenchBroker } from './broker-process.js';
-import { ApiKey, decodeFetchRequest, decodeProduceRequest } from '../src/protocol/messages.js';
-import { decodeRequestMeta, decodeResponseMeta, encodeRequest } from '../src/protocol/codec.js';
-import { FrameDecoder, FramingError } from '../src/protocol/frame.js';
-import { encodeRecordBatch } from '../src/protocol/record-batch.js';
+import { ApiKey, decodeFetchRequest, decodeProduceRequest } from '../../src/protocol/messages.js';
+import { decodeRequestMeta, decodeResponseMeta, encodeRequest } from '../../src/protocol/codec.js';
+import { FrameDecoder, FramingError } from '../../src/protocol/frame.js';
+import { encodeRecordBatch } from '../../src/protocol/record-batch.js';
 import { fetchBatches, random } from './util.js';
 
 export const FUZZ_TOPIC = 'fuzz';

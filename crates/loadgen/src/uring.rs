@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use io_uring::{opcode, squeue, types, IoUring};
 
-use crate::raw::RawFanout;
-use crate::sys;
+use crate::raw::{sender_socket, RawFanout};
+use sluice_transfer::sys;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UringResult {
@@ -57,7 +57,7 @@ pub fn splice_fanout(run: &RawFanout) -> io::Result<UringResult> {
     let mut streams = Vec::with_capacity(fds.len());
     let mut chunk = chunk_bytes.max(1) as u64;
     for fd in fds {
-        let socket = sys::sender_socket(*fd, send_buffer_bytes)?;
+        let socket = sender_socket(*fd, send_buffer_bytes)?;
         let (pipe_read, pipe_write) = pipe()?;
         // A pipe holds at most its size: a chain moves no more than that.
         // SAFETY: fcntl on a pipe fd this function owns.

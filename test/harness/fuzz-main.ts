@@ -1,4 +1,4 @@
-// `npm run fuzz -- --inputs N`: the wire fuzzer (bench/wire-fuzz.ts) against a fresh broker, with
+// `npm run fuzz -- --inputs N`: the wire fuzzer (test/harness/wire-fuzz.ts) against a fresh broker, with
 // a progress line per 10,000 inputs and a JSON report; exits 1 on any failure. (`npm run fuzz`
 // first runs the Rust validator fuzz with SLUICE_FUZZ_INPUTS=1000000.)
 

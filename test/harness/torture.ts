@@ -21,12 +21,12 @@
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { Admin } from '../src/client/admin.js';
-import { BrokerClient, sleep } from '../src/client/broker-client.js';
-import { Producer } from '../src/client/producer.js';
-import { ApiKey, type ListOffsetsResponse } from '../src/protocol/messages.js';
-import type { OffsetCommitResponse, OffsetFetchResponse } from '../src/protocol/group-messages.js';
-import { PartitionLog } from '../src/storage/partition-log.js';
+import { Admin } from '../../src/client/admin.js';
+import { BrokerClient, sleep } from '../../src/client/broker-client.js';
+import { Producer } from '../../src/client/producer.js';
+import { ApiKey, type ListOffsetsResponse } from '../../src/protocol/messages.js';
+import type { OffsetCommitResponse, OffsetFetchResponse } from '../../src/protocol/group-messages.js';
+import { PartitionLog } from '../../src/storage/partition-log.js';
 import { spawnBroker, startBenchBroker, type BenchBroker } from './broker-process.js';
 import { fetchBatches, random } from './util.js';
 

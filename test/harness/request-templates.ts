@@ -1,0 +1,90 @@
+// Request frames the native load generators send over and over: a Sluice Fetch or Subscribe (and
+// the Credit that answers its pushes) or a Kafka Fetch v4 for one partition, with where the
+// correlation id and the offset sit so that each send can patch them in place. Used by the
+// benchmarks and by the load tests.
+
+import { encodeRequest } from '../../src/protocol/codec.js';
+import { ApiKey } from '../../src/protocol/messages.js';
+import { KafkaApi } from '../../src/doors/kafka/apis.js';
+import { KafkaWriter } from '../../src/protocol/kafka-wire.js';
+
+/** The topic the benchmarks fan out from unless told otherwise. */
+export const TOPIC = 'fanout';
+const CORRELATION_SENTINEL = 0x7fff_ffff;
+const OFFSET_SENTINEL = 0x0123_4567_89ab_cdefn;
+
+/** A fetch request frame for one partition, and where its correlation id and offset sit (for NativeFetchLoad). */
+export function fetchTemplate(
+  partition: number,
+  fetchBytes: number,
+  options: { topic?: string; maxWaitMs?: number; minBytes?: number } = {},
+): { frame: Buffer; correlationAt: number; offsetAt: number } {
+  return requestTemplate(ApiKey.Fetch, {
+    maxWaitMs: options.maxWaitMs ?? 0,
+    minBytes: options.minBytes ?? 1,
+    maxBytes: fetchBytes,
+    partitions: [{ topic: options.topic ?? TOPIC, partition, offset: OFFSET_SENTINEL, maxBytes: fetchBytes }],
+  });
+}
+
+/**
+ * A Subscribe request frame for one partition (its correlation id and offset patched as a fetch
+ * template's), and the Credit frame the native consumers send back for it (subscription 1: the
+ * only one on each of their connections), with where its u32 byte count sits.
+ */
+export function subscribeTemplates(
+  partition: number,
+  windowBytes: number,
+  topic = TOPIC,
+): { frame: Buffer; correlationAt: number; offsetAt: number; credit: { creditTemplate: Buffer; creditBytesAt: number; windowBytes: number } } {
+  const subscribe = requestTemplate(ApiKey.Subscribe, { topic, partition, offset: OFFSET_SENTINEL, windowBytes });
+  const credit = encodeRequest({ apiKey: ApiKey.Credit, apiVersion: 0, correlationId: 1, clientId: 'bench' }, { subscriptionId: 1, bytes: CORRELATION_SENTINEL });
+  return { ...subscribe, credit: { creditTemplate: credit, creditBytesAt: locate(credit, uint32Marker(CORRELATION_SENTINEL)), windowBytes } };
+}
+
+/** A Sluice request frame whose correlation id (u32) and `OFFSET_SENTINEL` (i64) can be patched in place. */
+function requestTemplate(apiKey: number, body: unknown): { frame: Buffer; correlationAt: number; offsetAt: number } {
+  const frame = encodeRequest({ apiKey, apiVersion: 0, correlationId: CORRELATION_SENTINEL, clientId: 'bench' }, body);
+  const off = Buffer.alloc(9);
+  off[0] = 0xd3; // MessagePack int64
+  off.writeBigInt64BE(OFFSET_SENTINEL, 1);
+  return { frame, correlationAt: locate(frame, uint32Marker(CORRELATION_SENTINEL)), offsetAt: locate(frame, off) };
+}
+
+function uint32Marker(value: number): Buffer {
+  const marker = Buffer.alloc(5);
+  marker[0] = 0xce; // MessagePack uint32
+  marker.writeUInt32BE(value, 1);
+  return marker;
+}
+
+/** Where the value after `marker`'s type byte sits in `frame` (the marker must occur once). */
+function locate(frame: Buffer, marker: Buffer): number {
+  const at = frame.indexOf(marker);
+  if (at < 0 || frame.indexOf(marker, at + 1) >= 0) throw new Error(`request template: cannot locate ${marker.toString('hex')}`);
+  return at + 1;
+}
+
+/**
+ * A Kafka Fetch v4 request frame for one partition, as kafkajs sends it, with where its
+ * correlation id and offset sit, and how many bytes of each response come before the records.
+ */
+export function kafkaFetchTemplate(
+  partition: number,
+  fetchBytes: number,
+  topic = TOPIC,
+  options: { maxWaitMs?: number; minBytes?: number } = {},
+): { frame: Buffer; correlationAt: number; offsetAt: number; headBytes: number } {
+  const w = new KafkaWriter().int16(KafkaApi.Fetch).int16(4).int32(CORRELATION_SENTINEL).string('bench');
+  w.int32(-1).int32(options.maxWaitMs ?? 0).int32(options.minBytes ?? 1).int32(fetchBytes).int8(1); // replica, maxWaitMs, minBytes, maxBytes, READ_COMMITTED
+  w.int32(1).string(topic).int32(1).int32(partition).int64(OFFSET_SENTINEL).int32(fetchBytes);
+  const payload = Buffer.concat(w.pieces() as Buffer[]);
+  const frame = Buffer.alloc(4 + payload.length);
+  frame.writeInt32BE(payload.length, 0);
+  payload.copy(frame, 4);
+  const sentinel = Buffer.alloc(8);
+  sentinel.writeBigInt64BE(OFFSET_SENTINEL);
+  // size, correlation id, throttle, topics, topic, partitions, partition, error, HW, LSO, aborted, records size
+  const headBytes = 4 + 4 + 4 + 4 + 2 + Buffer.byteLength(topic) + 4 + 4 + 2 + 8 + 8 + 4 + 4;
+  return { frame, correlationAt: 8, offsetAt: frame.indexOf(sentinel), headBytes };
+}

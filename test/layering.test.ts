@@ -1,0 +1,57 @@
+// The layering rules (.dependency-cruiser.cjs, drawn in docs/architecture.md) hold on the tree, and
+// each of them fails when broken: a small tree with one violation per rule, checked by the same
+// configuration in a temp dir, must be refused with that rule's name.
+
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tmpDir } from './helpers/tmp.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const depcruise = join(root, 'node_modules', '.bin', 'depcruise');
+
+function cruise(cwd: string, paths: string[]): { status: number | null; out: string } {
+  const r = spawnSync(depcruise, ['--config', join(cwd, '.dependency-cruiser.cjs'), '--output-type', 'err-long', ...paths], { cwd, encoding: 'utf8' });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+t.test('the tree keeps every layering rule', async (t) => {
+  const r = cruise(root, ['src', 'test', 'bench']);
+  t.equal(r.status, 0, r.out);
+  t.match(r.out, /no dependency violations found/);
+});
+
+t.test('each rule refuses the import it forbids', async (t) => {
+  const dir = tmpDir(t, 'layering');
+  copyFileSync(join(root, '.dependency-cruiser.cjs'), join(dir, '.dependency-cruiser.cjs'));
+  writeFileSync(join(dir, 'tsconfig.test.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', allowJs: true }, include: ['src', 'test', 'bench'] }));
+  const files: Record<string, string> = {
+    // One violation per rule; the rest of the tree is what the rules allow.
+    'src/doors/door.ts': 'export type Door = 1;\n',
+    'src/doors/sluice/handler.ts': "import '../kafka/handler.js';\n", // doors-apart
+    'src/doors/kafka/handler.ts': "import '../../server/connection.js';\n", // doors-not-server
+    'src/doors/kafka/fetch.ts': "import '../sluice/handler.js';\n", // doors-apart-kafka
+    'src/doors/kafka/messages/fetch.ts': "import 'node:fs';\n", // codecs-pure
+    'src/server/connection.ts': "import '../doors/sluice/handler.js';\n", // server-not-doors
+    'src/log/topics.ts': "import '../doors/door.js';\n", // domain-not-doors
+    'src/client/producer.ts': "import '../log/topics.js';\n", // client-not-broker
+    'src/app/broker.ts': "import '../cli/main.js';\nimport '../../bench/run.js';\n", // cli-apart, no-bench-in-product
+    'src/cli/main.ts': 'export const main = 1;\n',
+    'src/group/a.ts': "import './b.js';\n", // no-circular
+    'src/group/b.ts': "import './a.js';\n",
+    'src/broker/api.ts': "import './missing.js';\n", // resolvable
+    'bench/run.ts': 'export const run = 1;\n',
+    'test/a.test.ts': "import '../bench/run.js';\n", // tests-not-bench
+  };
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  const r = cruise(dir, ['src', 'test', 'bench']);
+  t.not(r.status, 0, 'the check fails');
+  for (const rule of ['no-circular', 'doors-apart', 'doors-apart-kafka', 'doors-not-server', 'server-not-doors', 'domain-not-doors', 'codecs-pure', 'client-not-broker', 'no-bench-in-product', 'tests-not-bench', 'cli-apart', 'resolvable']) {
+    t.match(r.out, new RegExp(`error ${rule}:`), `${rule} is reported`);
+  }
+});
