@@ -25,4 +25,4 @@ RUN npm ci --no-audit --no-fund --ignore-scripts \
 EXPOSE 9292 9092 9293
 VOLUME /var/lib/sluice
 HEALTHCHECK --interval=10s --timeout=3s CMD curl -sf http://127.0.0.1:9293/healthz || exit 1
-CMD ["node", "dist/src/cli/main.js", "broker", "--data", "/var/lib/sluice", "--host", "0.0.0.0", "--port", "9292", "--kafka-port", "9092", "--metrics-port", "9293", "--log-format", "json"]
+CMD ["node", "--initial-heap-size=64", "dist/src/cli/main.js", "broker", "--data", "/var/lib/sluice", "--host", "0.0.0.0", "--port", "9292", "--kafka-port", "9092", "--metrics-port", "9293", "--log-format", "json"]

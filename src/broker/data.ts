@@ -30,7 +30,8 @@ export interface FetchLimits {
  */
 export async function fetch(s: BrokerSession, inputs: readonly FetchInput[], limits: FetchLimits): Promise<{ outcomes: FetchOutcome[]; waitedSeconds: number }> {
   const options: Omit<FetchOptions, 'signal'> = { maxWaitMs: Math.max(limits.maxWaitMs, 0), minBytes: Math.max(limits.minBytes, 0), maxBytes: Math.max(limits.maxBytes, 1) };
-  const normalised = inputs.map((i) => (i.maxBytes >= 1 ? i : { ...i, maxBytes: 1 }));
+  // Copied only when a partition asks for less than a byte (a Kafka client may): fetches are hot.
+  const normalised = inputs.every((i) => i.maxBytes >= 1) ? inputs : inputs.map((i) => (i.maxBytes >= 1 ? i : { ...i, maxBytes: 1 }));
   let waitedSeconds = 0;
   const outcomes = await permitted(
     s,

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-heap-size=64
 // The `sluice` command: parses arguments (commander) and hands off to one module per command.
 
 import { Command, InvalidArgumentError, Option } from 'commander';

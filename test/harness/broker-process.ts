@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BROKER_NODE_FLAGS } from '../../src/app/settings.js';
 import type { FetchPath } from '../../src/transfer/engine.js';
 
 // The compiled CLI: beside this file in dist/, or under dist/ when this runs from source (tests).
@@ -39,7 +40,7 @@ export interface BenchBroker {
 export function spawnBroker(dataDir: string, path: FetchPath, extraArgs: string[] = []): ChildProcess {
   return spawn(
     process.execPath,
-    [...(process.env.SLUICE_BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean), MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', 'off', '--kafka-port', '0', '--fetch-path', path, '--log-level', 'warn', '--log-format', 'json', ...extraArgs],
+    [...BROKER_NODE_FLAGS, ...(process.env.SLUICE_BENCH_BROKER_NODE_ARGS ?? '').split(' ').filter(Boolean), MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', 'off', '--kafka-port', '0', '--fetch-path', path, '--log-level', 'warn', '--log-format', 'json', ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
 }

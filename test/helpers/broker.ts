@@ -10,6 +10,7 @@ import { Connection, responseError, type Response } from '../../src/client/conne
 import { ApiKey } from '../../src/protocol/messages.js';
 import { freePort } from '../harness/broker-process.js';
 import { tmpDir } from './tmp.js';
+import { BROKER_NODE_FLAGS } from '../../src/app/settings.js';
 
 export const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
@@ -43,7 +44,7 @@ export async function startBroker(t: Teardown, options: StartOptions = {}): Prom
   const kafkaPort = options.kafka ? await freePort() : 0;
   const proc = spawn(
     process.execPath,
-    [MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', '0', '--kafka-port', String(kafkaPort), '--log-format', 'json', ...(options.args ?? [])],
+    [...BROKER_NODE_FLAGS, MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', '0', '--kafka-port', String(kafkaPort), '--log-format', 'json', ...(options.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
   );
   const lines: RunningBroker['lines'] = [];
