@@ -83,7 +83,14 @@ const RESPONSES: Record<number, Walk> = {
   [KafkaApi.Heartbeat]: (r, v) => ({ throttle: v >= 1 ? r.int32() : 0, error: r.int16() }),
   [KafkaApi.LeaveGroup]: (r, v) => ({ throttle: v >= 1 ? r.int32() : 0, error: r.int16() }),
   [KafkaApi.OffsetCommit]: (r) => ({ topics: arr(r, (tp) => ({ name: tp.string(), partitions: arr(tp, (p) => ({ partition: p.int32(), error: p.int16() })) })) }),
-  [KafkaApi.OffsetFetch]: (r) => ({ topics: arr(r, (tp) => ({ name: tp.string(), partitions: arr(tp, (p) => ({ partition: p.int32(), offset: p.int64(), metadata: p.nullableString(), error: p.int16() })) })) }),
+  [KafkaApi.OffsetFetch]: (r, v) => ({
+    throttle: v >= 3 ? r.int32() : 0,
+    topics: arr(r, (tp) => ({
+      name: tp.string(),
+      partitions: arr(tp, (p) => ({ partition: p.int32(), offset: p.int64(), leaderEpoch: v >= 5 ? p.int32() : null, metadata: p.nullableString(), error: p.int16() })),
+    })),
+    error: v >= 2 ? r.int16() : null,
+  }),
   [KafkaApi.ListGroups]: (r, v) => ({ throttle: v >= 1 ? r.int32() : 0, error: r.int16(), groups: arr(r, (g) => ({ id: g.string(), type: g.string() })) }),
   [KafkaApi.DescribeGroups]: (r, v) => ({
     throttle: v >= 1 ? r.int32() : 0,

@@ -101,8 +101,11 @@ export class KafkaReader {
     return out;
   }
 
+  /** An array the layout does not allow to be null: a null (-1) is a malformed request, never read as empty. */
   array<T>(read: (r: KafkaReader) => T, what = 'array', minElementBytes = 1): T[] {
-    return this.nullableArray(read, what, minElementBytes) ?? [];
+    const items = this.nullableArray(read, what, minElementBytes);
+    if (items === null) throw new KafkaDecodeError(`${what} is null, which this version does not allow`);
+    return items;
   }
 
   /** Throws unless every byte was read (a request longer than its version's layout is not that version). */

@@ -35,7 +35,7 @@ const RANGES: Record<KafkaApiName, [number, number]> = {
   ListOffsets: [1, 1],
   Metadata: [0, 4],
   OffsetCommit: [2, 2],
-  OffsetFetch: [1, 1],
+  OffsetFetch: [1, 5],
   FindCoordinator: [0, 0],
   JoinGroup: [0, 2],
   Heartbeat: [0, 1],

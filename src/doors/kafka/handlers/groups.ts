@@ -89,19 +89,23 @@ export const offsetCommit = kafkaHandler(decodeOffsetCommit, async (ctx, r) => {
   return body((w) => encodeOffsetCommit(w, byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: errorCode || kafkaErrorCode(o.error) }))));
 });
 
-export const offsetFetch = kafkaHandler(decodeOffsetFetch, async (ctx, r) => {
-  const partitions = flatten(r.topics, (topic, partition: number) => ({ topic, partition }));
+export const offsetFetch = kafkaHandler(decodeOffsetFetch, async (ctx, r, header) => {
+  // Topics null (v2+): every partition the group committed that the principal may read.
+  const partitions = r.topics === null ? null : flatten(r.topics, (topic, partition: number) => ({ topic, partition }));
   const { value, errorCode } = await attempt(() => fetchOffsets(ctx, r.groupId, partitions));
   return body((w) =>
     encodeOffsetFetch(
       w,
+      header.apiVersion,
       // No commit: offset -1 and empty metadata, as Kafka answers; an unreadable topic its error.
-      byTopic(value ?? partitions.map((p) => ({ ...p, committed: null, error: undefined })), (o) => ({
+      // A refused group (v1 has nowhere else to say it) is every asked partition's error too.
+      byTopic(value ?? (partitions ?? []).map((p) => ({ ...p, committed: null, error: undefined })), (o) => ({
         partition: o.partition,
         offset: o.committed?.offset ?? -1n,
         metadata: o.committed?.metadata ?? '',
         errorCode: errorCode || kafkaErrorCode(o.error),
       })),
+      errorCode,
     ),
   );
 });

@@ -1,5 +1,5 @@
 // Kafka's classic group protocol and committed offsets: FindCoordinator v0, JoinGroup v0-2,
-// SyncGroup v0-1, Heartbeat v0-1, LeaveGroup v0-1, OffsetCommit v2, OffsetFetch v1,
+// SyncGroup v0-1, Heartbeat v0-1, LeaveGroup v0-1, OffsetCommit v2, OffsetFetch v1-5,
 // ListGroups v0-2, DescribeGroups v0-2, DeleteGroups v0-1 and OffsetDelete v0. Request decoders and response encoders, as in Kafka's
 // message definitions (Kafka 3.4). Member metadata and assignments are opaque bytes. No I/O.
 
@@ -135,11 +135,17 @@ export function encodeOffsetCommit(w: KafkaWriter, topics: PartitionErrors): voi
   w.array(topics, (w, t) => w.string(t.name).array(t.partitions, (w, p) => w.int32(p.partition).int16(p.errorCode)));
 }
 
-export function decodeOffsetFetch(r: KafkaReader): { groupId: string; topics: Array<{ name: string; partitions: number[] }> } {
-  const request = {
-    groupId: r.string('group_id'),
-    topics: r.array((t) => ({ name: t.string('topic'), partitions: t.array((p) => p.int32('partition'), 'partitions', 4) }), 'topics', 6),
-  };
+export interface KafkaOffsetFetchRequest {
+  groupId: string;
+  /** null (v2+): every partition the group has committed. */
+  topics: Array<{ name: string; partitions: number[] }> | null;
+}
+
+export function decodeOffsetFetch(r: KafkaReader, version: number): KafkaOffsetFetchRequest {
+  const groupId = r.string('group_id');
+  const topic = (t: KafkaReader) => ({ name: t.string('topic'), partitions: t.array((p) => p.int32('partition'), 'partitions', 4) });
+  // Null means "all" from v2; before that the layout has no null, and one is malformed.
+  const request = { groupId, topics: version >= 2 ? r.nullableArray(topic, 'topics', 6) : r.array(topic, 'topics', 6) };
   r.end('OffsetFetch');
   return request;
 }
@@ -151,8 +157,20 @@ export interface KafkaOffsetFetchPartition {
   errorCode: number;
 }
 
-export function encodeOffsetFetch(w: KafkaWriter, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaOffsetFetchPartition[] }>): void {
-  w.array(topics, (w, t) => w.string(t.name).array(t.partitions, (w, p) => w.int32(p.partition).int64(p.offset).string(p.metadata).int16(p.errorCode)));
+/**
+ * v1: per-partition errors only; v2+: the group's error last; v3+: throttle time first; v5: each
+ * partition's committed leader epoch (-1: not known, Sluice stores none).
+ */
+export function encodeOffsetFetch(w: KafkaWriter, version: number, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaOffsetFetchPartition[] }>, errorCode: number): void {
+  throttleFrom(w, version, 3);
+  w.array(topics, (w, t) =>
+    w.string(t.name).array(t.partitions, (w, p) => {
+      w.int32(p.partition).int64(p.offset);
+      if (version >= 5) w.int32(-1);
+      w.string(p.metadata).int16(p.errorCode);
+    }),
+  );
+  if (version >= 2) w.int16(errorCode);
 }
 
 export function encodeListGroups(w: KafkaWriter, version: number, groups: ReadonlyArray<{ groupId: string; protocolType: string }>): void {
