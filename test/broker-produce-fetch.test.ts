@@ -307,7 +307,7 @@ t.test('metrics: a long poll\'s wait is its own histogram, not processing time; 
   // A fetch parked for its whole maxWaitMs (nothing comes): 300 ms waiting, almost no processing.
   await fetch(c, [{ topic: 'w', partition: 0, offset: 0n }], { maxWaitMs: 300, minBytes: 1 });
   await produce(c, [{ topic: 'w', partition: 0, batches: batchOf(1) }], -1);
-  // librdkafka's first request: ApiVersions v3 (flexible), answered with error 35 and our versions.
+  // librdkafka's first request: ApiVersions v3 (flexible), answered with our versions.
   const { RawKafka } = await import('./helpers/kafka-wire.js');
   const k = await RawKafka.connect(broker.kafkaPort!);
   t.teardown(() => k.close());

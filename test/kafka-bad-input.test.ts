@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { random } from './harness/util.js';
 import { hashToken } from '../src/auth/access.js';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
+import type { KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';
 import { createTopic, fetch, startBroker } from './helpers/broker.js';
 import { produceBody, produceResult, RawKafka } from './helpers/kafka-wire.js';
@@ -17,15 +18,34 @@ import { tmpDir } from './helpers/tmp.js';
 
 const batch = (value = 'v') => encodeRecordBatch([{ key: null, value }]);
 
-t.test('ApiVersions v3 gets error 35 in a v0 body and the connection stays open; v0-v2 get the table', async (t) => {
+t.test('ApiVersions v3-v4 (flexible) get the table; a higher version gets error 35 in a v0 body and the connection stays open; v0-v2 get the table', async (t) => {
   const broker = await startBroker(t, { kafka: true });
   const k = await RawKafka.connect(broker.kafkaPort!);
   t.teardown(() => k.close());
-  // librdkafka's opening request: header v2 (a tag byte after the client id), a flexible body.
-  const v3 = await k.request(KafkaApi.ApiVersions, 3, (w) => w.int8(0).int8(7).int8(0x6b).int8(0x63).int8(0x61).int8(0x74).int8(0x0a).int8(0x31).int8(0x2e).int8(0x37).int8(0x2e).int8(0x31).int8(0x00));
-  t.equal(v3.int16(), 35, 'UNSUPPORTED_VERSION');
-  t.same(v3.array((a) => [a.int16(), a.int16(), a.int16()]), [[18, 0, 2]], 'with the ApiVersions range it can retry in');
-  t.equal(v3.remaining, 0, 'a v0 body');
+  // librdkafka's opening request: header v2 (an empty tag buffer after the client id), then the
+  // client's software name and version as compact strings and the body's own empty tag buffer.
+  const software = (name: string, version: string) => (w: KafkaWriter) => w.noTaggedFields().compactString(name).compactString(version).noTaggedFields();
+  for (const version of [3, 4]) {
+    const r = await k.request(KafkaApi.ApiVersions, version, software('librdkafka', '2.0.2'));
+    t.equal(r.int16(), 0, `v${version}: no error`);
+    const apis = r.compactArray((a) => {
+      const api = { key: a.int16(), min: a.int16(), max: a.int16() };
+      t.equal(a.taggedFields().size, 0);
+      return api;
+    });
+    t.match(apis, [{ key: 0, min: 3, max: 3 }, { key: 1, min: 4, max: 4 }], `v${version}: the table in compact form`);
+    t.same(apis.find((a) => a.key === KafkaApi.ApiVersions), { key: 18, min: 0, max: 4 });
+    t.equal(r.int32(), 0, 'throttle time');
+    t.equal(r.taggedFields().size, 0, 'no features tagged');
+    t.equal(r.remaining, 0, 'the whole body (the response header stays v0 for ApiVersions)');
+  }
+  const bad = await k.request(KafkaApi.ApiVersions, 3, software('kcat 1.7', '-1'));
+  t.equal(bad.int16(), 42, 'INVALID_REQUEST: not a software name KIP-511 allows');
+  t.same(bad.compactArray(() => 0), [], 'and no table');
+  const v5 = await k.request(KafkaApi.ApiVersions, 5, software('future', '9.9'));
+  t.equal(v5.int16(), 35, 'UNSUPPORTED_VERSION above the table');
+  t.same(v5.array((a) => [a.int16(), a.int16(), a.int16()]), [[18, 0, 4]], 'with the ApiVersions range it can retry in');
+  t.equal(v5.remaining, 0, 'a v0 body');
   for (const version of [0, 1, 2]) {
     const r = await k.request(KafkaApi.ApiVersions, version);
     t.equal(r.int16(), 0);
@@ -33,6 +53,10 @@ t.test('ApiVersions v3 gets error 35 in a v0 body and the connection stays open;
     t.match(apis, [{ key: 0, min: 3, max: 3 }, { key: 1, min: 4, max: 4 }], `v${version} on the same connection: Produce 3, Fetch 4, ...`);
     t.equal(r.remaining, version >= 1 ? 4 : 0, 'throttle time from v1');
   }
+  // A flexible header whose tag buffer lies (a tag past the frame) is malformed: the connection closes.
+  k.send(KafkaApi.ApiVersions, 3, (w) => w.uvarint(1).uvarint(0).uvarint(200));
+  await k.closed;
+  t.pass('a lying header tag buffer closed the connection');
 });
 
 t.test('produce and fetch errors are Kafka error codes; nothing refused reaches the log', async (t) => {

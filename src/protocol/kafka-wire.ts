@@ -1,5 +1,7 @@
-// Kafka's primitive types, read and written (big-endian; non-flexible encodings: int16-length
-// strings, int32-length bytes and arrays, -1 for null). No I/O.
+// Kafka's primitive types, read and written (big-endian). Non-flexible encodings: int16-length
+// strings, int32-length bytes and arrays, -1 for null. Flexible ones (KIP-482): unsigned varint
+// lengths plus one (0 for null) for compact strings, bytes and arrays, and tagged-field buffers.
+// No I/O.
 //
 // A reader that runs past its buffer, or meets a length that cannot be right (negative where null
 // is not allowed, longer than what is left, an array with more elements than bytes), throws a
@@ -89,6 +91,80 @@ export class KafkaReader {
     const b = this.nullableBytes(what);
     if (b === null) throw new KafkaDecodeError(`${what} is null`);
     return b;
+  }
+
+  /** An unsigned varint (at most 5 bytes: flexible lengths and tags are 32-bit). */
+  uvarint(what = 'uvarint'): number {
+    let value = 0;
+    for (let shift = 0; shift <= 28; shift += 7) {
+      const b = this.#buf.readUInt8(this.#need(1, what));
+      value += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return value;
+    }
+    throw new KafkaDecodeError(`${what} is a varint longer than 5 bytes`);
+  }
+
+  /** A compact length: the varint minus one, -1 for null; never more than what is left. */
+  #compactLength(what: string): number {
+    const length = this.uvarint(`${what} length`) - 1;
+    if (length > this.remaining) throw new KafkaDecodeError(`${what} claims ${length} bytes with ${this.remaining} left`);
+    return length;
+  }
+
+  compactNullableString(what = 'string'): string | null {
+    const length = this.#compactLength(what);
+    if (length === -1) return null;
+    const at = this.#need(length, what);
+    return this.#buf.toString('utf8', at, at + length);
+  }
+
+  compactString(what = 'string'): string {
+    const s = this.compactNullableString(what);
+    if (s === null) throw new KafkaDecodeError(`${what} is null`);
+    return s;
+  }
+
+  /** A view of the request's bytes (no copy); null for 0. */
+  compactNullableBytes(what = 'bytes'): Buffer | null {
+    const length = this.#compactLength(what);
+    if (length === -1) return null;
+    const at = this.#need(length, what);
+    return this.#buf.subarray(at, at + length);
+  }
+
+  compactNullableArray<T>(read: (r: KafkaReader) => T, what = 'array', minElementBytes = 1): T[] | null {
+    const count = this.uvarint(`${what} count`) - 1;
+    if (count === -1) return null;
+    if (count * minElementBytes > this.remaining) throw new KafkaDecodeError(`${what} claims ${count} elements with ${this.remaining} bytes left`);
+    const out: T[] = [];
+    for (let i = 0; i < count; i++) out.push(read(this));
+    return out;
+  }
+
+  /** A compact array the layout does not allow to be null (a null is a malformed request). */
+  compactArray<T>(read: (r: KafkaReader) => T, what = 'array', minElementBytes = 1): T[] {
+    const items = this.compactNullableArray(read, what, minElementBytes);
+    if (items === null) throw new KafkaDecodeError(`${what} is null, which this version does not allow`);
+    return items;
+  }
+
+  /**
+   * A tagged-field buffer: tags in ascending order, each with its size. Returns the fields by tag
+   * as views; the caller reads the ones it knows and ignores the rest, as KIP-482 asks.
+   */
+  taggedFields(what = 'tagged fields'): Map<number, Buffer> {
+    const count = this.uvarint(`${what} count`);
+    const fields = new Map<number, Buffer>();
+    let last = -1;
+    for (let i = 0; i < count; i++) {
+      const tag = this.uvarint(`${what} tag`);
+      if (tag <= last) throw new KafkaDecodeError(`${what}: tag ${tag} after ${last} (tags must ascend)`);
+      last = tag;
+      const size = this.uvarint(`${what} size`);
+      const at = this.#need(size, `${what} tag ${tag}`);
+      fields.set(tag, this.#buf.subarray(at, at + size));
+    }
+    return fields;
   }
 
   /** Each element costs at least `minElementBytes`, so a count past what is left is a lie told before any allocation. */
@@ -186,6 +262,44 @@ export class KafkaWriter {
     this.int32(items.length);
     for (const item of items) write(this, item);
     return this;
+  }
+
+  uvarint(v: number): this {
+    while (v >= 0x80) {
+      this.#buf.writeUInt8((v & 0x7f) | 0x80, this.#room(1));
+      v = Math.floor(v / 128);
+    }
+    this.#buf.writeUInt8(v, this.#room(1));
+    return this;
+  }
+
+  compactString(v: string | null): this {
+    if (v === null) return this.uvarint(0);
+    const length = Buffer.byteLength(v);
+    this.uvarint(length + 1);
+    const at = this.#room(length);
+    this.#buf.write(v, at, 'utf8');
+    return this;
+  }
+
+  compactBytes(v: Uint8Array | null): this {
+    if (v === null) return this.uvarint(0);
+    this.uvarint(v.length + 1);
+    const at = this.#room(v.length);
+    this.#buf.set(v, at);
+    return this;
+  }
+
+  compactArray<T>(items: readonly T[] | null, write: (w: this, item: T) => void): this {
+    if (items === null) return this.uvarint(0);
+    this.uvarint(items.length + 1);
+    for (const item of items) write(this, item);
+    return this;
+  }
+
+  /** An empty tagged-field buffer: this broker writes no optional fields. */
+  noTaggedFields(): this {
+    return this.uvarint(0);
   }
 
   /** Places a log slice here (its bytes go from the page cache to the socket, not through this buffer). */

@@ -1,8 +1,9 @@
 // The Kafka listener's one version table, and Sluice's error codes as Kafka's numbers. No I/O.
 //
-// Every advertised version is non-flexible, so requests carry header v1 and responses header v0
-// (only ApiVersions v3+, which librdkafka opens with, is flexible: its header's first fields are
-// read and it is answered with error 35).
+// Each API's versions from `flexibleFrom` on are flexible (KIP-482): their requests carry header v2
+// (tagged fields after the client id) and their responses header v1 (tagged fields after the
+// correlation id), except ApiVersions, whose response header stays v0 so that any client can read
+// it. Versions before are non-flexible: request header v1, response header v0.
 // The table looks like a Kafka 0.11 broker (see ../shared/kafka-wire.md §0): each client lands on
 // one version per API (KafkaJS takes min(its max, ours), librdkafka the highest common one, and
 // kafka-python infers "0.11" from Metadata v4 and then hard-codes exactly these). Group APIs start
@@ -27,9 +28,12 @@ export interface KafkaVersionRange {
   name: KafkaApiName;
   minVersion: number;
   maxVersion: number;
+  /** The first flexible version (past maxVersion: none served). */
+  flexibleFrom: number;
 }
 
-const RANGES: Record<KafkaApiName, [number, number]> = {
+/** [min, max] served, and the first flexible version where one is served. */
+const RANGES: Record<KafkaApiName, [number, number, number?]> = {
   Produce: [3, 3],
   Fetch: [4, 4],
   ListOffsets: [1, 1],
@@ -44,7 +48,7 @@ const RANGES: Record<KafkaApiName, [number, number]> = {
   DescribeGroups: [0, 2],
   ListGroups: [0, 2],
   SaslHandshake: [1, 1],
-  ApiVersions: [0, 2],
+  ApiVersions: [0, 4, 3],
   CreateTopics: [0, 2],
   DeleteTopics: [0, 1],
   DescribeConfigs: [0, 2],
@@ -62,7 +66,13 @@ export const KAFKA_API_VERSIONS: readonly KafkaVersionRange[] = (Object.entries(
   name,
   minVersion: RANGES[name][0],
   maxVersion: RANGES[name][1],
+  flexibleFrom: RANGES[name][2] ?? RANGES[name][1] + 1,
 }));
+
+/** Whether `version` of the API is flexible (header v2 requests, tagged fields, compact encodings). */
+export function isFlexible(api: KafkaVersionRange, version: number): boolean {
+  return version >= api.flexibleFrom;
+}
 
 export function kafkaApiByKey(apiKey: number): KafkaVersionRange | undefined {
   return KAFKA_API_VERSIONS.find((a) => a.apiKey === apiKey);

@@ -44,10 +44,15 @@ export class KafkaFrameDecoder {
 }
 
 
-/** The response's first bytes: size (of all that follows) and correlation id (response header v0). */
-export function responsePrefix(correlationId: number, bodyBytes: number): Buffer {
-  const prefix = Buffer.allocUnsafe(8);
-  prefix.writeInt32BE(4 + bodyBytes, 0);
+/**
+ * The response's first bytes: size (of all that follows) and correlation id (response header v0),
+ * plus an empty tagged-field buffer for header v1 (flexible responses).
+ */
+export function responsePrefix(correlationId: number, bodyBytes: number, headerV1 = false): Buffer {
+  const headerBytes = headerV1 ? 5 : 4;
+  const prefix = Buffer.allocUnsafe(4 + headerBytes);
+  prefix.writeInt32BE(headerBytes + bodyBytes, 0);
   prefix.writeInt32BE(correlationId, 4);
+  if (headerV1) prefix.writeUInt8(0, 8);
   return prefix;
 }

@@ -1,5 +1,5 @@
 // Kafka's protocol on a connection of the Kafka listener: frames (./frame.ts), request header v1
-// (v2 for ApiVersions v3+), the version table, SASL before anything else when authentication is
+// (v2 with tagged fields for flexible versions), the version table, SASL before anything else when authentication is
 // on, the handler table, and responses as `size | correlation_id | body` (response header v0),
 // fetched records as log slices inside the body.
 //
@@ -15,7 +15,7 @@ import { ERRORS } from '../../errors.js';
 import type { BrokerSession } from '../../broker/session.js';
 import type { Exchange, Refusal, Reply, WireProtocol } from '../door.js';
 import type { ResponsePiece } from '../../transfer/response-writer.js';
-import { KafkaApi, kafkaApiByKey, KAFKA_API_VERSIONS } from './apis.js';
+import { isFlexible, KafkaApi, kafkaApiByKey, KAFKA_API_VERSIONS } from './apis.js';
 import { KafkaFrameDecoder, responsePrefix } from './frame.js';
 import type { KafkaReply } from './handlers/handler.js';
 import { KAFKA_HANDLERS } from './handlers/index.js';
@@ -54,6 +54,14 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
     const api = kafkaApiByKey(header.apiKey);
     const apiName = `kafka.${api?.name ?? `unknown(${header.apiKey})`}`;
     if (!api) return { close: 'kafka-api', detail: `unknown Kafka API key ${header.apiKey}` };
+    // Header v2: the request header's tagged fields (none is known to a broker; KIP-482 says skip them).
+    if (header.apiVersion <= api.maxVersion && isFlexible(api, header.apiVersion)) {
+      try {
+        r.taggedFields('request header tagged fields');
+      } catch (err) {
+        return { close: 'kafka-header', detail: (err as Error).message };
+      }
+    }
     if (header.apiVersion < api.minVersion || header.apiVersion > api.maxVersion) {
       if (header.apiKey === KafkaApi.ApiVersions) {
         const w = new KafkaWriter();
@@ -89,6 +97,9 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
     if ('noResponse' in result) return result;
     // The only pieces the codec counts without holding are the log slices this door's handlers wrote.
     const pieces = result.body.pieces() as ResponsePiece[];
-    return { pieces: [responsePrefix(header.correlationId, result.body.length), ...pieces], outcome: result.outcome ?? 'ok', ...(result.waitedSeconds ? { waitedSeconds: result.waitedSeconds } : {}) };
+    // Flexible responses carry header v1, but ApiVersions' header is v0 at every version (KIP-511).
+    const api = kafkaApiByKey(header.apiKey)!;
+    const headerV1 = header.apiKey !== KafkaApi.ApiVersions && header.apiVersion <= api.maxVersion && isFlexible(api, header.apiVersion);
+    return { pieces: [responsePrefix(header.correlationId, result.body.length, headerV1), ...pieces], outcome: result.outcome ?? 'ok', ...(result.waitedSeconds ? { waitedSeconds: result.waitedSeconds } : {}) };
   }
 }

@@ -10,22 +10,26 @@ import {
   decodeDeleteTopics,
   decodeSaslAuthenticate,
   decodeSaslHandshake,
+  decodeApiVersions,
   encodeApiVersions,
+  validClientSoftware,
   encodeCreateTopics,
   encodeDeleteTopics,
   encodeSaslAuthenticate,
   encodeSaslHandshake,
   parseSaslPlain,
 } from '../messages/admin.js';
-import type { KafkaReader } from '../../../protocol/kafka-wire.js';
 import { body, kafkaHandler } from './handler.js';
 
 const SASL_MECHANISMS = ['PLAIN'] as const;
 
-export const apiVersions = kafkaHandler(
-  (r: KafkaReader) => r.end('ApiVersions'),
-  (_ctx, _r, header) => body((w) => encodeApiVersions(w, header.apiVersion, 0, KAFKA_API_VERSIONS)),
-);
+export const apiVersions = kafkaHandler(decodeApiVersions, (_ctx, request, header) => {
+  // KIP-511: a client whose software name or version is not well formed is refused, with no table.
+  if (request.clientSoftware && !validClientSoftware(request.clientSoftware)) {
+    return { ...body((w) => encodeApiVersions(w, header.apiVersion, ERRORS.INVALID_REQUEST.kafka, [])), outcome: 'INVALID_REQUEST' };
+  }
+  return body((w) => encodeApiVersions(w, header.apiVersion, 0, KAFKA_API_VERSIONS));
+});
 
 export const createTopics = kafkaHandler(decodeCreateTopics, async (ctx, request, header) => {
   const topics = request.topics.map((t) => ({ name: t.name, partitions: t.partitions, config: t.configs, replicationFactor: t.replicationFactor, replicaAssignments: t.assignments.length }));

@@ -1,17 +1,48 @@
-// Kafka ApiVersions v0-2 (and the error answer to v3+), CreateTopics v0-2, DeleteTopics v0-1,
+// Kafka ApiVersions v0-4 (v3+ flexible, and the error answer to versions above), CreateTopics v0-2, DeleteTopics v0-1,
 // SaslHandshake v1 and SaslAuthenticate v0-1: request decoders and response encoders, as in
 // Kafka's message definitions (Kafka 3.4). No I/O.
 
 import type { KafkaVersionRange } from '../apis.js';
 import { KafkaReader, KafkaWriter } from '../../../protocol/kafka-wire.js';
 
+/** What a client says of itself in ApiVersions v3+ (KIP-511); null before v3. */
+export interface KafkaApiVersionsRequest {
+  clientSoftware: { name: string; version: string } | null;
+}
+
+/** KIP-511: the client's software name and version, as Kafka's broker checks them. */
+const SOFTWARE = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/;
+
+/** v0-2 have an empty body; v3+ (flexible) name the client's software. */
+export function decodeApiVersions(r: KafkaReader, version: number): KafkaApiVersionsRequest {
+  if (version < 3) {
+    r.end('ApiVersions');
+    return { clientSoftware: null };
+  }
+  const clientSoftware = { name: r.compactString('client_software_name'), version: r.compactString('client_software_version') };
+  r.taggedFields();
+  r.end('ApiVersions');
+  return { clientSoftware };
+}
+
+/** Whether the software name and version are what KIP-511 allows (else INVALID_REQUEST). */
+export function validClientSoftware(s: { name: string; version: string }): boolean {
+  return SOFTWARE.test(s.name) && SOFTWARE.test(s.version);
+}
+
 /**
- * ApiVersions at any version we serve (v0-2) has an empty body; v3+ (flexible) is never decoded.
- * An unsupported version is answered in a v0 body (as Kafka does, KIP-511) with error 35 and
- * only ApiVersions' own range, so the client can retry at a version it shares with us.
+ * ApiVersions at `version` (v3+: compact array, tagged fields). An unsupported version is answered
+ * in a v0 body (as Kafka does, KIP-511) with error 35 and only ApiVersions' own range, so the
+ * client can retry at a version it shares with us.
  */
 export function encodeApiVersions(w: KafkaWriter, version: number, errorCode: number, apis: readonly KafkaVersionRange[]): void {
-  w.int16(errorCode).array(apis, (w, a) => w.int16(a.apiKey).int16(a.minVersion).int16(a.maxVersion));
+  w.int16(errorCode);
+  if (version >= 3) {
+    w.compactArray(apis, (w, a) => w.int16(a.apiKey).int16(a.minVersion).int16(a.maxVersion).noTaggedFields());
+    w.int32(0).noTaggedFields(); // throttle_time_ms; no supported or finalized features to tag
+    return;
+  }
+  w.array(apis, (w, a) => w.int16(a.apiKey).int16(a.minVersion).int16(a.maxVersion));
   if (version >= 1) w.int32(0); // throttle_time_ms (v1+: last)
 }
 
