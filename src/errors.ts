@@ -38,6 +38,7 @@ export const ERRORS = {
   INVALID_CONFIG: { kafka: 40, retriable: false, message: 'a configuration value is out of range' },
   INVALID_ARGUMENT: { kafka: 42, retriable: false, message: 'an argument is out of range' },
   UNSUPPORTED_COMPRESSION_TYPE: { kafka: 76, retriable: false, message: 'the batch uses a compression this codec does not decode' },
+  FETCH_SESSION_ID_NOT_FOUND: { kafka: 70, retriable: true, message: 'the fetch session is not known (this broker declines sessions: fetch with session id 0)' },
   NETWORK_EXCEPTION: { kafka: 13, retriable: true, message: 'the connection failed or was closed mid-transfer' },
   TRANSFER_CANCELLED: { kafka: 13, retriable: true, message: 'the transfer was cancelled (connection unregistered or engine closed)' },
   UNKNOWN_CONNECTION: { kafka: -1, retriable: false, message: 'the transfer engine does not know the connection' },

@@ -75,12 +75,37 @@ const RESPONSES: Record<number, Walk> = {
     }));
     return { brokers, clusterId, controller, topics };
   },
-  [KafkaApi.Produce]: (r) => ({ topics: arr(r, (tp) => ({ name: tp.string(), partitions: arr(tp, (p) => ({ partition: p.int32(), error: p.int16(), base: p.int64(), appendTime: p.int64() })) })), throttle: r.int32() }),
-  [KafkaApi.Fetch]: (r) => ({
-    throttle: r.int32(),
+  [KafkaApi.Produce]: (r, v) => ({
     topics: arr(r, (tp) => ({
       name: tp.string(),
-      partitions: arr(tp, (p) => ({ partition: p.int32(), error: p.int16(), hw: p.int64(), lso: p.int64(), aborted: p.nullableArray((a) => [a.int64(), a.int64()]), records: p.nullableBytes() })),
+      partitions: arr(tp, (p) => ({
+        partition: p.int32(),
+        error: p.int16(),
+        base: p.int64(),
+        appendTime: p.int64(),
+        logStart: v >= 5 ? p.int64() : null,
+        recordErrors: v >= 8 ? arr(p, (e) => [e.int32(), e.nullableString()]) : null,
+        message: v >= 8 ? p.nullableString() : null,
+      })),
+    })),
+    throttle: r.int32(),
+  }),
+  [KafkaApi.Fetch]: (r, v) => ({
+    throttle: r.int32(),
+    error: v >= 7 ? r.int16() : null,
+    session: v >= 7 ? r.int32() : null,
+    topics: arr(r, (tp) => ({
+      name: tp.string(),
+      partitions: arr(tp, (p) => ({
+        partition: p.int32(),
+        error: p.int16(),
+        hw: p.int64(),
+        lso: p.int64(),
+        logStart: v >= 5 ? p.int64() : null,
+        aborted: p.nullableArray((a) => [a.int64(), a.int64()]),
+        preferredReplica: v >= 11 ? p.int32() : null,
+        records: p.nullableBytes(),
+      })),
     })),
   }),
   [KafkaApi.ListOffsets]: (r) => ({ topics: arr(r, (tp) => ({ name: tp.string(), partitions: arr(tp, (p) => ({ partition: p.int32(), error: p.int16(), timestamp: p.int64(), offset: p.int64() })) })) }),

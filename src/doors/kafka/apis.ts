@@ -34,8 +34,8 @@ export interface KafkaVersionRange {
 
 /** [min, max] served, and the first flexible version where one is served. */
 const RANGES: Record<KafkaApiName, [number, number, number?]> = {
-  Produce: [3, 3],
-  Fetch: [4, 4],
+  Produce: [3, 8],
+  Fetch: [4, 11],
   ListOffsets: [1, 1],
   Metadata: [0, 4],
   OffsetCommit: [2, 2],

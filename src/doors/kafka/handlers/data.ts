@@ -2,7 +2,7 @@
 // Sluice's own handlers: a Kafka produce is appended byte for byte through the same validator, and
 // a Kafka fetch gets the same whole-batch log slices, sent by the transfer engine.
 
-import { SluiceError } from '../../../errors.js';
+import { ERRORS, SluiceError } from '../../../errors.js';
 import type { ProduceInput } from '../../../log/log-service.js';
 import { fetch as fetchRecords, listOffsets as listRecordOffsets, produce as produceRecords, type ProduceOutcome } from '../../../broker/data.js';
 import { lookupTopics } from '../../../broker/metadata.js';
@@ -16,7 +16,11 @@ import { body, byTopic, flatten, kafkaHandler, type KafkaReply } from './handler
 /** Kafka's "no time" and "no offset". */
 const NONE = -1n;
 
-export const produce = kafkaHandler(decodeProduce, async (ctx, request) => {
+/** The batch header's compression codec (attributes' low 3 bits): 4 is zstd. */
+const ZSTD = 4;
+const ATTRIBUTES_AT = 21;
+
+export const produce = kafkaHandler(decodeProduce, async (ctx, request, header) => {
   // Checks Kafka makes before the log sees the bytes; the log's validator does the rest (CRC,
   // magic, bounds, counts) and answers CORRUPT_MESSAGE.
   // Request-wide refusals apply to every partition; the others are per partition's records.
@@ -31,6 +35,10 @@ export const produce = kafkaHandler(decodeProduce, async (ctx, request) => {
     if (records === null || records.length === 0) return new SluiceError('CORRUPT_MESSAGE', 'the partition has no records');
     if (records.length >= LOG_OVERHEAD_BYTES && records.readInt32BE(8) + LOG_OVERHEAD_BYTES < records.length) {
       return new SluiceError('INVALID_RECORD', 'Produce v3+ carries exactly one record batch per partition');
+    }
+    // As Kafka: a client that can send zstd asks with v7+, so one that did not cannot read it back.
+    if (header.apiVersion < 7 && records.length > ATTRIBUTES_AT + 1 && (records.readInt16BE(ATTRIBUTES_AT) & 0x07) === ZSTD) {
+      return new SluiceError('UNSUPPORTED_COMPRESSION_TYPE', `zstd batches need Produce v7+, this is v${header.apiVersion}`);
     }
     return undefined;
   };
@@ -47,12 +55,25 @@ export const produce = kafkaHandler(decodeProduce, async (ctx, request) => {
   return body((w) =>
     encodeProduce(
       w,
-      byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: kafkaErrorCode(o.error), baseOffset: o.result?.baseOffset ?? NONE, logAppendTimeMs: NONE })),
+      header.apiVersion,
+      byTopic(outcomes, (o) => ({
+        partition: o.partition,
+        errorCode: kafkaErrorCode(o.error),
+        baseOffset: o.result?.baseOffset ?? NONE,
+        logAppendTimeMs: NONE,
+        logStartOffset: o.result?.logStartOffset ?? NONE,
+        errorMessage: o.error?.message ?? null,
+      })),
     ),
   );
 });
 
 export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
+  // Fetch sessions (KIP-227) are declined: every answer carries session id 0, so a client never
+  // holds one; an incremental fetch on a session it claims to have is told it is not found.
+  if (request.sessionId !== 0) {
+    return body((w) => encodeFetch(w, header.apiVersion, ERRORS.FETCH_SESSION_ID_NOT_FOUND.kafka, []));
+  }
   const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes }));
   const { outcomes, waitedSeconds } = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
   // No transactions: the last stable offset is the high watermark (read_committed clients use it as the end).
@@ -60,7 +81,16 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
     body((w) =>
       encodeFetch(
         w,
-        byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: kafkaErrorCode(o.error), highWatermark: o.highWatermark, lastStableOffset: o.highWatermark, records: o.slice ?? null })),
+        header.apiVersion,
+        0,
+        byTopic(outcomes, (o) => ({
+          partition: o.partition,
+          errorCode: kafkaErrorCode(o.error),
+          highWatermark: o.highWatermark,
+          lastStableOffset: o.highWatermark,
+          logStartOffset: o.logStartOffset,
+          records: o.slice ?? null,
+        })),
       ),
     );
   // Shared responses: the fetches one append wakes share the partition's slice, and a

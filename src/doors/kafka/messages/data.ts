@@ -1,11 +1,11 @@
-// Kafka Produce v3, Fetch v4, ListOffsets v1 and Metadata v0-4: request decoders and response
+// Kafka Produce v3-8, Fetch v4-11, ListOffsets v1 and Metadata v0-4: request decoders and response
 // encoders, field for field as in Kafka's message definitions (clients/src/main/resources/common/
 // message/*.json, Kafka 3.4). Decoders read a request body and check that nothing is left over;
 // encoders write a response body. No I/O.
 
 import { KafkaReader, KafkaWriter, type SizedPiece } from '../../../protocol/kafka-wire.js';
 
-// Produce v3
+// Produce v3-8 (the request's layout is the same throughout; v7 allows zstd batches)
 
 export interface KafkaProduceRequest {
   transactionalId: string | null;
@@ -14,7 +14,7 @@ export interface KafkaProduceRequest {
   topics: Array<{ name: string; partitions: Array<{ partition: number; records: Buffer | null }> }>;
 }
 
-export function decodeProduce(r: KafkaReader): KafkaProduceRequest {
+export function decodeProduce(r: KafkaReader, _version: number): KafkaProduceRequest {
   const request: KafkaProduceRequest = {
     transactionalId: r.nullableString('transactional_id'),
     acks: r.int16('acks'),
@@ -30,16 +30,25 @@ export interface KafkaProducePartition {
   errorCode: number;
   baseOffset: bigint;
   logAppendTimeMs: bigint;
+  /** v5+: the partition's log start offset after the append (-1 when unknown). */
+  logStartOffset: bigint;
+  /** v8+: why the partition's records were refused (null: no message). */
+  errorMessage: string | null;
 }
 
-export function encodeProduce(w: KafkaWriter, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaProducePartition[] }>): void {
+/** v5 adds log_start_offset; v8 adds record_errors (none: a batch is refused whole) and error_message. */
+export function encodeProduce(w: KafkaWriter, version: number, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaProducePartition[] }>): void {
   w.array(topics, (w, t) =>
-    w.string(t.name).array(t.partitions, (w, p) => w.int32(p.partition).int16(p.errorCode).int64(p.baseOffset).int64(p.logAppendTimeMs)),
+    w.string(t.name).array(t.partitions, (w, p) => {
+      w.int32(p.partition).int16(p.errorCode).int64(p.baseOffset).int64(p.logAppendTimeMs);
+      if (version >= 5) w.int64(p.logStartOffset);
+      if (version >= 8) w.array([], () => undefined).string(p.errorMessage);
+    }),
   );
   w.int32(0); // throttle_time_ms (v1+: last)
 }
 
-// Fetch v4
+// Fetch v4-11 (v5 log start offsets, v7 fetch sessions, v9 leader epochs, v11 rack id)
 
 export interface KafkaFetchRequest {
   replicaId: number;
@@ -47,27 +56,34 @@ export interface KafkaFetchRequest {
   minBytes: number;
   maxBytes: number;
   isolationLevel: number;
+  /** v7+: 0 with epoch -1 asks for no session; 0 with epoch 0 asks for a new one (KIP-227). */
+  sessionId: number;
+  sessionEpoch: number;
   topics: Array<{ name: string; partitions: Array<{ partition: number; fetchOffset: bigint; partitionMaxBytes: number }> }>;
+  /** v7+: partitions to drop from an incremental session's set. */
+  forgottenTopics: Array<{ name: string; partitions: number[] }>;
 }
 
-export function decodeFetch(r: KafkaReader): KafkaFetchRequest {
-  const request: KafkaFetchRequest = {
-    replicaId: r.int32('replica_id'),
-    maxWaitMs: r.int32('max_wait_ms'),
-    minBytes: r.int32('min_bytes'),
-    maxBytes: r.int32('max_bytes'),
-    isolationLevel: r.int8('isolation_level'),
-    topics: r.array(
-      (t) => ({
-        name: t.string('topic'),
-        partitions: t.array((p) => ({ partition: p.int32('partition'), fetchOffset: p.int64('fetch_offset'), partitionMaxBytes: p.int32('partition_max_bytes') }), 'partitions', 16),
-      }),
-      'topics',
-      6,
-    ),
+export function decodeFetch(r: KafkaReader, version: number): KafkaFetchRequest {
+  const replicaId = r.int32('replica_id');
+  const maxWaitMs = r.int32('max_wait_ms');
+  const minBytes = r.int32('min_bytes');
+  const maxBytes = r.int32('max_bytes');
+  const isolationLevel = r.int8('isolation_level');
+  const sessionId = version >= 7 ? r.int32('session_id') : 0;
+  const sessionEpoch = version >= 7 ? r.int32('session_epoch') : -1;
+  const partition = (p: KafkaReader) => {
+    const index = p.int32('partition');
+    if (version >= 9) p.int32('current_leader_epoch'); // one broker, one leader: any epoch it was told is its own
+    const fetchOffset = p.int64('fetch_offset');
+    if (version >= 5) p.int64('log_start_offset'); // a follower's; consumers send -1
+    return { partition: index, fetchOffset, partitionMaxBytes: p.int32('partition_max_bytes') };
   };
+  const topics = r.array((t) => ({ name: t.string('topic'), partitions: t.array(partition, 'partitions', version >= 9 ? 24 : version >= 5 ? 24 : 16) }), 'topics', 6);
+  const forgottenTopics = version >= 7 ? r.array((t) => ({ name: t.string('topic'), partitions: t.array((p) => p.int32('partition'), 'partitions', 4) }), 'forgotten_topics_data', 6) : [];
+  if (version >= 11) r.string('rack_id');
   r.end('Fetch');
-  return request;
+  return { replicaId, maxWaitMs, minBytes, maxBytes, isolationLevel, sessionId, sessionEpoch, topics, forgottenTopics };
 }
 
 export interface KafkaFetchPartition {
@@ -75,17 +91,26 @@ export interface KafkaFetchPartition {
   errorCode: number;
   highWatermark: bigint;
   lastStableOffset: bigint;
+  /** v5+. */
+  logStartOffset: bigint;
   /** Whole batches from the segment files; sent by the transfer engine. */
   records: SizedPiece | null;
 }
 
-/** `records` is written as int32 size + the slice's bytes (never null: librdkafka rejects -1). */
-export function encodeFetch(w: KafkaWriter, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaFetchPartition[] }>): void {
+/**
+ * `records` is written as int32 size + the slice's bytes (never null: librdkafka rejects -1). v7+
+ * carries the request-level error and the session id (always 0: sessions are declined, KIP-227);
+ * v11 each partition's preferred read replica (-1: read from the leader, this broker).
+ */
+export function encodeFetch(w: KafkaWriter, version: number, errorCode: number, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaFetchPartition[] }>): void {
   w.int32(0); // throttle_time_ms
+  if (version >= 7) w.int16(errorCode).int32(0);
   w.array(topics, (w, t) =>
     w.string(t.name).array(t.partitions, (w, p) => {
       w.int32(p.partition).int16(p.errorCode).int64(p.highWatermark).int64(p.lastStableOffset);
+      if (version >= 5) w.int64(p.logStartOffset);
       w.int32(0); // aborted_transactions: none (no transactions)
+      if (version >= 11) w.int32(-1);
       w.int32(p.records?.bytes ?? 0);
       if (p.records) w.slice(p.records);
     }),

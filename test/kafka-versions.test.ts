@@ -1,0 +1,117 @@
+// The Produce (v3-v8) and Fetch (v4-v11) versions current clients use, byte for byte on a real
+// broker: a zstd batch only from Produce v7 (as Kafka: a client that asks with less cannot read
+// one), the log start offset (v5), record errors and the message (v8); Fetch sessions declined
+// with session id 0 (KIP-227) and an unknown session refused, preferred read replica -1 (v11), the
+// fetched batch the one produced, byte for byte.
+
+import t from 'tap';
+import { KafkaApi } from '../src/doors/kafka/apis.js';
+import type { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
+import { crc32cPure } from '../src/protocol/crc32c.js';
+import { encodeRecordBatch } from '../src/protocol/record-batch.js';
+import { createTopic, startBroker } from './helpers/broker.js';
+import { produceBody, RawKafka } from './helpers/kafka-wire.js';
+
+/** A batch marked zstd (codec 4), CRC fixed: the broker never decodes records, so any payload will do. */
+function zstdBatch(): Buffer {
+  const b = encodeRecordBatch([{ key: null, value: 'compressed in spirit' }]);
+  b.writeInt16BE(b.readInt16BE(21) | 4, 21);
+  b.writeUInt32BE(crc32cPure(b.subarray(21)), 17);
+  return b;
+}
+
+function readProduce(r: KafkaReader, v: number) {
+  r.int32(); // topics: 1
+  r.string();
+  r.int32(); // partitions: 1
+  const partition = r.int32();
+  const out = { partition, error: r.int16(), base: r.int64(), appendTime: r.int64(), logStart: v >= 5 ? r.int64() : null, recordErrors: v >= 8 ? r.array((e) => e.int32()) : null, message: v >= 8 ? r.nullableString() : null };
+  r.int32(); // throttle
+  r.end(`Produce v${v} response`);
+  return out;
+}
+
+function fetchBody(v: number, topic: string, offset: bigint, session = { id: 0, epoch: -1 }) {
+  return (w: KafkaWriter) => {
+    w.int32(-1).int32(0).int32(1).int32(1 << 20).int8(0);
+    if (v >= 7) w.int32(session.id).int32(session.epoch);
+    w.int32(1).string(topic).int32(1).int32(0);
+    if (v >= 9) w.int32(-1);
+    w.int64(offset);
+    if (v >= 5) w.int64(-1n);
+    w.int32(1 << 20);
+    if (v >= 7) w.int32(0); // forgotten topics
+    if (v >= 11) w.string('');
+  };
+}
+
+function readFetch(r: KafkaReader, v: number) {
+  const throttle = r.int32();
+  const error = v >= 7 ? r.int16() : null;
+  const session = v >= 7 ? r.int32() : null;
+  const partitions = r.array((tp) => {
+    tp.string();
+    return tp.array((p) => ({
+      partition: p.int32(),
+      error: p.int16(),
+      hw: p.int64(),
+      lso: p.int64(),
+      logStart: v >= 5 ? p.int64() : null,
+      aborted: p.nullableArray((a) => a.int64()),
+      preferredReplica: v >= 11 ? p.int32() : null,
+      records: p.nullableBytes(),
+    }));
+  }).flat();
+  r.end(`Fetch v${v} response`);
+  return { throttle, error, session, partitions };
+}
+
+t.test('Produce v3-v8: zstd from v7; log start offset from v5; record errors and message at v8', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  await createTopic(await broker.connect(), 'z', 1);
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  const zstd = zstdBatch();
+  for (const v of [3, 6]) {
+    const refused = readProduce(await k.request(KafkaApi.Produce, v, produceBody('z', 0, zstd)), v);
+    t.equal(refused.error, 76, `v${v}: UNSUPPORTED_COMPRESSION_TYPE for zstd`);
+  }
+  let expected = 0n;
+  for (const v of [7, 8]) {
+    const ok = readProduce(await k.request(KafkaApi.Produce, v, produceBody('z', 0, zstd)), v);
+    t.same({ error: ok.error, base: ok.base, logStart: ok.logStart }, { error: 0, base: expected, logStart: 0n }, `v${v}: zstd appended as produced`);
+    expected += 1n;
+    if (v === 8) t.same([ok.recordErrors, ok.message], [[], null], 'v8: no record errors, no message');
+  }
+  const plain = readProduce(await k.request(KafkaApi.Produce, 5, produceBody('z', 0, encodeRecordBatch([{ key: null, value: 'plain' }]))), 5);
+  t.same({ error: plain.error, base: plain.base, logStart: plain.logStart }, { error: 0, base: 2n, logStart: 0n }, 'v5: log start offset');
+  const bad = readProduce(await k.request(KafkaApi.Produce, 8, produceBody('nosuch', 0, encodeRecordBatch([{ key: null, value: 'x' }]))), 8);
+  t.equal(bad.error, 3, 'v8: UNKNOWN_TOPIC_OR_PARTITION');
+  t.match(bad.message, /nosuch/, 'v8: with the message');
+
+  // Fetch returns the zstd batch exactly as produced (the broker never decodes it).
+  const fetched = readFetch(await k.request(KafkaApi.Fetch, 11, fetchBody(11, 'z', 0n)), 11);
+  const first = fetched.partitions[0]!.records!;
+  // The broker stamps the base offset and the leader epoch (bytes 0-7 and 12-15, outside the CRC).
+  t.equal(first.readBigInt64BE(0), 0n);
+  t.equal(first.subarray(16, zstd.length).toString('hex'), zstd.subarray(16).toString('hex'), 'byte for byte from the magic byte on, CRC and codec intact');
+});
+
+t.test('Fetch v4-v11: sessions declined (id 0), an unknown session refused, log start offset, preferred replica -1', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  await createTopic(await broker.connect(), 'f', 1);
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  await k.request(KafkaApi.Produce, 3, produceBody('f', 0, encodeRecordBatch([{ key: null, value: 'one' }, { key: null, value: 'two' }])));
+  for (const v of [4, 5, 6, 7, 8, 9, 10, 11]) {
+    const f = readFetch(await k.request(KafkaApi.Fetch, v, fetchBody(v, 'f', 0n, { id: 0, epoch: v >= 7 ? 0 : -1 })), v);
+    const p = f.partitions[0]!;
+    t.same({ error: p.error, hw: p.hw, lso: p.lso }, { error: 0, hw: 2n, lso: 2n }, `v${v}: offsets`);
+    t.ok(p.records && p.records.length > 61, `v${v}: the batch`);
+    t.equal(p.logStart, v >= 5 ? 0n : null);
+    t.equal(p.preferredReplica, v >= 11 ? -1 : null);
+    if (v >= 7) t.same([f.error, f.session], [0, 0], `v${v}: a session asked for (epoch 0) is declined with id 0`);
+  }
+  const unknown = readFetch(await k.request(KafkaApi.Fetch, 7, fetchBody(7, 'f', 0n, { id: 12345, epoch: 1 })), 7);
+  t.same([unknown.error, unknown.session, unknown.partitions], [70, 0, []], 'FETCH_SESSION_ID_NOT_FOUND for a session the broker never gave');
+});
