@@ -115,3 +115,34 @@ t.test('Fetch v4-v11: sessions declined (id 0), an unknown session refused, log 
   const unknown = readFetch(await k.request(KafkaApi.Fetch, 7, fetchBody(7, 'f', 0n, { id: 12345, epoch: 1 })), 7);
   t.same([unknown.error, unknown.session, unknown.partitions], [70, 0, []], 'FETCH_SESSION_ID_NOT_FOUND for a session the broker never gave');
 });
+
+t.test('DescribeCluster v0 (flexible: header v2 request, header v1 response): the one broker, its cluster id, operations only when asked', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  const ask = async (include: boolean) => {
+    const r = await k.request(KafkaApi.DescribeCluster, 0, (w) => w.noTaggedFields().boolean(include).noTaggedFields());
+    t.equal(r.taggedFields().size, 0, 'response header v1: an empty tag buffer after the correlation id');
+    const answer = {
+      throttle: r.int32(),
+      error: r.int16(),
+      message: r.compactNullableString(),
+      clusterId: r.compactString(),
+      controllerId: r.int32(),
+      brokers: r.compactArray((b) => {
+        const broker = { id: b.int32(), host: b.compactString(), port: b.int32(), rack: b.compactNullableString() };
+        b.taggedFields();
+        return broker;
+      }),
+      operations: r.int32(),
+    };
+    t.equal(r.taggedFields().size, 0);
+    r.end('DescribeCluster v0 response');
+    return answer;
+  };
+  const plain = await ask(false);
+  t.match(plain, { throttle: 0, error: 0, message: null, controllerId: 0, brokers: [{ id: 0, host: '127.0.0.1', port: broker.kafkaPort, rack: null }], operations: -0x8000_0000 });
+  t.ok(plain.clusterId.length > 0, 'the cluster id Metadata gives');
+  const asked = await ask(true);
+  t.equal(asked.operations, (1 << 5) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11), 'CREATE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS for an admin (anyone, without --auth-file)');
+});

@@ -17,10 +17,10 @@ const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsu
 
 /**
  * Sluice's API keys are Kafka's numbers for the same operations; Sluice's Authenticate is Kafka's
- * SaslAuthenticate slot. AlterConfigs (replace a whole config) is Kafka's only: Sluice's protocol
- * has the incremental form alone.
+ * SaslAuthenticate slot. AlterConfigs (replace a whole config) and DescribeCluster are Kafka's
+ * only: Sluice's protocol has the incremental form and Metadata's broker list.
  */
-export const KafkaApi = { ...shared, SaslHandshake: 17, AlterConfigs: 33, SaslAuthenticate: Authenticate } as const;
+export const KafkaApi = { ...shared, SaslHandshake: 17, AlterConfigs: 33, SaslAuthenticate: Authenticate, DescribeCluster: 60 } as const;
 export type KafkaApiName = keyof typeof KafkaApi;
 
 export interface KafkaVersionRange {
@@ -58,6 +58,7 @@ const RANGES: Record<KafkaApiName, [number, number, number?]> = {
   DeleteGroups: [0, 1],
   IncrementalAlterConfigs: [0, 0],
   OffsetDelete: [0, 0],
+  DescribeCluster: [0, 0, 0],
 };
 
 /** What ApiVersions advertises, and what the listener accepts. */

@@ -3,6 +3,7 @@
 
 import { ERRORS, SluiceError } from '../../../errors.js';
 import { authenticate } from '../../../broker/authenticate.js';
+import { adminDenied } from '../../../broker/authorize.js';
 import { createTopics as createTopicsOf, deleteTopics as deleteTopicsOf } from '../../../broker/topics.js';
 import { KAFKA_API_VERSIONS, kafkaErrorCode } from '../apis.js';
 import {
@@ -11,6 +12,8 @@ import {
   decodeSaslAuthenticate,
   decodeSaslHandshake,
   decodeApiVersions,
+  decodeDescribeCluster,
+  encodeDescribeCluster,
   encodeApiVersions,
   validClientSoftware,
   encodeCreateTopics,
@@ -66,4 +69,16 @@ export const saslAuthenticate = kafkaHandler(decodeSaslAuthenticate, (ctx, reque
     error = err;
   }
   return body((w) => encodeSaslAuthenticate(w, header.apiVersion, { errorCode: kafkaErrorCode(error), message: error?.message ?? null }));
+});
+
+/** Kafka's AclOperation codes for what can be done to a cluster. */
+const ACL = { ALTER: 7, CREATE: 5, DESCRIBE: 8, DESCRIBE_CONFIGS: 10, ALTER_CONFIGS: 11 } as const;
+
+export const describeCluster = kafkaHandler(decodeDescribeCluster, (ctx, request) => {
+  const { nodeId, host, port, clusterId } = ctx.broker;
+  // Asked for, the principal's operations on the cluster: an admin creates, alters and describes
+  // (topics and their configs); anyone else may describe it.
+  const ops = adminDenied(ctx) ? [ACL.DESCRIBE] : [ACL.CREATE, ACL.ALTER, ACL.DESCRIBE, ACL.DESCRIBE_CONFIGS, ACL.ALTER_CONFIGS];
+  const authorizedOperations = request.includeClusterAuthorizedOperations ? ops.reduce((bits, op) => bits | (1 << op), 0) : -0x8000_0000;
+  return body((w) => encodeDescribeCluster(w, { clusterId, controllerId: nodeId, brokers: [{ nodeId, host, port }], authorizedOperations }));
 });

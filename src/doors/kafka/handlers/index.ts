@@ -1,7 +1,7 @@
 // Kafka API key → handler. The version table is ../apis.ts's KAFKA_API_VERSIONS.
 
 import { KafkaApi } from '../apis.js';
-import { apiVersions, createTopics, deleteTopics, saslAuthenticate, saslHandshake } from './admin.js';
+import { apiVersions, createTopics, deleteTopics, describeCluster, saslAuthenticate, saslHandshake } from './admin.js';
 import { fetch, listOffsets, metadata, produce } from './data.js';
 import { alterConfigs, createPartitions, describeConfigs, incrementalAlterConfigs } from './configs.js';
 import { deleteGroups, describeGroups, findCoordinator, heartbeat, joinGroup, leaveGroup, listGroups, offsetCommit, offsetDelete, offsetFetch, syncGroup } from './groups.js';
@@ -32,4 +32,5 @@ export const KAFKA_HANDLERS: ReadonlyMap<number, KafkaHandler> = new Map<number,
   [KafkaApi.DeleteGroups, deleteGroups],
   [KafkaApi.IncrementalAlterConfigs, incrementalAlterConfigs],
   [KafkaApi.OffsetDelete, offsetDelete],
+  [KafkaApi.DescribeCluster, describeCluster],
 ]);

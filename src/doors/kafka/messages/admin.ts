@@ -1,4 +1,5 @@
-// Kafka ApiVersions v0-4 (v3+ flexible, and the error answer to versions above), CreateTopics v0-2, DeleteTopics v0-1,
+// Kafka ApiVersions v0-4 (v3+ flexible, and the error answer to versions above), DescribeCluster v0
+// (flexible), CreateTopics v0-2, DeleteTopics v0-1,
 // SaslHandshake v1 and SaslAuthenticate v0-1: request decoders and response encoders, as in
 // Kafka's message definitions (Kafka 3.4). No I/O.
 
@@ -122,4 +123,28 @@ export function parseSaslPlain(bytes: Buffer): { authzid: string; username: stri
   const parts = bytes.toString('utf8').split('\u0000');
   if (parts.length !== 3 || parts[1] === '' || parts[2] === '') return null;
   return { authzid: parts[0]!, username: parts[1]!, password: parts[2]! };
+}
+
+// ---- DescribeCluster (60) v0, flexible
+
+export function decodeDescribeCluster(r: KafkaReader): { includeClusterAuthorizedOperations: boolean } {
+  const request = { includeClusterAuthorizedOperations: r.boolean('include_cluster_authorized_operations') };
+  r.taggedFields();
+  r.end('DescribeCluster');
+  return request;
+}
+
+export interface KafkaDescribedCluster {
+  clusterId: string;
+  controllerId: number;
+  brokers: ReadonlyArray<{ nodeId: number; host: string; port: number }>;
+  /** A bitfield of Kafka's AclOperation codes; INT32_MIN when not asked for. */
+  authorizedOperations: number;
+}
+
+export function encodeDescribeCluster(w: KafkaWriter, c: KafkaDescribedCluster): void {
+  w.int32(0).int16(0).compactString(null); // throttle_time_ms, error_code, error_message
+  w.compactString(c.clusterId).int32(c.controllerId);
+  w.compactArray(c.brokers, (w, b) => w.int32(b.nodeId).compactString(b.host).int32(b.port).compactString(null).noTaggedFields()); // rack: none
+  w.int32(c.authorizedOperations).noTaggedFields();
 }
