@@ -28,7 +28,7 @@ import { fanoutSpec, writeSvg } from './chart.js';
 import { connectConsumers, finish } from './transfer-fanout.js';
 import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
 import { median, percentile, summarize } from '../test/harness/util.js';
-import { TOPIC, fetchTemplate, kafkaFetchTemplate, subscribeTemplates } from '../test/harness/request-templates.js';
+import { TOPIC, fetchTemplate, kafkaFetchTemplate, subscribeTemplates, type KafkaFetchVersion } from '../test/harness/request-templates.js';
 
 export { fetchTemplate, kafkaFetchTemplate, subscribeTemplates };
 
@@ -56,6 +56,8 @@ export interface BrokerFanoutOptions {
   paths: FetchPath[];
   consumers: number[];
   fetchBytes: number;
+  /** The Fetch version the Kafka-protocol consumers send (to Sluice's Kafka door and to the peer). */
+  kafkaFetchVersion: KafkaFetchVersion;
   repeat: number;
   /** Each cell runs whole passes until at least this long. */
   minSeconds: number;
@@ -198,7 +200,7 @@ async function runCell(target: Target, topic: Topic, consumers: number, o: Broke
   const { pid } = target;
   const templates = topic.endOffsets.map((_, p) =>
     target.protocol === 'kafka'
-      ? { ...kafkaFetchTemplate(p, o.fetchBytes, topic.name), credit: undefined }
+      ? { ...kafkaFetchTemplate(p, o.fetchBytes, topic.name, { version: o.kafkaFetchVersion }), credit: undefined }
       : target.protocol === 'subscribe'
         ? { ...subscribeTemplates(p, o.fetchBytes, topic.name), headBytes: 0 }
         : { ...fetchTemplate(p, o.fetchBytes, { topic: topic.name }), headBytes: 0, credit: undefined },

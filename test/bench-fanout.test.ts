@@ -1,4 +1,4 @@
-// `sluice bench fanout --quick --protocol kafka,subscribe` (the broker fan-out benchmark, through
+// `sluice bench fanout --quick --protocol kafka,subscribe --kafka-fetch-version 11` (the broker fan-out benchmark, through
 // Sluice's protocol, its push subscriptions and the Kafka listener) runs end to end as a smoke test: every cell's consumers reached
 // the end of the topic with CRC-checked batches (the benchmark throws otherwise), and it writes
 // the JSON other tools read and a chart. Speed is not asserted.
@@ -10,20 +10,21 @@ import { join } from 'node:path';
 import { MAIN } from './helpers/broker.js';
 import { tmpDir } from './helpers/tmp.js';
 
-t.test('bench fanout --quick --protocol kafka,subscribe verifies every path through both front doors and subscriptions and writes JSON and SVG', async (t) => {
+t.test('bench fanout --quick --protocol kafka,subscribe (Kafka Fetch v11) verifies every path through both front doors and subscriptions and writes JSON and SVG', async (t) => {
   const dir = tmpDir(t);
   const json = join(dir, 'fanout.json');
   const chart = join(dir, 'fanout.svg');
-  const run = spawnSync(process.execPath, [MAIN, 'bench', 'fanout', '--quick', '--protocol', 'kafka,subscribe', '--dir', dir, '--json', json, '--chart', chart], { encoding: 'utf8', timeout: 120_000 });
+  const run = spawnSync(process.execPath, [MAIN, 'bench', 'fanout', '--quick', '--protocol', 'kafka,subscribe', '--kafka-fetch-version', '11', '--dir', dir, '--json', json, '--chart', chart], { encoding: 'utf8', timeout: 120_000 });
   t.equal(run.status, 0, run.stderr);
   const report = JSON.parse(readFileSync(json, 'utf8')) as {
     machine: { cores: number };
     peer: null;
-    config: { consumers: number[]; paths: string[] };
+    config: { consumers: number[]; paths: string[]; kafkaFetchVersion: number };
     runs: Array<{ protocol: string; path: string; consumers: number; gibPerSec: number; brokerCpuSecPerGib: number; consumerCpuSecPerGib: number; fetchP50Ms: number; fetchP99Ms: number; brokerRssMiB: number; pctOfRaw: number }>;
     raw: Array<{ consumers: number; gibPerSec: number; senderCpuSecPerGib: number }>;
   };
   t.same(report.config.consumers, [1, 16]);
+  t.equal(report.config.kafkaFetchVersion, 11, 'the Kafka consumers sent Fetch v11 (sessions off, leader epoch -1, the longer response head)');
   t.equal(report.peer, null);
   t.same(
     report.runs.map((r) => `${r.protocol} ${r.path}x${r.consumers}`).sort(),

@@ -65,26 +65,41 @@ function locate(frame: Buffer, marker: Buffer): number {
   return at + 1;
 }
 
+/** The Kafka Fetch versions the load generators can send: v4 as kafkajs 2.2 once did, v11 as current clients do. */
+export const KAFKA_FETCH_VERSIONS = [4, 11] as const;
+export type KafkaFetchVersion = (typeof KAFKA_FETCH_VERSIONS)[number];
+
 /**
- * A Kafka Fetch v4 request frame for one partition, as kafkajs sends it, with where its
- * correlation id and offset sit, and how many bytes of each response come before the records.
+ * A Kafka Fetch request frame (v4, or v11 with no fetch session, leader epoch -1, no rack) for one
+ * partition, with where its correlation id and offset sit, and how many bytes of each response
+ * come before the records.
  */
 export function kafkaFetchTemplate(
   partition: number,
   fetchBytes: number,
   topic = TOPIC,
-  options: { maxWaitMs?: number; minBytes?: number } = {},
+  options: { maxWaitMs?: number; minBytes?: number; version?: KafkaFetchVersion } = {},
 ): { frame: Buffer; correlationAt: number; offsetAt: number; headBytes: number } {
-  const w = new KafkaWriter().int16(KafkaApi.Fetch).int16(4).int32(CORRELATION_SENTINEL).string('bench');
+  const version = options.version ?? 4;
+  const w = new KafkaWriter().int16(KafkaApi.Fetch).int16(version).int32(CORRELATION_SENTINEL).string('bench');
   w.int32(-1).int32(options.maxWaitMs ?? 0).int32(options.minBytes ?? 1).int32(fetchBytes).int8(1); // replica, maxWaitMs, minBytes, maxBytes, READ_COMMITTED
-  w.int32(1).string(topic).int32(1).int32(partition).int64(OFFSET_SENTINEL).int32(fetchBytes);
+  if (version >= 7) w.int32(0).int32(-1); // no fetch session
+  w.int32(1).string(topic).int32(1).int32(partition);
+  if (version >= 9) w.int32(-1); // current leader epoch: unknown
+  w.int64(OFFSET_SENTINEL);
+  if (version >= 5) w.int64(-1n); // log start offset: a consumer's is -1
+  w.int32(fetchBytes);
+  if (version >= 7) w.int32(0); // forgotten topics
+  if (version >= 11) w.string(''); // rack id
   const payload = Buffer.concat(w.pieces() as Buffer[]);
   const frame = Buffer.alloc(4 + payload.length);
   frame.writeInt32BE(payload.length, 0);
   payload.copy(frame, 4);
   const sentinel = Buffer.alloc(8);
   sentinel.writeBigInt64BE(OFFSET_SENTINEL);
-  // size, correlation id, throttle, topics, topic, partitions, partition, error, HW, LSO, aborted, records size
-  const headBytes = 4 + 4 + 4 + 4 + 2 + Buffer.byteLength(topic) + 4 + 4 + 2 + 8 + 8 + 4 + 4;
+  // size, correlation id, throttle, [error, session], topics, topic, partitions, partition, error,
+  // HW, LSO, [log start], aborted, [preferred replica], records size
+  const headBytes =
+    4 + 4 + 4 + (version >= 7 ? 6 : 0) + 4 + 2 + Buffer.byteLength(topic) + 4 + 4 + 2 + 8 + 8 + (version >= 5 ? 8 : 0) + 4 + (version >= 11 ? 4 : 0) + 4;
   return { frame, correlationAt: 8, offsetAt: frame.indexOf(sentinel), headBytes };
 }
