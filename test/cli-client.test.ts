@@ -5,18 +5,7 @@ import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { MAIN, scrape, scrapeWhen, startBroker } from './helpers/broker.js';
-
-function sluice(args: string[], input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    proc.stdin.end(input ?? '');
-    void once(proc, 'close').then(([status]) => resolve({ status: status as number | null, stdout, stderr }));
-  });
-}
+import { sluice } from './helpers/cli.js';
 
 t.test('100k lines in with `sluice produce`, the same lines out with `sluice consume`, per-partition order kept', async (t) => {
   const broker = await startBroker(t);

@@ -2,21 +2,8 @@
 // live topic (segment rolls, retention), bad values refused, everything kept across a restart.
 
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { MAIN, startBroker } from './helpers/broker.js';
-
-function sluice(args: string[], input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    proc.stdin.end(input ?? '');
-    void once(proc, 'close').then(([status]) => resolve({ status: status as number | null, stdout, stderr }));
-  });
-}
+import { startBroker } from './helpers/broker.js';
+import { sluice } from './helpers/cli.js';
 
 t.test('topics alter --partitions adds partitions (never fewer); they take records and survive a restart', async (t) => {
   const broker = await startBroker(t);
