@@ -109,7 +109,10 @@ const RESPONSES: Record<number, Walk> = {
     })),
   }),
   [KafkaApi.ListOffsets]: (r) => ({ topics: arr(r, (tp) => ({ name: tp.string(), partitions: arr(tp, (p) => ({ partition: p.int32(), error: p.int16(), timestamp: p.int64(), offset: p.int64() })) })) }),
-  [KafkaApi.FindCoordinator]: (r) => ({ error: r.int16(), node: r.int32(), host: r.string(), port: r.int32() }),
+  [KafkaApi.FindCoordinator]: (r, v) => {
+    if (v >= 3) throw new Error('a flexible FindCoordinator was not recorded');
+    return { throttle: v >= 1 ? r.int32() : null, error: r.int16(), message: v >= 1 ? r.nullableString() : null, node: r.int32(), host: r.string(), port: r.int32() };
+  },
   [KafkaApi.JoinGroup]: (r, v) => ({
     throttle: v >= 2 ? r.int32() : 0,
     error: r.int16(),

@@ -146,3 +146,37 @@ t.test('DescribeCluster v0 (flexible: header v2 request, header v1 response): th
   const asked = await ask(true);
   t.equal(asked.operations, (1 << 5) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11), 'CREATE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS for an admin (anyone, without --auth-file)');
 });
+
+t.test('FindCoordinator v0-v4: this broker for every group key (v4: each of several keys); transactional keys refused', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  const port = broker.kafkaPort!;
+  for (const v of [0, 1, 2]) {
+    const r = await k.request(KafkaApi.FindCoordinator, v, (w) => (v >= 1 ? w.string('g').int8(0) : w.string('g')));
+    const answer = { throttle: v >= 1 ? r.int32() : null, error: r.int16(), message: v >= 1 ? r.nullableString() : null, node: r.int32(), host: r.string(), port: r.int32() };
+    r.end(`FindCoordinator v${v}`);
+    t.same(answer, { throttle: v >= 1 ? 0 : null, error: 0, message: null, node: 0, host: '127.0.0.1', port }, `v${v}`);
+  }
+  const v3 = await k.request(KafkaApi.FindCoordinator, 3, (w) => w.noTaggedFields().compactString('g').int8(0).noTaggedFields());
+  t.equal(v3.taggedFields().size, 0, 'response header v1');
+  const three = { throttle: v3.int32(), error: v3.int16(), message: v3.compactNullableString(), node: v3.int32(), host: v3.compactString(), port: v3.int32() };
+  v3.taggedFields();
+  v3.end('FindCoordinator v3');
+  t.same(three, { throttle: 0, error: 0, message: null, node: 0, host: '127.0.0.1', port }, 'v3 (flexible)');
+  const batched = async (keyType: number) => {
+    const r = await k.request(KafkaApi.FindCoordinator, 4, (w) => w.noTaggedFields().int8(keyType).compactArray(['a', 'b'], (w, key) => w.compactString(key)).noTaggedFields());
+    r.taggedFields();
+    r.int32();
+    const out = r.compactArray((c) => {
+      const entry = { key: c.compactString(), node: c.int32(), host: c.compactString(), port: c.int32(), error: c.int16(), message: c.compactNullableString() };
+      c.taggedFields();
+      return entry;
+    });
+    r.taggedFields();
+    r.end('FindCoordinator v4');
+    return out;
+  };
+  t.same(await batched(0), ['a', 'b'].map((key) => ({ key, node: 0, host: '127.0.0.1', port, error: 0, message: null })), 'v4: one coordinator per key');
+  t.same(await batched(1), ['a', 'b'].map((key) => ({ key, node: -1, host: '', port: -1, error: 42, message: 'transactions are not supported' })), 'v4: transactional ids refused (INVALID_REQUEST)');
+});

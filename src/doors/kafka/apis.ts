@@ -40,7 +40,7 @@ const RANGES: Record<KafkaApiName, [number, number, number?]> = {
   Metadata: [0, 4],
   OffsetCommit: [2, 2],
   OffsetFetch: [1, 5],
-  FindCoordinator: [0, 0],
+  FindCoordinator: [0, 4, 3],
   JoinGroup: [0, 2],
   Heartbeat: [0, 1],
   LeaveGroup: [0, 1],

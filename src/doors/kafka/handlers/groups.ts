@@ -44,10 +44,14 @@ async function attempt<T>(call: () => T | Promise<T>): Promise<{ value: T; error
   }
 }
 
-export const findCoordinator = kafkaHandler(decodeFindCoordinator, (ctx) => {
-  // One broker coordinates every group.
+export const findCoordinator = kafkaHandler(decodeFindCoordinator, (ctx, r, header) => {
+  // One broker coordinates every group; there are no transactions to coordinate.
   const { nodeId, host, port } = ctx.broker;
-  return body((w) => encodeFindCoordinator(w, { errorCode: 0, nodeId, host, port }));
+  const refusal = r.keyType === 0 ? undefined : new SluiceError('INVALID_REQUEST', r.keyType === 1 ? 'transactions are not supported' : `key type ${r.keyType} is not known`);
+  const coordinators = r.keys.map((key) =>
+    refusal ? { key, errorCode: kafkaErrorCode(refusal), message: refusal.message, nodeId: -1, host: '', port: -1 } : { key, errorCode: 0, message: null, nodeId, host, port },
+  );
+  return body((w) => encodeFindCoordinator(w, header.apiVersion, coordinators));
 });
 
 export const joinGroup = kafkaHandler(decodeJoinGroup, async (ctx, r, header) => {

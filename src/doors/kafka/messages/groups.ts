@@ -1,4 +1,5 @@
-// Kafka's classic group protocol and committed offsets: FindCoordinator v0, JoinGroup v0-2,
+// Kafka's classic group protocol and committed offsets: FindCoordinator v0-4 (v3+ flexible, v4
+// batched), JoinGroup v0-2,
 // SyncGroup v0-1, Heartbeat v0-1, LeaveGroup v0-1, OffsetCommit v2, OffsetFetch v1-5,
 // ListGroups v0-2, DescribeGroups v0-2, DeleteGroups v0-1 and OffsetDelete v0. Request decoders and response encoders, as in Kafka's
 // message definitions (Kafka 3.4). Member metadata and assignments are opaque bytes. No I/O.
@@ -10,14 +11,51 @@ const throttleFrom = (w: KafkaWriter, version: number, first: number) => {
   if (version >= first) w.int32(0);
 };
 
-export function decodeFindCoordinator(r: KafkaReader): { key: string } {
-  const key = r.string('key');
-  r.end('FindCoordinator');
-  return { key };
+export interface KafkaFindCoordinatorRequest {
+  /** 0 a consumer group, 1 a transactional id (v1+; v0 asks for groups only). */
+  keyType: number;
+  /** One key before v4; several from v4. */
+  keys: string[];
 }
 
-export function encodeFindCoordinator(w: KafkaWriter, c: { errorCode: number; nodeId: number; host: string; port: number }): void {
-  w.int16(c.errorCode).int32(c.nodeId).string(c.host).int32(c.port);
+export function decodeFindCoordinator(r: KafkaReader, version: number): KafkaFindCoordinatorRequest {
+  let request: KafkaFindCoordinatorRequest;
+  if (version >= 4) {
+    const keyType = r.int8('key_type');
+    request = { keyType, keys: r.compactArray((k) => k.compactString('coordinator key'), 'coordinator_keys', 1) };
+  } else {
+    const key = version >= 3 ? r.compactString('key') : r.string('key');
+    request = { keyType: version >= 1 ? r.int8('key_type') : 0, keys: [key] };
+  }
+  if (version >= 3) r.taggedFields();
+  r.end('FindCoordinator');
+  return request;
+}
+
+export interface KafkaCoordinator {
+  key: string;
+  errorCode: number;
+  message: string | null;
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+/** v0: one coordinator; v1-3: throttle and an error message; v3 compact; v4 one entry per key. */
+export function encodeFindCoordinator(w: KafkaWriter, version: number, coordinators: readonly KafkaCoordinator[]): void {
+  if (version >= 4) {
+    w.int32(0).compactArray(coordinators, (w, c) => w.compactString(c.key).int32(c.nodeId).compactString(c.host).int32(c.port).int16(c.errorCode).compactString(c.message).noTaggedFields());
+    w.noTaggedFields();
+    return;
+  }
+  const c = coordinators[0]!;
+  if (version >= 1) w.int32(0);
+  w.int16(c.errorCode);
+  if (version >= 3) w.compactString(c.message).int32(c.nodeId).compactString(c.host).int32(c.port).noTaggedFields();
+  else {
+    if (version >= 1) w.string(c.message);
+    w.int32(c.nodeId).string(c.host).int32(c.port);
+  }
 }
 
 export interface KafkaJoinGroupRequest {
