@@ -75,8 +75,11 @@ export function isFlexible(api: KafkaVersionRange, version: number): boolean {
   return version >= api.flexibleFrom;
 }
 
+const BY_KEY: ReadonlyMap<number, KafkaVersionRange> = new Map(KAFKA_API_VERSIONS.map((a) => [a.apiKey, a]));
+
+/** The API's range by key (looked up once per request, so a map rather than a scan). */
 export function kafkaApiByKey(apiKey: number): KafkaVersionRange | undefined {
-  return KAFKA_API_VERSIONS.find((a) => a.apiKey === apiKey);
+  return BY_KEY.get(apiKey);
 }
 
 /** Kafka's number for an error: the one table's (../../errors.ts); 0 for none. */

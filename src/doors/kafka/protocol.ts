@@ -67,13 +67,15 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
         const w = new KafkaWriter();
         encodeApiVersions(w, 0, ERRORS.UNSUPPORTED_VERSION.kafka, API_VERSIONS_RANGE);
         // librdkafka opens with a version we do not have and retries with ours: a negotiation, not a failed request.
-        return { apiName, reply: Promise.resolve(this.#reply(header, { body: w, outcome: 'ok' })) };
+        return { apiName, reply: Promise.resolve(this.#reply(header, false, { body: w, outcome: 'ok' })) };
       }
       return { close: 'kafka-version', detail: `${api.name} v${header.apiVersion} is not supported (versions ${api.minVersion}-${api.maxVersion})` };
     }
     if (this.#ctx.session.principal === null && !BEFORE_AUTHENTICATION.has(header.apiKey)) {
       return { close: 'kafka-sasl', detail: `${api.name} before SASL authentication` };
     }
+    // Flexible responses carry header v1, but ApiVersions' header is v0 at every version (KIP-511).
+    const headerV1 = header.apiKey !== KafkaApi.ApiVersions && isFlexible(api, header.apiVersion);
     const handler = KAFKA_HANDLERS.get(header.apiKey)!;
     let request: unknown;
     try {
@@ -84,7 +86,7 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
       return { close: 'kafka-request', detail: `${api.name} v${header.apiVersion}: ${(err as Error).message}` };
     }
     const reply = (async () => handler.handle(this.#ctx, request, header))().then(
-      (result) => this.#reply(header, result),
+      (result) => this.#reply(header, headerV1, result),
       (err: unknown): Reply => {
         this.#ctx.logger.error({ err, api: api.name, correlationId: header.correlationId }, 'Kafka handler failed unexpectedly');
         return { noResponse: true, closeReason: `${api.name} failed: ${err instanceof Error ? err.message : String(err)}` };
@@ -93,13 +95,11 @@ export class KafkaProtocol implements WireProtocol<Buffer> {
     return { apiName, reply };
   }
 
-  #reply(header: RequestHeader, result: KafkaReply): Reply {
+  /** `headerV1`: a flexible response's header (tagged fields after the correlation id). */
+  #reply(header: RequestHeader, headerV1: boolean, result: KafkaReply): Reply {
     if ('noResponse' in result) return result;
     // The only pieces the codec counts without holding are the log slices this door's handlers wrote.
     const pieces = result.body.pieces() as ResponsePiece[];
-    // Flexible responses carry header v1, but ApiVersions' header is v0 at every version (KIP-511).
-    const api = kafkaApiByKey(header.apiKey)!;
-    const headerV1 = header.apiKey !== KafkaApi.ApiVersions && header.apiVersion <= api.maxVersion && isFlexible(api, header.apiVersion);
     return { pieces: [responsePrefix(header.correlationId, result.body.length, headerV1), ...pieces], outcome: result.outcome ?? 'ok', ...(result.waitedSeconds ? { waitedSeconds: result.waitedSeconds } : {}) };
   }
 }
