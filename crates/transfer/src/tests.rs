@@ -90,8 +90,18 @@ fn read_exactly(mut client: TcpStream, len: usize) -> Vec<u8> {
     out
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
+/// How many of this process's fds refer to the socket behind `fd`. Tests run on parallel
+/// threads of one process, so a count of every open fd would race with the other tests;
+/// the socket's inode names only this test's socket.
+fn fds_for_socket_of(fd: &TcpStream) -> impl Fn() -> usize {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+    move || {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| *target == link)
+            .count()
+    }
 }
 
 #[test]
@@ -166,9 +176,10 @@ fn unregister_cancels_jobs_and_closes_the_duplicate() {
     let (tmp, data) = data_file(4 * 1024 * 1024, 3);
     let file = Arc::new(File::open(tmp.path()).unwrap());
     let mut h = Harness::new(EngineConfig::default());
-    let before = open_fds();
     let (server, mut client) = pair();
+    let fds_for_server = fds_for_socket_of(&server);
     let conn = h.engine.register(server.as_raw_fd()).unwrap();
+    assert_eq!(fds_for_server(), 2, "the server socket and the engine's duplicate");
     let first = h.engine.submit(conn, FetchPath::Sendfile, vec![file_piece(&file, 0, data.len() as u64)]).unwrap();
     let second = h.engine.submit(conn, FetchPath::Copy, vec![file_piece(&file, 0, data.len() as u64)]).unwrap();
     // Nobody reads, so the first job parks on EPOLLOUT; then the connection goes away.
@@ -185,7 +196,7 @@ fn unregister_cancels_jobs_and_closes_the_duplicate() {
     let mut sink = Vec::new();
     client.read_to_end(&mut sink).unwrap();
     drop(client);
-    assert_eq!(open_fds(), before);
+    assert_eq!(fds_for_server(), 0);
     let late = h.engine.submit(conn, FetchPath::Sendfile, vec![Piece::Bytes(vec![1])]).unwrap();
     assert_eq!(h.wait(late).result.unwrap_err().code, crate::error::UNKNOWN_CONNECTION);
     assert_eq!(h.engine.counters().connections, 0);
