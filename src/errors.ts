@@ -44,6 +44,10 @@ export const ERRORS = {
   UNKNOWN_CONNECTION: { kafka: -1, retriable: false, message: 'the transfer engine does not know the connection' },
   LOG_CLOSED: { kafka: 3, retriable: false, message: 'the log is closed' },
   DATA_DIR_LOCKED: { kafka: -1, retriable: false, message: 'another process holds the data directory' },
+  // Idempotent producers
+  OUT_OF_ORDER_SEQUENCE_NUMBER: { kafka: 45, retriable: false, message: 'the batch\'s sequence number does not follow the last one this producer wrote to the partition' },
+  INVALID_PRODUCER_EPOCH: { kafka: 47, retriable: false, message: 'the producer\'s epoch is older than the one the partition has seen: a newer instance of this producer took over' },
+  TRANSACTIONS_NOT_SUPPORTED: { kafka: 42, retriable: false, message: 'transactions are not supported (idempotent producers are)' },
   // Authentication and permissions
   SASL_AUTHENTICATION_FAILED: { kafka: 58, retriable: false, message: 'authentication failed' },
   ILLEGAL_SASL_STATE: { kafka: 34, retriable: false, message: 'authenticate first (only ApiVersions and Authenticate are allowed before), and only once' },

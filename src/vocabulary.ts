@@ -1,5 +1,5 @@
 // Words every layer shares, defined once: a partition of a topic, how many acknowledgements a
-// produce waits for, and what every request's header says (in either protocol). Codecs, the domain, the broker API, both doors and the client import these;
+// produce waits for, what every request's header says (in either protocol), and how many batches an idempotent producer may have unacknowledged. Codecs, the domain, the broker API, both doors and the client import these;
 // this module imports nothing.
 
 /** One partition of one topic. */
@@ -19,3 +19,10 @@ export interface RequestHeader {
   /** Null when the client sent none. */
   clientId: string | null;
 }
+
+/**
+ * How many batches per producer and partition the broker remembers to recognise retries (Kafka's
+ * 5, its max.in.flight.requests.per.connection for idempotent producers): a producer keeps no more
+ * than this many unacknowledged there.
+ */
+export const IDEMPOTENT_BATCHES_REMEMBERED = 5;

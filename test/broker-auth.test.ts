@@ -72,9 +72,13 @@ t.test('per-topic permissions: each principal reads, writes and administers what
   const [written] = await writer.send('orders', { key: 'k', value: 'order 1' });
   t.equal(written!.offset, 0n, 'the writer writes to orders');
   await t.rejects(writer.send('secrets', { value: 'x' }), { code: 'TOPIC_AUTHORIZATION_FAILED' }, 'but not to secrets');
+  // An idempotent producer needs Write on some topic (as Kafka's IdempotentWrite): the reader has none.
   const readerProducer = new Producer(as('reader'));
   t.teardown(() => readerProducer.close());
-  await t.rejects(readerProducer.send('orders', { value: 'x' }), { code: 'TOPIC_AUTHORIZATION_FAILED' }, 'the reader may not write');
+  await t.rejects(readerProducer.send('orders', { value: 'x' }), { code: 'CLUSTER_AUTHORIZATION_FAILED' }, 'the reader may not be an idempotent producer');
+  const plainReaderProducer = new Producer({ ...as('reader'), idempotent: false });
+  t.teardown(() => plainReaderProducer.close());
+  await t.rejects(plainReaderProducer.send('orders', { value: 'x' }), { code: 'TOPIC_AUTHORIZATION_FAILED' }, 'the reader may not write');
 
   const read = async (who: keyof typeof TOKENS, topic: string) => {
     const consumer = new Consumer({ ...as(who), groupId: `g-${who}`, fromBeginning: true, maxWaitMs: 100 });

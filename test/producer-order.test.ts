@@ -13,6 +13,7 @@ import { FrameDecoder } from '../src/protocol/frame.js';
 import { ApiKey } from '../src/protocol/messages.js';
 import { createTopic, fetch, startBroker } from './helpers/broker.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
+import { frameCutter } from './helpers/proxy.js';
 
 /** A proxy to `port` that forwards requests at once, notes their API keys, and holds responses until released. */
 async function holdingProxy(t: Parameters<typeof startBroker>[0], port: number) {
@@ -31,16 +32,13 @@ async function holdingProxy(t: Parameters<typeof startBroker>[0], port: number) 
       seenWake?.();
     });
     // Responses are cut into whole frames so they can be released one at a time.
-    let pending = Buffer.alloc(0);
-    upstream.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
-        const frame = pending.subarray(0, 4 + pending.readUInt32BE(0));
-        pending = pending.subarray(frame.length);
+    upstream.on(
+      'data',
+      frameCutter((frame) => {
         if (passThrough) c.write(frame);
         else held.push(frame);
-      }
-    });
+      }),
+    );
     c.on('close', () => upstream.destroy());
     upstream.on('close', () => c.destroy());
     c.on('error', () => undefined);

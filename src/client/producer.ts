@@ -10,17 +10,25 @@
 // after a retriable error cleared it) holds back every later send() to that topic until it is
 // queued itself, so a later call that finds the count cached cannot overtake it.
 //
-// Retriable errors (unknown partition during a create, a lost connection, a full disk) are
-// retried with backoff; a record is then written at least once. Up to `maxInFlightRequests`
-// requests are pipelined; with retries that can reorder batches of one partition, as in Kafka
-// without idempotence (set it to 1 to keep order through retries too).
+// Idempotence (on by default with acks=all, as in Kafka's clients since 3.0): the producer gets an
+// id from the broker (InitProducerId) and stamps each batch with it and a per-partition sequence
+// number, assigned when the batch is first sent. Retriable errors (unknown partition during a
+// create, a lost connection, a full disk) are retried with backoff, with the same bytes: the broker
+// writes a batch it already has once and answers with its first offsets, and refuses a batch whose
+// sequence does not follow the last one written (OUT_OF_ORDER_SEQUENCE_NUMBER). A batch refused that
+// way while an earlier batch of its partition is still unacknowledged is retried (it overtook a
+// retry); the first unacknowledged batch refused that way fails, and so do the ones behind it.
+// So with idempotence every record is written exactly once, in send() order, whatever the retries
+// and however many of the `maxInFlightRequests` requests are pipelined.
+// Without it (`idempotent: false`, or acks 0 or 1) a retry writes a record at least once, and
+// pipelined retries can reorder batches of one partition, as in Kafka without idempotence.
 
 import { SluiceError } from '../errors.js';
-import { ApiKey, type ProduceResponse } from '../protocol/messages.js';
+import { ApiKey, type InitProducerIdResponse, type ProduceResponse } from '../protocol/messages.js';
 import { BATCH_HEADER_BYTES, RecordBatchBuilder } from '../protocol/record-batch.js';
 import { BrokerClient, sleep, type ClientOptions } from './broker-client.js';
 import { partitionForKey, StickyPartitioner } from './partitioner.js';
-import type { Acks } from '../vocabulary.js';
+import { IDEMPOTENT_BATCHES_REMEMBERED, type Acks } from '../vocabulary.js';
 
 /** The wire's acknowledgements, or 'all' (the same as -1, as Kafka's clients spell it). */
 export type ProducerAcks = Acks | 'all';
@@ -34,6 +42,8 @@ export interface ProducerOptions extends ClientOptions {
   batchBytes?: number;
   /** Produce requests awaiting their response (default 5). */
   maxInFlightRequests?: number;
+  /** Exactly once and in order through retries (default: true with acks 'all', which it requires). */
+  idempotent?: boolean;
 }
 
 export interface ProducerRecord {
@@ -89,7 +99,15 @@ interface Batch {
   /** The finished batch, once sent (kept for retries). */
   encoded: Buffer | undefined;
   attempts: number;
+  /** Acknowledged or failed for good (an idempotent producer's window, see #settled). */
+  settled: boolean;
 }
+
+/** An idempotent producer's id and epoch, from the broker. */
+type ProducerIdentity = InitProducerIdResponse;
+
+/** Sequence numbers are int32 and wrap to 0 past 2^31-1, as Kafka's. */
+const SEQUENCE_SPAN = 2 ** 31;
 
 /** Batches share one Produce request up to this size. */
 const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
@@ -115,6 +133,13 @@ export class Producer {
   readonly #lookups = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #idempotent: boolean;
+  /** Known once InitProducerId answered; batches wait in #ready until then. */
+  #identity: ProducerIdentity | undefined;
+  #identityPending: Promise<void> | undefined;
+  /** Per "topic\0partition": the next batch's sequence number, and the batches sent from the oldest unsettled one on, in sequence order. */
+  readonly #sequences = new Map<string, number>();
+  readonly #windows = new Map<string, Batch[]>();
 
   constructor(options: ProducerOptions = {}) {
     this.#client = new BrokerClient({ clientId: 'sluice-producer', ...options });
@@ -124,6 +149,13 @@ export class Producer {
     this.#lingerMs = options.lingerMs ?? 5;
     this.#batchBytes = options.batchBytes ?? 64 * 1024;
     this.#maxInFlight = options.maxInFlightRequests ?? 5;
+    if (options.idempotent && this.#acks !== -1) throw new SluiceError('INVALID_CONFIG', `an idempotent producer needs acks 'all', not ${String(acks)}`);
+    this.#idempotent = options.idempotent ?? this.#acks === -1;
+  }
+
+  /** The producer id and epoch this producer writes with (undefined until its first send, or when not idempotent). */
+  get identity(): ProducerIdentity | undefined {
+    return this.#identity;
   }
 
   /** Queues records for `topic`; resolves with their offsets once acknowledged. */
@@ -183,7 +215,9 @@ export class Producer {
       }
       this.#sealAll();
       if (this.#inFlight.size === 0 && this.#ready.length === 0 && this.#openBatches === 0) return;
-      if (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
+      // Batches wait in #ready, with nothing in flight, while the producer id is being asked for.
+      if (this.#identityPending) await this.#identityPending;
+      else if (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
     }
   }
 
@@ -209,7 +243,7 @@ export class Producer {
       batch = undefined;
     }
     if (!batch) {
-      batch = { topic, partition, partitions, builder: new RecordBatchBuilder(this.#capacity(topic, partition, r, key)), calls: [], slots: [], keyless: false, encoded: undefined, attempts: 0 };
+      batch = { topic, partition, partitions, builder: new RecordBatchBuilder(this.#capacity(topic, partition, r, key)), calls: [], slots: [], keyless: false, encoded: undefined, attempts: 0, settled: false };
       open[partition] = batch;
       this.#openBatches++;
       batch.builder.tryAppend(r, timestampMs);
@@ -262,15 +296,27 @@ export class Producer {
 
   /** Sends ready batches, up to `MAX_REQUEST_BYTES` per request, while the in-flight limit allows. */
   #drain(): void {
+    if (this.#idempotent && !this.#identity) {
+      if (this.#ready.length > 0) this.#identityPending ??= this.#initIdentity();
+      return;
+    }
     while (this.#ready.length > 0 && this.#inFlight.size < this.#maxInFlight) {
       const batches: Batch[] = [];
       let bytes = 0;
-      while (this.#ready.length > 0 && (batches.length === 0 || bytes + this.#ready[0]!.builder.sizeBytes <= MAX_REQUEST_BYTES)) {
-        const b = this.#ready.shift()!;
+      for (let i = 0; i < this.#ready.length && (batches.length === 0 || bytes + this.#ready[i]!.builder.sizeBytes <= MAX_REQUEST_BYTES); ) {
+        const b = this.#ready[i]!;
+        if (!this.#maySend(b)) {
+          i++; // it and its partition's later batches wait; other partitions' go on
+          continue;
+        }
+        this.#ready.splice(i, 1);
         bytes += b.builder.sizeBytes;
         batches.push(b);
+        // Sequences are taken here, in the order batches leave #ready: the order the broker must see them in.
+        b.encoded = this.#encode(b);
         if (b.keyless) this.#sticky.batchSent(b.topic, b.partition, b.partitions);
       }
+      if (batches.length === 0) return;
       const request = this.#produce(batches).finally(() => {
         this.#inFlight.delete(request);
         this.#drain();
@@ -279,15 +325,75 @@ export class Producer {
     }
   }
 
+  /**
+   * The broker remembers an idempotent producer's last IDEMPOTENT_BATCHES_REMEMBERED batches per partition, so
+   * no more than that may be unacknowledged: a retry of an older one would not be recognised.
+   */
+  #maySend(b: Batch): boolean {
+    return !this.#identity || (this.#windows.get(`${b.topic}\0${b.partition}`)?.length ?? 0) < IDEMPOTENT_BATCHES_REMEMBERED;
+  }
+
+  /** The batch's bytes; an idempotent producer's carry its id, epoch and the partition's next sequence. */
+  #encode(b: Batch): Buffer {
+    if (!this.#identity) return b.builder.build();
+    const key = `${b.topic}\0${b.partition}`;
+    const baseSequence = this.#sequences.get(key) ?? 0;
+    this.#sequences.set(key, (baseSequence + b.calls.length) % SEQUENCE_SPAN);
+    let window = this.#windows.get(key);
+    if (!window) this.#windows.set(key, (window = []));
+    window.push(b);
+    return b.builder.build({ producerId: this.#identity.producerId, producerEpoch: this.#identity.producerEpoch, baseSequence });
+  }
+
+  /** Asks the broker for a producer id (with the client's retries), then sends what waited; a failure fails what waited. */
+  async #initIdentity(): Promise<void> {
+    try {
+      this.#identity = await this.#client.withRetries(() => this.#client.call<InitProducerIdResponse>(ApiKey.InitProducerId, {}));
+    } catch (err) {
+      const e = err instanceof SluiceError ? err : new SluiceError('UNKNOWN_SERVER_ERROR', String(err));
+      for (const b of this.#ready.splice(0)) failAll(b, e);
+    } finally {
+      this.#identityPending = undefined;
+    }
+    this.#drain();
+  }
+
+  /**
+   * A batch is acknowledged or has failed for good. The window moves past it once every batch
+   * before it has settled too: the broker counts the batches written after one, not the ones
+   * still unacknowledged, so a retry of the oldest must stay among the last 5 it wrote.
+   */
+  #settled(b: Batch): void {
+    if (!this.#identity) return;
+    b.settled = true;
+    const window = this.#windows.get(`${b.topic}\0${b.partition}`);
+    while (window?.[0]?.settled) window.shift();
+  }
+
+  /** OUT_OF_ORDER_SEQUENCE_NUMBER for a batch behind an unacknowledged one: it overtook that one's retry. */
+  #overtook(b: Batch): boolean {
+    return this.#windows.get(`${b.topic}\0${b.partition}`)?.[0] !== b;
+  }
+
   async #produce(batches: Batch[]): Promise<void> {
-    const encoded = batches.map((b) => (b.encoded ??= b.builder.build()));
+    const encoded = batches.map((b) => b.encoded!);
     const body = { acks: this.#acks, partitions: batches.map((b, i) => ({ topic: b.topic, partition: b.partition, bytes: encoded[i]!.length })) };
     let retry: Batch[] = [];
+    /** Batches that overtook an earlier one's retry: sent again, but it is not their failure. */
+    const behind: Batch[] = [];
     let retryError: SluiceError | undefined;
+    const settleBatch = (b: Batch, offsetOf: (k: number) => bigint | null) => {
+      this.#settled(b);
+      settleAll(b, offsetOf);
+    };
+    const failBatch = (b: Batch, err: Error) => {
+      this.#settled(b);
+      failAll(b, err);
+    };
     try {
       if (this.#acks === 0) {
         await this.#client.send(ApiKey.Produce, body, encoded);
-        for (const b of batches) settleAll(b, () => null);
+        for (const b of batches) settleBatch(b, () => null);
         return;
       }
       const response = await this.#client.call<ProduceResponse>(ApiKey.Produce, body, encoded);
@@ -295,32 +401,37 @@ export class Producer {
         const b = batches[i]!;
         if (!r.error) {
           const base = r.baseOffset!;
-          settleAll(b, (k) => base + BigInt(k));
+          settleBatch(b, (k) => base + BigInt(k));
           return;
         }
         const err = new SluiceError(r.error.code as 'UNKNOWN_SERVER_ERROR', r.error.message);
-        if (err.retriable) {
+        if (err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' && this.#overtook(b)) {
+          behind.push(b);
+          retryError = err;
+        } else if (err.retriable) {
           retry.push(b);
           retryError = err;
-        } else failAll(b, err);
+        } else failBatch(b, err);
       });
     } catch (err) {
       // The request as a whole failed (connection lost, or an error response): every batch.
       const e = err instanceof SluiceError ? err : new SluiceError('UNKNOWN_SERVER_ERROR', String(err));
       if (!e.retriable) {
-        for (const b of batches) failAll(b, e);
+        for (const b of batches) failBatch(b, e);
         return;
       }
       retry = batches;
       retryError = e;
     }
-    await this.#retry(retry, retryError);
+    for (const b of behind) b.attempts -= 1; // #retry counts an attempt; waiting for an earlier batch is not one
+    await this.#retry([...retry, ...behind], retryError, failBatch);
   }
 
-  async #retry(batches: Batch[], err: SluiceError | undefined): Promise<void> {
+  async #retry(batches: Batch[], err: SluiceError | undefined, failBatch: (b: Batch, err: Error) => void): Promise<void> {
+    if (batches.length === 0) return;
     const attempt = Math.max(0, ...batches.map((b) => b.attempts));
     const giveUp = batches.filter((b) => b.attempts >= this.#client.retries);
-    for (const b of giveUp) failAll(b, err!);
+    for (const b of giveUp) failBatch(b, err!);
     const again = batches.filter((b) => b.attempts < this.#client.retries);
     if (again.length === 0) return;
     await sleep(this.#client.backoffMs(attempt));

@@ -14,6 +14,7 @@ import { SluiceError } from '../errors.js';
 import { asSluiceError } from './log-errors.js';
 import type { AppendResult, LogSlice } from '../storage/partition-log.js';
 import type { Partition } from './partition.js';
+import { ProducerIdAllocator } from './producer-ids.js';
 import { LogSubscription, type PushSink } from './subscription.js';
 import type { TopicRegistry } from './topic-registry.js';
 import type { Acks } from '../vocabulary.js';
@@ -30,7 +31,8 @@ export interface ProduceInput {
 export interface ProduceOutcome {
   topic: string;
   partition: number;
-  result?: AppendResult & { logStartOffset: bigint };
+  /** `duplicate`: the batches were an idempotent producer's retry, answered with their original offsets. */
+  result?: AppendResult & { logStartOffset: bigint; duplicate?: boolean };
   error?: SluiceError;
 }
 
@@ -97,12 +99,15 @@ export type FetchOutcomes = FetchOutcome[] & { waitedSeconds?: number };
 
 export class LogService {
   readonly topics: TopicRegistry;
+  /** Ids for idempotent producers (InitProducerId). */
+  readonly producerIds: ProducerIdAllocator;
   readonly #observer: LogObserver;
   readonly #parked = new Set<() => void>();
   #stopping = false;
 
   constructor(topics: TopicRegistry, observer: LogObserver = noObserver) {
     this.topics = topics;
+    this.producerIds = new ProducerIdAllocator(topics.dataDir);
     this.#observer = observer;
   }
 
@@ -117,7 +122,8 @@ export class LogService {
         const partition = this.topics.partition(input.topic, input.partition);
         const result = partition.append(input.batches);
         outcome.result = { ...result, logStartOffset: partition.logStartOffset };
-        this.#observer.produced(input.topic, input.batches.length, Number(result.lastOffset - result.baseOffset + 1n));
+        // A retried batch already in the log is answered, not written: it moved nothing.
+        if (!result.duplicate) this.#observer.produced(input.topic, input.batches.length, Number(result.lastOffset - result.baseOffset + 1n));
         written.push({ partition, outcome });
       } catch (err) {
         outcome.error = asSluiceError(err);

@@ -7,8 +7,10 @@
 // and log start offset, and the last slice made. The fetches one append wakes (tailing consumers,
 // all at the same offset) then share one native slice instead of a napi round trip each.
 
+import { systemClock } from '../clock.js';
 import { SluiceError } from '../errors.js';
 import type { AppendResult, LogSlice, PartitionLog } from '../storage/partition-log.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, DEFAULT_SNAPSHOT_INTERVAL_BYTES, PartitionProducers, type ProducerStateOptions } from './partition-producers.js';
 
 export type AppendListener = () => void;
 
@@ -16,6 +18,8 @@ export class Partition {
   readonly topic: string;
   readonly index: number;
   readonly log: PartitionLog;
+  /** Idempotent producers' sequences and epochs (partition-producers.ts). */
+  readonly producers: PartitionProducers;
   readonly #listeners = new Set<AppendListener>();
   /** Open push subscriptions (log/subscription.ts), for the metrics. */
   readonly subscriptions = new Set<object>();
@@ -26,10 +30,14 @@ export class Partition {
   /** The last slice made, kept until the log changes (a slice is immutable and reusable: its ranges hold their files open). */
   #lastSlice: { offset: bigint; maxBytes: number; slice: LogSlice } | undefined;
 
-  constructor(topic: string, index: number, log: PartitionLog) {
+  constructor(topic: string, index: number, log: PartitionLog, producers?: ProducerStateOptions) {
     this.topic = topic;
     this.index = index;
     this.log = log;
+    this.producers = new PartitionProducers(
+      log,
+      producers ?? { dir: log.dir, expirationMs: DEFAULT_PRODUCER_ID_EXPIRATION_MS, snapshotIntervalBytes: DEFAULT_SNAPSHOT_INTERVAL_BYTES, clock: systemClock },
+    );
   }
 
   get closed(): boolean {
@@ -44,12 +52,22 @@ export class Partition {
     return (this.#logStartOffset ??= this.log.logStartOffset);
   }
 
-  /** Validates and appends `batches` (all or nothing; offsets are stamped in place), then wakes listeners. */
-  append(batches: Buffer): AppendResult {
+  /**
+   * Validates and appends `batches` (all or nothing; offsets are stamped in place), then wakes
+   * listeners. Idempotent batches are checked against their producers' sequences first: a retry of
+   * a batch already written is answered with its original offsets and not written again.
+   */
+  append(batches: Buffer): AppendResult & { duplicate?: boolean } {
     if (this.#closed) throw this.closedError();
+    const idempotent = this.producers.check(batches);
+    if (idempotent?.duplicate) {
+      const { firstOffset, lastOffset } = idempotent.duplicate;
+      return { baseOffset: firstOffset, lastOffset, appendTimeMs: -1, batches: idempotent.headers.length, duplicate: true };
+    }
     let result: AppendResult;
     try {
       result = this.log.append(batches);
+      if (idempotent) this.producers.appended(idempotent, batches, result);
     } finally {
       // Even a failed append may have moved the log (a full disk mid-write is undone natively, but
       // what is cached is cheap to read again).
@@ -74,6 +92,7 @@ export class Partition {
     let result: ReturnType<PartitionLog['enforceRetention']>;
     try {
       result = this.log.enforceRetention();
+      this.producers.expire();
     } finally {
       this.#changed();
     }
@@ -96,6 +115,7 @@ export class Partition {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.producers.snapshot();
     this.#changed();
     this.#notify();
     await this.log.close();

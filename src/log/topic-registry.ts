@@ -20,6 +20,7 @@ import { asStorageError, SluiceError } from '../errors.js';
 import { native, nativeCall, type LogOptions } from '../native.js';
 import { PartitionLog } from '../storage/partition-log.js';
 import { Partition } from './partition.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, DEFAULT_SNAPSHOT_INTERVAL_BYTES } from './partition-producers.js';
 import { collisionKey, validateTopicName } from './topic-name.js';
 
 /** Settings a topic may override; the broker's defaults fill in the rest. */
@@ -37,6 +38,10 @@ export interface TopicConfig {
 /** Broker-wide defaults for partitions of new and existing topics. */
 export interface TopicDefaults extends LogOptions {
   partitions: number;
+  /** A producer that has not written to a partition for this long is forgotten there (Kafka's producer.id.expiration.ms). */
+  producerIdExpirationMs?: number;
+  /** Appended bytes between two snapshots of a partition's producer state (bounds the replay after a crash). */
+  producerSnapshotIntervalBytes?: number;
 }
 
 export interface Topic {
@@ -170,10 +175,7 @@ export class TopicRegistry {
       const opened: Partition[] = [];
       try {
         for (let i = current; i < count; i++) {
-          const dirName = `${name}-${i}`;
-          const log = await PartitionLog.open(join(this.dataDir, dirName), options, this.#clock);
-          this.#logRecovery(dirName, log);
-          opened.push(new Partition(name, i, log));
+          opened.push(await this.#openPartition(name, i, options));
         }
         await this.#writeTopicFile({ version: 1, name, partitions: count, config: topic.config, createdAtMs: topic.createdAtMs, state: 'live' });
       } catch (err) {
@@ -266,7 +268,7 @@ export class TopicRegistry {
   }
 
   #logOptions(config: TopicConfig): LogOptions {
-    const { partitions: _, ...defaults } = this.defaults;
+    const { partitions: _, producerIdExpirationMs: _expiration, producerSnapshotIntervalBytes: _snapshots, ...defaults } = this.defaults;
     const { cleanupPolicy: __, ...overrides } = config;
     return { ...defaults, ...overrides };
   }
@@ -306,15 +308,20 @@ export class TopicRegistry {
     await Promise.all(live.map((f) => this.#openTopic(f)));
   }
 
+  /** Opens (or creates) partition `index`'s log, recovering it, with its producers' state beside it. */
+  async #openPartition(topic: string, index: number, options: LogOptions): Promise<Partition> {
+    const dirName = `${topic}-${index}`;
+    const dir = join(this.dataDir, dirName);
+    const log = await PartitionLog.open(dir, options, this.#clock);
+    this.#logRecovery(dirName, log);
+    const { producerIdExpirationMs = DEFAULT_PRODUCER_ID_EXPIRATION_MS, producerSnapshotIntervalBytes = DEFAULT_SNAPSHOT_INTERVAL_BYTES } = this.defaults;
+    return new Partition(topic, index, log, { dir, expirationMs: producerIdExpirationMs, snapshotIntervalBytes: producerSnapshotIntervalBytes, clock: this.#clock });
+  }
+
   async #openTopic(file: TopicFile): Promise<Topic> {
     const options = this.#logOptions(file.config);
     const opened = await Promise.allSettled(
-      Array.from({ length: file.partitions }, async (_, i) => {
-        const dirName = `${file.name}-${i}`;
-        const log = await PartitionLog.open(join(this.dataDir, dirName), options, this.#clock);
-        this.#logRecovery(dirName, log);
-        return new Partition(file.name, i, log);
-      }),
+      Array.from({ length: file.partitions }, (_, i) => this.#openPartition(file.name, i, options)),
     );
     const failed = opened.find((o) => o.status === 'rejected');
     const partitions = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));

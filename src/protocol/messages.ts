@@ -21,6 +21,7 @@ export const ApiKey = {
   DescribeGroups: 15,
   ListGroups: 16,
   ApiVersions: 18,
+  InitProducerId: 22,
   CreateTopics: 19,
   DeleteTopics: 20,
   DescribeConfigs: 32,
@@ -234,6 +235,22 @@ export interface ProducePartitionResponse extends TopicPartition {
 
 export interface ProduceResponse {
   partitions: ProducePartitionResponse[];
+}
+
+// ---- InitProducerId (22) v0: an idempotent producer's id ----------------------------------------
+// request: {} (no transactional id: transactions are not offered)    response: { producerId, producerEpoch }
+// The producer stamps the id, the epoch and per partition a sequence number (from 0, one per
+// record) into each batch's header; the broker answers a retried batch with its original offsets.
+
+export function decodeInitProducerIdRequest(body: unknown): Record<string, never> {
+  const m = f.map(body, 'initProducerId');
+  if (m.transactionalId !== undefined) throw new SluiceError('TRANSACTIONS_NOT_SUPPORTED', 'initProducerId.transactionalId: transactions are not supported');
+  return {};
+}
+
+export interface InitProducerIdResponse {
+  producerId: bigint;
+  producerEpoch: number;
 }
 
 // ---- Fetch (1) v0 -------------------------------------------------------------------------------

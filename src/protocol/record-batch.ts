@@ -275,6 +275,47 @@ function readBytes(buf: Buffer, at: number, limit: number): [Buffer | null, numb
   return [buf.subarray(p, p + length), p + length];
 }
 
+/** The header fields of one batch that the broker reads without decoding its records. */
+export interface BatchHeader {
+  /** Where the batch starts in the buffer (its baseOffset field). */
+  position: number;
+  baseOffset: bigint;
+  attributes: number;
+  lastOffsetDelta: number;
+  maxTimestampMs: number;
+  producerId: bigint;
+  producerEpoch: number;
+  baseSequence: number;
+}
+
+/** Attributes bits 4 and 5: part of a transaction, and a transaction marker. */
+export const TRANSACTIONAL_ATTRIBUTES = 0x30;
+
+/**
+ * The headers of the batches in `buf`, back to back, without checking CRCs or records; undefined
+ * when the batch lengths do not tile the buffer (the storage core's validator refuses those).
+ */
+export function readBatchHeaders(buf: Buffer): BatchHeader[] | undefined {
+  const headers: BatchHeader[] = [];
+  for (let at = 0; at < buf.length; ) {
+    if (buf.length - at < BATCH_HEADER_BYTES) return undefined;
+    const size = buf.readInt32BE(at + 8) + LOG_OVERHEAD_BYTES;
+    if (size < BATCH_HEADER_BYTES || at + size > buf.length) return undefined;
+    headers.push({
+      position: at,
+      baseOffset: buf.readBigInt64BE(at),
+      attributes: buf.readInt16BE(at + ATTRIBUTES_AT),
+      lastOffsetDelta: buf.readInt32BE(at + 23),
+      maxTimestampMs: Number(buf.readBigInt64BE(at + 35)),
+      producerId: buf.readBigInt64BE(at + 43),
+      producerEpoch: buf.readInt16BE(at + 51),
+      baseSequence: buf.readInt32BE(at + 53),
+    });
+    at += size;
+  }
+  return headers;
+}
+
 /** Decodes every batch in `buf` (whole batches back to back). */
 export function decodeRecordBatches(buf: Buffer): DecodedBatch[] {
   const batches: DecodedBatch[] = [];

@@ -63,12 +63,15 @@ export interface LogStats {
 }
 
 export class PartitionLog {
+  /** The directory of the log's segments (other per-partition files live beside them). */
+  readonly dir: string;
   #native: NativeLog;
   #clock: Clock;
   #flushInFlight: Promise<bigint> | undefined;
   #flushNext: Promise<bigint> | undefined;
 
-  private constructor(nativeLog: NativeLog, clock: Clock) {
+  private constructor(dir: string, nativeLog: NativeLog, clock: Clock) {
+    this.dir = dir;
     this.#native = nativeLog;
     this.#clock = clock;
   }
@@ -76,7 +79,7 @@ export class PartitionLog {
   /** Opens (creating if needed) the log in `dir`, recovering it off the event loop. */
   static async open(dir: string, options: LogOptions = {}, clock: Clock = systemClock): Promise<PartitionLog> {
     const nativeLog = await nativeAsync(nativeCall(() => native.NativeLog.open(dir, options)));
-    return new PartitionLog(nativeLog, clock);
+    return new PartitionLog(dir, nativeLog, clock);
   }
 
   /** Checks the segments against their bytes and indexes; one line per problem, [] when consistent. */

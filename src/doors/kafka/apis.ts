@@ -18,9 +18,10 @@ const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsu
 /**
  * Sluice's API keys are Kafka's numbers for the same operations; Sluice's Authenticate is Kafka's
  * SaslAuthenticate slot. AlterConfigs (replace a whole config) and DescribeCluster are Kafka's
- * only: Sluice's protocol has the incremental form and Metadata's broker list.
+ * only: Sluice's protocol has the incremental form and Metadata's broker list. DescribeProducers is
+ * an operator's Kafka tool (kafka-transactions describe-producers).
  */
-export const KafkaApi = { ...shared, SaslHandshake: 17, AlterConfigs: 33, SaslAuthenticate: Authenticate, DescribeCluster: 60 } as const;
+export const KafkaApi = { ...shared, SaslHandshake: 17, AlterConfigs: 33, SaslAuthenticate: Authenticate, DescribeCluster: 60, DescribeProducers: 61 } as const;
 export type KafkaApiName = keyof typeof KafkaApi;
 
 export interface KafkaVersionRange {
@@ -34,7 +35,7 @@ export interface KafkaVersionRange {
 
 /** [min, max] served, and the first flexible version where one is served. */
 const RANGES: Record<KafkaApiName, [number, number, number?]> = {
-  Produce: [3, 8],
+  Produce: [3, 11, 9],
   Fetch: [4, 11],
   ListOffsets: [1, 1],
   Metadata: [0, 4],
@@ -59,6 +60,8 @@ const RANGES: Record<KafkaApiName, [number, number, number?]> = {
   IncrementalAlterConfigs: [0, 0],
   OffsetDelete: [0, 0],
   DescribeCluster: [0, 0, 0],
+  InitProducerId: [0, 5, 2],
+  DescribeProducers: [0, 0, 0],
 };
 
 /** What ApiVersions advertises, and what the listener accepts. */

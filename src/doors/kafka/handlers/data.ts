@@ -26,7 +26,7 @@ export const produce = kafkaHandler(decodeProduce, async (ctx, request, header) 
   // Request-wide refusals apply to every partition; the others are per partition's records.
   const whole =
     request.transactionalId !== null
-      ? new SluiceError('INVALID_REQUEST', 'transactions are not supported')
+      ? new SluiceError('TRANSACTIONS_NOT_SUPPORTED', `transactional id ${JSON.stringify(request.transactionalId)}: transactions are not supported`)
       : ![0, 1, -1].includes(request.acks)
         ? new SluiceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1, got ${request.acks}`)
         : undefined;

@@ -6,6 +6,7 @@ import { fetch, listOffsets, metadata, produce } from './data.js';
 import { alterConfigs, createPartitions, describeConfigs, incrementalAlterConfigs } from './configs.js';
 import { deleteGroups, describeGroups, findCoordinator, heartbeat, joinGroup, leaveGroup, listGroups, offsetCommit, offsetDelete, offsetFetch, syncGroup } from './groups.js';
 import type { KafkaHandler } from './handler.js';
+import { describeProducers, initProducerId } from './producers.js';
 
 export const KAFKA_HANDLERS: ReadonlyMap<number, KafkaHandler> = new Map<number, KafkaHandler>([
   [KafkaApi.Produce, produce],
@@ -33,4 +34,6 @@ export const KAFKA_HANDLERS: ReadonlyMap<number, KafkaHandler> = new Map<number,
   [KafkaApi.IncrementalAlterConfigs, incrementalAlterConfigs],
   [KafkaApi.OffsetDelete, offsetDelete],
   [KafkaApi.DescribeCluster, describeCluster],
+  [KafkaApi.InitProducerId, initProducerId],
+  [KafkaApi.DescribeProducers, describeProducers],
 ]);

@@ -1,11 +1,12 @@
-// Kafka Produce v3-8, Fetch v4-11, ListOffsets v1 and Metadata v0-4: request decoders and response
+// Kafka Produce v3-11, Fetch v4-11, ListOffsets v1 and Metadata v0-4: request decoders and response
 // encoders, field for field as in Kafka's message definitions (clients/src/main/resources/common/
 // message/*.json, Kafka 3.4). Decoders read a request body and check that nothing is left over;
 // encoders write a response body. No I/O.
 
 import { KafkaReader, KafkaWriter, type SizedPiece } from '../../../protocol/kafka-wire.js';
 
-// Produce v3-8 (the request's layout is the same throughout; v7 allows zstd batches)
+// Produce v3-11 (the request's fields are the same throughout; v7 allows zstd batches; v9+ flexible;
+// v10-11 add only tagged fields this broker never writes, and promises clients read them when present)
 
 export interface KafkaProduceRequest {
   transactionalId: string | null;
@@ -14,13 +15,29 @@ export interface KafkaProduceRequest {
   topics: Array<{ name: string; partitions: Array<{ partition: number; records: Buffer | null }> }>;
 }
 
-export function decodeProduce(r: KafkaReader, _version: number): KafkaProduceRequest {
-  const request: KafkaProduceRequest = {
-    transactionalId: r.nullableString('transactional_id'),
-    acks: r.int16('acks'),
-    timeoutMs: r.int32('timeout_ms'),
-    topics: r.array((t) => ({ name: t.string('topic name'), partitions: t.array((p) => ({ partition: p.int32('partition'), records: p.nullableBytes('records') }), 'partitions', 8) }), 'topics', 6),
-  };
+export function decodeProduce(r: KafkaReader, version: number): KafkaProduceRequest {
+  let request: KafkaProduceRequest;
+  if (version >= 9) {
+    const partition = (p: KafkaReader) => {
+      const out = { partition: p.int32('partition'), records: p.compactNullableBytes('records') };
+      p.taggedFields();
+      return out;
+    };
+    const topic = (t: KafkaReader) => {
+      const out = { name: t.compactString('topic name'), partitions: t.compactArray(partition, 'partitions', 6) };
+      t.taggedFields();
+      return out;
+    };
+    request = { transactionalId: r.compactNullableString('transactional_id'), acks: r.int16('acks'), timeoutMs: r.int32('timeout_ms'), topics: r.compactArray(topic, 'topics', 3) };
+    r.taggedFields();
+  } else {
+    request = {
+      transactionalId: r.nullableString('transactional_id'),
+      acks: r.int16('acks'),
+      timeoutMs: r.int32('timeout_ms'),
+      topics: r.array((t) => ({ name: t.string('topic name'), partitions: t.array((p) => ({ partition: p.int32('partition'), records: p.nullableBytes('records') }), 'partitions', 8) }), 'topics', 6),
+    };
+  }
   r.end('Produce');
   return request;
 }
@@ -36,16 +53,18 @@ export interface KafkaProducePartition {
   errorMessage: string | null;
 }
 
-/** v5 adds log_start_offset; v8 adds record_errors (none: a batch is refused whole) and error_message. */
+/** v5 adds log_start_offset; v8 record_errors (none: a batch is refused whole) and error_message; v9+ compact. */
 export function encodeProduce(w: KafkaWriter, version: number, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaProducePartition[] }>): void {
-  w.array(topics, (w, t) =>
-    w.string(t.name).array(t.partitions, (w, p) => {
-      w.int32(p.partition).int16(p.errorCode).int64(p.baseOffset).int64(p.logAppendTimeMs);
-      if (version >= 5) w.int64(p.logStartOffset);
-      if (version >= 8) w.array([], () => undefined).string(p.errorMessage);
-    }),
-  );
+  const partition = (w: KafkaWriter, p: KafkaProducePartition) => {
+    w.int32(p.partition).int16(p.errorCode).int64(p.baseOffset).int64(p.logAppendTimeMs);
+    if (version >= 5) w.int64(p.logStartOffset);
+    if (version >= 9) w.compactArray([], () => undefined).compactString(p.errorMessage).noTaggedFields();
+    else if (version >= 8) w.array([], () => undefined).string(p.errorMessage);
+  };
+  if (version >= 9) w.compactArray(topics, (w, t) => w.compactString(t.name).compactArray(t.partitions, partition).noTaggedFields());
+  else w.array(topics, (w, t) => w.string(t.name).array(t.partitions, partition));
   w.int32(0); // throttle_time_ms (v1+: last)
+  if (version >= 9) w.noTaggedFields();
 }
 
 // Fetch v4-11 (v5 log start offsets, v7 fetch sessions, v9 leader epochs, v11 rack id)

@@ -21,6 +21,7 @@ import {
 import { handleListOffsets } from './list-offsets.js';
 import { handleMetadata } from './metadata.js';
 import { handleProduce } from './produce.js';
+import { handleInitProducerId } from './producers.js';
 import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleDescribeConfigs, handleIncrementalAlterConfigs } from './topics-admin.js';
 import { handleCredit, handleSubscribe, handleUnsubscribe } from './subscribe.js';
 
@@ -39,6 +40,7 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [ApiKey.DescribeGroups, handleDescribeGroups],
   [ApiKey.ListGroups, handleListGroups],
   [ApiKey.ApiVersions, handleApiVersions],
+  [ApiKey.InitProducerId, handleInitProducerId],
   [ApiKey.CreateTopics, handleCreateTopics],
   [ApiKey.DeleteTopics, handleDeleteTopics],
   [ApiKey.Authenticate, handleAuthenticate],

@@ -1,0 +1,39 @@
+// Kafka InitProducerId and DescribeProducers over the broker's producer API (broker/producers.ts).
+
+import { SluiceError } from '../../../errors.js';
+import { describeProducers as describePartitionProducers, initProducerId as newProducerId } from '../../../broker/producers.js';
+import { kafkaErrorCode } from '../apis.js';
+import { decodeDescribeProducers, decodeInitProducerId, encodeDescribeProducers, encodeInitProducerId } from '../messages/producers.js';
+import { body, byTopic, flatten, kafkaHandler } from './handler.js';
+
+export const initProducerId = kafkaHandler(decodeInitProducerId, (ctx, request, header) => {
+  let answer = { errorCode: 0, producerId: -1n, producerEpoch: -1 };
+  try {
+    answer = { errorCode: 0, ...newProducerId(ctx, request.transactionalId) };
+  } catch (err) {
+    if (!(err instanceof SluiceError)) throw err;
+    answer.errorCode = kafkaErrorCode(err);
+  }
+  return body((w) => encodeInitProducerId(w, header.apiVersion, answer.errorCode, answer.producerId, answer.producerEpoch));
+});
+
+export const describeProducers = kafkaHandler(decodeDescribeProducers, async (ctx, request, header) => {
+  const outcomes = await describePartitionProducers(ctx, flatten(request.topics.map((t) => ({ name: t.name, partitions: t.partitions })), (topic, partition) => ({ topic, partition })));
+  return body((w) =>
+    encodeDescribeProducers(
+      w,
+      header.apiVersion,
+      byTopic(outcomes, (o) => ({
+        partition: o.partition,
+        errorCode: kafkaErrorCode(o.error),
+        errorMessage: o.error?.message ?? null,
+        producers: (o.producers ?? []).map((e) => ({
+          producerId: e.producerId,
+          producerEpoch: e.epoch,
+          lastSequence: e.batches.at(-1)?.lastSequence ?? -1,
+          lastTimestampMs: BigInt(e.lastAppendMs),
+        })),
+      })),
+    ),
+  );
+});
