@@ -604,3 +604,35 @@ t.test('OffsetCommit v2-8 and OffsetFetch v6-8: flexible forms, require_stable, 
     'OffsetFetch v8: the named partitions of one group, every committed one of another (null), none of a group without commits',
   );
 });
+
+t.test('a null where a version has none, or a version past the table, closes the connection; the broker stays up', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const flexible = (write: (w: KafkaWriter) => void) => (w: KafkaWriter) => write(w.noTaggedFields());
+  const cases: Array<[string, (k: RawKafka) => void]> = [
+    ['JoinGroup v6 with a null group id', (k) => k.send(KafkaApi.JoinGroup, 6, flexible((w) => w.compactString(null)))],
+    ['JoinGroup v9 with null protocols', (k) => k.send(KafkaApi.JoinGroup, 9, flexible((w) => w.compactString('g').int32(10_000).int32(10_000).compactString('').compactString(null).compactString('consumer').compactArray(null, () => undefined).compactString(null).noTaggedFields()))],
+    ['SyncGroup v5 with null assignments', (k) => k.send(KafkaApi.SyncGroup, 5, flexible((w) => w.compactString('g').int32(1).compactString('m').compactString(null).compactString(null).compactString(null).compactArray(null, () => undefined).noTaggedFields()))],
+    ['LeaveGroup v5 with null members', (k) => k.send(KafkaApi.LeaveGroup, 5, flexible((w) => w.compactString('g').compactArray(null, () => undefined).noTaggedFields()))],
+    ['ListGroups v4 with a null states filter', (k) => k.send(KafkaApi.ListGroups, 4, flexible((w) => w.compactArray(null, () => undefined).noTaggedFields()))],
+    ['OffsetFetch v8 with null groups', (k) => k.send(KafkaApi.OffsetFetch, 8, flexible((w) => w.compactArray(null, () => undefined).boolean(false).noTaggedFields()))],
+    ['OffsetCommit v8 with null topics', (k) => k.send(KafkaApi.OffsetCommit, 8, flexible((w) => w.compactString('g').int32(-1).compactString('').compactString(null).compactArray(null, () => undefined).noTaggedFields()))],
+    ['DescribeGroups v5 without its tag buffer', (k) => k.send(KafkaApi.DescribeGroups, 5, flexible((w) => w.compactArray(['g'], (w, g) => w.compactString(g)).boolean(false)))],
+    ['JoinGroup v10 (past the table)', (k) => k.send(KafkaApi.JoinGroup, 10, flexible((w) => w.compactString('g')))],
+    ['OffsetCommit v9 (KIP-848 member epochs, not served)', (k) => k.send(KafkaApi.OffsetCommit, 9, flexible((w) => w.compactString('g')))],
+  ];
+  for (const [what, send] of cases) {
+    const k = await RawKafka.connect(broker.kafkaPort!);
+    send(k);
+    await k.closed;
+    t.pass(`${what}: connection closed`);
+  }
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  const all = await call(k, KafkaApi.OffsetFetch, 7, (v, w) => {
+    v.string('g');
+    v.array(null, () => undefined);
+    w.boolean(false);
+  }, (v, r) => ({ throttle: r.int32(), topics: v.array(() => undefined, 'topics'), errorCode: r.int16() }));
+  t.same(all, { throttle: 0, topics: [], errorCode: 0 }, 'OffsetFetch v7 topics null is "all" (none committed), not malformed');
+  t.equal(broker.proc.exitCode, null, 'the broker is up');
+});
