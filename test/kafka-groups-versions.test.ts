@@ -11,7 +11,7 @@ import { KafkaApi } from '../src/doors/kafka/apis.js';
 import { VersionedReader, VersionedWriter } from '../src/doors/kafka/messages/versioned.js';
 import type { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { startBroker } from './helpers/broker.js';
-import { RawKafka } from './helpers/kafka-wire.js';
+import { closesEachConnection, RawKafka } from './helpers/kafka-wire.js';
 import { Kafka, logLevel } from 'kafkajs';
 
 /** Creates topics with kafkajs's admin client (commits name partitions that must exist). */
@@ -620,12 +620,7 @@ t.test('a null where a version has none, or a version past the table, closes the
     ['JoinGroup v10 (past the table)', (k) => k.send(KafkaApi.JoinGroup, 10, flexible((w) => w.compactString('g')))],
     ['OffsetCommit v9 (KIP-848 member epochs, not served)', (k) => k.send(KafkaApi.OffsetCommit, 9, flexible((w) => w.compactString('g')))],
   ];
-  for (const [what, send] of cases) {
-    const k = await RawKafka.connect(broker.kafkaPort!);
-    send(k);
-    await k.closed;
-    t.pass(`${what}: connection closed`);
-  }
+  await closesEachConnection(broker.kafkaPort!, cases, (what) => t.pass(what));
   const k = await RawKafka.connect(broker.kafkaPort!);
   t.teardown(() => k.close());
   const all = await call(k, KafkaApi.OffsetFetch, 7, (v, w) => {
