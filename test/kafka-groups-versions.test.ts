@@ -4,15 +4,18 @@
 // (batches with per-member errors from v3), DescribeGroups v0-5, ListGroups v0-5 (states filter
 // v4, types filter v5), OffsetCommit v2-8 and OffsetFetch v6-8 (several groups in one request).
 // Static membership (KIP-345): a restarted member gets its assignment back without a rebalance,
-// and its predecessor's member id is fenced.
+// and its predecessor's member id is fenced; the same with kcat (librdkafka), unmodified, whose
+// member is killed and started again with its group.instance.id.
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
 import { VersionedReader, VersionedWriter } from '../src/doors/kafka/messages/versioned.js';
 import type { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { startBroker } from './helpers/broker.js';
 import { closesEachConnection, RawKafka } from './helpers/kafka-wire.js';
 import { Kafka, logLevel } from 'kafkajs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Admin } from '../src/client/admin.js';
 
 /** Creates topics with kafkajs's admin client (commits name partitions that must exist). */
 async function createTopics(port: number, topics: Array<[string, number]>) {
@@ -630,4 +633,57 @@ t.test('a null where a version has none, or a version past the table, closes the
   }, (v, r) => ({ throttle: r.int32(), topics: v.array(() => undefined, 'topics'), errorCode: r.int16() }));
   t.same(all, { throttle: 0, topics: [], errorCode: 0 }, 'OffsetFetch v7 topics null is "all" (none committed), not malformed');
   t.equal(broker.proc.exitCode, null, 'the broker is up');
+});
+
+/** A kcat balanced consumer (`-G`) running until killed; `assigned()` waits for its next "rebalanced ... assigned:" line. */
+function kcatMember(t: Test, broker: string, instance: string) {
+  const child: ChildProcess = spawn('kcat', ['-b', broker, '-G', 'kcat-static', 'spread', '-X', `group.instance.id=${instance}`, '-X', 'session.timeout.ms=30000', '-o', 'beginning'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let stderr = '';
+  let seen = 0;
+  const waiters: Array<() => void> = [];
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const rebalances = () => [...stderr.matchAll(/rebalanced \(memberid (\S+)\): assigned: (.*)/g)].map((m) => ({ memberId: m[1]!, assigned: m[2]!.trim() }));
+  return {
+    child,
+    rebalances,
+    async assigned(): Promise<{ memberId: string; assigned: string }> {
+      while (rebalances().length <= seen) await new Promise<void>((resolve) => waiters.push(resolve));
+      return rebalances()[seen++]!;
+    },
+  };
+}
+
+t.test('kcat (librdkafka) static members: one killed and started again with its group.instance.id gets its partition back; the other is not rebalanced', async (t) => {
+  const broker = await startBroker(t, { kafka: true, args: ['--group-initial-rebalance-delay-ms', '0'] });
+  await createTopics(broker.kafkaPort!, [['spread', 2]]);
+  const bootstrap = `127.0.0.1:${broker.kafkaPort}`;
+  const admin = new Admin({ broker: `127.0.0.1:${broker.port}` });
+  t.teardown(() => admin.close());
+
+  // "one" takes both partitions; "two" joins, and the rebalance gives each one partition.
+  const one = kcatMember(t, bootstrap, 'one');
+  t.equal((await one.assigned()).assigned, 'spread [0], spread [1]', 'alone, one has both partitions');
+  const two = kcatMember(t, bootstrap, 'two');
+  const [oneFirst, twoFirst] = await Promise.all([one.assigned(), two.assigned()]);
+  t.same([oneFirst.assigned, twoFirst.assigned].sort(), ['spread [0]', 'spread [1]'], 'a partition each');
+  const before = await admin.describeGroup('kcat-static');
+  t.equal(before.state, 'Stable');
+
+  // "one" dies without a word (SIGKILL: no LeaveGroup, its connection just goes away) and starts again.
+  one.child.kill('SIGKILL');
+  await new Promise((resolve) => one.child.once('exit', resolve));
+  const again = kcatMember(t, bootstrap, 'one');
+  const oneAgain = await again.assigned();
+  t.not(oneAgain.memberId, oneFirst.memberId, 'a new member id');
+  t.equal(oneAgain.assigned, oneFirst.assigned, 'the same partition as before');
+
+  const after = await admin.describeGroup('kcat-static');
+  t.equal(after.state, 'Stable', 'no rebalance under way');
+  t.equal(after.generationId, before.generationId, 'the same generation: there was no rebalance');
+  t.same(after.members.map((m) => m.memberId).sort(), [oneAgain.memberId, twoFirst.memberId].sort(), 'the new member id replaced the old one');
+  t.same(two.rebalances(), [twoFirst], '"two" was assigned once and never asked to rebalance');
 });
