@@ -29,6 +29,8 @@ export const ERRORS = {
   REBALANCE_IN_PROGRESS: { kafka: 27, retriable: false, message: 'the group is rebalancing: join again' },
   INCONSISTENT_GROUP_PROTOCOL: { kafka: 23, retriable: false, message: 'the member\'s protocol type or assignment strategies match none of the group\'s' },
   INVALID_SESSION_TIMEOUT: { kafka: 26, retriable: false, message: 'the session timeout is outside the broker\'s allowed range' },
+  MEMBER_ID_REQUIRED: { kafka: 79, retriable: false, message: 'join again with the member id this answer carries (KIP-394)' },
+  FENCED_INSTANCE_ID: { kafka: 82, retriable: false, message: 'another member now holds this group instance id (a newer process with the same group.instance.id joined)' },
   // Record batches and storage
   CORRUPT_MESSAGE: { kafka: 2, retriable: false, message: 'a record batch failed validation (bounds, magic, CRC)' },
   INVALID_RECORD: { kafka: 87, retriable: false, message: 'a record batch is well formed but not acceptable' },

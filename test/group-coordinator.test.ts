@@ -5,7 +5,8 @@
 import t from 'tap';
 import { pino } from 'pino';
 import { ManualScheduler } from '../src/clock.js';
-import { GroupCoordinator, type JoinRequest } from '../src/group/coordinator.js';
+import type { JoinResult } from '../src/group/group.js';
+import { GroupCoordinator, MemberIdRequired, type JoinRequest } from '../src/group/coordinator.js';
 import { OffsetStore } from '../src/group/offset-store.js';
 import { TopicRegistry } from '../src/log/topic-registry.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -173,4 +174,137 @@ t.test('while a rebalance is prepared, members may still commit their generation
   t.equal(await code(coordinator.commit({ groupId: 'g', generationId: 2, memberId: a.memberId }, offsets)), 'REBALANCE_IN_PROGRESS', 'no commits before the assignment');
   t.equal(await code(coordinator.commit({ groupId: 'g', generationId: 1, memberId: a.memberId }, offsets)), 'ILLEGAL_GENERATION');
   t.equal(a2.generationId, 2);
+});
+
+/** A static member's join (KIP-345): `instance` is its group instance id. */
+const joinStatic = (c: GroupCoordinator, instance: string, memberId = '', strategies = ['range']) =>
+  c.join({
+    groupId: 'g',
+    memberId,
+    groupInstanceId: instance,
+    clientId: instance,
+    clientHost: '127.0.0.1',
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 20_000,
+    protocolType: 'consumer',
+    protocols: strategies.map((name) => ({ name, metadata: Buffer.from(instance) })),
+  });
+
+/** Two static members `a` and `b` in a Stable generation 1, each assigned `parts of <instance>`. */
+async function stableStaticPair(c: GroupCoordinator, clock: ManualScheduler) {
+  const joins = [joinStatic(c, 'a'), joinStatic(c, 'b')];
+  clock.advance(3_000); // the initial rebalance delay: both land in generation 1
+  const [a, b] = (await Promise.all(joins)) as [JoinResult, JoinResult];
+  const leader = [a, b].find((r) => r.members.length > 0)!;
+  const assignments = new Map([a, b].map((r) => [r.memberId, Buffer.from(`parts of ${r.memberId === a.memberId ? 'a' : 'b'}`)]));
+  await Promise.all([a, b].map((r) => c.sync({ groupId: 'g', generationId: 1, memberId: r.memberId }, r === leader ? assignments : null)));
+  return { a, b, leader };
+}
+
+t.test('static membership: a restarted instance gets its assignment back in the same generation, without a rebalance; its predecessor is fenced', async (t) => {
+  const { clock, coordinator, close } = await setup(t, undefined, 3_000);
+  t.teardown(close);
+  const { a, b } = await stableStaticPair(coordinator, clock);
+  t.ok(a.generationId === 1 && b.generationId === 1);
+  t.same(coordinator.describe('g').members.map((m) => m.groupInstanceId).sort(), ['a', 'b'], 'members carry their instance ids');
+
+  // b restarts: a new process, no member id, the same instance id and strategies.
+  const b2 = await joinStatic(coordinator, 'b');
+  t.not(b2.memberId, b.memberId, 'a new member id');
+  t.equal(b2.generationId, 1, 'the same generation');
+  t.same(b2.members, [], 'not asked to assign');
+  t.not(b2.leaderId, b2.memberId, 'not told it leads, so it computes no assignment a Stable group would ignore');
+  t.equal(coordinator.describe('g').state, 'Stable', 'no rebalance');
+  t.equal((await coordinator.sync({ groupId: 'g', generationId: 1, memberId: b2.memberId, groupInstanceId: 'b' }, null)).toString(), 'parts of b', 'its previous assignment');
+  t.equal(await code(() => coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: a.memberId, groupInstanceId: 'a' })), 'ok', 'the other member is undisturbed');
+
+  const stale = { groupId: 'g', generationId: 1, memberId: b.memberId, groupInstanceId: 'b' };
+  t.equal(await code(() => coordinator.heartbeat(stale)), 'FENCED_INSTANCE_ID', 'the old member id with the instance id is fenced');
+  t.equal(await code(coordinator.commit(stale, [{ topic: 'orders', partition: 0, offset: 1n, metadata: null }])), 'FENCED_INSTANCE_ID');
+  t.equal(await code(() => joinStatic(coordinator, 'b', b.memberId)), 'FENCED_INSTANCE_ID', 'and so is its join');
+  t.equal(await code(() => coordinator.heartbeat({ ...stale, groupInstanceId: null })), 'UNKNOWN_MEMBER_ID', 'without the instance id it is simply unknown');
+  t.equal(await code(() => coordinator.heartbeat({ ...stale, memberId: b2.memberId, groupInstanceId: 'nobody' })), 'UNKNOWN_MEMBER_ID', 'an instance nobody holds is unknown, as Kafka answers');
+});
+
+t.test('static membership: a restarted leader stays the leader without a rebalance; different strategies rebalance', async (t) => {
+  const { clock, coordinator, close } = await setup(t, undefined, 3_000);
+  t.teardown(close);
+  const { a, b, leader } = await stableStaticPair(coordinator, clock);
+  const instance = leader === a ? 'a' : 'b';
+  const other = leader === a ? b : a;
+  const l2 = await joinStatic(coordinator, instance);
+  t.equal(l2.leaderId, leader.memberId, 'the answer names the leader before the replacement');
+  t.equal(coordinator.describe('g').leaderId, l2.memberId, 'the new member id leads from now on');
+  t.equal(coordinator.describe('g').state, 'Stable');
+
+  // The other instance restarts offering other strategies: the group rebalances to agree on one.
+  const otherInstance = leader === a ? 'b' : 'a';
+  const o2 = joinStatic(coordinator, otherInstance, '', ['roundrobin', 'range']);
+  t.equal(coordinator.describe('g').state, 'PreparingRebalance', 'a rebalance');
+  t.equal(await code(() => coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: other.memberId, groupInstanceId: otherInstance })), 'FENCED_INSTANCE_ID');
+  const [l3, o3] = await Promise.all([joinStatic(coordinator, instance, l2.memberId), o2]);
+  t.equal(l3.generationId, 2);
+  t.equal(o3.generationId, 2);
+});
+
+t.test('static membership: only the session timeout or a leave removes a static member, freeing its instance id', async (t) => {
+  const { clock, coordinator, close } = await setup(t, undefined, 3_000);
+  t.teardown(close);
+  const { a, b } = await stableStaticPair(coordinator, clock);
+  clock.advance(9_000);
+  coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: a.memberId, groupInstanceId: 'a' });
+  clock.advance(2_000); // b's session (10 s) ran out
+  t.same(coordinator.describe('g').members.map((m) => m.groupInstanceId), ['a'], 'b is gone');
+  t.equal(coordinator.describe('g').state, 'PreparingRebalance');
+  t.equal(await code(() => coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: b.memberId, groupInstanceId: 'b' })), 'UNKNOWN_MEMBER_ID', 'its instance id is free again');
+  const a2 = await joinStatic(coordinator, 'a', a.memberId);
+  t.equal(a2.generationId, 2);
+
+  // A batch leave: per-member outcomes.
+  const outcomes = coordinator.leaveMembers('g', [
+    { memberId: 'ghost', groupInstanceId: null },
+    { memberId: 'wrong-id', groupInstanceId: 'a' },
+    { memberId: '', groupInstanceId: 'b' },
+    { memberId: '', groupInstanceId: 'a' },
+  ]);
+  t.same(outcomes.map((e) => e?.code), ['UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID', 'UNKNOWN_MEMBER_ID', undefined], 'unknown member, fenced id, unknown instance, left by instance id');
+  t.equal(coordinator.describe('g').state, 'Empty');
+});
+
+t.test('KIP-394: a new dynamic member is first given its member id, and the rebalance waits for it to come back', async (t) => {
+  const { clock, coordinator, close } = await setup(t);
+  t.teardown(close);
+  const ask = (memberId: string, clientId: string) =>
+    coordinator.join({ groupId: 'g', memberId, clientId, clientHost: 'h', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 20_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.alloc(0) }], requireKnownMemberId: true });
+  /** The member id handed out with MEMBER_ID_REQUIRED to a join without one. */
+  const idFor = async (clientId: string): Promise<string> => {
+    try {
+      await ask('', clientId);
+    } catch (err) {
+      if (err instanceof MemberIdRequired && err.code === 'MEMBER_ID_REQUIRED') return err.memberId;
+      throw err;
+    }
+    throw new Error('answered without a member id');
+  };
+  const given = await idFor('a');
+  t.match(given, /^a-/, 'a member id is given');
+  t.same(coordinator.describe('g').members, [], 'not a member yet');
+  const a = await ask(given, 'a');
+  t.equal(a.memberId, given, 'joined with the id it was given');
+  await coordinator.sync({ groupId: 'g', generationId: 1, memberId: a.memberId }, new Map());
+
+  // b is given an id; a's rejoin waits for b rather than completing a generation b will upset.
+  const bId = await idFor('b');
+  let settled = false;
+  const a2 = ask(a.memberId, 'a').finally(() => (settled = true));
+  await Promise.resolve();
+  t.notOk(settled, 'the rebalance waits for the pending member');
+  const [a3, b] = await Promise.all([a2, ask(bId, 'b')]);
+  t.equal(a3.generationId, 2);
+  t.equal(b.generationId, 2);
+
+  // A pending id never used expires after the session timeout.
+  const cId = await idFor('c');
+  clock.advance(10_001);
+  t.equal(await code(() => ask(cId, 'c')), 'UNKNOWN_MEMBER_ID', 'an expired pending id');
 });

@@ -13,7 +13,7 @@ import { KafkaApi } from '../src/doors/kafka/apis.js';
 import type { KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { encodeRecordBatch } from '../src/protocol/record-batch.js';
 import { createTopic, fetch, startBroker } from './helpers/broker.js';
-import { produceBody, produceResult, RawKafka } from './helpers/kafka-wire.js';
+import { closesEachConnection, produceBody, produceResult, RawKafka } from './helpers/kafka-wire.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const batch = (value = 'v') => encodeRecordBatch([{ key: null, value }]);
@@ -123,12 +123,7 @@ t.test('unparseable requests close the connection; the broker stays up', async (
     ['a frame over the size limit', (k) => k.writeRaw(Buffer.from([0x7f, 0xff, 0xff, 0xff, 0, 0]))],
     ['a negative frame size', (k) => k.writeRaw(Buffer.from([0xff, 0xff, 0xff, 0xfe]))],
   ];
-  for (const [what, send] of cases) {
-    const k = await RawKafka.connect(broker.kafkaPort!);
-    send(k);
-    await k.closed;
-    t.pass(`${what}: connection closed`);
-  }
+  await closesEachConnection(broker.kafkaPort!, cases, (what) => t.pass(what));
   const k = await RawKafka.connect(broker.kafkaPort!);
   t.teardown(() => k.close());
   const r = await k.request(KafkaApi.ApiVersions, 2);

@@ -11,6 +11,7 @@ import { isFlexible, KAFKA_API_VERSIONS, KafkaApi } from '../src/doors/kafka/api
 import { KafkaFrameDecoder } from '../src/doors/kafka/frame.js';
 import { KAFKA_HANDLERS } from '../src/doors/kafka/handlers/index.js';
 import { encodeApiVersions } from '../src/doors/kafka/messages/admin.js';
+import { VersionedReader } from '../src/doors/kafka/messages/versioned.js';
 import { KafkaDecodeError, KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
 
@@ -45,9 +46,16 @@ function decoded(e: Exchange): { clientId: string | null; body: any; correlation
 
 const find = (exchanges: Exchange[], apiKey: number) => exchanges.filter((e) => e.apiKey === apiKey);
 
-// Response layouts, from Kafka 3.4's message definitions, for the versions in the table.
+// Response layouts, from Kafka's message definitions, for the versions in the table.
 type Walk = (r: KafkaReader, v: number) => unknown;
 const arr = <T>(r: KafkaReader, f: (r: KafkaReader) => T) => r.array(f);
+/** Strings, bytes and arrays compact when the version is flexible. */
+const versioned = (r: KafkaReader, apiKey: number, v: number) => new VersionedReader(r, isFlexible(KAFKA_API_VERSIONS.find((a) => a.apiKey === apiKey)!, v));
+/** A struct's fields (read in order by the caller), then its tagged fields when flexible. */
+const struct = <T>(x: VersionedReader, fields: T): T => {
+  x.tags();
+  return fields;
+};
 const RESPONSES: Record<number, Walk> = {
   [KafkaApi.ApiVersions]: (r, v) =>
     v >= 3
@@ -113,39 +121,92 @@ const RESPONSES: Record<number, Walk> = {
     if (v >= 3) throw new Error('a flexible FindCoordinator was not recorded');
     return { throttle: v >= 1 ? r.int32() : null, error: r.int16(), message: v >= 1 ? r.nullableString() : null, node: r.int32(), host: r.string(), port: r.int32() };
   },
-  [KafkaApi.JoinGroup]: (r, v) => ({
-    throttle: v >= 2 ? r.int32() : 0,
-    error: r.int16(),
-    generation: r.int32(),
-    protocol: r.string(),
-    leader: r.string(),
-    memberId: r.string(),
-    members: arr(r, (m) => ({ memberId: m.string(), metadata: m.bytes() })),
-  }),
-  [KafkaApi.SyncGroup]: (r, v) => ({ throttle: v >= 1 ? r.int32() : 0, error: r.int16(), assignment: r.bytes() }),
-  [KafkaApi.Heartbeat]: (r, v) => ({ throttle: v >= 1 ? r.int32() : 0, error: r.int16() }),
-  [KafkaApi.LeaveGroup]: (r, v) => ({ throttle: v >= 1 ? r.int32() : 0, error: r.int16() }),
-  [KafkaApi.OffsetCommit]: (r) => ({ topics: arr(r, (tp) => ({ name: tp.string(), partitions: arr(tp, (p) => ({ partition: p.int32(), error: p.int16() })) })) }),
-  [KafkaApi.OffsetFetch]: (r, v) => ({
-    throttle: v >= 3 ? r.int32() : 0,
-    topics: arr(r, (tp) => ({
-      name: tp.string(),
-      partitions: arr(tp, (p) => ({ partition: p.int32(), offset: p.int64(), leaderEpoch: v >= 5 ? p.int32() : null, metadata: p.nullableString(), error: p.int16() })),
-    })),
-    error: v >= 2 ? r.int16() : null,
-  }),
-  [KafkaApi.ListGroups]: (r, v) => ({ throttle: v >= 1 ? r.int32() : 0, error: r.int16(), groups: arr(r, (g) => ({ id: g.string(), type: g.string() })) }),
-  [KafkaApi.DescribeGroups]: (r, v) => ({
-    throttle: v >= 1 ? r.int32() : 0,
-    groups: arr(r, (g) => ({
-      error: g.int16(),
-      id: g.string(),
-      state: g.string(),
-      type: g.string(),
-      protocol: g.string(),
-      members: arr(g, (m) => ({ id: m.string(), client: m.string(), host: m.string(), metadata: m.bytes(), assignment: m.bytes() })),
-    })),
-  }),
+  [KafkaApi.JoinGroup]: (r, v) => {
+    const x = versioned(r, KafkaApi.JoinGroup, v);
+    const body = {
+      throttle: v >= 2 ? r.int32() : 0,
+      error: r.int16(),
+      generation: r.int32(),
+      protocolType: v >= 7 ? x.nullableString('protocol type') : undefined,
+      protocol: v >= 7 ? x.nullableString('protocol') : x.string('protocol'),
+      leader: x.string('leader'),
+      skipAssignment: v >= 9 ? r.boolean() : undefined,
+      memberId: x.string('member id'),
+      members: x.array(() => struct(x, { memberId: x.string('member id'), instance: v >= 5 ? x.nullableString('instance') : undefined, metadata: x.bytes('metadata') }), 'members'),
+    };
+    return struct(x, body);
+  },
+  [KafkaApi.SyncGroup]: (r, v) => {
+    const x = versioned(r, KafkaApi.SyncGroup, v);
+    const throttle = v >= 1 ? r.int32() : 0;
+    const error = r.int16();
+    const protocol = v >= 5 ? [x.nullableString('protocol type'), x.nullableString('protocol name')] : undefined;
+    return struct(x, { throttle, error, protocol, assignment: x.bytes('assignment') });
+  },
+  [KafkaApi.Heartbeat]: (r, v) => struct(versioned(r, KafkaApi.Heartbeat, v), { throttle: v >= 1 ? r.int32() : 0, error: r.int16() }),
+  [KafkaApi.LeaveGroup]: (r, v) => {
+    const x = versioned(r, KafkaApi.LeaveGroup, v);
+    const throttle = v >= 1 ? r.int32() : 0;
+    const error = r.int16();
+    const members = v >= 3 ? x.array(() => struct(x, { memberId: x.string('member id'), instance: x.nullableString('instance'), error: r.int16() }), 'members') : undefined;
+    return struct(x, { throttle, error, members });
+  },
+  [KafkaApi.OffsetCommit]: (r, v) => {
+    const x = versioned(r, KafkaApi.OffsetCommit, v);
+    const throttle = v >= 3 ? r.int32() : 0;
+    const topics = x.array(() => struct(x, { name: x.string('topic'), partitions: x.array(() => struct(x, { partition: r.int32(), error: r.int16() }), 'partitions') }), 'topics');
+    return struct(x, { throttle, topics });
+  },
+  [KafkaApi.OffsetFetch]: (r, v) => {
+    const x = versioned(r, KafkaApi.OffsetFetch, v);
+    const topics = () =>
+      x.array(
+        () =>
+          struct(x, {
+            name: x.string('topic'),
+            partitions: x.array(() => struct(x, { partition: r.int32(), offset: r.int64(), leaderEpoch: v >= 5 ? r.int32() : null, metadata: x.nullableString('metadata'), error: r.int16() }), 'partitions'),
+          }),
+        'topics',
+      );
+    const throttle = v >= 3 ? r.int32() : 0;
+    if (v >= 8) return struct(x, { throttle, groups: x.array(() => struct(x, { groupId: x.string('group'), topics: topics(), error: r.int16() }), 'groups') });
+    return struct(x, { throttle, topics: topics(), error: v >= 2 ? r.int16() : null });
+  },
+  [KafkaApi.ListGroups]: (r, v) => {
+    const x = versioned(r, KafkaApi.ListGroups, v);
+    const throttle = v >= 1 ? r.int32() : 0;
+    const error = r.int16();
+    const groups = x.array(() => struct(x, { id: x.string('id'), type: x.string('type'), state: v >= 4 ? x.string('state') : undefined, groupType: v >= 5 ? x.string('group type') : undefined }), 'groups');
+    return struct(x, { throttle, error, groups });
+  },
+  [KafkaApi.DescribeGroups]: (r, v) => {
+    const x = versioned(r, KafkaApi.DescribeGroups, v);
+    const throttle = v >= 1 ? r.int32() : 0;
+    const groups = x.array(() => {
+      const g = {
+        error: r.int16(),
+        id: x.string('id'),
+        state: x.string('state'),
+        type: x.string('type'),
+        protocol: x.string('protocol'),
+        members: x.array(
+          () =>
+            struct(x, {
+              id: x.string('member id'),
+              instance: v >= 4 ? x.nullableString('instance') : undefined,
+              client: x.string('client'),
+              host: x.string('host'),
+              metadata: x.bytes('metadata'),
+              assignment: x.bytes('assignment'),
+            }),
+          'members',
+        ),
+        operations: v >= 3 ? r.int32() : undefined,
+      };
+      return struct(x, g);
+    }, 'groups');
+    return struct(x, { throttle, groups });
+  },
   [KafkaApi.CreateTopics]: (r, v) => ({ throttle: v >= 2 ? r.int32() : 0, topics: arr(r, (tp) => ({ name: tp.string(), error: tp.int16(), message: v >= 1 ? tp.nullableString() : null })) }),
   [KafkaApi.DeleteTopics]: (r, v) => ({ throttle: v >= 1 ? r.int32() : 0, topics: arr(r, (tp) => ({ name: tp.string(), error: tp.int16() })) }),
   [KafkaApi.CreatePartitions]: (r) => ({ throttle: r.int32(), topics: arr(r, (tp) => ({ name: tp.string(), error: tp.int16(), message: tp.nullableString() })) }),
@@ -177,6 +238,8 @@ function responseOf(e: Exchange, version = e.apiVersion): { correlationId: numbe
   const size = r.int32();
   if (size !== frame.length - 4) throw new Error(`size ${size} for ${frame.length - 4} bytes`);
   const correlationId = r.int32();
+  // Response header v1 (its tag buffer) for flexible versions, except ApiVersions' (always v0).
+  if (e.apiKey !== KafkaApi.ApiVersions && isFlexible(KAFKA_API_VERSIONS.find((a) => a.apiKey === e.apiKey)!, version)) r.taggedFields();
   const body = RESPONSES[e.apiKey]!(r, version);
   r.end(`response to API ${e.apiKey} v${version}`);
   return { correlationId, body };
@@ -214,6 +277,8 @@ t.test('kafkajs requests carry what the client meant', async (t) => {
   t.equal(join.clientId, 'fixture-kafkajs');
   t.match(join.body, { groupId: 'fixture-group', protocolType: 'consumer', sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 60_000 });
   t.same(join.body.protocols.map((p: { name: string }) => p.name), ['RoundRobinAssigner']);
+  const joined = responseOf(find(exchanges, KafkaApi.JoinGroup)[0]!).body;
+  t.match(joined, { error: 79, generation: -1, memberId: /^fixture-kafkajs-/ }, 'JoinGroup v5: a new member is first given its id (MEMBER_ID_REQUIRED, KIP-394)');
   const fetch = decoded(find(exchanges, KafkaApi.Fetch)[0]!).body;
   t.equal(fetch.isolationLevel, 1, 'READ_COMMITTED');
   t.equal(fetch.topics[0].name, 'fixture');
@@ -260,6 +325,9 @@ t.test('kcat (librdkafka) requests carry what the client meant', async (t) => {
   t.equal(list.topics[0].partitions[0].timestamp, 1_700_000_000_000n, '-o s@<ms> asks ListOffsets by time');
   const join = decoded(find(exchanges, KafkaApi.JoinGroup)[0]!).body;
   t.same(join.protocols.map((p: { name: string }) => p.name), ['range', 'roundrobin']);
+  const offsets = find(exchanges, KafkaApi.OffsetFetch)[0]!;
+  t.equal(offsets.apiVersion, 7, 'librdkafka fetches committed offsets with OffsetFetch v7 (flexible)');
+  t.match(decoded(offsets).body, { groups: [{ groupId: /./, topics: [{ name: 'fixture' }] }], requireStable: true });
   const metadata = decoded(find(exchanges, KafkaApi.Metadata)[0]!).body;
   t.same(metadata.topics, ['fixture']);
 });

@@ -10,6 +10,15 @@
 // every completed rebalance bumps the generation; a heartbeat, sync or commit from an unknown
 // member is UNKNOWN_MEMBER_ID, from another generation ILLEGAL_GENERATION, and during a rebalance
 // REBALANCE_IN_PROGRESS (except commits of the current generation while the group prepares one). A commit is acknowledged only after it is fsynced in __consumer_offsets.
+//
+// Static membership (KIP-345, Kafka's classic protocol): a member that joins with a group instance
+// id keeps it across restarts. When the instance joins again without its member id (a restarted
+// process) it gets a new member id that replaces the old one; if the group is Stable and the member
+// offers the same strategies as before, it gets its previous assignment back at once and nobody
+// else is disturbed (no rebalance, no new generation). Its predecessor is fenced: a request naming
+// the instance id with the old member id is FENCED_INSTANCE_ID. A static member leaves only by its
+// session timeout or a LeaveGroup naming it, never because a connection closed (nothing here
+// knows connections). Sluice's own protocol has no instance ids, so none of this applies to it.
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -45,12 +54,37 @@ export interface JoinRequest {
   rebalanceTimeoutMs: number;
   protocolType: string;
   protocols: GroupProtocol[];
+  /** A static member's instance id (KIP-345); absent or null: a dynamic member. */
+  groupInstanceId?: string | null;
+  /**
+   * KIP-394 (Kafka's JoinGroup v4+): a dynamic member joining without a member id is not added;
+   * it is given one with MEMBER_ID_REQUIRED and must join again with it.
+   */
+  requireKnownMemberId?: boolean;
 }
 
 export interface MemberRef {
   groupId: string;
   generationId: number;
   memberId: string;
+  /** Named by a static member: the instance must be held by `memberId`, or the request is fenced. */
+  groupInstanceId?: string | null;
+}
+
+/** A member that leaves: by member id, or by instance id (then an empty member id matches any holder). */
+export interface LeavingMember {
+  memberId: string;
+  groupInstanceId: string | null;
+}
+
+/** MEMBER_ID_REQUIRED (KIP-394) with the member id to join with. */
+export class MemberIdRequired extends SluiceError {
+  readonly memberId: string;
+
+  constructor(memberId: string) {
+    super('MEMBER_ID_REQUIRED', `join again with member id ${memberId}`);
+    this.memberId = memberId;
+  }
 }
 
 export interface GroupDescription {
@@ -60,7 +94,7 @@ export interface GroupDescription {
   protocol: string | null;
   generationId: number;
   leaderId: string | null;
-  members: Array<{ memberId: string; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }>;
+  members: Array<{ memberId: string; groupInstanceId?: string; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }>;
   offsets: Array<TopicPartition & CommittedOffset>;
 }
 
@@ -100,28 +134,92 @@ export class GroupCoordinator {
         `group ${groupId} uses protocol type ${group.protocolType} with strategies [${group.commonProtocols().join(', ')}]; this member offers ${req.protocolType} [${req.protocols.map((p) => p.name).join(', ')}]`,
       );
     }
-    let member: Member;
+    const instanceId = req.groupInstanceId ?? null;
+    if (instanceId !== null) return this.#joinStatic(group, req, instanceId);
     if (req.memberId === '') {
-      member = {
-        memberId: `${req.clientId || 'member'}-${randomUUID()}`,
-        clientId: req.clientId,
-        clientHost: req.clientHost,
-        sessionTimeoutMs: req.sessionTimeoutMs,
-        rebalanceTimeoutMs: Math.max(req.rebalanceTimeoutMs, req.sessionTimeoutMs),
-        protocols: req.protocols,
-        assignment: Buffer.alloc(0),
-      };
-      group.members.set(member.memberId, member);
-      group.protocolType ??= req.protocolType;
-    } else {
-      const known = group.members.get(req.memberId);
-      if (!known) throw new SluiceError('UNKNOWN_MEMBER_ID', `member ${req.memberId} is not in group ${groupId}; join with an empty member id`);
-      member = known;
-      member.protocols = req.protocols;
-      member.sessionTimeoutMs = req.sessionTimeoutMs;
-      member.rebalanceTimeoutMs = Math.max(req.rebalanceTimeoutMs, req.sessionTimeoutMs);
-      member.awaitingJoin?.reject(new SluiceError('REBALANCE_IN_PROGRESS', 'a newer join from the same member replaced this one'));
+      const memberId = this.#newMemberId(req.clientId);
+      if (req.requireKnownMemberId) {
+        this.#addPending(group, memberId, req.sessionTimeoutMs);
+        throw new MemberIdRequired(memberId);
+      }
+      return this.#awaitJoin(group, this.#addMember(group, req, memberId, null));
     }
+    const cancelPending = group.pendingMembers.get(req.memberId);
+    if (cancelPending) {
+      cancelPending();
+      group.pendingMembers.delete(req.memberId);
+      return this.#awaitJoin(group, this.#addMember(group, req, req.memberId, null));
+    }
+    const known = group.members.get(req.memberId);
+    if (!known) throw new SluiceError('UNKNOWN_MEMBER_ID', `member ${req.memberId} is not in group ${groupId}; join with an empty member id`);
+    return this.#awaitJoin(group, this.#updateMember(known, req));
+  }
+
+  /**
+   * A join naming a group instance id. With a member id it must be the instance's holder (else
+   * FENCED_INSTANCE_ID). Without one, a new instance joins as a new member, and a known instance
+   * (a restarted process) replaces its holder: in a Stable group, offering the same strategies as
+   * before, it gets the holder's assignment back in the current generation, without a rebalance.
+   */
+  #joinStatic(group: Group, req: JoinRequest, instanceId: string): Promise<JoinResult> {
+    const heldBy = group.staticMembers.get(instanceId);
+    if (req.memberId !== '') {
+      if (heldBy !== req.memberId) throw this.#fenced(group, instanceId, req.memberId, heldBy);
+      return this.#awaitJoin(group, this.#updateMember(group.members.get(heldBy)!, req));
+    }
+    const memberId = this.#newMemberId(req.clientId);
+    const old = heldBy === undefined ? undefined : group.members.get(heldBy);
+    if (!old) return this.#awaitJoin(group, this.#addMember(group, req, memberId, instanceId));
+    const sameStrategies = old.protocols.length === req.protocols.length && old.protocols.every((p, k) => p.name === req.protocols[k]!.name);
+    const leaderBefore = group.leaderId;
+    const member = this.#addMember(group, req, memberId, instanceId);
+    member.assignment = old.assignment;
+    this.#fence(group, old, memberId);
+    if (group.state !== 'Stable' || !sameStrategies) return this.#awaitJoin(group, member);
+    this.#startSession(group, member);
+    this.#logger.info({ group: group.groupId, generation: group.generationId, instance: instanceId, member: memberId, replaced: old.memberId }, 'static member rejoined: its assignment is kept, no rebalance');
+    // The leader named is the one before the replacement (as Kafka does): a rejoining leader then
+    // does not take itself for the leader and compute assignments a Stable group would not relay.
+    return Promise.resolve({ memberId, generationId: group.generationId, protocolName: group.protocol, leaderId: leaderBefore ?? memberId, members: [] });
+  }
+
+  /** FENCED_INSTANCE_ID when another member holds the instance; UNKNOWN_MEMBER_ID when none does (as Kafka answers). */
+  #fenced(group: Group, instanceId: string, memberId: string, heldBy: string | undefined): SluiceError {
+    if (heldBy === undefined) return new SluiceError('UNKNOWN_MEMBER_ID', `no member of group ${group.groupId} holds instance ${instanceId}; join with an empty member id`);
+    return new SluiceError('FENCED_INSTANCE_ID', `instance ${instanceId} of group ${group.groupId} is held by member ${heldBy}, not ${memberId}`);
+  }
+
+  #newMemberId(clientId: string): string {
+    return `${clientId || 'member'}-${randomUUID()}`;
+  }
+
+  #addMember(group: Group, req: JoinRequest, memberId: string, groupInstanceId: string | null): Member {
+    const member: Member = {
+      memberId,
+      groupInstanceId,
+      clientId: req.clientId,
+      clientHost: req.clientHost,
+      sessionTimeoutMs: req.sessionTimeoutMs,
+      rebalanceTimeoutMs: Math.max(req.rebalanceTimeoutMs, req.sessionTimeoutMs),
+      protocols: req.protocols,
+      assignment: Buffer.alloc(0),
+    };
+    group.members.set(memberId, member);
+    if (groupInstanceId !== null) group.staticMembers.set(groupInstanceId, memberId);
+    group.protocolType ??= req.protocolType;
+    return member;
+  }
+
+  #updateMember(member: Member, req: JoinRequest): Member {
+    member.protocols = req.protocols;
+    member.sessionTimeoutMs = req.sessionTimeoutMs;
+    member.rebalanceTimeoutMs = Math.max(req.rebalanceTimeoutMs, req.sessionTimeoutMs);
+    member.awaitingJoin?.reject(new SluiceError('REBALANCE_IN_PROGRESS', 'a newer join from the same member replaced this one'));
+    return member;
+  }
+
+  /** Parks the member's join until the rebalance completes (starting one if none is under way). */
+  #awaitJoin(group: Group, member: Member): Promise<JoinResult> {
     // A member waiting for its join is alive; its session restarts when the join is answered.
     member.cancelSession?.();
     const result = new Promise<JoinResult>((resolve, reject) => (member.awaitingJoin = { resolve, reject }));
@@ -130,9 +228,37 @@ export class GroupCoordinator {
     return result;
   }
 
+  /** A member id given out with MEMBER_ID_REQUIRED stays valid for a session timeout. */
+  #addPending(group: Group, memberId: string, sessionTimeoutMs: number): void {
+    group.pendingMembers.set(
+      memberId,
+      this.#scheduler.schedule(sessionTimeoutMs, () => {
+        group.pendingMembers.delete(memberId);
+        this.#maybeCompleteJoin(group);
+      }),
+    );
+  }
+
+  /** The instance's new holder takes the old one's place (and leadership); the old one's parked requests are fenced. */
+  #fence(group: Group, old: Member, newMemberId: string): void {
+    old.cancelSession?.();
+    group.members.delete(old.memberId);
+    if (group.leaderId === old.memberId) group.leaderId = newMemberId;
+    const err = new SluiceError('FENCED_INSTANCE_ID', `instance ${old.groupInstanceId} is now held by member ${newMemberId}`);
+    old.awaitingJoin?.reject(err);
+    old.awaitingSync?.reject(err);
+    delete old.awaitingJoin;
+    delete old.awaitingSync;
+    this.#logger.info({ group: group.groupId, instance: old.groupInstanceId, member: old.memberId, by: newMemberId }, 'static member replaced');
+  }
+
   /** The leader sends every member's assignment; the others wait for theirs. Resolves with this member's. */
-  sync(ref: MemberRef, assignments: ReadonlyMap<string, Buffer> | null): Promise<Buffer> {
+  sync(ref: MemberRef, assignments: ReadonlyMap<string, Buffer> | null, expected?: { protocolType: string | null; protocolName: string | null }): Promise<Buffer> {
     const { group, member } = this.#check(ref, 'sync');
+    // Kafka's SyncGroup v5 names the protocol the member joined with; a mismatch is refused.
+    if ((expected?.protocolType != null && expected.protocolType !== group.protocolType) || (expected?.protocolName != null && expected.protocolName !== group.protocol)) {
+      throw new SluiceError('INCONSISTENT_GROUP_PROTOCOL', `group ${ref.groupId} uses ${group.protocolType}/${group.protocol}, not ${expected.protocolType}/${expected.protocolName}`);
+    }
     if (group.state === 'Stable') return Promise.resolve(member.assignment);
     // CompletingRebalance
     const result = new Promise<Buffer>((resolve, reject) => (member.awaitingSync = { resolve, reject }));
@@ -155,10 +281,32 @@ export class GroupCoordinator {
   }
 
   leave(groupId: string, memberId: string): void {
+    const [error] = this.leaveMembers(groupId, [{ memberId, groupInstanceId: null }]);
+    if (error) throw error;
+  }
+
+  /**
+   * Removes each member (Kafka's LeaveGroup v3+ batch); one outcome per member, in order:
+   * UNKNOWN_MEMBER_ID for a member (or instance) the group does not have, FENCED_INSTANCE_ID for
+   * an instance held by another member id than the one named.
+   */
+  leaveMembers(groupId: string, leaving: readonly LeavingMember[]): Array<SluiceError | undefined> {
+    validateGroupId(groupId);
     const group = this.#groups.get(groupId);
-    const member = group?.members.get(memberId);
-    if (!group || !member) throw new SluiceError('UNKNOWN_MEMBER_ID', `member ${memberId} is not in group ${groupId}`);
-    this.#remove(group, member, 'left');
+    return leaving.map(({ memberId, groupInstanceId }) => {
+      const heldBy = groupInstanceId === null ? memberId : group?.staticMembers.get(groupInstanceId);
+      const member = heldBy === undefined ? undefined : group?.members.get(heldBy);
+      if (!group || !member) return new SluiceError('UNKNOWN_MEMBER_ID', `member ${groupInstanceId ?? memberId} is not in group ${groupId}`);
+      if (groupInstanceId !== null && memberId !== '' && memberId !== heldBy) return this.#fenced(group, groupInstanceId, memberId, heldBy);
+      this.#remove(group, member, 'left');
+      return undefined;
+    });
+  }
+
+  /** The group's protocol type and chosen strategy (null when none). */
+  protocolOf(groupId: string): { protocolType: string | null; protocol: string | null } {
+    const g = this.#groups.get(groupId);
+    return { protocolType: g?.protocolType ?? null, protocol: g?.protocol ?? null };
   }
 
   /** Commits offsets for a member of the current generation, or for a group without members (generation -1). */
@@ -270,6 +418,7 @@ export class GroupCoordinator {
       leaderId: g?.leaderId ?? null,
       members: [...(g?.members.values() ?? [])].map((m) => ({
         memberId: m.memberId,
+        ...(m.groupInstanceId !== null && { groupInstanceId: m.groupInstanceId }),
         clientId: m.clientId,
         clientHost: m.clientHost,
         metadata: m.protocols.find((p) => p.name === g!.protocol)?.metadata ?? Buffer.alloc(0),
@@ -283,6 +432,8 @@ export class GroupCoordinator {
   stop(): void {
     for (const group of this.#groups.values()) {
       group.cancelRebalance?.();
+      for (const cancel of group.pendingMembers.values()) cancel();
+      group.pendingMembers.clear();
       for (const m of group.members.values()) {
         m.cancelSession?.();
         const err = new SluiceError('COORDINATOR_NOT_AVAILABLE', 'the broker is stopping');
@@ -314,6 +465,11 @@ export class GroupCoordinator {
   #check(ref: MemberRef, action: 'sync' | 'heartbeat' | 'commit'): { group: Group; member: Member } {
     validateGroupId(ref.groupId);
     const group = this.#groups.get(ref.groupId);
+    const instanceId = ref.groupInstanceId ?? null;
+    if (group && instanceId !== null) {
+      const heldBy = group.staticMembers.get(instanceId);
+      if (heldBy !== ref.memberId) throw this.#fenced(group, instanceId, ref.memberId, heldBy);
+    }
     const member = group?.members.get(ref.memberId);
     if (!group || !member) throw new SluiceError('UNKNOWN_MEMBER_ID', `member ${ref.memberId} is not in group ${ref.groupId}`);
     if (group.state === 'PreparingRebalance' && action !== 'commit') throw new SluiceError('REBALANCE_IN_PROGRESS', `group ${ref.groupId} is rebalancing`);
@@ -355,7 +511,7 @@ export class GroupCoordinator {
     if (group.state !== 'PreparingRebalance') return;
     for (const m of [...group.members.values()]) {
       if (!m.awaitingJoin) {
-        group.members.delete(m.memberId);
+        this.#forget(group, m);
         m.cancelSession?.();
         this.#logger.info({ group: group.groupId, member: m.memberId }, 'member removed: it did not rejoin within the rebalance timeout');
       }
@@ -371,7 +527,7 @@ export class GroupCoordinator {
     group.protocol = group.commonProtocols()[0] ?? null;
     if (!group.leaderId || !group.members.has(group.leaderId)) group.leaderId = group.members.keys().next().value!;
     group.state = 'CompletingRebalance';
-    const everyone = [...group.members.values()].map((m) => ({ memberId: m.memberId, metadata: m.protocols.find((p) => p.name === group.protocol)!.metadata }));
+    const everyone = [...group.members.values()].map((m) => ({ memberId: m.memberId, ...(m.groupInstanceId !== null && { groupInstanceId: m.groupInstanceId }), metadata: m.protocols.find((p) => p.name === group.protocol)!.metadata }));
     for (const m of group.members.values()) {
       m.assignment = Buffer.alloc(0);
       const join = m.awaitingJoin!;
@@ -396,9 +552,15 @@ export class GroupCoordinator {
     });
   }
 
+  /** Drops the member and its hold on its instance id. */
+  #forget(group: Group, member: Member): void {
+    group.members.delete(member.memberId);
+    if (member.groupInstanceId !== null && group.staticMembers.get(member.groupInstanceId) === member.memberId) group.staticMembers.delete(member.groupInstanceId);
+  }
+
   #remove(group: Group, member: Member, reason: string): void {
     member.cancelSession?.();
-    group.members.delete(member.memberId);
+    this.#forget(group, member);
     const err = new SluiceError('UNKNOWN_MEMBER_ID', `member ${member.memberId} ${reason}`);
     member.awaitingJoin?.reject(err);
     member.awaitingSync?.reject(err);

@@ -3,6 +3,10 @@
 // leader's assignment). Transitions live in the coordinator; this module only holds state and
 // answers questions about it.
 //
+// Static members (KIP-345) carry a group instance id chosen by the user; `staticMembers` maps each
+// to the member id that currently holds it, so a restarted process (same instance id, new member
+// id) replaces its predecessor instead of joining as a stranger.
+//
 // States (Kafka's classic protocol):
 //   Empty               no members (committed offsets may exist)
 //   PreparingRebalance  collecting joins; completes when every member has rejoined or the rebalance timeout passes
@@ -26,13 +30,15 @@ export interface JoinResult {
   protocolName: string | null;
   leaderId: string;
   /** Every member and its metadata for the chosen protocol; only the leader gets them. */
-  members: Array<{ memberId: string; metadata: Buffer }>;
+  members: Array<{ memberId: string; metadata: Buffer; groupInstanceId?: string }>;
 }
 
 export type Settle<T> = { resolve(value: T): void; reject(err: SluiceError): void };
 
 export interface Member {
   readonly memberId: string;
+  /** A static member's instance id (KIP-345); null for a dynamic member. */
+  readonly groupInstanceId: string | null;
   clientId: string;
   clientHost: string;
   sessionTimeoutMs: number;
@@ -56,6 +62,13 @@ export class Group {
   protocol: string | null = null;
   leaderId: string | null = null;
   readonly members = new Map<string, Member>();
+  /** Group instance id -> the member id that holds it now. */
+  readonly staticMembers = new Map<string, string>();
+  /**
+   * Member ids handed out with MEMBER_ID_REQUIRED (KIP-394) and not yet used to join, each with
+   * the cancel of its expiry: a client that never comes back does not leave a member behind.
+   */
+  readonly pendingMembers = new Map<string, () => void>();
   /** The rebalance waits its whole delay (an empty group's first), not just for every member. */
   waitFullDelay = false;
   /** Cancels the pending rebalance completion. */
@@ -66,9 +79,10 @@ export class Group {
     this.generationId = generationId;
   }
 
+  /** Every member has rejoined, and no member id handed out with MEMBER_ID_REQUIRED is still to come (as Kafka waits). */
   allJoined(): boolean {
     for (const m of this.members.values()) if (!m.awaitingJoin) return false;
-    return true;
+    return this.pendingMembers.size === 0;
   }
 
   /** The rebalance may take as long as the longest rebalance timeout of its members. */

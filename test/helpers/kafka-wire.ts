@@ -92,3 +92,13 @@ export function produceResult(r: KafkaReader): { errorCode: number; baseOffset: 
   r.int32();
   return { errorCode: r.int16(), baseOffset: r.int64() };
 }
+
+/** Sends each case's bytes on a connection of its own and waits until the broker closes it; `closed` is told each one. */
+export async function closesEachConnection(port: number, cases: ReadonlyArray<[string, (k: RawKafka) => void]>, closed: (what: string) => void): Promise<void> {
+  for (const [what, send] of cases) {
+    const k = await RawKafka.connect(port);
+    send(k);
+    await k.closed;
+    closed(`${what}: connection closed`);
+  }
+}

@@ -19,7 +19,9 @@ import {
   decodeSyncGroup,
   encodeDeleteGroups,
   encodeDescribeGroups,
-  encodeErrorOnly,
+  encodeHeartbeat,
+  encodeLeaveGroup,
+  decodeListGroups,
   encodeFindCoordinator,
   encodeJoinGroup,
   encodeListGroups,
@@ -28,8 +30,11 @@ import {
   encodeOffsetFetch,
   encodeSyncGroup,
   type KafkaDescribedGroup,
+  type KafkaOffsetFetchAnswer,
+  type KafkaOffsetFetchGroup,
 } from '../messages/groups.js';
-import type { KafkaReader } from '../../../protocol/kafka-wire.js';
+import { MemberIdRequired } from '../../../group/coordinator.js';
+import { adminDenied } from '../../../broker/authorize.js';
 import { body, byTopic, flatten, kafkaHandler, type KafkaReply } from './handler.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -55,81 +60,112 @@ export const findCoordinator = kafkaHandler(decodeFindCoordinator, (ctx, r, head
 });
 
 export const joinGroup = kafkaHandler(decodeJoinGroup, async (ctx, r, header) => {
-  const { value: joined, errorCode } = await attempt(() => ctx.groups.join({ ...r, clientId: header.clientId ?? '', clientHost: ctx.clientHost }));
-  return body((w) =>
-    encodeJoinGroup(w, header.apiVersion, {
-      errorCode,
-      generationId: joined?.generationId ?? -1,
-      protocolName: joined?.protocolName ?? '',
-      leader: joined?.leaderId ?? '',
-      memberId: joined?.memberId ?? r.memberId,
-      members: joined?.members ?? [],
-    }),
-  );
+  const version = header.apiVersion;
+  try {
+    // From v4 a new dynamic member is first given its id (MEMBER_ID_REQUIRED, KIP-394), as Kafka does.
+    const joined = await ctx.groups.join({ ...r, clientId: header.clientId ?? '', clientHost: ctx.clientHost, requireKnownMemberId: version >= 4 });
+    return body((w) =>
+      encodeJoinGroup(w, version, {
+        errorCode: 0,
+        generationId: joined.generationId,
+        protocolType: r.protocolType,
+        protocolName: joined.protocolName,
+        leader: joined.leaderId,
+        memberId: joined.memberId,
+        members: joined.members,
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof SluiceError)) throw err;
+    const memberId = err instanceof MemberIdRequired ? err.memberId : r.memberId;
+    return body((w) => encodeJoinGroup(w, version, { errorCode: kafkaErrorCode(err), generationId: -1, protocolType: null, protocolName: null, leader: '', memberId, members: [] }));
+  }
 });
 
 export const syncGroup = kafkaHandler(decodeSyncGroup, async (ctx, r, header) => {
   // Only the leader's assignments are used; the others send none.
   const assignments = new Map(r.assignments.map((a) => [a.memberId, a.assignment]));
-  const { value, errorCode } = await attempt(() => ctx.groups.sync(r, assignments));
-  return body((w) => encodeSyncGroup(w, header.apiVersion, { errorCode, assignment: value ?? EMPTY }));
+  const { value, errorCode } = await attempt(() => ctx.groups.sync(r, assignments, r));
+  const { protocolType, protocol } = errorCode ? { protocolType: null, protocol: null } : ctx.groups.protocolOf(r.groupId);
+  return body((w) => encodeSyncGroup(w, header.apiVersion, { errorCode, protocolType, protocolName: protocol, assignment: value ?? EMPTY }));
 });
 
 export const heartbeat = kafkaHandler(decodeHeartbeat, async (ctx, r, header) => {
   const { errorCode } = await attempt(() => ctx.groups.heartbeat(r));
-  return body((w) => encodeErrorOnly(w, header.apiVersion, errorCode));
+  return body((w) => encodeHeartbeat(w, header.apiVersion, errorCode));
 });
 
 export const leaveGroup = kafkaHandler(decodeLeaveGroup, async (ctx, r, header) => {
-  const { errorCode } = await attempt(() => ctx.groups.leave(r.groupId, r.memberId));
-  return body((w) => encodeErrorOnly(w, header.apiVersion, errorCode));
+  const { value: outcomes, errorCode } = await attempt(() => ctx.groups.leaveMembers(r.groupId, r.members));
+  // v0-2 name one member and have one error code for it; v3+ answer per member, the top-level error being the group's own.
+  const members = r.members.map((m, k) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: errorCode || kafkaErrorCode(outcomes?.[k]) }));
+  const topLevel = header.apiVersion >= 3 ? errorCode : members[0]!.errorCode;
+  return body((w) => encodeLeaveGroup(w, header.apiVersion, topLevel, members));
 });
 
-export const offsetCommit = kafkaHandler(decodeOffsetCommit, async (ctx, r) => {
+export const offsetCommit = kafkaHandler(decodeOffsetCommit, async (ctx, r, header) => {
   const offsets = flatten(r.topics, (topic, p) => ({ topic, partition: p.partition, offset: p.offset, metadata: p.metadata }));
   const { value, errorCode } = await attempt(() => commitOffsets(ctx, r, offsets));
-  // A refusal of the whole commit (stale generation, unknown member) is every partition's error.
+  // A refusal of the whole commit (stale generation, unknown or fenced member) is every partition's error.
   const outcomes = value ?? offsets.map((o) => ({ topic: o.topic, partition: o.partition, error: undefined }));
-  return body((w) => encodeOffsetCommit(w, byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: errorCode || kafkaErrorCode(o.error) }))));
+  return body((w) => encodeOffsetCommit(w, header.apiVersion, byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: errorCode || kafkaErrorCode(o.error) }))));
 });
 
 export const offsetFetch = kafkaHandler(decodeOffsetFetch, async (ctx, r, header) => {
-  // Topics null (v2+): every partition the group committed that the principal may read.
-  const partitions = r.topics === null ? null : flatten(r.topics, (topic, partition: number) => ({ topic, partition }));
-  const { value, errorCode } = await attempt(() => fetchOffsets(ctx, r.groupId, partitions));
-  return body((w) =>
-    encodeOffsetFetch(
-      w,
-      header.apiVersion,
-      // No commit: offset -1 and empty metadata, as Kafka answers; an unreadable topic its error.
-      // A refused group (v1 has nowhere else to say it) is every asked partition's error too.
-      byTopic(value ?? (partitions ?? []).map((p) => ({ ...p, committed: null, error: undefined })), (o) => ({
-        partition: o.partition,
-        offset: o.committed?.offset ?? -1n,
-        metadata: o.committed?.metadata ?? '',
-        errorCode: errorCode || kafkaErrorCode(o.error),
-      })),
-      errorCode,
-    ),
-  );
+  const answers = await Promise.all(r.groups.map((g) => fetchGroupOffsets(ctx, g)));
+  return body((w) => encodeOffsetFetch(w, header.apiVersion, answers));
 });
 
-export const listGroups = kafkaHandler(
-  (r: KafkaReader) => r.end('ListGroups'),
-  (ctx, _r, header) => body((w) => encodeListGroups(w, header.apiVersion, ctx.groups.listGroups().map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? '' })))),
-);
+/** One group's committed offsets: the partitions named, or (topics null, v2+) every partition it committed that the principal may read. */
+async function fetchGroupOffsets(ctx: BrokerSession, g: KafkaOffsetFetchGroup): Promise<KafkaOffsetFetchAnswer> {
+  const partitions = g.topics === null ? null : flatten(g.topics, (topic, partition: number) => ({ topic, partition }));
+  const { value, errorCode } = await attempt(() => fetchOffsets(ctx, g.groupId, partitions));
+  // No commit: offset -1 and empty metadata, as Kafka answers; an unreadable topic its error.
+  // A refused group (v1 has nowhere else to say it) is every asked partition's error too.
+  const topics = byTopic(value ?? (partitions ?? []).map((p) => ({ ...p, committed: null, error: undefined })), (o) => ({
+    partition: o.partition,
+    offset: o.committed?.offset ?? -1n,
+    metadata: o.committed?.metadata ?? '',
+    errorCode: errorCode || kafkaErrorCode(o.error),
+  }));
+  return { groupId: g.groupId, topics, errorCode };
+}
 
-export const describeGroups = kafkaHandler(decodeDescribeGroups, (ctx, groups, header): KafkaReply =>
-  body((w) => encodeDescribeGroups(w, header.apiVersion, groups.map((g) => describeGroup(ctx, g)))),
-);
+/** Every group here speaks Kafka's classic protocol (KIP-848's "consumer" groups are not served). */
+const CLASSIC = 'classic';
 
-function describeGroup(ctx: BrokerSession, groupId: string): KafkaDescribedGroup {
+export const listGroups = kafkaHandler(decodeListGroups, (ctx, r, header) => {
+  // Kafka matches states and types without regard to case.
+  const states = new Set(r.statesFilter.map((s) => s.toLowerCase()));
+  const types = new Set(r.typesFilter.map((s) => s.toLowerCase()));
+  const groups = ctx.groups
+    .listGroups()
+    .filter((g) => (states.size === 0 || states.has(g.state.toLowerCase())) && (types.size === 0 || types.has(CLASSIC)))
+    .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state, type: CLASSIC }));
+  return body((w) => encodeListGroups(w, header.apiVersion, groups));
+});
+
+export const describeGroups = kafkaHandler(decodeDescribeGroups, (ctx, r, header): KafkaReply => {
+  const authorizedOperations = r.includeAuthorizedOperations ? groupOperations(ctx) : -0x8000_0000;
+  return body((w) => encodeDescribeGroups(w, header.apiVersion, r.groups.map((g) => describeGroup(ctx, g, authorizedOperations))));
+});
+
+/**
+ * Kafka's ACL operations (AclOperation codes) a principal may do on a group: Sluice has no group
+ * ACLs, so anyone may READ (join, commit) and DESCRIBE; DELETE is an admin act.
+ */
+function groupOperations(ctx: BrokerSession): number {
+  const [READ, DELETE, DESCRIBE] = [3, 6, 8];
+  return (1 << READ) | (1 << DESCRIBE) | (adminDenied(ctx) ? 0 : 1 << DELETE);
+}
+
+function describeGroup(ctx: BrokerSession, groupId: string, authorizedOperations: number): KafkaDescribedGroup {
   try {
     const d = ctx.groups.describe(groupId);
-    return { errorCode: 0, groupId, state: d.state, protocolType: d.protocolType ?? '', protocol: d.protocol ?? '', members: d.members };
+    return { errorCode: 0, groupId, state: d.state, protocolType: d.protocolType ?? '', protocol: d.protocol ?? '', members: d.members, authorizedOperations };
   } catch (err) {
     if (!(err instanceof SluiceError)) throw err;
-    return { errorCode: kafkaErrorCode(err), groupId, state: 'Dead', protocolType: '', protocol: '', members: [] };
+    return { errorCode: kafkaErrorCode(err), groupId, state: 'Dead', protocolType: '', protocol: '', members: [], authorizedOperations };
   }
 }
 
