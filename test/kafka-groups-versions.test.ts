@@ -668,10 +668,26 @@ t.test('kcat (librdkafka) static members: one killed and started again with its 
   const one = kcatMember(t, bootstrap, 'one');
   t.equal((await one.assigned()).assigned, 'spread [0], spread [1]', 'alone, one has both partitions');
   const two = kcatMember(t, bootstrap, 'two');
-  const [oneFirst, twoFirst] = await Promise.all([one.assigned(), two.assigned()]);
+  await Promise.all([one.assigned(), two.assigned()]);
+  // Under load librdkafka may go through more than one round; wait until the group is Stable and
+  // each member's last logged assignment is the group's, so "before" is the settled state.
+  const format = (a: Array<{ topic: string; partition: number }>) => a.map((p) => `${p.topic} [${p.partition}]`).join(', ');
+  let before = await admin.describeGroup('kcat-static');
+  const settled = () =>
+    before.state === 'Stable' &&
+    before.members.length === 2 &&
+    [one, two].every((m) => {
+      const last = m.rebalances().at(-1);
+      return last && format(before.members.find((b) => b.memberId === last.memberId)?.assignment ?? []) === last.assigned;
+    });
+  while (!settled()) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    before = await admin.describeGroup('kcat-static');
+  }
+  const oneFirst = one.rebalances().at(-1)!;
+  const twoFirst = two.rebalances().at(-1)!;
+  const twoRounds = two.rebalances().length;
   t.same([oneFirst.assigned, twoFirst.assigned].sort(), ['spread [0]', 'spread [1]'], 'a partition each');
-  const before = await admin.describeGroup('kcat-static');
-  t.equal(before.state, 'Stable');
 
   // "one" dies without a word (SIGKILL: no LeaveGroup, its connection just goes away) and starts again.
   one.child.kill('SIGKILL');
@@ -685,5 +701,5 @@ t.test('kcat (librdkafka) static members: one killed and started again with its 
   t.equal(after.state, 'Stable', 'no rebalance under way');
   t.equal(after.generationId, before.generationId, 'the same generation: there was no rebalance');
   t.same(after.members.map((m) => m.memberId).sort(), [oneAgain.memberId, twoFirst.memberId].sort(), 'the new member id replaced the old one');
-  t.same(two.rebalances(), [twoFirst], '"two" was assigned once and never asked to rebalance');
+  t.equal(two.rebalances().length, twoRounds, '"two" was never asked to rebalance again');
 });

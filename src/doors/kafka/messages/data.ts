@@ -4,6 +4,7 @@
 // encoders write a response body. No I/O.
 
 import { KafkaReader, KafkaWriter, type SizedPiece } from '../../../protocol/kafka-wire.js';
+import { VersionedReader, VersionedWriter } from './versioned.js';
 
 // Produce v3-11 (the request's fields are the same throughout; v7 allows zstd batches; v9+ flexible;
 // v10-11 add only tagged fields this broker never writes, and promises clients read them when present)
@@ -16,29 +17,21 @@ export interface KafkaProduceRequest {
 }
 
 export function decodeProduce(r: KafkaReader, version: number): KafkaProduceRequest {
-  let request: KafkaProduceRequest;
-  if (version >= 9) {
-    const partition = (p: KafkaReader) => {
-      const out = { partition: p.int32('partition'), records: p.compactNullableBytes('records') };
-      p.taggedFields();
-      return out;
-    };
-    const topic = (t: KafkaReader) => {
-      const out = { name: t.compactString('topic name'), partitions: t.compactArray(partition, 'partitions', 6) };
-      t.taggedFields();
-      return out;
-    };
-    request = { transactionalId: r.compactNullableString('transactional_id'), acks: r.int16('acks'), timeoutMs: r.int32('timeout_ms'), topics: r.compactArray(topic, 'topics', 3) };
-    r.taggedFields();
-  } else {
-    request = {
-      transactionalId: r.nullableString('transactional_id'),
-      acks: r.int16('acks'),
-      timeoutMs: r.int32('timeout_ms'),
-      topics: r.array((t) => ({ name: t.string('topic name'), partitions: t.array((p) => ({ partition: p.int32('partition'), records: p.nullableBytes('records') }), 'partitions', 8) }), 'topics', 6),
-    };
-  }
-  r.end('Produce');
+  const v = new VersionedReader(r, version >= 9);
+  // Records stay a view of the request: the log stamps offsets into them in place.
+  const records = () => (v.flexible ? r.compactNullableBytes('records') : r.nullableBytes('records'));
+  const partition = () => {
+    const out = { partition: r.int32('partition'), records: records() };
+    v.tags();
+    return out;
+  };
+  const topic = () => {
+    const out = { name: v.string('topic name'), partitions: v.array(partition, 'partitions', 6) };
+    v.tags();
+    return out;
+  };
+  const request = { transactionalId: v.nullableString('transactional_id'), acks: r.int16('acks'), timeoutMs: r.int32('timeout_ms'), topics: v.array(topic, 'topics', 3) };
+  v.end('Produce');
   return request;
 }
 
@@ -55,16 +48,20 @@ export interface KafkaProducePartition {
 
 /** v5 adds log_start_offset; v8 record_errors (none: a batch is refused whole) and error_message; v9+ compact. */
 export function encodeProduce(w: KafkaWriter, version: number, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaProducePartition[] }>): void {
-  const partition = (w: KafkaWriter, p: KafkaProducePartition) => {
-    w.int32(p.partition).int16(p.errorCode).int64(p.baseOffset).int64(p.logAppendTimeMs);
-    if (version >= 5) w.int64(p.logStartOffset);
-    if (version >= 9) w.compactArray([], () => undefined).compactString(p.errorMessage).noTaggedFields();
-    else if (version >= 8) w.array([], () => undefined).string(p.errorMessage);
-  };
-  if (version >= 9) w.compactArray(topics, (w, t) => w.compactString(t.name).compactArray(t.partitions, partition).noTaggedFields());
-  else w.array(topics, (w, t) => w.string(t.name).array(t.partitions, partition));
+  const v = new VersionedWriter(w, version >= 9);
+  v.array(topics, (t) =>
+    v
+      .string(t.name)
+      .array(t.partitions, (p) => {
+        w.int32(p.partition).int16(p.errorCode).int64(p.baseOffset).int64(p.logAppendTimeMs);
+        if (version >= 5) w.int64(p.logStartOffset);
+        if (version >= 8) v.array([], () => undefined).string(p.errorMessage);
+        v.tags();
+      })
+      .tags(),
+  );
   w.int32(0); // throttle_time_ms (v1+: last)
-  if (version >= 9) w.noTaggedFields();
+  v.tags();
 }
 
 // Fetch v4-11 (v5 log start offsets, v7 fetch sessions, v9 leader epochs, v11 rack id)

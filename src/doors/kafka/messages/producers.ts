@@ -4,6 +4,7 @@
 // definitions. No I/O.
 
 import { KafkaReader, KafkaWriter } from '../../../protocol/kafka-wire.js';
+import { VersionedReader, VersionedWriter } from './versioned.js';
 
 export interface KafkaInitProducerIdRequest {
   transactionalId: string | null;
@@ -14,19 +15,18 @@ export interface KafkaInitProducerIdRequest {
 }
 
 export function decodeInitProducerId(r: KafkaReader, version: number): KafkaInitProducerIdRequest {
-  const flexible = version >= 2;
-  const transactionalId = flexible ? r.compactNullableString('transactional_id') : r.nullableString('transactional_id');
+  const v = new VersionedReader(r, version >= 2);
+  const transactionalId = v.nullableString('transactional_id');
   const transactionTimeoutMs = r.int32('transaction_timeout_ms');
   const producerId = version >= 3 ? r.int64('producer_id') : -1n;
   const producerEpoch = version >= 3 ? r.int16('producer_epoch') : -1;
-  if (flexible) r.taggedFields();
-  r.end('InitProducerId');
+  v.end('InitProducerId');
   return { transactionalId, transactionTimeoutMs, producerId, producerEpoch };
 }
 
 export function encodeInitProducerId(w: KafkaWriter, version: number, errorCode: number, producerId: bigint, producerEpoch: number): void {
   w.int32(0).int16(errorCode).int64(producerId).int16(producerEpoch);
-  if (version >= 2) w.noTaggedFields();
+  new VersionedWriter(w, version >= 2).tags();
 }
 
 export interface KafkaDescribeProducersRequest {
