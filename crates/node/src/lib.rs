@@ -1,5 +1,5 @@
 //! napi-rs binding of the storage core. It only converts types and schedules work: blocking calls
-//! (open with recovery, flush, close) run as `AsyncTask`s on libuv's pool and resolve promises;
+//! (open with recovery, flush, close, delete records) run as `AsyncTask`s on libuv's pool and resolve promises;
 //! cheap calls (append into the page cache, slice lookups) run on the caller's thread.
 //! Every error becomes a JS Error whose `code` is the core's stable code (`map_error`).
 //! Offsets cross as BigInt; byte counts and millisecond times as numbers.
@@ -207,6 +207,28 @@ impl Task for FlushTask {
     }
 }
 
+pub struct DeleteRecordsTask(Arc<Log>, i64);
+
+impl Task for DeleteRecordsTask {
+    type Output = i64;
+    type JsValue = BigInt;
+
+    fn compute(&mut self) -> Result<i64> {
+        self.0.delete_records_before(self.1).map_err(map_error)
+    }
+
+    fn resolve(&mut self, _env: Env, start: i64) -> Result<BigInt> {
+        Ok(BigInt::from(start))
+    }
+}
+
+/// The first batch carrying the log's largest timestamp.
+#[napi(object)]
+pub struct MaxTimestampBatch {
+    pub base_offset: BigInt,
+    pub max_timestamp: i64,
+}
+
 pub struct CloseTask(Arc<Log>);
 
 impl Task for CloseTask {
@@ -280,6 +302,25 @@ impl NativeLog {
     #[napi]
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<BigInt>> {
         Ok(self.inner.offset_for_timestamp(timestamp_ms).map_err(map_error)?.map(BigInt::from))
+    }
+
+    /// The first batch (at or past the log start) whose maxTimestamp is the log's largest, or
+    /// null for an empty log.
+    #[napi]
+    pub fn batch_with_max_timestamp(&self) -> Result<Option<MaxTimestampBatch>> {
+        Ok(self
+            .inner
+            .batch_with_max_timestamp()
+            .map_err(map_error)?
+            .map(|(base, ts)| MaxTimestampBatch { base_offset: BigInt::from(base), max_timestamp: ts }))
+    }
+
+    /// Moves the log start offset forward to `offset` (DeleteRecords), durably (a checkpoint file
+    /// is written and fsynced, on a pool thread); resolves with the log start after the call.
+    /// OFFSET_OUT_OF_RANGE past the high watermark.
+    #[napi(ts_return_type = "Promise<bigint>")]
+    pub fn delete_records_before(&self, offset: BigInt) -> Result<AsyncTask<DeleteRecordsTask>> {
+        Ok(AsyncTask::new(DeleteRecordsTask(self.inner.clone(), offset_arg("offset", offset)?)))
     }
 
     /// Replaces the settings of the open log (see the core's `Log::reconfigure`): segment size and
