@@ -47,6 +47,15 @@ pub fn crc32c(data: &[u8], initial: Option<u32>) -> u32 {
     sluice_log::crc32c_append(initial.unwrap_or(0), data)
 }
 
+/// The records of a compressed batch (everything after its 61-byte header), decompressed:
+/// `codec` is the batch's attributes & 7 (1 gzip, 2 snappy, 3 lz4, 4 zstd); at most `max_bytes`
+/// come out. CORRUPT_MESSAGE for an unknown codec, bytes that do not decode, or more than that.
+#[napi]
+pub fn decompress_records(codec: u32, data: &[u8], max_bytes: f64) -> Result<Buffer> {
+    let codec = u8::try_from(codec).map_err(|_| invalid_arg(format!("codec {codec} is not a batch's compression bits")))?;
+    Ok(sluice_log::compression::decompress(codec, data, max_bytes.max(0.0) as usize).map_err(map_error)?.into())
+}
+
 /// Per-log settings; omitted fields take the core's defaults.
 #[napi(object)]
 #[derive(Default)]
