@@ -35,7 +35,9 @@ export const handleCreatePartitions: Handler = async (ctx, { body }) => {
 
 export const handleDeleteTopics: Handler = async (ctx, { body }) => {
   const request = decodeDeleteTopicsRequest(body);
-  return { body: { topics: (await deleteTopics(ctx, request.topics)).map(result) } satisfies CreateTopicsResponse };
+  const outcomes = await deleteTopics(ctx, request.topics.map((name) => ({ name })));
+  // Asked by name, every outcome has its name.
+  return { body: { topics: outcomes.map((o, i) => result({ ...o, name: o.name ?? request.topics[i]! })) } satisfies CreateTopicsResponse };
 };
 
 export const handleDescribeConfigs: Handler = (ctx, { body }) => {
