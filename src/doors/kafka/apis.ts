@@ -20,7 +20,7 @@ const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsu
  * SaslAuthenticate slot. AlterConfigs (replace a whole config) and DescribeCluster are Kafka's
  * only: Sluice's protocol has the incremental form and Metadata's broker list.
  */
-export const KafkaApi = { ...shared, SaslHandshake: 17, AlterConfigs: 33, SaslAuthenticate: Authenticate, DescribeCluster: 60 } as const;
+export const KafkaApi = { ...shared, SaslHandshake: 17, DeleteRecords: 21, AlterConfigs: 33, SaslAuthenticate: Authenticate, DescribeCluster: 60 } as const;
 export type KafkaApiName = keyof typeof KafkaApi;
 
 export interface KafkaVersionRange {
@@ -36,8 +36,8 @@ export interface KafkaVersionRange {
 const RANGES: Record<KafkaApiName, [number, number, number?]> = {
   Produce: [3, 8],
   Fetch: [4, 11],
-  ListOffsets: [1, 1],
-  Metadata: [0, 4],
+  ListOffsets: [1, 8, 6],
+  Metadata: [0, 12, 9],
   OffsetCommit: [2, 2],
   OffsetFetch: [1, 5],
   FindCoordinator: [0, 4, 3],
@@ -49,8 +49,9 @@ const RANGES: Record<KafkaApiName, [number, number, number?]> = {
   ListGroups: [0, 2],
   SaslHandshake: [1, 1],
   ApiVersions: [0, 4, 3],
-  CreateTopics: [0, 2],
-  DeleteTopics: [0, 1],
+  CreateTopics: [0, 7, 5],
+  DeleteTopics: [0, 6, 4],
+  DeleteRecords: [0, 2, 2],
   DescribeConfigs: [0, 2],
   AlterConfigs: [0, 1],
   SaslAuthenticate: [0, 1],
