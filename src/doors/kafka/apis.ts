@@ -20,7 +20,7 @@ const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsu
  * SaslAuthenticate slot. AlterConfigs (replace a whole config) and DescribeCluster are Kafka's
  * only: Sluice's protocol has the incremental form and Metadata's broker list.
  */
-export const KafkaApi = { ...shared, SaslHandshake: 17, DeleteRecords: 21, AlterConfigs: 33, SaslAuthenticate: Authenticate, DescribeCluster: 60 } as const;
+export const KafkaApi = { ...shared, SaslHandshake: 17, AlterConfigs: 33, SaslAuthenticate: Authenticate, DescribeCluster: 60 } as const;
 export type KafkaApiName = keyof typeof KafkaApi;
 
 export interface KafkaVersionRange {
