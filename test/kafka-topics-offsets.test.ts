@@ -5,14 +5,18 @@
 // deleted by id; ListOffsets by time answering the exact record (inside a multi-record batch, and
 // a compressed one) with its own timestamp, MAX_TIMESTAMP the first record carrying the largest
 // timestamp although it is not the last; DeleteRecords moving the log start so a fetch below it is
-// OFFSET_OUT_OF_RANGE, kept after SIGKILL.
+// OFFSET_OUT_OF_RANGE, kept after SIGKILL; malformed and mutated flexible requests of these APIs
+// answered or refused by closing the connection, never a failure of the broker.
 
 import t from 'tap';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
-import type { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
+import { KafkaWriter, type KafkaReader } from '../src/protocol/kafka-wire.js';
 import { crc32cPure } from '../src/protocol/crc32c.js';
 import { BATCH_HEADER_BYTES, encodeRecordBatch, type RecordInput } from '../src/protocol/record-batch.js';
+import { random } from './harness/util.js';
 import { startBroker, type RunningBroker } from './helpers/broker.js';
 import { produceBody, produceResult, RawKafka } from './helpers/kafka-wire.js';
 
@@ -289,6 +293,20 @@ t.test('topic ids survive SIGTERM and SIGKILL restarts; a topic deleted and crea
   await restart('SIGKILL');
   t.equal(await idOf(k, 'again'), created!.id, 'the new id is kept too');
   t.equal(await idOf(k, 'kept'), kept);
+
+  // A topic file from before ids: the next start gives it one and writes it back, so it stays.
+  k.close();
+  await broker.stop('SIGTERM');
+  const file = join(broker.dataDir, '.topics', 'kept.json');
+  const { topicId: _, ...old } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  writeFileSync(file, JSON.stringify(old));
+  broker = await startBroker(t, { kafka: true, dataDir: broker.dataDir });
+  k = await RawKafka.connect(broker.kafkaPort!);
+  const given = await idOf(k, 'kept');
+  t.match(given, UUID, 'a file without an id gets one');
+  t.match(JSON.parse(readFileSync(file, 'utf8')), { topicId: given }, 'written back to the file');
+  await restart('SIGKILL');
+  t.equal(await idOf(k, 'kept'), given, 'and kept from then on');
 });
 
 // ---- ListOffsets and DeleteRecords
@@ -465,4 +483,67 @@ t.test('DeleteRecords v0-2: the log start moves (inside a batch), fetches below 
   t.match((await listOffsets(k, 1, 'trim', [-2n]))[0], { offset: 12n }, 'after a clean restart too');
   t.equal(await produce(k, 'trim', batchAt([5000])), 12n, 'appends go on from the high watermark');
   t.match(await fetchAt(k, 'trim', 12n), { error: 0, logStart: 12n, firstBase: 12n });
+});
+
+/** A whole request frame (size, header v2 with its empty tag buffer, body), as a flexible client writes it. */
+function frame(apiKey: number, v: number, body: (w: KafkaWriter) => void): Buffer {
+  const w = new KafkaWriter().int16(apiKey).int16(v).int32(1).string('fuzz').noTaggedFields();
+  body(w);
+  const payload = Buffer.concat(w.pieces() as Buffer[]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(payload.length);
+  return Buffer.concat([size, payload]);
+}
+
+t.test('malformed and mutated flexible requests of these APIs close the connection or are answered; the broker stays up', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  await createTopics(k, 7, [{ name: 'fuzz', partitions: 1 }]);
+  await produce(k, 'fuzz', batchAt([1000, 2000, 3000]));
+  const id = await idOf(k, 'fuzz');
+  k.close();
+  const metadata12 = frame(KafkaApi.Metadata, 12, (w) => w.compactArray([null, 'fuzz'], (w, name) => w.uuid(name ? ZERO : id).compactString(name).noTaggedFields()).boolean(false).boolean(true).noTaggedFields());
+  const listOffsets8 = frame(KafkaApi.ListOffsets, 8, (w) => w.int32(-1).int8(1).compactArray(['fuzz'], (w, n) => w.compactString(n).compactArray([-3n, 1500n, -4n], (w, ts) => w.int32(0).int32(-1).int64(ts).noTaggedFields()).noTaggedFields()).noTaggedFields());
+  const deleteRecords2 = frame(KafkaApi.DeleteRecords, 2, (w) => w.compactArray(['fuzz'], (w, n) => w.compactString(n).compactArray([1n], (w, o) => w.int32(0).int64(o).noTaggedFields()).noTaggedFields()).int32(1000).noTaggedFields());
+  // Well formed, each is answered.
+  for (const request of [metadata12, listOffsets8, deleteRecords2]) {
+    const c = await RawKafka.connect(broker.kafkaPort!);
+    c.writeRaw(request);
+    const answer = await c.nextFrame();
+    t.equal(answer.readInt32BE(0), 1, `API ${request.readInt16BE(4)} v${request.readInt16BE(6)} answered`);
+    c.close();
+  }
+  const malformed: Array<[string, Buffer]> = [
+    ['ListOffsets with isolation level 2', frame(KafkaApi.ListOffsets, 8, (w) => w.int32(-1).int8(2).compactArray([], () => undefined).noTaggedFields())],
+    ['a Metadata v12 topic count past the request', frame(KafkaApi.Metadata, 12, (w) => w.uvarint(1000).boolean(false).boolean(false).noTaggedFields())],
+    ['a DeleteTopics v6 topic with a null id field cut short', frame(KafkaApi.DeleteTopics, 6, (w) => w.compactArray([0], (w) => w.compactString(null).int32(7)))],
+    ['CreateTopics v5 without its body tag buffer', frame(KafkaApi.CreateTopics, 5, (w) => w.compactArray([], () => undefined).int32(1000).boolean(false))],
+  ];
+  for (const [what, request] of malformed) {
+    const c = await RawKafka.connect(broker.kafkaPort!);
+    c.writeRaw(request);
+    await c.closed;
+    t.pass(`${what}: connection closed`);
+  }
+  const next = random(19);
+  let answered = 0;
+  let closed = 0;
+  const requests = [metadata12, listOffsets8, deleteRecords2];
+  for (let i = 0; i < 300; i++) {
+    const input = Buffer.from(requests[i % requests.length]!);
+    for (let f = 1 + Math.floor(next() * 3); f > 0; f--) {
+      const at = 8 + Math.floor(next() * (input.length - 8)); // keep the API key and version: these APIs are the point
+      input[at] = input[at]! ^ (1 + Math.floor(next() * 255));
+    }
+    const c = await RawKafka.connect(broker.kafkaPort!);
+    c.writeRaw(input);
+    const outcome = await Promise.race([c.next().then(() => 'answered', () => 'closed'), c.closed.then(() => 'closed')]);
+    if (outcome === 'answered') answered++;
+    else closed++;
+    c.close();
+  }
+  t.ok(answered > 0 && closed > 0, `300 mutated requests: ${answered} answered, ${closed} closed`);
+  const unexpected = broker.lines.filter((l) => typeof l === 'object' && /failed unexpectedly/.test(String(l.msg)));
+  t.same(unexpected, [], 'no decoder or handler failed unexpectedly');
+  t.equal(broker.proc.exitCode, null, 'the broker is up');
 });

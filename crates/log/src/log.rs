@@ -2,8 +2,9 @@
 //! done to it as a whole. This file owns the `Log` struct and its state, append, roll, slice/read,
 //! search by timestamp, verify and clean close. The other jobs live beside it as `impl Log` blocks
 //! or helpers, the way Kafka's storage layer splits them: `recovery` (loading the directory,
-//! truncating torn tails), `retention` (deleting old segments), `flush` (fsync with group commit,
-//! the recovery point, the flusher's bookkeeping).
+//! truncating torn tails), `retention` (deleting old segments), `log_start` (DeleteRecords moving
+//! the start inside a segment), `flush` (fsync with group commit, the recovery point, the
+//! flusher's bookkeeping).
 //!
 //! Concurrency (all methods take `&self` and are safe to call from any thread):
 //! - Appends are serialised by `writer`; the batch bytes are written without the state lock held
