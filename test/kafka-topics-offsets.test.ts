@@ -9,6 +9,7 @@
 // answered or refused by closing the connection, never a failure of the broker.
 
 import t from 'tap';
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -546,4 +547,20 @@ t.test('malformed and mutated flexible requests of these APIs close the connecti
   const unexpected = broker.lines.filter((l) => typeof l === 'object' && /failed unexpectedly/.test(String(l.msg)));
   t.same(unexpected, [], 'no decoder or handler failed unexpectedly');
   t.equal(broker.proc.exitCode, null, 'the broker is up');
+});
+
+t.test('kcat (librdkafka) -Q: offsets for times are the exact records, inside one batch; DeleteRecords moves what -o beginning reads', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  await createTopics(k, 7, [{ name: 'q', partitions: 1 }]);
+  await produce(k, 'q', batchAt([1000, 3000, 2000, 5000, 4000], true));
+  const b = `127.0.0.1:${broker.kafkaPort}`;
+  const kcat = (args: string[]) =>
+    new Promise<string>((resolve, reject) => execFile('kcat', ['-b', b, ...args], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message} ${stderr}`)) : resolve(stdout))));
+  for (const [ts, offset] of [[2500, 1], [3500, 3], [1000, 0], [5001, -1]] as const) {
+    t.equal(await kcat(['-Q', '-t', `q:0:${ts}`]), `q [0] offset ${offset}\n`, `-Q q:0:${ts} is offset ${offset}`);
+  }
+  await deleteRecords(k, 2, 'q', [[0, 3n]]);
+  t.equal(await kcat(['-C', '-t', 'q', '-p', '0', '-o', 'beginning', '-e', '-f', '%o:%s\\n']), '3:r3\n4:r4\n', 'read from the beginning: the new log start, inside the (gzip) batch');
 });
