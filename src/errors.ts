@@ -17,6 +17,7 @@ export const ERRORS = {
   TOPIC_ALREADY_EXISTS: { kafka: 36, retriable: false, message: 'a topic with this name already exists' },
   INVALID_TOPIC_EXCEPTION: { kafka: 17, retriable: false, message: 'the topic name is not valid' },
   INVALID_PARTITIONS: { kafka: 37, retriable: false, message: 'the number of partitions is not valid' },
+  UNKNOWN_TOPIC_ID: { kafka: 100, retriable: true, message: 'no topic has this id (it was deleted, or never existed)' },
   INVALID_REQUIRED_ACKS: { kafka: 21, retriable: false, message: 'acks must be 0, 1 or -1 (all)' },
   // Consumer groups
   INVALID_GROUP_ID: { kafka: 24, retriable: false, message: 'the group id is empty or too long' },

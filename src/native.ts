@@ -5,11 +5,13 @@
 // The addon is optional for clients: Producer, Consumer, Admin and Subscription need only the codec,
 // whose CRC-32C falls back to pure TypeScript. Importing this module never fails; the broker and
 // the storage core fail at their first native call with one line saying what is missing. When the
-// addon loads, its hardware CRC-32C replaces the codec's.
+// addon loads, its hardware CRC-32C replaces the codec's, and its decompression lets the codec
+// decode compressed batches.
 
 import { createRequire } from 'node:module';
 import { isErrorCode, SluiceError } from './errors.js';
 import { useCrc32c } from './protocol/crc32c.js';
+import { useDecompressor } from './protocol/record-batch.js';
 import type * as Binding from 'sluice/native';
 
 const require = createRequire(import.meta.url);
@@ -21,6 +23,7 @@ try {
   loaded = require('sluice/native') as typeof Binding;
   const addon = loaded;
   useCrc32c((data, initial) => addon.crc32c(data, initial));
+  useDecompressor((codec, data, maxBytes) => nativeCall(() => addon.decompressRecords(codec, data, maxBytes)));
 } catch (err) {
   missing = err as Error;
 }

@@ -79,3 +79,27 @@ t.test('topics alter-config changes settings of a live topic (rolls, retention),
   ], 'the topic\'s own settings after a restart; the deleted one is back to the default');
   t.same(config(after, 'segment.bytes'), { name: 'segment.bytes', value: '1073741824', source: 'default' });
 });
+
+t.test('topics delete-records moves a partition\'s log start (as kafka-delete-records): consumers start there, past the end is refused, SIGKILL keeps it', async (t) => {
+  const broker = await startBroker(t);
+  const b = ['--broker', `127.0.0.1:${broker.port}`];
+  await sluice(['topics', 'create', 'trim', '--partitions', '1', ...b]);
+  await sluice(['produce', 'trim', '--partition', '0', ...b], 'a\nb\nc\nd\ne\n');
+  const moved = await sluice(['topics', 'delete-records', 'trim', '--partition', '0', '--offset', '3', ...b]);
+  t.equal(moved.status, 0, moved.stderr);
+  t.equal(moved.stdout, 'trim-0 now starts at offset 3\n');
+  const consumed = await sluice(['consume', 'trim', '--from-beginning', '--max-messages', '2', '--timeout-ms', '5000', ...b]);
+  t.equal(consumed.stdout, 'd\ne\n', 'a consumer from the beginning starts at the new log start (inside the produced batch)');
+  const past = await sluice(['topics', 'delete-records', 'trim', '--partition', '0', '--offset', '6', ...b]);
+  t.equal(past.status, 1);
+  t.match(past.stderr, /OFFSET_OUT_OF_RANGE/);
+  t.equal((await sluice(['topics', 'delete-records', 'trim', '--partition', '0', '--offset', '-2', ...b])).status, 2, 'an offset below -1 is a usage error');
+  t.equal((await sluice(['topics', 'delete-records', 'trim', '--offset', '1', ...b])).status, 2, '--partition is required');
+  await broker.stop('SIGKILL');
+  const again = await startBroker(t, { dataDir: broker.dataDir });
+  const a = ['--broker', `127.0.0.1:${again.port}`];
+  const d = JSON.parse((await sluice(['topics', 'describe', 'trim', '--output', 'json', ...a])).stdout) as { partitions: Array<{ logStartOffset: string; highWatermark: string }> };
+  t.same(d.partitions.map((p) => [p.logStartOffset, p.highWatermark]), [['3', '5']], 'the log start is kept after SIGKILL');
+  const all = await sluice(['topics', 'delete-records', 'trim', '--partition', '0', '--offset', '-1', ...a]);
+  t.equal(all.stdout, 'trim-0 now starts at offset 5\n', '-1 deletes everything');
+});

@@ -56,6 +56,17 @@ const struct = <T>(x: VersionedReader, fields: T): T => {
   x.tags();
   return fields;
 };
+// The same in either form: compact with a tag buffer after each struct in flexible versions.
+const flexArr = <T>(r: KafkaReader, flex: boolean, f: (r: KafkaReader) => T) =>
+  (flex ? r.compactArray : r.array).call(r, (x: KafkaReader) => {
+    const item = f(x);
+    if (flex && x.taggedFields().size !== 0) throw new Error('unexpected tagged fields');
+    return item;
+  });
+const flexStr = (r: KafkaReader, flex: boolean) => (flex ? r.compactNullableString() : r.nullableString());
+const endTags = (r: KafkaReader, flex: boolean) => {
+  if (flex && r.taggedFields().size !== 0) throw new Error('unexpected tagged fields');
+};
 const RESPONSES: Record<number, Walk> = {
   [KafkaApi.ApiVersions]: (r, v) =>
     v >= 3
@@ -71,17 +82,31 @@ const RESPONSES: Record<number, Walk> = {
         }
       : { error: r.int16(), apis: arr(r, (a) => [a.int16(), a.int16(), a.int16()]), throttle: v >= 1 ? r.int32() : 0 },
   [KafkaApi.Metadata]: (r, v) => {
+    const flex = v >= 9;
     if (v >= 3) r.int32();
-    const brokers = arr(r, (b) => ({ node: b.int32(), host: b.string(), port: b.int32(), rack: v >= 1 ? b.nullableString() : null }));
-    const clusterId = v >= 2 ? r.nullableString() : null;
+    const brokers = flexArr(r, flex, (b) => ({ node: b.int32(), host: flexStr(b, flex), port: b.int32(), rack: v >= 1 ? flexStr(b, flex) : null }));
+    const clusterId = v >= 2 ? flexStr(r, flex) : null;
     const controller = v >= 1 ? r.int32() : -1;
-    const topics = arr(r, (tp) => ({
+    const nodes = (x: KafkaReader) => (flex ? x.compactArray((n) => n.int32()) : x.array((n) => n.int32()));
+    const topics = flexArr(r, flex, (tp) => ({
       error: tp.int16(),
-      name: tp.string(),
+      name: flexStr(tp, flex),
+      id: v >= 10 ? tp.uuid() : null,
       internal: v >= 1 ? tp.boolean() : false,
-      partitions: arr(tp, (p) => ({ error: p.int16(), partition: p.int32(), leader: p.int32(), replicas: arr(p, (x) => x.int32()), isr: arr(p, (x) => x.int32()) })),
+      partitions: flexArr(tp, flex, (p) => ({
+        error: p.int16(),
+        partition: p.int32(),
+        leader: p.int32(),
+        leaderEpoch: v >= 7 ? p.int32() : null,
+        replicas: nodes(p),
+        isr: nodes(p),
+        offline: v >= 5 ? nodes(p) : null,
+      })),
+      operations: v >= 8 ? tp.int32() : null,
     }));
-    return { brokers, clusterId, controller, topics };
+    const clusterOperations = v >= 8 && v <= 10 ? r.int32() : null;
+    endTags(r, flex);
+    return { brokers, clusterId, controller, topics, clusterOperations };
   },
   [KafkaApi.Produce]: (r, v) => ({
     topics: arr(r, (tp) => ({
@@ -116,7 +141,16 @@ const RESPONSES: Record<number, Walk> = {
       })),
     })),
   }),
-  [KafkaApi.ListOffsets]: (r) => ({ topics: arr(r, (tp) => ({ name: tp.string(), partitions: arr(tp, (p) => ({ partition: p.int32(), error: p.int16(), timestamp: p.int64(), offset: p.int64() })) })) }),
+  [KafkaApi.ListOffsets]: (r, v) => {
+    const flex = v >= 6;
+    const throttle = v >= 2 ? r.int32() : null;
+    const topics = flexArr(r, flex, (tp) => ({
+      name: flexStr(tp, flex),
+      partitions: flexArr(tp, flex, (p) => ({ partition: p.int32(), error: p.int16(), timestamp: p.int64(), offset: p.int64(), leaderEpoch: v >= 4 ? p.int32() : null })),
+    }));
+    endTags(r, flex);
+    return { throttle, topics };
+  },
   [KafkaApi.FindCoordinator]: (r, v) => {
     if (v >= 3) throw new Error('a flexible FindCoordinator was not recorded');
     return { throttle: v >= 1 ? r.int32() : null, error: r.int16(), message: v >= 1 ? r.nullableString() : null, node: r.int32(), host: r.string(), port: r.int32() };
@@ -207,8 +241,36 @@ const RESPONSES: Record<number, Walk> = {
     }, 'groups');
     return struct(x, { throttle, groups });
   },
-  [KafkaApi.CreateTopics]: (r, v) => ({ throttle: v >= 2 ? r.int32() : 0, topics: arr(r, (tp) => ({ name: tp.string(), error: tp.int16(), message: v >= 1 ? tp.nullableString() : null })) }),
-  [KafkaApi.DeleteTopics]: (r, v) => ({ throttle: v >= 1 ? r.int32() : 0, topics: arr(r, (tp) => ({ name: tp.string(), error: tp.int16() })) }),
+  [KafkaApi.CreateTopics]: (r, v) => {
+    const flex = v >= 5;
+    const throttle = v >= 2 ? r.int32() : 0;
+    const topics = flexArr(r, flex, (tp) => ({
+      name: flexStr(tp, flex),
+      id: v >= 7 ? tp.uuid() : null,
+      error: tp.int16(),
+      message: v >= 1 ? flexStr(tp, flex) : null,
+      ...(v >= 5
+        ? {
+            partitions: tp.int32(),
+            replicationFactor: tp.int16(),
+            configs: (tp.compactNullableArray((c) => {
+              const config = { name: c.compactString(), value: c.compactNullableString(), readOnly: c.boolean(), source: c.int8(), sensitive: c.boolean() };
+              endTags(c, true);
+              return config;
+            })),
+          }
+        : {}),
+    }));
+    endTags(r, flex);
+    return { throttle, topics };
+  },
+  [KafkaApi.DeleteTopics]: (r, v) => {
+    const flex = v >= 4;
+    const throttle = v >= 1 ? r.int32() : 0;
+    const topics = flexArr(r, flex, (tp) => ({ name: flexStr(tp, flex), id: v >= 6 ? tp.uuid() : null, error: tp.int16(), message: v >= 5 ? flexStr(tp, flex) : null }));
+    endTags(r, flex);
+    return { throttle, topics };
+  },
   [KafkaApi.CreatePartitions]: (r) => ({ throttle: r.int32(), topics: arr(r, (tp) => ({ name: tp.string(), error: tp.int16(), message: tp.nullableString() })) }),
   [KafkaApi.DescribeConfigs]: (r, v) => ({
     throttle: r.int32(),
@@ -329,7 +391,7 @@ t.test('kcat (librdkafka) requests carry what the client meant', async (t) => {
   t.equal(offsets.apiVersion, 7, 'librdkafka fetches committed offsets with OffsetFetch v7 (flexible)');
   t.match(decoded(offsets).body, { groups: [{ groupId: /./, topics: [{ name: 'fixture' }] }], requireStable: true });
   const metadata = decoded(find(exchanges, KafkaApi.Metadata)[0]!).body;
-  t.same(metadata.topics, ['fixture']);
+  t.same(metadata.topics, [{ name: 'fixture', topicId: '00000000-0000-0000-0000-000000000000' }], 'asked by name (v4 has no ids)');
 });
 
 t.test('the static answers re-encode byte for byte', async (t) => {
@@ -389,6 +451,12 @@ t.test('flexible encodings: varints, compact strings, bytes and arrays (null is 
   t.equal(r.remaining, 0);
 
   t.throws(() => new KafkaReader(Buffer.from([0x00])).compactArray((x) => x.int8()), /is null, which this version does not allow/, 'a null where none is allowed is refused');
+  // A varint that crosses the writer's first buffer (256 bytes) lands in the grown one.
+  const across = new KafkaWriter().compactBytes(Buffer.alloc(254, 7)).uvarint(300).uuid('0123abcd-4567-89ef-0123-456789abcdef');
+  const acrossReader = new KafkaReader(Buffer.concat(across.pieces() as Buffer[]));
+  t.equal(acrossReader.compactNullableBytes()!.length, 254);
+  t.equal(acrossReader.uvarint(), 300, 'a varint written across the buffer\'s growth reads back');
+  t.equal(acrossReader.uuid(), '0123abcd-4567-89ef-0123-456789abcdef', 'a uuid round-trips as its 16 bytes');
   t.throws(() => new KafkaReader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01])).uvarint(), KafkaDecodeError, 'a varint longer than 5 bytes');
   t.throws(() => new KafkaReader(Buffer.from([0x7f])).compactString(), KafkaDecodeError, 'a length past the bytes left');
   const tags = new KafkaReader(Buffer.from([2, 0, 1, 0xaa, 5, 2, 0xbb, 0xcc]));

@@ -29,3 +29,9 @@ export function adminDenied(ctx: BrokerSession): SluiceError | undefined {
 export function readDenied(s: BrokerSession, topic: string): SluiceError | undefined {
   return denied(s.session.principal!, 'read', topic);
 }
+
+/** What the principal may do to `topic` (Kafka's authorized-operation bitfields are drawn from this). */
+export function topicPermissions(s: BrokerSession, topic: string): { read: boolean; write: boolean; admin: boolean } {
+  const principal = s.session.principal!;
+  return { read: !denied(principal, 'read', topic), write: !denied(principal, 'write', topic), admin: !denied(principal, 'admin') };
+}

@@ -47,7 +47,7 @@ export async function fetch(s: BrokerSession, inputs: readonly FetchInput[], lim
   return { outcomes, waitedSeconds };
 }
 
-/** Earliest (-2), latest (-1) or the first batch at or after a time, for partitions the principal may read. */
+/** Earliest (-2), latest (-1), the first record at or after a time, or the first with the largest timestamp (-3), for partitions the principal may read. */
 export function listOffsets(s: BrokerSession, inputs: readonly ListOffsetsInput[]): Promise<ListOffsetsOutcome[]> {
   return permitted(s, 'read', inputs, (allowed) => s.log.listOffsets(allowed), (p, error): ListOffsetsOutcome => ({ topic: p.topic, partition: p.partition, error, offset: null }));
 }

@@ -1,11 +1,17 @@
-// The broker API for topic lookup: the topics a Metadata request asks about, each found, created
-// (when the broker runs with auto-create, the request allows it and the principal may administer),
-// or answered with its error. Both doors describe the result in their own layout.
+// The broker API for topic lookup: the topics a Metadata request asks about (by name or by id),
+// each found, created (when the broker runs with auto-create, the request allows it and the
+// principal may administer), or answered with its error. Both doors describe the result in their own layout.
 
 import { SluiceError } from '../errors.js';
 import type { Topic } from '../log/topic-registry.js';
 import { adminDenied } from './authorize.js';
 import type { BrokerSession } from './session.js';
+
+/**
+ * The leader epoch of every partition: one broker has led each partition since it was created,
+ * and the storage core stamps this epoch into every batch it appends (LogConfig.leader_epoch).
+ */
+export const LEADER_EPOCH = 0;
 
 export type TopicLookup = { name: string; topic: Topic; error?: undefined } | { name: string; topic?: undefined; error: SluiceError };
 
@@ -40,4 +46,10 @@ export async function lookup(s: BrokerSession, name: string, allowAutoCreate: bo
     }
     throw err;
   }
+}
+
+/** The live topic with this id, or UNKNOWN_TOPIC_ID (ids of deleted topics name nothing). */
+export function lookupTopicById(s: BrokerSession, id: string): TopicLookup & { id: string } {
+  const topic = s.topics.byId(id);
+  return topic ? { id, name: topic.name, topic } : { id, name: '', error: new SluiceError('UNKNOWN_TOPIC_ID', `no topic has id ${id}`) };
 }

@@ -1,9 +1,10 @@
-// The broker API for topic administration: create, delete, add partitions, describe and alter
-// configs. One result per topic, each with its own error (a SluiceError the door encodes); the
+// The broker API for topic administration: create, delete, add partitions, delete records,
+// describe and alter configs. One result per topic, each with its own error (a SluiceError the door encodes); the
 // admin permission and the registry's rules apply once here for every door.
 
 import { SluiceError } from '../errors.js';
 import { applyConfigChanges, describeTopicConfig, topicConfigFrom, type ConfigChange, type DescribedConfig } from '../log/topic-configs.js';
+import type { DeleteRecordsInput, DeleteRecordsOutcome } from '../log/log-service.js';
 import type { TopicConfig } from '../log/topic-registry.js';
 import { adminDenied, readDenied } from './authorize.js';
 import type { BrokerSession } from './session.js';
@@ -12,6 +13,20 @@ import type { BrokerSession } from './session.js';
 export interface TopicOutcome {
   name: string;
   error?: SluiceError;
+}
+
+/** What a create made (or, validated only, would make). */
+export interface CreatedTopic {
+  /** Null when only validated: ids are made with the topic. */
+  id: string | null;
+  partitions: number;
+  /** One broker keeps one replica. */
+  replicationFactor: 1;
+  configs: DescribedConfig[];
+}
+
+export interface CreateTopicOutcome extends TopicOutcome {
+  created?: CreatedTopic;
 }
 
 export interface TopicToCreate {
@@ -26,28 +41,55 @@ export interface TopicToCreate {
   replicaAssignments?: number;
 }
 
-/** Creates topics in order; `validateOnly` checks each as a create would and creates nothing. */
-export async function createTopics(s: BrokerSession, topics: readonly TopicToCreate[], validateOnly: boolean): Promise<TopicOutcome[]> {
-  const outcomes: TopicOutcome[] = [];
+/**
+ * Creates topics in order, each answering what it made (its id, partitions and settings);
+ * `validateOnly` checks each as a create would, creates nothing and answers what it would make.
+ */
+export async function createTopics(s: BrokerSession, topics: readonly TopicToCreate[], validateOnly: boolean): Promise<CreateTopicOutcome[]> {
+  const outcomes: CreateTopicOutcome[] = [];
   for (const t of topics) {
-    outcomes.push(
-      await perTopic(s, t.name, async () => {
-        if (t.replicationFactor !== undefined && t.replicationFactor !== -1 && t.replicationFactor !== 1) {
-          throw new SluiceError('INVALID_REQUEST', `replication factor ${t.replicationFactor}: this broker keeps one replica`);
-        }
-        if (t.replicaAssignments) throw new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported by a single broker');
-        const config = Array.isArray(t.config) ? topicConfigFrom(t.config as readonly ConfigChange[]) : (t.config as TopicConfig);
-        if (validateOnly) s.topics.validateCreate(t.name, t.partitions, config);
-        else await s.topics.create(t.name, t.partitions, config);
-      }),
-    );
+    let created: CreatedTopic | undefined;
+    const outcome = await perTopic(s, t.name, async () => {
+      if (t.replicationFactor !== undefined && t.replicationFactor !== -1 && t.replicationFactor !== 1) {
+        throw new SluiceError('INVALID_REQUEST', `replication factor ${t.replicationFactor}: this broker keeps one replica`);
+      }
+      if (t.replicaAssignments) throw new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported by a single broker');
+      const config = Array.isArray(t.config) ? topicConfigFrom(t.config as readonly ConfigChange[]) : (t.config as TopicConfig);
+      const configs = describeTopicConfig(config, s.topics.effectiveConfig({ config }));
+      if (validateOnly) {
+        created = { id: null, partitions: s.topics.validateCreate(t.name, t.partitions, config), replicationFactor: 1, configs };
+      } else {
+        const topic = await s.topics.create(t.name, t.partitions, config);
+        created = { id: topic.id, partitions: topic.partitions.length, replicationFactor: 1, configs };
+      }
+    });
+    outcomes.push(created && !outcome.error ? { ...outcome, created } : outcome);
   }
   return outcomes;
 }
 
-export async function deleteTopics(s: BrokerSession, names: readonly string[]): Promise<TopicOutcome[]> {
-  const outcomes: TopicOutcome[] = [];
-  for (const name of names) outcomes.push(await perTopic(s, name, () => s.topics.delete(name)));
+/** A topic to delete: by name, or by id (Kafka's DeleteTopics v6). */
+export type TopicToDelete = { name: string; id?: undefined } | { id: string; name?: undefined };
+
+/** One deletion's outcome: the topic's name and id when it was found (an unknown id has no name). */
+export interface DeleteTopicOutcome {
+  name: string | null;
+  id: string | null;
+  error?: SluiceError;
+}
+
+export async function deleteTopics(s: BrokerSession, topics: readonly TopicToDelete[]): Promise<DeleteTopicOutcome[]> {
+  const outcomes: DeleteTopicOutcome[] = [];
+  for (const t of topics) {
+    const topic = t.id !== undefined ? s.topics.byId(t.id) : s.topics.get(t.name);
+    if (t.id !== undefined && !topic) {
+      outcomes.push({ name: null, id: t.id, error: new SluiceError('UNKNOWN_TOPIC_ID', `no topic has id ${t.id}`) });
+      continue;
+    }
+    const name = topic?.name ?? t.name!;
+    const outcome = await perTopic(s, name, () => s.topics.delete(name));
+    outcomes.push({ name, id: topic?.id ?? null, ...(outcome.error ? { error: outcome.error } : {}) });
+  }
   return outcomes;
 }
 
@@ -56,6 +98,16 @@ export async function createPartitions(s: BrokerSession, topics: ReadonlyArray<{
   const outcomes: TopicOutcome[] = [];
   for (const t of topics) outcomes.push(await perTopic(s, t.name, () => s.topics.addPartitions(t.name, t.count, validateOnly)));
   return outcomes;
+}
+
+/**
+ * Moves partitions' log starts forward (Kafka's DeleteRecords): an admin act, since what is
+ * deleted is gone for every reader; each partition answers its new low watermark or its error.
+ */
+export async function deleteRecords(s: BrokerSession, inputs: readonly DeleteRecordsInput[]): Promise<DeleteRecordsOutcome[]> {
+  const refused = adminDenied(s);
+  if (refused) return inputs.map((i) => ({ topic: i.topic, partition: i.partition, error: refused }));
+  return s.log.deleteRecords(inputs);
 }
 
 /** A topic's settings by Kafka name, for a principal that may read it. */

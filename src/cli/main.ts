@@ -9,7 +9,7 @@ import { consumeTopic } from './consume.js';
 import { groupsDelete, groupsDeleteOffsets, groupsDescribe, groupsList, groupsResetOffsets } from './groups.js';
 import { produceLines } from './produce.js';
 import { ENCODINGS } from './record-format.js';
-import { topicsAlter, topicsAlterConfig, topicsCreate, topicsDelete, topicsDescribe, topicsList } from './topics.js';
+import { topicsAlter, topicsAlterConfig, topicsCreate, topicsDelete, topicsDeleteRecords, topicsDescribe, topicsList } from './topics.js';
 import { TOPIC_CONFIG_NAMES } from '../log/topic-configs.js';
 import { runBroker } from './broker.js';
 import { addBrokerOptions } from '../app/settings.js';
@@ -33,6 +33,11 @@ const integer = (min: number) => (value: string) => {
   return n;
 };
 
+const offsetArg = (value: string) => {
+  if (!/^-?\d+$/.test(value) || BigInt(value) < -1n) throw new InvalidArgumentError(`expected an offset >= -1, got "${value}"`);
+  return BigInt(value);
+};
+
 const topics = program.command('topics').description('create, list, describe and delete topics');
 topics
   .command('create <name>')
@@ -53,6 +58,12 @@ topics
   .option('--delete <key>', "return a setting to the broker's default (repeatable)", (v: string, list: string[] = []) => [...list, v])
   .option('--dry-run', 'check the change without making it')
   .action(cli(topicsAlterConfig));
+topics
+  .command('delete-records <name>')
+  .description("delete a partition's records below an offset (its log start moves there; Kafka's DeleteRecords)")
+  .requiredOption('--partition <n>', 'the partition', integer(0))
+  .requiredOption('--offset <offset>', 'the new log start (-1: the high watermark, deleting everything)', offsetArg)
+  .action(cli(topicsDeleteRecords));
 
 program
   .command('produce <topic>')

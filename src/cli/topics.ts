@@ -1,4 +1,4 @@
-// `sluice topics create|list|describe|delete|alter|alter-config`.
+// `sluice topics create|list|describe|delete|alter|alter-config|delete-records`.
 
 import { clientOptions, type ClientFlags } from './client-options.js';
 import { Admin } from '../client/admin.js';
@@ -17,6 +17,9 @@ export interface TopicFlags {
   set?: string[];
   delete?: string[];
   dryRun?: boolean;
+  /** delete-records: the partition and the new log start (-1: the high watermark). */
+  partition?: number;
+  offset?: bigint;
 }
 
 export async function topicsCreate(name: string, flags: TopicFlags): Promise<void> {
@@ -86,6 +89,15 @@ export async function topicsDelete(name: string, flags: TopicFlags): Promise<voi
   await withAdmin(flags, async (admin) => {
     await admin.deleteTopic(name);
     process.stdout.write(`deleted topic ${name}\n`);
+  });
+}
+
+/** Like kafka-delete-records: the partition's records below the offset are deleted for every reader. */
+export async function topicsDeleteRecords(name: string, flags: TopicFlags): Promise<void> {
+  if (flags.partition === undefined || flags.offset === undefined) throw new UsageError('say where: --partition N --offset O (-1: everything)');
+  await withAdmin(flags, async (admin) => {
+    const start = await admin.deleteRecords(name, flags.partition!, flags.offset!);
+    process.stdout.write(`${name}-${flags.partition} now starts at offset ${start}\n`);
   });
 }
 

@@ -11,6 +11,7 @@ import {
   type DescribeConfigsResponse,
   type ErrorBody,
   type IncrementalAlterConfigsResponse,
+  type DeleteRecordsResponse,
   type ListOffsetsResponse,
   type MetadataResponse,
   type TopicConfigInput,
@@ -94,6 +95,17 @@ export class Admin {
     const r = await this.#client.call<CreateTopicsResponse>(ApiKey.DeleteTopics, { topics: [name] });
     const e = r.topics[0]?.error;
     if (e) throw toError(e, `delete ${name}`);
+  }
+
+  /**
+   * Deletes the records of `topic`-`partition` below `offset` (-1: all of them): its log start
+   * moves there for every reader. Returns the new log start (OFFSET_OUT_OF_RANGE past the end).
+   */
+  async deleteRecords(topic: string, partition: number, offset: bigint): Promise<bigint> {
+    const r = await this.#client.call<DeleteRecordsResponse>(ApiKey.DeleteRecords, { partitions: [{ topic, partition, offset }] });
+    const p = r.partitions[0];
+    if (p?.error) throw toError(p.error, `delete records of ${topic}-${partition} below ${offset}`);
+    return p!.lowWatermark!;
   }
 
   async listTopics(): Promise<TopicDescription[]> {

@@ -8,6 +8,8 @@
 // less than `minBytes` it parks until appends to those partitions bring enough (woken by the
 // appends themselves) or `maxWaitMs` passes. Parked fetches end early when the caller aborts (the
 // connection closed) or the service stops.
+// List offsets: the log's bounds, or the exact record by time (./record-time.ts). Delete records:
+// moves a partition's log start forward, durably.
 // Subscribe: a push subscription (log/subscription.ts), the streaming alternative to fetch.
 
 import { SluiceError } from '../errors.js';
@@ -15,6 +17,7 @@ import { asSluiceError } from './log-errors.js';
 import type { AppendResult, LogSlice } from '../storage/partition-log.js';
 import type { Partition } from './partition.js';
 import { ProducerIdAllocator } from './producer-ids.js';
+import { recordAtOrAfter, recordWithMaxTimestamp } from './record-time.js';
 import { LogSubscription, type PushSink } from './subscription.js';
 import type { TopicRegistry } from './topic-registry.js';
 import type { Acks } from '../vocabulary.js';
@@ -69,18 +72,45 @@ export interface SubscribeInput {
   windowBytes: number;
 }
 
+/** What ListOffsets may ask for besides a time (Kafka's numbers). */
+export const OFFSET_SPEC = {
+  LATEST: -1n,
+  EARLIEST: -2n,
+  /** The first record carrying the largest timestamp. */
+  MAX_TIMESTAMP: -3n,
+  /** The first offset kept locally: with no tiered storage, the log start. */
+  EARLIEST_LOCAL: -4n,
+} as const;
+
 export interface ListOffsetsInput {
   topic: string;
   partition: number;
-  /** -2 earliest, -1 latest, otherwise a time in ms. */
+  /** An OFFSET_SPEC, otherwise a time in ms (the first record at or after it). */
   timestamp: bigint;
 }
 
 export interface ListOffsetsOutcome {
   topic: string;
   partition: number;
-  /** null: no batch has a timestamp at or after the one asked for. */
+  /** null: no record has a timestamp at or after the one asked for (or the log is empty, for MAX_TIMESTAMP). */
   offset?: bigint | null;
+  /** The answered record's own timestamp for a time or MAX_TIMESTAMP; -1 for the log's bounds and when none. */
+  timestampMs?: bigint;
+  error?: SluiceError;
+}
+
+export interface DeleteRecordsInput {
+  topic: string;
+  partition: number;
+  /** The new log start; -1 the high watermark (everything). */
+  offset: bigint;
+}
+
+export interface DeleteRecordsOutcome {
+  topic: string;
+  partition: number;
+  /** The log start after the call (Kafka's low watermark). */
+  lowWatermark?: bigint;
   error?: SluiceError;
 }
 
@@ -199,17 +229,43 @@ export class LogService {
 
   listOffsets(inputs: readonly ListOffsetsInput[]): ListOffsetsOutcome[] {
     return inputs.map((input) => {
-      const outcome: ListOffsetsOutcome = { topic: input.topic, partition: input.partition };
+      const outcome: ListOffsetsOutcome = { topic: input.topic, partition: input.partition, timestampMs: -1n };
       try {
         const p = this.topics.partition(input.topic, input.partition);
-        if (input.timestamp === -2n) outcome.offset = p.logStartOffset;
-        else if (input.timestamp === -1n) outcome.offset = p.highWatermark;
-        else outcome.offset = p.log.offsetForTimestamp(Number(input.timestamp));
+        const t = input.timestamp;
+        if (t === OFFSET_SPEC.EARLIEST || t === OFFSET_SPEC.EARLIEST_LOCAL) outcome.offset = p.logStartOffset;
+        else if (t === OFFSET_SPEC.LATEST) outcome.offset = p.highWatermark;
+        else if (t < 0n && t !== OFFSET_SPEC.MAX_TIMESTAMP) throw new SluiceError('INVALID_REQUEST', `timestamp ${t} is neither a time nor one of -1, -2, -3, -4`);
+        else {
+          const found = t === OFFSET_SPEC.MAX_TIMESTAMP ? recordWithMaxTimestamp(p) : recordAtOrAfter(p, t);
+          outcome.offset = found?.offset ?? null;
+          if (found) outcome.timestampMs = found.timestampMs;
+        }
       } catch (err) {
         outcome.error = asSluiceError(err);
       }
       return outcome;
     });
+  }
+
+  /**
+   * Moves each partition's log start forward (Kafka's DeleteRecords): -1 to the high watermark;
+   * an offset past it is OFFSET_OUT_OF_RANGE. Internal topics refuse it, as they refuse writes.
+   */
+  async deleteRecords(inputs: readonly DeleteRecordsInput[]): Promise<DeleteRecordsOutcome[]> {
+    return Promise.all(
+      inputs.map(async (input): Promise<DeleteRecordsOutcome> => {
+        try {
+          if (this.topics.isInternal(input.topic)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${input.topic} is internal to the broker; clients cannot delete its records`);
+          const p = this.topics.partition(input.topic, input.partition);
+          if (input.offset < -1n) throw new SluiceError('OFFSET_OUT_OF_RANGE', `offset ${input.offset} is neither an offset nor -1 (the high watermark)`);
+          const offset = input.offset === -1n ? p.highWatermark : input.offset;
+          return { topic: input.topic, partition: input.partition, lowWatermark: await p.deleteRecordsBefore(offset) };
+        } catch (err) {
+          return { topic: input.topic, partition: input.partition, error: asSluiceError(err) };
+        }
+      }),
+    );
   }
 
   /** Answers every parked fetch now and every later one at once (the broker is stopping). */

@@ -2,7 +2,7 @@
 // for appends (parked long-poll fetches). Appends go through here so that every append wakes the
 // fetches waiting on this partition; nothing polls.
 //
-// Everything that changes the log (append, retention, close) goes through here too, so the
+// Everything that changes the log (append, retention, deleting records, close) goes through here too, so the
 // partition can keep what fetches ask for over and over until the log changes: its high watermark
 // and log start offset, and the last slice made. The fetches one append wakes (tailing consumers,
 // all at the same offset) then share one native slice instead of a napi round trip each.
@@ -98,6 +98,22 @@ export class Partition {
     }
     if (result.deletedSegments.length > 0) this.#notify();
     return result;
+  }
+
+  /**
+   * Moves the log start forward to `offset` (DeleteRecords; see PartitionLog.deleteRecordsBefore)
+   * and returns the new start; listeners hear of it (a subscriber below it must end).
+   */
+  async deleteRecordsBefore(offset: bigint): Promise<bigint> {
+    if (this.#closed) throw this.closedError();
+    let start: bigint;
+    try {
+      start = await this.log.deleteRecordsBefore(offset);
+    } finally {
+      this.#changed();
+    }
+    this.#notify();
+    return start;
   }
 
   /** Listeners registered now (parked fetches on this partition). */

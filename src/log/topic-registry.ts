@@ -1,7 +1,10 @@
 // The topics of one broker and their partitions, on disk and in memory.
 //
 // On disk: `<data>/<topic>-<partition>/` per partition (see storage) and `<data>/.topics/<topic>.json`
-// per topic: `{ version: 1, name, partitions, config, createdAtMs, state }`. Topic files are
+// per topic: `{ version: 1, name, topicId, partitions, config, createdAtMs, state }`. The topic id is
+// a random UUID made when the topic is created and kept for its life (a topic deleted and created
+// again under the same name gets a new one, so a client holding the old id never reads the new
+// topic); a file written before ids existed gets one at the next start, written back at once. Topic files are
 // replaced atomically (write, fsync, rename, fsync the directory), so a crash leaves the old or the
 // new file, never half of one.
 //
@@ -11,7 +14,7 @@
 // renamed directories in the background; start-up finishes any of these steps a crash interrupted.
 // A partition directory without a topic file (data from before topic files existed) is adopted.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -46,6 +49,8 @@ export interface TopicDefaults extends LogOptions {
 
 export interface Topic {
   readonly name: string;
+  /** The topic's UUID (RFC 4122 text), stable across restarts. */
+  readonly id: string;
   /** The topic's own settings (the broker's defaults fill in the rest: see effectiveConfig). */
   readonly config: TopicConfig;
   readonly createdAtMs: number;
@@ -55,6 +60,8 @@ export interface Topic {
 interface TopicFile {
   version: 1;
   name: string;
+  /** Absent only in files written before topic ids existed. */
+  topicId?: string;
   partitions: number;
   config: TopicConfig;
   createdAtMs: number;
@@ -104,6 +111,12 @@ export class TopicRegistry {
     return this.#internal.has(name);
   }
 
+  /** The live topic with this id (ids of deleted topics name nothing). */
+  byId(id: string): Topic | undefined {
+    for (const t of this.#topics.values()) if (t.id === id) return t;
+    return undefined;
+  }
+
   list(): Topic[] {
     return [...this.#topics.values()];
   }
@@ -138,7 +151,7 @@ export class TopicRegistry {
     const count = this.validateCreate(name, partitions, config);
     this.#busy.add(name);
     try {
-      const file: TopicFile = { version: 1, name, partitions: count, config, createdAtMs: this.#clock.nowMs(), state: 'live' };
+      const file: TopicFile = { version: 1, name, topicId: newTopicId(), partitions: count, config, createdAtMs: this.#clock.nowMs(), state: 'live' };
       try {
         await this.#writeTopicFile(file);
         const topic = await this.#openTopic(file);
@@ -177,7 +190,7 @@ export class TopicRegistry {
         for (let i = current; i < count; i++) {
           opened.push(await this.#openPartition(name, i, options));
         }
-        await this.#writeTopicFile({ version: 1, name, partitions: count, config: topic.config, createdAtMs: topic.createdAtMs, state: 'live' });
+        await this.#writeTopicFile(fileOf(topic, { partitions: count }));
       } catch (err) {
         await Promise.all(opened.map((p) => p.close().catch(() => undefined)));
         throw asStorageError(err, `add partitions to ${name}`);
@@ -196,7 +209,7 @@ export class TopicRegistry {
     this.#busy.add(name);
     try {
       this.#topics.delete(name);
-      const file: TopicFile = { version: 1, name, partitions: topic.partitions.length, config: topic.config, createdAtMs: topic.createdAtMs, state: 'deleting' };
+      const file = fileOf(topic, { state: 'deleting' });
       await this.#writeTopicFile(file);
       await Promise.all(topic.partitions.map((p) => p.close()));
       await this.#finishDelete(file);
@@ -230,7 +243,7 @@ export class TopicRegistry {
   }
 
   /** The settings `topic` runs with: its overrides over the broker's defaults. */
-  effectiveConfig(topic: Topic): Required<TopicConfig> {
+  effectiveConfig(topic: Pick<Topic, 'config'>): Required<TopicConfig> {
     const o = this.#logOptions(topic.config);
     return { retentionMs: o.retentionMs ?? -1, retentionBytes: o.retentionBytes ?? -1, segmentBytes: o.segmentBytes ?? 0, segmentMs: o.segmentMs ?? -1, maxBatchBytes: o.maxBatchBytes ?? 0, cleanupPolicy: 'delete' };
   }
@@ -248,7 +261,7 @@ export class TopicRegistry {
     if (validateOnly) return;
     this.#busy.add(name);
     try {
-      await this.#writeTopicFile({ version: 1, name, partitions: topic.partitions.length, config, createdAtMs: topic.createdAtMs, state: 'live' }).catch((err: unknown) => {
+      await this.#writeTopicFile(fileOf(topic, { config })).catch((err: unknown) => {
         throw asStorageError(err, `alter the config of ${name}`);
       });
       const options = this.#logOptions(config);
@@ -285,6 +298,11 @@ export class TopicRegistry {
     }
     for (const file of files.filter((f) => f.state === 'deleting')) await this.#finishDelete(file);
     const live = files.filter((f) => f.state === 'live');
+    // Files from before topic ids: the id is made once and written back before anyone sees it.
+    for (const file of live.filter((f) => f.topicId === undefined)) {
+      file.topicId = newTopicId();
+      await this.#writeTopicFile(file);
+    }
 
     // Partition directories no topic file claims: adopt them.
     const claimed = new Set(live.map((f) => f.name));
@@ -300,7 +318,7 @@ export class TopicRegistry {
       orphans.set(m[1]!, Math.max(orphans.get(m[1]!) ?? 0, Number(m[2]) + 1));
     }
     for (const [name, partitions] of orphans) {
-      const file: TopicFile = { version: 1, name, partitions, config: {}, createdAtMs: this.#clock.nowMs(), state: 'live' };
+      const file: TopicFile = { version: 1, name, topicId: newTopicId(), partitions, config: {}, createdAtMs: this.#clock.nowMs(), state: 'live' };
       this.#logger.warn({ topic: name, partitions }, 'adopting partition directories that no topic file claims');
       await this.#writeTopicFile(file);
       live.push(file);
@@ -330,7 +348,7 @@ export class TopicRegistry {
       await Promise.all(partitions.map((p) => p.close().catch(() => undefined)));
       throw failed.reason;
     }
-    const topic: Topic = { name: file.name, config: file.config, createdAtMs: file.createdAtMs, partitions };
+    const topic: Topic = { name: file.name, id: file.topicId!, config: file.config, createdAtMs: file.createdAtMs, partitions };
     this.#topics.set(file.name, topic);
     return topic;
   }
@@ -401,9 +419,28 @@ export class TopicRegistry {
   }
 }
 
+/** A live topic's file with some fields changed. */
+function fileOf(topic: Topic, changes: Partial<Pick<TopicFile, 'partitions' | 'config' | 'state'>>): TopicFile {
+  return { version: 1, name: topic.name, topicId: topic.id, partitions: topic.partitions.length, config: topic.config, createdAtMs: topic.createdAtMs, state: 'live', ...changes };
+}
+
+/**
+ * A random (v4) UUID for a new topic. As Kafka's Uuid.randomUuid, never one whose URL-safe base64
+ * form (how Kafka's tools print ids) starts with "-", which their command lines would take for an
+ * option; the all-zero UUID, Kafka's "no id", cannot come out of randomUUID.
+ */
+function newTopicId(): string {
+  for (;;) {
+    const id = randomUUID();
+    if (parseInt(id.slice(0, 2), 16) >> 2 !== 62) return id;
+  }
+}
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 async function readTopicFile(path: string): Promise<TopicFile> {
   const file = JSON.parse(await readFile(path, 'utf8')) as TopicFile;
-  if (file.version !== 1 || typeof file.name !== 'string' || !Number.isInteger(file.partitions)) {
+  if (file.version !== 1 || typeof file.name !== 'string' || !Number.isInteger(file.partitions) || (file.topicId !== undefined && !UUID_TEXT.test(file.topicId))) {
     throw new SluiceError('INVALID_CONFIG', `${path} is not a Sluice topic file`);
   }
   validateTopicName(file.name);

@@ -93,6 +93,13 @@ export class KafkaReader {
     return b;
   }
 
+  /** A Kafka uuid (16 bytes: the most then the least significant 64 bits), as RFC 4122 text; all zeros is Kafka's "no id". */
+  uuid(what = 'uuid'): string {
+    const at = this.#need(16, what);
+    const hex = this.#buf.toString('hex', at, at + 16);
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
   /** An unsigned varint (at most 5 bytes: flexible lengths and tags are 32-bit). */
   uvarint(what = 'uvarint'): number {
     let value = 0;
@@ -264,12 +271,23 @@ export class KafkaWriter {
     return this;
   }
 
+  /** A uuid from its RFC 4122 text (see KafkaReader.uuid). */
+  uuid(text: string): this {
+    const at = this.#room(16);
+    this.#buf.write(text.replaceAll('-', ''), at, 16, 'hex');
+    return this;
+  }
+
   uvarint(v: number): this {
+    // #room first: it may replace #buf, so #buf is read only after it (an argument evaluated
+    // after `this.#buf` would write into the old buffer once a varint crosses its end).
     while (v >= 0x80) {
-      this.#buf.writeUInt8((v & 0x7f) | 0x80, this.#room(1));
+      const at = this.#room(1);
+      this.#buf.writeUInt8((v & 0x7f) | 0x80, at);
       v = Math.floor(v / 128);
     }
-    this.#buf.writeUInt8(v, this.#room(1));
+    const at = this.#room(1);
+    this.#buf.writeUInt8(v, at);
     return this;
   }
 
@@ -327,4 +345,52 @@ export class KafkaWriter {
     this.#buf = Buffer.allocUnsafe(256);
     this.#at = 0;
   }
+}
+
+/** Kafka's "no topic id". */
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * A version's strings, arrays and tag buffers: the compact forms and tags in flexible versions
+ * (KIP-482), the classic ones before. Codecs of APIs that span both read and write through these,
+ * so one layout serves every version; nested structs share the reader or writer they are given.
+ */
+export interface VersionedReader {
+  string(what: string): string;
+  nullableString(what: string): string | null;
+  array<T>(read: (r: KafkaReader) => T, what: string, minElementBytes?: number): T[];
+  nullableArray<T>(read: (r: KafkaReader) => T, what: string, minElementBytes?: number): T[] | null;
+  /** The struct's tag buffer (flexible only; unknown tags are skipped, as KIP-482 asks). */
+  tags(): void;
+}
+
+export function versionedReader(r: KafkaReader, flexible: boolean): VersionedReader {
+  return flexible
+    ? {
+        string: (what) => r.compactString(what),
+        nullableString: (what) => r.compactNullableString(what),
+        array: (read, what, min) => r.compactArray(read, what, min),
+        nullableArray: (read, what, min) => r.compactNullableArray(read, what, min),
+        tags: () => void r.taggedFields(),
+      }
+    : {
+        string: (what) => r.string(what),
+        nullableString: (what) => r.nullableString(what),
+        array: (read, what, min) => r.array(read, what, min),
+        nullableArray: (read, what, min) => r.nullableArray(read, what, min),
+        tags: () => undefined,
+      };
+}
+
+export interface VersionedWriter {
+  string(v: string | null): KafkaWriter;
+  array<T>(items: readonly T[] | null, write: (w: KafkaWriter, item: T) => void): KafkaWriter;
+  /** An empty tag buffer (flexible only). */
+  tags(): KafkaWriter;
+}
+
+export function versionedWriter(w: KafkaWriter, flexible: boolean): VersionedWriter {
+  return flexible
+    ? { string: (v) => w.compactString(v), array: (items, write) => w.compactArray(items, write), tags: () => w.noTaggedFields() }
+    : { string: (v) => w.string(v), array: (items, write) => w.array(items, write), tags: () => w };
 }

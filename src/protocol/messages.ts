@@ -24,6 +24,7 @@ export const ApiKey = {
   InitProducerId: 22,
   CreateTopics: 19,
   DeleteTopics: 20,
+  DeleteRecords: 21,
   DescribeConfigs: 32,
   Authenticate: 36,
   CreatePartitions: 37,
@@ -450,6 +451,30 @@ export function decodeListOffsetsRequest(body: unknown): ListOffsetsRequest {
 
 export interface ListOffsetsResponse {
   partitions: Array<TopicPartition & { error?: ErrorBody; offset?: bigint | null }>;
+}
+
+// ---- DeleteRecords (21) v0 -----------------------------------------------------------------------
+// request: { partitions: [{ topic, partition, offset }] }, offset the new log start, -1 the high
+// watermark. response: { partitions: [{ topic, partition, error?, lowWatermark? }] }
+
+export interface DeleteRecordsRequest {
+  partitions: Array<TopicPartition & { offset: bigint }>;
+}
+
+export function decodeDeleteRecordsRequest(body: unknown): DeleteRecordsRequest {
+  const m = f.map(body, 'deleteRecords');
+  return {
+    partitions: f.list(m.partitions, 'deleteRecords.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => {
+      const p = f.map(v, w);
+      const offset = f.int64(p.offset, `${w}.offset`);
+      if (offset < -1n) throw f.invalid(`${w}.offset`, 'must be an offset, or -1 (the high watermark)');
+      return { ...topicPartition(p, w), offset };
+    }),
+  };
+}
+
+export interface DeleteRecordsResponse {
+  partitions: Array<TopicPartition & { error?: ErrorBody; lowWatermark?: bigint }>;
 }
 
 // ---- Authenticate (36) v0 (Kafka's SaslAuthenticate key; one token, one round trip) --------------

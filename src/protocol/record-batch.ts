@@ -1,5 +1,6 @@
 // Kafka RecordBatch v2 (magic 2): encode records into a batch and decode batches back into
-// records. Used by tests now and by the client; the broker itself never decodes records.
+// records (compressed ones too, once native.ts has installed the addon's decompression). Used by
+// the client and tests; the broker decodes records only to answer ListOffsets by time.
 // No I/O; the CRC-32C is ./crc32c.ts (pure TypeScript, or the native core's hardware-accelerated one when the addon registered it).
 //
 // Batch header (big-endian): baseOffset i64 | batchLength i32 | partitionLeaderEpoch i32 |
@@ -203,7 +204,23 @@ function writeBytes(buf: Buffer, at: number, b: Buffer | null): number {
   return at + b.length;
 }
 
-/** Decodes the batch at `at` in `buf`, verifying its CRC. Record buffers are views into `buf`. */
+/** Decompresses a batch's records (codec: attributes' low 3 bits); null until one is installed. */
+type Decompressor = (codec: number, data: Buffer, maxBytes: number) => Buffer;
+let decompressor: Decompressor | null = null;
+
+/** Installs the records' decompression (the native addon's gzip, snappy, lz4 and zstd). */
+export function useDecompressor(fn: Decompressor): void {
+  decompressor = fn;
+}
+
+/** The most a batch's records may decompress to (Kafka's default max.message.bytes is ~1 MiB; a batch can hold far more, not this much). */
+const MAX_RECORDS_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Decodes the batch at `at` in `buf`, verifying its CRC. Record buffers are views into `buf` (or,
+ * for a compressed batch, into its decompressed records; without the native addon a compressed
+ * batch is UNSUPPORTED_COMPRESSION_TYPE).
+ */
 export function decodeRecordBatch(buf: Buffer, at = 0): DecodedBatch {
   if (buf.length - at < BATCH_HEADER_BYTES) {
     throw new SluiceError('CORRUPT_MESSAGE', `truncated batch header at ${at}`);
@@ -236,29 +253,32 @@ export function decodeRecordBatch(buf: Buffer, at = 0): DecodedBatch {
     baseSequence: buf.readInt32BE(at + 53),
     records: [],
   };
-  if ((attributes & COMPRESSION_MASK) !== 0) {
-    throw new SluiceError('UNSUPPORTED_COMPRESSION_TYPE', `compression ${attributes & COMPRESSION_MASK} is not decoded`);
+  const codec = attributes & COMPRESSION_MASK;
+  if (codec !== 0 && !decompressor) {
+    throw new SluiceError('UNSUPPORTED_COMPRESSION_TYPE', `compression ${codec} is not decoded without the native addon`);
   }
-  const end = at + sizeBytes;
-  let p = at + BATCH_HEADER_BYTES;
+  // Compressed: the records after the header are one stream, decoded from their own buffer.
+  const src = codec === 0 ? buf : decompressor!(codec, buf.subarray(at + BATCH_HEADER_BYTES, at + sizeBytes), MAX_RECORDS_BYTES);
+  const end = codec === 0 ? at + sizeBytes : src.length;
+  let p = codec === 0 ? at + BATCH_HEADER_BYTES : 0;
   for (let i = 0; i < recordsCount; i++) {
     let length: number;
-    [length, p] = readVarint(buf, p);
+    [length, p] = readVarint(src, p);
     const recordEnd = p + length;
     if (length < 0 || recordEnd > end) throw new SluiceError('CORRUPT_MESSAGE', `record ${i} overruns its batch`);
     p += 1; // attributes
     let timestampDelta: number, offsetDelta: number, headerCount: number;
-    [timestampDelta, p] = readVarint(buf, p);
-    [offsetDelta, p] = readVarint(buf, p);
+    [timestampDelta, p] = readVarint(src, p);
+    [offsetDelta, p] = readVarint(src, p);
     let key: Buffer | null, value: Buffer | null;
-    [key, p] = readBytes(buf, p, recordEnd);
-    [value, p] = readBytes(buf, p, recordEnd);
-    [headerCount, p] = readVarint(buf, p);
+    [key, p] = readBytes(src, p, recordEnd);
+    [value, p] = readBytes(src, p, recordEnd);
+    [headerCount, p] = readVarint(src, p);
     const headers: RecordHeader[] = [];
     for (let h = 0; h < headerCount; h++) {
       let hk: Buffer | null, hv: Buffer | null;
-      [hk, p] = readBytes(buf, p, recordEnd);
-      [hv, p] = readBytes(buf, p, recordEnd);
+      [hk, p] = readBytes(src, p, recordEnd);
+      [hv, p] = readBytes(src, p, recordEnd);
       headers.push({ key: hk?.toString() ?? '', value: hv });
     }
     if (p !== recordEnd) throw new SluiceError('CORRUPT_MESSAGE', `record ${i} length does not match its fields`);

@@ -148,9 +148,24 @@ export class PartitionLog {
     return next;
   }
 
-  /** Base offset of the first batch whose maxTimestamp >= `timestampMs`, or null. */
+  /** Base offset of the first batch (at or past the log start) whose maxTimestamp >= `timestampMs`, or null. */
   offsetForTimestamp(timestampMs: number): bigint | null {
     return nativeCall(() => this.#native.offsetForTimestamp(timestampMs)) ?? null;
+  }
+
+  /** The first batch (at or past the log start) carrying the log's largest timestamp, or null for an empty log. */
+  batchWithMaxTimestamp(): { baseOffset: bigint; maxTimestampMs: number } | null {
+    const found = nativeCall(() => this.#native.batchWithMaxTimestamp());
+    return found ? { baseOffset: found.baseOffset, maxTimestampMs: found.maxTimestamp } : null;
+  }
+
+  /**
+   * Moves the log start offset forward to `offset` (Kafka's DeleteRecords), durably, off the event
+   * loop; resolves with the log start after the call (an offset at or below it changes nothing).
+   * OFFSET_OUT_OF_RANGE past the high watermark.
+   */
+  deleteRecordsBefore(offset: bigint): Promise<bigint> {
+    return nativeAsync(nativeCall(() => this.#native.deleteRecordsBefore(offset)));
   }
 
   /** New settings for the open log: segment size and age, largest batch and retention apply from the next append, roll or retention pass. */

@@ -128,6 +128,27 @@ export const VECTOR_CASES: VectorCase[] = [
     data: none,
   },
   {
+    name: 'delete-records-request',
+    description: 'DeleteRecords v0 request: one partition to offset 40, another to its high watermark (-1)',
+    kind: 'request',
+    header: req(ApiKey.DeleteRecords, 30),
+    body: { partitions: [{ topic: 'orders', partition: 0, offset: 40n }, { topic: 'orders', partition: 1, offset: -1n }] },
+    data: none,
+  },
+  {
+    name: 'delete-records-response',
+    description: 'DeleteRecords v0 response: the new log starts (low watermarks), one partition past its end',
+    kind: 'response',
+    header: { correlationId: 30 },
+    body: {
+      partitions: [
+        { topic: 'orders', partition: 0, lowWatermark: 40n },
+        { topic: 'orders', partition: 1, error: { code: 'OFFSET_OUT_OF_RANGE', message: 'offset 9 is outside the log [0, 5]' } },
+      ],
+    },
+    data: none,
+  },
+  {
     name: 'join-group-request',
     description: 'JoinGroup v0 request of a new member offering the range and roundrobin strategies (Sluice client metadata: MessagePack { topics })',
     kind: 'request',

@@ -5,6 +5,12 @@
 //! fsync, rename, fsync of the directory. Segments at or after the one holding this offset are
 //! scanned after an unclean stop.
 //!
+//! `log-start-offset` holds the offset a DeleteRecords moved the log start to, when that is past the
+//! first segment's base (it may sit inside a segment): the same text layout and the same atomic
+//! replacement. At open the log starts at the larger of it and the first segment's base (clamped to
+//! the high watermark); retention deleting segments only ever moves the start further, so a stale
+//! (lower) value is harmless and needs no rewrite. Missing or unreadable: the first segment's base.
+//!
 //! `.clean-shutdown` exists only between a clean close and the next open: if it is missing at open
 //! the last run did not close cleanly.
 
@@ -13,12 +19,31 @@ use std::io::{self, Write};
 use std::path::Path;
 
 const RECOVERY_POINT_FILE: &str = "recovery-point";
+const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 const FORMAT_VERSION: &str = "1";
 
 /// The stored recovery point, or None when missing or unreadable (then everything is scanned).
 pub fn read_recovery_point(dir: &Path) -> Option<i64> {
-    let text = fs::read_to_string(dir.join(RECOVERY_POINT_FILE)).ok()?;
+    read_offset(dir, RECOVERY_POINT_FILE)
+}
+
+pub fn write_recovery_point(dir: &Path, offset: i64) -> io::Result<()> {
+    write_offset(dir, RECOVERY_POINT_FILE, offset)
+}
+
+/// The log start offset DeleteRecords stored, or None when there is none (or it is unreadable).
+pub fn read_log_start_offset(dir: &Path) -> Option<i64> {
+    read_offset(dir, LOG_START_OFFSET_FILE)
+}
+
+/// Durable when it returns: a crash after it keeps the new log start.
+pub fn write_log_start_offset(dir: &Path, offset: i64) -> io::Result<()> {
+    write_offset(dir, LOG_START_OFFSET_FILE, offset)
+}
+
+fn read_offset(dir: &Path, name: &str) -> Option<i64> {
+    let text = fs::read_to_string(dir.join(name)).ok()?;
     let mut lines = text.lines();
     if lines.next()? != FORMAT_VERSION {
         return None;
@@ -26,12 +51,14 @@ pub fn read_recovery_point(dir: &Path) -> Option<i64> {
     lines.next()?.trim().parse().ok()
 }
 
-pub fn write_recovery_point(dir: &Path, offset: i64) -> io::Result<()> {
-    let tmp = dir.join(format!("{RECOVERY_POINT_FILE}.tmp"));
+/// Write to a temporary file, fsync, rename over the old one, fsync the directory: a crash leaves
+/// the old file or the new one, never half of one.
+fn write_offset(dir: &Path, name: &str, offset: i64) -> io::Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
     let mut file = File::create(&tmp)?;
     write!(file, "{FORMAT_VERSION}\n{offset}\n")?;
     file.sync_all()?;
-    fs::rename(&tmp, dir.join(RECOVERY_POINT_FILE))?;
+    fs::rename(&tmp, dir.join(name))?;
     sync_dir(dir)
 }
 

@@ -5,12 +5,13 @@
 //! Module map: `batch` (header parse/validate/stamp, CRC-32C), `index` (mmap'd index files),
 //! `file_records` (header scans over a log file), `segment` (one log file + its indexes),
 //! `log` (the set of segments: append, roll, read), and beside it `recovery` (loading and
-//! repairing a directory on open), `retention` (deleting old segments), `flush` (fsync with group
-//! commit), `checkpoint` (recovery point, clean-shutdown marker), `flusher` (the background flush
+//! repairing a directory on open), `retention` (deleting old segments), `log_start` (DeleteRecords: moving the start forward), `flush` (fsync with group
+//! commit), `compression` (a batch's records decompressed on request), `checkpoint` (recovery point, clean-shutdown marker), `flusher` (the background flush
 //! thread), `lock` (the data directory's lock), `config`, `error`.
 
 pub mod batch;
 pub mod checkpoint;
+pub mod compression;
 pub mod config;
 pub mod error;
 pub mod file_records;
@@ -19,6 +20,7 @@ mod flusher;
 pub mod index;
 pub mod lock;
 pub mod log;
+mod log_start;
 mod recovery;
 mod retention;
 pub mod segment;

@@ -2,8 +2,9 @@
 //! done to it as a whole. This file owns the `Log` struct and its state, append, roll, slice/read,
 //! search by timestamp, verify and clean close. The other jobs live beside it as `impl Log` blocks
 //! or helpers, the way Kafka's storage layer splits them: `recovery` (loading the directory,
-//! truncating torn tails), `retention` (deleting old segments), `flush` (fsync with group commit,
-//! the recovery point, the flusher's bookkeeping).
+//! truncating torn tails), `retention` (deleting old segments), `log_start` (DeleteRecords moving
+//! the start inside a segment), `flush` (fsync with group commit, the recovery point, the
+//! flusher's bookkeeping).
 //!
 //! Concurrency (all methods take `&self` and are safe to call from any thread):
 //! - Appends are serialised by `writer`; the batch bytes are written without the state lock held
@@ -144,11 +145,12 @@ impl Log {
     pub fn open(dir: &Path, config: LogConfig) -> Result<(Arc<Log>, OpenReport)> {
         config.validate()?;
         let recovery::LoadedSegments { segments, report, recovery_point } = recovery::load(dir, &config)?;
-        let state = State {
-            high_watermark: segments.values().next_back().unwrap().next_offset(),
-            log_start_offset: *segments.keys().next().unwrap(),
-            segments,
-        };
+        let high_watermark = segments.values().next_back().unwrap().next_offset();
+        // A DeleteRecords may have moved the start inside the first segment; never past the end
+        // (recovery may have cut the tail it pointed into).
+        let first_base = *segments.keys().next().unwrap();
+        let log_start_offset = checkpoint::read_log_start_offset(dir).map_or(first_base, |o| o.max(first_base)).min(high_watermark);
+        let state = State { high_watermark, log_start_offset, segments };
         let log = Arc::new(Log {
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
@@ -367,28 +369,74 @@ impl Log {
         Ok((slice.read_all()?, slice))
     }
 
-    /// The base offset of the first batch whose maxTimestamp is >= `timestamp`, or None when
-    /// every batch is older. Batch granularity: the core never decodes records.
+    /// The base offset of the first batch at or past the log start whose maxTimestamp is >=
+    /// `timestamp`, or None when every such batch is older. Batch granularity: the core never
+    /// decodes records (the broker walks the batch's records for the exact one).
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<i64>> {
-        let candidates: Vec<(Arc<File>, u64, u64)> = {
+        let (log_start_offset, candidates) = {
             let state = self.state.read();
             self.ensure_open()?;
-            state
+            let start = state.log_start_offset;
+            let candidates: Vec<(Arc<File>, u64, u64)> = state
                 .segments
                 .values()
-                .filter(|s| s.max_timestamp() >= timestamp)
+                .filter(|s| s.next_offset() > start && s.max_timestamp() >= timestamp)
                 .map(|s| (s.log_file().clone(), s.lookup_timestamp(timestamp), s.size()))
-                .collect()
+                .collect();
+            (start, candidates)
         };
         for (file, from, size) in candidates {
             let mut scanner = HeaderScanner::new(&file, from, size);
             while let Some((_, h)) = scanner.next_batch()? {
-                if h.max_timestamp >= timestamp {
+                if h.max_timestamp >= timestamp && h.next_offset() > log_start_offset {
                     return Ok(Some(h.base_offset));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// The first batch (by offset, at or past the log start) whose maxTimestamp is the largest in
+    /// the log, as (base offset, that timestamp); None for an empty log. Kafka's MAX_TIMESTAMP
+    /// (KIP-734) answers the first record carrying the largest timestamp: it is in this batch.
+    /// Segments' indexed max timestamps pick the segment; only the segment holding the log start
+    /// is scanned whole, since its max may belong to batches below the start.
+    pub fn batch_with_max_timestamp(&self) -> Result<Option<(i64, i64)>> {
+        let (log_start_offset, segments) = {
+            let state = self.state.read();
+            self.ensure_open()?;
+            let start = state.log_start_offset;
+            let segments: Vec<(Arc<File>, u64, u64, i64, bool)> = state
+                .segments
+                .values()
+                .filter(|s| s.next_offset() > start)
+                .map(|s| {
+                    let holds_start = s.base_offset < start;
+                    (s.log_file().clone(), if holds_start { s.lookup(start) } else { 0 }, s.size(), s.max_timestamp(), holds_start)
+                })
+                .collect();
+            (start, segments)
+        };
+        // The first segment's own max when it holds the start; the others' come from their indexes.
+        let mut best: Option<(i64, usize)> = None;
+        let mut first_scan: Option<(i64, i64)> = None;
+        for (i, (file, from, size, max_timestamp, holds_start)) in segments.iter().enumerate() {
+            let max_timestamp = if *holds_start {
+                first_scan = first_batch_with_max(file, *from, *size, log_start_offset, None)?;
+                first_scan.map_or(i64::MIN, |(_, ts)| ts)
+            } else {
+                *max_timestamp
+            };
+            if best.is_none_or(|(ts, _)| max_timestamp > ts) {
+                best = Some((max_timestamp, i));
+            }
+        }
+        let Some((max_timestamp, i)) = best else { return Ok(None) };
+        let (file, from, size, _, holds_start) = &segments[i];
+        if *holds_start {
+            return Ok(first_scan);
+        }
+        first_batch_with_max(file, *from, *size, log_start_offset, Some(max_timestamp))
     }
 
     /// Flushes, seals the active segment, writes the recovery point and the clean-shutdown
@@ -446,4 +494,23 @@ impl Log {
         }
         problems
     }
+}
+
+/// Scans the batches of `file` in [from, size) that end past `log_start_offset`: the first batch
+/// whose maxTimestamp is `target` (or, with no target, the largest), as (base offset, timestamp).
+fn first_batch_with_max(file: &File, from: u64, size: u64, log_start_offset: i64, target: Option<i64>) -> Result<Option<(i64, i64)>> {
+    let mut scanner = HeaderScanner::new(file, from, size);
+    let mut best: Option<(i64, i64)> = None;
+    while let Some((_, h)) = scanner.next_batch()? {
+        if h.next_offset() <= log_start_offset {
+            continue;
+        }
+        if target == Some(h.max_timestamp) {
+            return Ok(Some((h.base_offset, h.max_timestamp)));
+        }
+        if target.is_none() && best.is_none_or(|(_, ts)| h.max_timestamp > ts) {
+            best = Some((h.base_offset, h.max_timestamp));
+        }
+    }
+    Ok(best)
 }

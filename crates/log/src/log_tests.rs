@@ -439,3 +439,85 @@ fn reconfigure_changes_rolls_batch_limit_and_retention_of_a_live_log_and_refuses
     assert_eq!(log.reconfigure(LogConfig { max_index_bytes: 8192, ..small_config() }).unwrap_err().code(), "INVALID_CONFIG");
     assert_eq!(log.config().max_batch_bytes, 512);
 }
+
+#[test]
+fn delete_records_moves_the_start_inside_a_segment_durably_and_retention_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = Log::open(dir.path(), small_config()).unwrap();
+    let batches = fill(&log, 300, 1000);
+    let bases = log.segment_bases();
+    assert!(bases.len() > 3);
+    // An offset inside the third segment, not on a batch boundary when the batch has records to spare.
+    let (inside, _) = batches.iter().copied().find(|(b, _)| *b > bases[2] && *b + 1 < bases[3]).unwrap();
+    let target = inside + 1;
+    assert_eq!(log.delete_records_before(target).unwrap(), target);
+    assert_eq!(log.log_start_offset(), target);
+    // Lower than the start: nothing moves; past the high watermark: out of range.
+    assert_eq!(log.delete_records_before(5).unwrap(), target);
+    let hw = log.high_watermark();
+    assert_eq!(log.delete_records_before(hw + 1).unwrap_err().code(), "OFFSET_OUT_OF_RANGE");
+    // Below the start a read is out of range; at it, the batch holding it comes back.
+    assert_eq!(log.slice(target - 1, 1 << 20).unwrap_err().code(), "OFFSET_OUT_OF_RANGE");
+    let (bytes, slice) = log.read(target, 0).unwrap();
+    assert_eq!(BatchHeader::parse(&bytes).unwrap().base_offset, inside);
+    assert_eq!(slice.log_start_offset, target);
+    // A search by time never answers a batch wholly below the start.
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), Some(inside));
+
+    // A crash (the directory as it is, never closed) keeps the start.
+    let crashed = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), crashed.path());
+    let (reopened, report) = Log::open(crashed.path(), small_config()).unwrap();
+    assert!(!report.clean_shutdown);
+    assert_eq!(reopened.log_start_offset(), target);
+    assert_eq!(reopened.slice(target - 1, 1).unwrap_err().code(), "OFFSET_OUT_OF_RANGE");
+
+    // Retention deletes the segments that end at or below the start, and only those.
+    let r = log.enforce_retention(0).unwrap();
+    assert_eq!(r.deleted_segments, bases[..2].to_vec());
+    assert_eq!(r.log_start_offset, target);
+    assert_eq!(log.segment_bases()[0], bases[2]);
+    assert_eq!(log.log_start_offset(), target);
+    assert_eq!(log.verify(), Vec::<String>::new());
+
+    // Up to the high watermark: everything is gone to readers, and stays gone after a clean close.
+    assert_eq!(log.delete_records_before(hw).unwrap(), hw);
+    assert_eq!(log.slice(hw, 1 << 20).unwrap().bytes(), 0);
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), None);
+    assert_eq!(log.batch_with_max_timestamp().unwrap(), None);
+    log.close().unwrap();
+    drop(log);
+    let (reopened, report) = Log::open(dir.path(), small_config()).unwrap();
+    assert!(report.clean_shutdown);
+    assert_eq!(reopened.log_start_offset(), hw);
+    assert_eq!(reopened.high_watermark(), hw);
+    let mut b = make_batch(1, 10, 5);
+    assert_eq!(reopened.append(&mut b, 0).unwrap().base_offset, hw);
+    assert_eq!(reopened.log_start_offset(), hw);
+}
+
+#[test]
+fn the_batch_with_the_largest_timestamp_is_the_first_to_carry_it_past_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = Log::open(dir.path(), small_config()).unwrap();
+    assert_eq!(log.batch_with_max_timestamp().unwrap(), None);
+    // Timestamps 1000.. rising, then a peak (9000) twice, then lower ones: the first peak wins.
+    let rising = fill(&log, 100, 1000);
+    let peak = log.append(&mut make_batch(2, 10, 9000), 0).unwrap().base_offset;
+    fill(&log, 50, 2000);
+    log.append(&mut make_batch(1, 10, 9000), 0).unwrap();
+    fill(&log, 100, 3000);
+    assert!(log.segment_bases().len() > 3);
+    assert_eq!(log.batch_with_max_timestamp().unwrap(), Some((peak, 9000)));
+    // Only the segment holding the start counts its batches from the start: a start past the
+    // first peak leaves the second one.
+    log.delete_records_before(peak + 2).unwrap();
+    let second = log.batch_with_max_timestamp().unwrap().unwrap();
+    assert!(second.0 > peak && second.1 == 9000, "{second:?}");
+    // With the peaks gone, the largest remaining timestamp's first batch.
+    log.delete_records_before(second.0 + 1).unwrap();
+    let (base, ts) = log.batch_with_max_timestamp().unwrap().unwrap();
+    assert_eq!(ts, 3099);
+    assert!(base > second.0);
+    assert!(rising.len() == 100);
+}

@@ -1,5 +1,6 @@
-//! Retention: deleting whole segments from the front of a log once it is over `retentionBytes` or
-//! their newest batch is older than `retentionMs`, which moves the log start offset forward.
+//! Retention: deleting whole segments from the front of a log once it is over `retentionBytes`,
+//! their newest batch is older than `retentionMs`, or they end at or below a log start offset that
+//! DeleteRecords moved forward; deleting by size or age moves the log start offset forward.
 //! Readers holding a deleted segment's file keep reading it; the active segment is never deleted.
 
 use std::fs;
@@ -17,8 +18,9 @@ pub struct RetentionReport {
 }
 
 impl Log {
-    /// Deletes whole segments from the front while the log exceeds `retentionBytes` or their
-    /// newest batch is older than `retentionMs` at `now_ms`. The active segment is never deleted.
+    /// Deletes whole segments from the front while the log exceeds `retentionBytes`, their newest
+    /// batch is older than `retentionMs` at `now_ms`, or they end at or below the log start offset.
+    /// The active segment is never deleted.
     pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport> {
         let _writer = self.writer.lock();
         self.ensure_open()?;
@@ -32,14 +34,16 @@ impl Log {
                 let by_bytes = config.retention_bytes >= 0 && total - first.size() >= config.retention_bytes as u64;
                 let newest = if first.max_timestamp() >= 0 { first.max_timestamp() } else { modified_ms(first.log_path()) };
                 let by_age = config.retention_ms >= 0 && now_ms - newest > config.retention_ms;
-                if !by_bytes && !by_age {
+                // Wholly below a start DeleteRecords moved forward: nothing in it can be read.
+                let by_start = first.next_offset() <= state.log_start_offset;
+                if !by_bytes && !by_age && !by_start {
                     break;
                 }
                 total -= first.size();
                 let base = first.base_offset;
                 removed.push(state.segments.remove(&base).unwrap());
             }
-            state.log_start_offset = *state.segments.keys().next().unwrap();
+            state.log_start_offset = state.log_start_offset.max(*state.segments.keys().next().unwrap());
             (removed, state.log_start_offset)
         };
         // Files are deleted after the state lock is released: readers are not held up by unlinks,

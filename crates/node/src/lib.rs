@@ -1,5 +1,5 @@
 //! napi-rs binding of the storage core. It only converts types and schedules work: blocking calls
-//! (open with recovery, flush, close) run as `AsyncTask`s on libuv's pool and resolve promises;
+//! (open with recovery, flush, close, delete records) run as `AsyncTask`s on libuv's pool and resolve promises;
 //! cheap calls (append into the page cache, slice lookups) run on the caller's thread.
 //! Every error becomes a JS Error whose `code` is the core's stable code (`map_error`).
 //! Offsets cross as BigInt; byte counts and millisecond times as numbers.
@@ -45,6 +45,15 @@ fn offset_arg(name: &str, value: BigInt) -> Result<i64> {
 #[napi(js_name = "crc32c")]
 pub fn crc32c(data: &[u8], initial: Option<u32>) -> u32 {
     sluice_log::crc32c_append(initial.unwrap_or(0), data)
+}
+
+/// The records of a compressed batch (everything after its 61-byte header), decompressed:
+/// `codec` is the batch's attributes & 7 (1 gzip, 2 snappy, 3 lz4, 4 zstd); at most `max_bytes`
+/// come out. CORRUPT_MESSAGE for an unknown codec, bytes that do not decode, or more than that.
+#[napi]
+pub fn decompress_records(codec: u32, data: &[u8], max_bytes: f64) -> Result<Buffer> {
+    let codec = u8::try_from(codec).map_err(|_| invalid_arg(format!("codec {codec} is not a batch's compression bits")))?;
+    Ok(sluice_log::compression::decompress(codec, data, max_bytes.max(0.0) as usize).map_err(map_error)?.into())
 }
 
 /// Per-log settings; omitted fields take the core's defaults.
@@ -207,6 +216,28 @@ impl Task for FlushTask {
     }
 }
 
+pub struct DeleteRecordsTask(Arc<Log>, i64);
+
+impl Task for DeleteRecordsTask {
+    type Output = i64;
+    type JsValue = BigInt;
+
+    fn compute(&mut self) -> Result<i64> {
+        self.0.delete_records_before(self.1).map_err(map_error)
+    }
+
+    fn resolve(&mut self, _env: Env, start: i64) -> Result<BigInt> {
+        Ok(BigInt::from(start))
+    }
+}
+
+/// The first batch carrying the log's largest timestamp.
+#[napi(object)]
+pub struct MaxTimestampBatch {
+    pub base_offset: BigInt,
+    pub max_timestamp: i64,
+}
+
 pub struct CloseTask(Arc<Log>);
 
 impl Task for CloseTask {
@@ -280,6 +311,25 @@ impl NativeLog {
     #[napi]
     pub fn offset_for_timestamp(&self, timestamp_ms: i64) -> Result<Option<BigInt>> {
         Ok(self.inner.offset_for_timestamp(timestamp_ms).map_err(map_error)?.map(BigInt::from))
+    }
+
+    /// The first batch (at or past the log start) whose maxTimestamp is the log's largest, or
+    /// null for an empty log.
+    #[napi]
+    pub fn batch_with_max_timestamp(&self) -> Result<Option<MaxTimestampBatch>> {
+        Ok(self
+            .inner
+            .batch_with_max_timestamp()
+            .map_err(map_error)?
+            .map(|(base, ts)| MaxTimestampBatch { base_offset: BigInt::from(base), max_timestamp: ts }))
+    }
+
+    /// Moves the log start offset forward to `offset` (DeleteRecords), durably (a checkpoint file
+    /// is written and fsynced, on a pool thread); resolves with the log start after the call.
+    /// OFFSET_OUT_OF_RANGE past the high watermark.
+    #[napi(ts_return_type = "Promise<bigint>")]
+    pub fn delete_records_before(&self, offset: BigInt) -> Result<AsyncTask<DeleteRecordsTask>> {
+        Ok(AsyncTask::new(DeleteRecordsTask(self.inner.clone(), offset_arg("offset", offset)?)))
     }
 
     /// Replaces the settings of the open log (see the core's `Log::reconfigure`): segment size and

@@ -1,15 +1,13 @@
-// Kafka Produce, Fetch, ListOffsets and Metadata over the same LogService and TopicRegistry as
+// Kafka Produce and Fetch over the same LogService and TopicRegistry as
 // Sluice's own handlers: a Kafka produce is appended byte for byte through the same validator, and
 // a Kafka fetch gets the same whole-batch log slices, sent by the transfer engine.
 
 import { ERRORS, SluiceError } from '../../../errors.js';
 import type { ProduceInput } from '../../../log/log-service.js';
-import { fetch as fetchRecords, listOffsets as listRecordOffsets, produce as produceRecords, type ProduceOutcome } from '../../../broker/data.js';
-import { lookupTopics } from '../../../broker/metadata.js';
-import type { BrokerSession } from '../../../broker/session.js';
+import { fetch as fetchRecords, produce as produceRecords, type ProduceOutcome } from '../../../broker/data.js';
 import { LOG_OVERHEAD_BYTES } from '../../../protocol/record-batch.js';
 import { kafkaErrorCode } from '../apis.js';
-import { decodeFetch, decodeListOffsets, decodeMetadata, decodeProduce, encodeFetch, encodeListOffsets, encodeMetadata, encodeProduce, type KafkaMetadataResponse } from '../messages/data.js';
+import { decodeFetch, decodeProduce, encodeFetch, encodeProduce } from '../messages/data.js';
 import type { LogSlice } from '../../../storage/partition-log.js';
 import { body, byTopic, flatten, kafkaHandler, type KafkaReply } from './handler.js';
 
@@ -106,31 +104,3 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
 
 /** One-partition Fetch bodies by the slice they carry and the version they are in (weakly held: they go with the slice). */
 const fetchBodyBySlice = new WeakMap<LogSlice, Map<number, KafkaReply>>();
-
-export const listOffsets = kafkaHandler(decodeListOffsets, async (ctx, request) => {
-  const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, timestamp: p.timestamp }));
-  const outcomes = await listRecordOffsets(ctx, inputs);
-  // The broker does not decode records, so it names the batch that reaches the time, not the
-  // record's own timestamp: timestamp -1, as for earliest and latest.
-  return body((w) =>
-    encodeListOffsets(w, byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: kafkaErrorCode(o.error), timestamp: NONE, offset: o.offset ?? NONE }))),
-  );
-});
-
-export const metadata = kafkaHandler(decodeMetadata, async (ctx, request, header) => {
-  const topics: KafkaMetadataResponse['topics'] = (await lookupTopics(ctx, request.topics, request.allowAutoTopicCreation)).map((t) => describeTopic(ctx, t.name, kafkaErrorCode(t.error)));
-  const { nodeId, host, port, clusterId } = ctx.broker;
-  return body((w) => encodeMetadata(w, header.apiVersion, { brokers: [{ nodeId, host, port }], clusterId, controllerId: nodeId, topics }));
-});
-
-/** One broker leads every partition and is its only replica. */
-function describeTopic(ctx: BrokerSession, name: string, errorCode: number): KafkaMetadataResponse['topics'][number] {
-  const topic = errorCode === 0 ? ctx.topics.get(name) : undefined;
-  const node = ctx.broker.nodeId;
-  return {
-    errorCode,
-    name,
-    internal: ctx.topics.isInternal(name),
-    partitions: (topic?.partitions ?? []).map((p) => ({ errorCode: 0, partition: p.index, leader: node, replicas: [node] })),
-  };
-}

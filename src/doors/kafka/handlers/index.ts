@@ -1,12 +1,13 @@
 // Kafka API key → handler. The version table is ../apis.ts's KAFKA_API_VERSIONS.
 
 import { KafkaApi } from '../apis.js';
-import { apiVersions, createTopics, deleteTopics, describeCluster, saslAuthenticate, saslHandshake } from './admin.js';
-import { fetch, listOffsets, metadata, produce } from './data.js';
+import { apiVersions, describeCluster, saslAuthenticate, saslHandshake } from './admin.js';
+import { fetch, produce } from './data.js';
 import { alterConfigs, createPartitions, describeConfigs, incrementalAlterConfigs } from './configs.js';
 import { deleteGroups, describeGroups, findCoordinator, heartbeat, joinGroup, leaveGroup, listGroups, offsetCommit, offsetDelete, offsetFetch, syncGroup } from './groups.js';
 import type { KafkaHandler } from './handler.js';
 import { describeProducers, initProducerId } from './producers.js';
+import { createTopics, deleteRecords, deleteTopics, listOffsets, metadata } from './topics.js';
 
 export const KAFKA_HANDLERS: ReadonlyMap<number, KafkaHandler> = new Map<number, KafkaHandler>([
   [KafkaApi.Produce, produce],
@@ -26,6 +27,7 @@ export const KAFKA_HANDLERS: ReadonlyMap<number, KafkaHandler> = new Map<number,
   [KafkaApi.ApiVersions, apiVersions],
   [KafkaApi.CreateTopics, createTopics],
   [KafkaApi.DeleteTopics, deleteTopics],
+  [KafkaApi.DeleteRecords, deleteRecords],
   [KafkaApi.SaslAuthenticate, saslAuthenticate],
   [KafkaApi.DescribeConfigs, describeConfigs],
   [KafkaApi.AlterConfigs, alterConfigs],

@@ -1,6 +1,5 @@
 // Kafka ApiVersions v0-4 (v3+ flexible, and the error answer to versions above), DescribeCluster v0
-// (flexible), CreateTopics v0-2, DeleteTopics v0-1,
-// SaslHandshake v1 and SaslAuthenticate v0-1: request decoders and response encoders, as in
+// (flexible), SaslHandshake v1 and SaslAuthenticate v0-1: request decoders and response encoders, as in
 // Kafka's message definitions (Kafka 3.4). No I/O.
 
 import type { KafkaVersionRange } from '../apis.js';
@@ -45,56 +44,6 @@ export function encodeApiVersions(w: KafkaWriter, version: number, errorCode: nu
   }
   w.array(apis, (w, a) => w.int16(a.apiKey).int16(a.minVersion).int16(a.maxVersion));
   if (version >= 1) w.int32(0); // throttle_time_ms (v1+: last)
-}
-
-export interface KafkaCreateTopicsRequest {
-  topics: Array<{
-    name: string;
-    partitions: number;
-    replicationFactor: number;
-    assignments: Array<{ partition: number; brokerIds: number[] }>;
-    configs: Array<{ name: string; value: string | null }>;
-  }>;
-  timeoutMs: number;
-  validateOnly: boolean;
-}
-
-export function decodeCreateTopics(r: KafkaReader, version: number): KafkaCreateTopicsRequest {
-  const topics = r.array(
-    (t) => ({
-      name: t.string('topic name'),
-      partitions: t.int32('num_partitions'),
-      replicationFactor: t.int16('replication_factor'),
-      assignments: t.array((a) => ({ partition: a.int32('partition_index'), brokerIds: a.array((b) => b.int32('broker id'), 'broker_ids', 4) }), 'assignments', 8),
-      configs: t.array((c) => ({ name: c.string('config name'), value: c.nullableString('config value') }), 'configs', 4),
-    }),
-    'topics',
-    16,
-  );
-  const request: KafkaCreateTopicsRequest = { topics, timeoutMs: r.int32('timeout_ms'), validateOnly: version >= 1 ? r.boolean('validate_only') : false };
-  r.end('CreateTopics');
-  return request;
-}
-
-type TopicErrors = ReadonlyArray<{ name: string; errorCode: number; message: string | null }>;
-
-export function encodeCreateTopics(w: KafkaWriter, version: number, topics: TopicErrors): void {
-  if (version >= 2) w.int32(0); // throttle_time_ms
-  w.array(topics, (w, t) => {
-    w.string(t.name).int16(t.errorCode);
-    if (version >= 1) w.string(t.message);
-  });
-}
-
-export function decodeDeleteTopics(r: KafkaReader): { names: string[]; timeoutMs: number } {
-  const request = { names: r.array((t) => t.string('topic name'), 'topic_names', 2), timeoutMs: r.int32('timeout_ms') };
-  r.end('DeleteTopics');
-  return request;
-}
-
-export function encodeDeleteTopics(w: KafkaWriter, version: number, topics: TopicErrors): void {
-  if (version >= 1) w.int32(0); // throttle_time_ms
-  w.array(topics, (w, t) => w.string(t.name).int16(t.errorCode));
 }
 
 export function decodeSaslHandshake(r: KafkaReader): { mechanism: string } {

@@ -1,5 +1,5 @@
-// Kafka Produce v3-11, Fetch v4-11, ListOffsets v1 and Metadata v0-4: request decoders and response
-// encoders, field for field as in Kafka's message definitions (clients/src/main/resources/common/
+// Kafka Produce v3-11 and Fetch v4-11 (ListOffsets and Metadata: ./offsets.ts, ./topics.ts): request
+// decoders and response encoders, field for field as in Kafka's message definitions (clients/src/main/resources/common/
 // message/*.json, Kafka 3.4). Decoders read a request body and check that nothing is left over;
 // encoders write a response body. No I/O.
 
@@ -131,75 +131,4 @@ export function encodeFetch(w: KafkaWriter, version: number, errorCode: number, 
       if (p.records) w.slice(p.records);
     }),
   );
-}
-
-// ListOffsets v1
-
-export interface KafkaListOffsetsRequest {
-  replicaId: number;
-  topics: Array<{ name: string; partitions: Array<{ partition: number; timestamp: bigint }> }>;
-}
-
-export function decodeListOffsets(r: KafkaReader): KafkaListOffsetsRequest {
-  const request: KafkaListOffsetsRequest = {
-    replicaId: r.int32('replica_id'),
-    topics: r.array((t) => ({ name: t.string('topic'), partitions: t.array((p) => ({ partition: p.int32('partition'), timestamp: p.int64('timestamp') }), 'partitions', 12) }), 'topics', 6),
-  };
-  r.end('ListOffsets');
-  return request;
-}
-
-export interface KafkaListOffsetsPartition {
-  partition: number;
-  errorCode: number;
-  timestamp: bigint;
-  offset: bigint;
-}
-
-export function encodeListOffsets(w: KafkaWriter, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaListOffsetsPartition[] }>): void {
-  w.array(topics, (w, t) => w.string(t.name).array(t.partitions, (w, p) => w.int32(p.partition).int16(p.errorCode).int64(p.timestamp).int64(p.offset)));
-}
-
-// Metadata v0-4
-
-export interface KafkaMetadataRequest {
-  /** null: every topic. */
-  topics: string[] | null;
-  allowAutoTopicCreation: boolean;
-}
-
-export function decodeMetadata(r: KafkaReader, version: number): KafkaMetadataRequest {
-  const topics = r.nullableArray((t) => t.string('topic'), 'topics', 2);
-  // v0 has no null: an empty list means every topic. v1+: null means every topic, empty means none.
-  const request: KafkaMetadataRequest = {
-    topics: version === 0 && topics?.length === 0 ? null : topics,
-    allowAutoTopicCreation: version >= 4 ? r.boolean('allow_auto_topic_creation') : true,
-  };
-  r.end('Metadata');
-  return request;
-}
-
-export interface KafkaMetadataResponse {
-  brokers: Array<{ nodeId: number; host: string; port: number }>;
-  clusterId: string;
-  controllerId: number;
-  topics: Array<{ errorCode: number; name: string; internal: boolean; partitions: Array<{ errorCode: number; partition: number; leader: number; replicas: number[] }> }>;
-}
-
-export function encodeMetadata(w: KafkaWriter, version: number, m: KafkaMetadataResponse): void {
-  if (version >= 3) w.int32(0); // throttle_time_ms
-  w.array(m.brokers, (w, b) => {
-    w.int32(b.nodeId).string(b.host).int32(b.port);
-    if (version >= 1) w.string(null); // rack
-  });
-  if (version >= 2) w.string(m.clusterId);
-  if (version >= 1) w.int32(m.controllerId);
-  w.array(m.topics, (w, t) => {
-    w.int16(t.errorCode).string(t.name);
-    if (version >= 1) w.boolean(t.internal);
-    w.array(t.partitions, (w, p) => {
-      const nodes = (w: KafkaWriter, id: number) => w.int32(id);
-      w.int16(p.errorCode).int32(p.partition).int32(p.leader).array(p.replicas, nodes).array(p.replicas, nodes);
-    });
-  });
 }

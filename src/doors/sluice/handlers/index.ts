@@ -22,7 +22,7 @@ import { handleListOffsets } from './list-offsets.js';
 import { handleMetadata } from './metadata.js';
 import { handleProduce } from './produce.js';
 import { handleInitProducerId } from './producers.js';
-import { handleCreatePartitions, handleCreateTopics, handleDeleteTopics, handleDescribeConfigs, handleIncrementalAlterConfigs } from './topics-admin.js';
+import { handleCreatePartitions, handleCreateTopics, handleDeleteRecords, handleDeleteTopics, handleDescribeConfigs, handleIncrementalAlterConfigs } from './topics-admin.js';
 import { handleCredit, handleSubscribe, handleUnsubscribe } from './subscribe.js';
 
 export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
@@ -43,6 +43,7 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [ApiKey.InitProducerId, handleInitProducerId],
   [ApiKey.CreateTopics, handleCreateTopics],
   [ApiKey.DeleteTopics, handleDeleteTopics],
+  [ApiKey.DeleteRecords, handleDeleteRecords],
   [ApiKey.Authenticate, handleAuthenticate],
   [ApiKey.CreatePartitions, handleCreatePartitions],
   [ApiKey.DescribeConfigs, handleDescribeConfigs],

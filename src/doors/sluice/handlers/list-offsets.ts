@@ -1,4 +1,4 @@
-// ListOffsets: earliest (-2), latest (-1), or the first batch at or after a time.
+// ListOffsets: earliest (-2), latest (-1), or the first record at or after a time.
 
 import { decodeListOffsetsRequest, errorBody, type ListOffsetsResponse } from '../../../protocol/messages.js';
 import { listOffsets } from '../../../broker/data.js';

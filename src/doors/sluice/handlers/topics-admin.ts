@@ -1,18 +1,20 @@
-// CreateTopics, CreatePartitions, DeleteTopics, DescribeConfigs and IncrementalAlterConfigs in
+// CreateTopics, CreatePartitions, DeleteTopics, DeleteRecords, DescribeConfigs and IncrementalAlterConfigs in
 // Sluice's protocol: decode, the broker API's topic administration (../../../broker/topics.ts),
 // encode one result per topic with its own error.
 
-import { alterConfigs, createPartitions, createTopics, deleteTopics, describeConfigs, type TopicOutcome } from '../../../broker/topics.js';
+import { alterConfigs, createPartitions, createTopics, deleteRecords, deleteTopics, describeConfigs, type TopicOutcome } from '../../../broker/topics.js';
 import type { TopicConfig } from '../../../log/topic-registry.js';
 import {
   decodeCreatePartitionsRequest,
   decodeCreateTopicsRequest,
+  decodeDeleteRecordsRequest,
   decodeDeleteTopicsRequest,
   decodeDescribeConfigsRequest,
   decodeIncrementalAlterConfigsRequest,
   errorBody,
   type CreatePartitionsResponse,
   type CreateTopicsResponse,
+  type DeleteRecordsResponse,
   type DescribeConfigsResponse,
   type IncrementalAlterConfigsResponse,
   type TopicResult,
@@ -35,7 +37,17 @@ export const handleCreatePartitions: Handler = async (ctx, { body }) => {
 
 export const handleDeleteTopics: Handler = async (ctx, { body }) => {
   const request = decodeDeleteTopicsRequest(body);
-  return { body: { topics: (await deleteTopics(ctx, request.topics)).map(result) } satisfies CreateTopicsResponse };
+  const outcomes = await deleteTopics(ctx, request.topics.map((name) => ({ name })));
+  // Asked by name, every outcome has its name.
+  return { body: { topics: outcomes.map((o, i) => result({ ...o, name: o.name ?? request.topics[i]! })) } satisfies CreateTopicsResponse };
+};
+
+export const handleDeleteRecords: Handler = async (ctx, { body }) => {
+  const request = decodeDeleteRecordsRequest(body);
+  const partitions: DeleteRecordsResponse['partitions'] = (await deleteRecords(ctx, request.partitions)).map((o) =>
+    o.error ? { topic: o.topic, partition: o.partition, error: errorBody(o.error) } : { topic: o.topic, partition: o.partition, lowWatermark: o.lowWatermark! },
+  );
+  return { body: { partitions } satisfies DeleteRecordsResponse };
 };
 
 export const handleDescribeConfigs: Handler = (ctx, { body }) => {
