@@ -178,11 +178,10 @@ t.test('c. a static member (group.instance.id) rejoins after close without a reb
 t.test('d. AdminClient: cluster, topics, configs, partitions, offsets by spec, group offsets, records', async (t) => {
   const { broker, bootstrap, c } = await kafkaBroker(t);
   await createTopic(c, 'timed', 1);
-  // Timestamps of a minute ago (older ones would be past Kafka's default retention, 7 days), the
-  // second record the latest; one batch per record: the broker answers a time with the first batch
-  // that reaches it (it does not decode records).
+  // One batch (as a producer sends it) of three records, timestamps of a minute ago (older ones
+  // would be past Kafka's default retention, 7 days), the second record the latest.
   const minuteAgo = Date.now() - 60_000;
-  for (const [value, timestampMs] of [['t0', minuteAgo], ['t1', minuteAgo + 2000], ['t2', minuteAgo + 1000]] as const) await produceValues(c, 'timed', 0, [value], [timestampMs]);
+  await produceValues(c, 'timed', 0, ['t0', 't1', 't2'], [minuteAgo, minuteAgo + 2000, minuteAgo + 1000]);
   const run = await runScenario('admin', bootstrap, { topic: 'made-by-admin', timed: 'timed', group: 'admin-group', 'find-ms': minuteAgo + 500, 'after-all-ms': minuteAgo + 3000 });
 
   const cluster = only(t, run, 'describeCluster');
@@ -206,13 +205,20 @@ t.test('d. AdminClient: cluster, topics, configs, partitions, offsets by spec, g
   const grown = only(t, run, 'createPartitions');
   if (ran(t, grown, 'createPartitions to 4')) t.equal(grown.partitions, 4, 'describeTopics then reads 4 partitions');
 
-  // Partition 0 of `timed` holds offsets 0, 1, 2 with timestamps T, T+2 s, T+1 s. Offsets only:
-  // Kafka answers a time with the record's timestamp, Sluice (batches, not records) with -1.
-  const expected: Record<string, number> = { earliest: 0, latest: 3, forTimestamp: 1, forTimestampAfterAll: -1, maxTimestamp: 1 };
-  for (const [spec, offset] of Object.entries(expected)) {
+  // Partition 0 of `timed` holds offsets 0, 1, 2 with timestamps T, T+2 s, T+1 s: a time names the
+  // first record at or after it, with that record's own timestamp (Kafka's answers, record by
+  // record inside the batch); earliest and latest carry no timestamp.
+  const expected: Record<string, [number, number]> = {
+    earliest: [0, -1],
+    latest: [3, -1],
+    forTimestamp: [1, minuteAgo + 2000],
+    forTimestampAfterAll: [-1, -1],
+    maxTimestamp: [1, minuteAgo + 2000],
+  };
+  for (const [spec, offsetAndTimestamp] of Object.entries(expected)) {
     const check = run.checks.find((x) => x.check === 'listOffsets' && x.spec === spec);
     if (!check) t.fail(`no listOffsets line for ${spec}`);
-    else if (ran(t, check, `listOffsets ${spec}`)) t.equal((check.offsets as Record<string, [number, number]>)[0]?.[0], offset, `listOffsets ${spec}: offset ${offset}`, { offsets: check.offsets });
+    else if (ran(t, check, `listOffsets ${spec}`)) t.same(check.offsets, { 0: offsetAndTimestamp }, `listOffsets ${spec}: offset and timestamp`);
   }
 
   ran(t, only(t, run, 'commitOffsets'), 'a consumer commits offset 2 with metadata (assign + commitSync)');
@@ -223,6 +229,6 @@ t.test('d. AdminClient: cluster, topics, configs, partitions, offsets by spec, g
   const records = only(t, run, 'deleteRecords');
   if (ran(t, records, 'deleteRecords before offset 1')) {
     t.equal(records.lowWatermark, 1, 'the new low watermark');
-    t.equal((records.earliestAfter as Record<string, [number, number]>)[0]?.[0], 1, 'listOffsets earliest then says 1');
+    t.same(records.earliestAfter, { 0: [1, -1] }, 'listOffsets earliest then says 1');
   }
 });
