@@ -1,21 +1,22 @@
 // Apache Kafka as a peer in Sluice's benchmarks: the broker Sluice imitates, run on the same machine
 // in the same run, so that the figures compare side by side.
 //
-// On first use the jars come from Maven Central (`mvn dependency:build-classpath` on a small pom
-// this module writes) into a cache outside the repo (SLUICE_KAFKA_CACHE, default
-// ~/.cache/sluice/kafka-<version>/); java and mvn are installed from Debian's packages when missing
-// and this runs as root. A peer is a single-node KRaft broker (broker and controller in one JVM),
-// formatted in a temp dir with `--standalone`, started with the settings of the server.properties
-// Kafka ships (3 network threads, 8 I/O threads, 100 KiB socket buffers, 1 GiB segments) and the
-// JVM flags of kafka-server-start.sh (1 GiB heap, G1), on loopback ports picked free.
+// On first use the jars come from Maven Central (../test/harness/maven.ts) into a cache outside the
+// repo (SLUICE_KAFKA_CACHE, default ~/.cache/sluice/kafka-<version>/); java and mvn are installed
+// from Debian's packages when missing and this runs as root. A peer is a single-node KRaft broker
+// (broker and controller in one JVM), formatted in a temp dir with `--standalone`, started with the
+// settings of the server.properties Kafka ships (3 network threads, 8 I/O threads, 100 KiB socket
+// buffers, 1 GiB segments) and the JVM flags of kafka-server-start.sh (1 GiB heap, G1), on loopback
+// ports picked free.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort, startBenchBroker, type BenchBroker } from '../test/harness/broker-process.js';
+import { mavenClasspath, type Log, type MavenArtifact } from '../test/harness/maven.js';
 import { KafkaBenchClient } from './kafka-requests.js';
 
 export const DEFAULT_KAFKA_VERSION = '4.4.0';
@@ -33,88 +34,18 @@ const STOCK_JVM_FLAGS = [
   '-Djava.awt.headless=true',
 ];
 
-function onPath(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** java and mvn, from Debian's packages when missing (as root); a clear error otherwise. */
-function ensureJavaAndMaven(log: (line: string) => void): void {
-  const missing = ['java', 'mvn'].filter((c) => !onPath(c));
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new Error(`the Kafka peer needs ${missing.join(' and ')} on the PATH (apt-get install default-jre-headless maven)`);
-  log(`kafka peer: installing ${missing.join(' and ')} from Debian's packages ...`);
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'default-jre-headless', 'maven'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
-
-function pom(version: string): string {
-  // slf4j-simple at the slf4j-api version Kafka's pom brings (1.7.x), so the broker's warnings reach stderr.
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.sluice.bench</groupId>
-  <artifactId>kafka-peer</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>${version}</version></dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId><version>1.7.36</version></dependency>
-  </dependencies>
-</project>
-`;
+/** Kafka's jars, and slf4j-simple at the slf4j-api version Kafka's pom brings (1.7.x), so the broker's warnings reach stderr. */
+function artifacts(version: string): MavenArtifact[] {
+  return [
+    ['org.apache.kafka', 'kafka_2.13', version],
+    ['org.slf4j', 'slf4j-simple', '1.7.36'],
+  ];
 }
 
 /** The broker's classpath, resolved from Maven Central once and cached. */
-export function kafkaClasspath(version: string, log: (line: string) => void = () => undefined): string {
+export function kafkaClasspath(version: string, log: Log = () => undefined): string {
   const dir = process.env.SLUICE_KAFKA_CACHE ?? join(homedir(), '.cache', 'sluice', `kafka-${version}`);
-  const file = join(dir, 'classpath.txt');
-  const cached = () => {
-    if (!existsSync(file)) return null;
-    const cp = readFileSync(file, 'utf8').trim();
-    return cp.split(':').every((jar) => existsSync(jar)) ? cp : null;
-  };
-  const hit = cached();
-  if (hit) return hit;
-  // Two processes (parallel test files) may both find no cache: one resolves, the other waits for it.
-  mkdirSync(dirname(dir), { recursive: true });
-  const unlock = lockDir(`${dir}.lock`, log);
-  try {
-    const resolved = cached();
-    if (resolved) return resolved;
-    ensureJavaAndMaven(log);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'pom.xml'), pom(version));
-    log(`kafka peer: resolving Apache Kafka ${version} from Maven Central into ${dir} ...`);
-    const partial = `${file}.${process.pid}`;
-    execFileSync('mvn', ['-q', '-B', '-f', join(dir, 'pom.xml'), 'dependency:build-classpath', `-Dmdep.outputFile=${partial}`], { stdio: ['ignore', 'inherit', 'inherit'] });
-    renameSync(partial, file);
-    return readFileSync(file, 'utf8').trim();
-  } finally {
-    unlock();
-  }
-}
-
-/** Takes a lock directory, waiting (up to 15 minutes: a first Maven download) while another process holds it. */
-function lockDir(path: string, log: (line: string) => void): () => void {
-  const deadline = Date.now() + 15 * 60_000;
-  let told = false;
-  for (;;) {
-    try {
-      mkdirSync(path);
-      return () => rmSync(path, { recursive: true, force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (Date.now() > deadline) throw new Error(`kafka peer: ${path} is still held after 15 minutes (remove it if no resolution is running)`);
-      if (!told) log(`kafka peer: waiting for another process resolving Kafka (${path}) ...`);
-      told = true;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
+  return mavenClasspath(dir, 'kafka-peer', artifacts(version), log);
 }
 
 export interface KafkaPeer {
