@@ -170,3 +170,94 @@ t.test('OffsetDelete v0 removes committed offsets of a group without members; De
   d.end('DescribeConfigs v0 response');
   t.same(resources, [{ error: 0, message: null, type: TOPIC, name: 'od', configs: [{ name: 'retention.ms', value: '604800000', readOnly: false, isDefault: true, sensitive: false }] }], 'the one known key asked for; an unknown key is left out');
 });
+
+t.test('flexible admin versions: IncrementalAlterConfigs v1, DescribeConfigs v3-v4, CreatePartitions v2-v3, DeleteGroups v2', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const sluice = new Admin({ broker: `127.0.0.1:${broker.port}` });
+  t.teardown(() => sluice.close());
+  await sluice.createTopic('flex', { partitions: 1 });
+  const raw = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => raw.close());
+
+  // IncrementalAlterConfigs v1: compact strings, a tag buffer after every struct.
+  const altered = await raw.request(KafkaApi.IncrementalAlterConfigs, 1, (w) =>
+    w
+      .noTaggedFields()
+      .compactArray([0], (w) => w.int8(TOPIC).compactString('flex').compactArray([0], (w) => w.compactString('retention.ms').int8(0).compactString('3600000').noTaggedFields()).noTaggedFields())
+      .boolean(false)
+      .noTaggedFields(),
+  );
+  altered.taggedFields();
+  altered.int32();
+  const results = altered.compactArray((x) => {
+    const out = { error: x.int16(), message: x.compactNullableString(), type: x.int8(), name: x.compactString() };
+    x.taggedFields();
+    return out;
+  });
+  altered.taggedFields();
+  altered.end('IncrementalAlterConfigs v1 response');
+  t.same(results, [{ error: 0, message: null, type: TOPIC, name: 'flex' }]);
+
+  // DescribeConfigs v3 (classic) and v4 (flexible): each setting's type, no documentation; an empty key list is "all", as in Kafka.
+  for (const version of [3, 4]) {
+    const flexible = version >= 4;
+    const d = await raw.request(KafkaApi.DescribeConfigs, version, (w) => {
+      if (flexible) w.noTaggedFields().compactArray([0], (w) => w.int8(TOPIC).compactString('flex').compactArray([], () => undefined).noTaggedFields());
+      else w.array([0], (w) => w.int8(TOPIC).string('flex').array([], () => undefined));
+      w.boolean(true).boolean(true);
+      if (flexible) w.noTaggedFields();
+    });
+    if (flexible) d.taggedFields();
+    d.int32();
+    const str = () => (flexible ? d.compactNullableString() : d.nullableString());
+    const array = <T>(read: () => T) => (flexible ? d.compactArray(read) : d.array(read));
+    const tags = () => (flexible ? d.taggedFields().size : 0);
+    const resources = array(() => {
+      const head = { error: d.int16(), message: str(), type: d.int8(), name: str() };
+      const configs = array(() => {
+        const c = { name: str(), value: str(), readOnly: d.boolean(), source: d.int8(), sensitive: d.boolean(), synonyms: array(() => [str(), str(), d.int8(), tags()]), configType: d.int8(), documentation: str() };
+        tags();
+        return c;
+      });
+      tags();
+      return { ...head, configs };
+    });
+    tags();
+    d.end(`DescribeConfigs v${version} response`);
+    const byName = new Map(resources[0]!.configs.map((c) => [c.name, c]));
+    t.equal(byName.size, 6, `v${version}: every setting (no keys asked)`);
+    t.same(byName.get('retention.ms'), { name: 'retention.ms', value: '3600000', readOnly: false, source: 1, sensitive: false, synonyms: [['retention.ms', '3600000', 1, 0]], configType: 5, documentation: null }, `v${version}: a LONG set on the topic`);
+    t.same([byName.get('segment.bytes')!.configType, byName.get('cleanup.policy')!.configType, byName.get('segment.bytes')!.source], [3, 7, 5], `v${version}: INT and LIST types, a default's source`);
+  }
+
+  // CreatePartitions v2 and v3 (flexible; v3 answers as v2).
+  for (const [version, count] of [[2, 2], [3, 3]] as const) {
+    const c = await raw.request(KafkaApi.CreatePartitions, version, (w) =>
+      w.noTaggedFields().compactArray([0], (w) => w.compactString('flex').int32(count).compactArray(null, () => undefined).noTaggedFields()).int32(5000).boolean(false).noTaggedFields(),
+    );
+    c.taggedFields();
+    c.int32();
+    const created = c.compactArray((x) => {
+      const out = { name: x.compactString(), error: x.int16(), message: x.compactNullableString() };
+      x.taggedFields();
+      return out;
+    });
+    c.taggedFields();
+    c.end(`CreatePartitions v${version} response`);
+    t.same(created, [{ name: 'flex', error: 0, message: null }], `v${version}: to ${count} partitions`);
+  }
+  t.equal((await sluice.describeTopic('flex')).partitions.length, 3);
+
+  // DeleteGroups v2: a group that never existed, in the flexible form.
+  const g = await raw.request(KafkaApi.DeleteGroups, 2, (w) => w.noTaggedFields().compactArray(['never-was'], (w, id) => w.compactString(id)).noTaggedFields());
+  g.taggedFields();
+  g.int32();
+  const deleted = g.compactArray((x) => {
+    const out = { groupId: x.compactString(), error: x.int16() };
+    x.taggedFields();
+    return out;
+  });
+  g.taggedFields();
+  g.end('DeleteGroups v2 response');
+  t.same(deleted, [{ groupId: 'never-was', error: 69 }], 'GROUP_ID_NOT_FOUND');
+});

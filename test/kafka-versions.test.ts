@@ -1,10 +1,12 @@
-// The Produce (v3-v8) and Fetch (v4-v11) versions current clients use, byte for byte on a real
+// The Produce (v3-v8) and Fetch (v4-v17) versions current clients use, byte for byte on a real
 // broker: a zstd batch only from Produce v7 (as Kafka: a client that asks with less cannot read
 // one), the log start offset (v5), record errors and the message (v8); Fetch sessions declined
 // with session id 0 (KIP-227) and an unknown session refused, preferred read replica -1 (v11), the
-// fetched batch the one produced, byte for byte.
+// flexible form (v12), topics by id (v13+), the fetched batch the one produced, byte for byte.
 
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
 import type { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { crc32cPure } from '../src/protocol/crc32c.js';
@@ -31,37 +33,60 @@ function readProduce(r: KafkaReader, v: number) {
   return out;
 }
 
+/** A one-partition Fetch; from v13 `topic` is the topic's id. */
 function fetchBody(v: number, topic: string, offset: bigint, session = { id: 0, epoch: -1 }) {
+  const flexible = v >= 12;
   return (w: KafkaWriter) => {
-    w.int32(-1).int32(0).int32(1).int32(1 << 20).int8(0);
+    if (flexible) w.noTaggedFields(); // request header v2
+    if (v <= 14) w.int32(-1); // replica id (v15+: a follower's tagged replica state)
+    w.int32(0).int32(1).int32(1 << 20).int8(0);
     if (v >= 7) w.int32(session.id).int32(session.epoch);
-    w.int32(1).string(topic).int32(1).int32(0);
+    if (v >= 13) w.uvarint(2).uuid(topic).uvarint(2).int32(0);
+    else if (flexible) w.uvarint(2).compactString(topic).uvarint(2).int32(0);
+    else w.int32(1).string(topic).int32(1).int32(0);
     if (v >= 9) w.int32(-1);
     w.int64(offset);
+    if (v >= 12) w.int32(-1); // last fetched epoch
     if (v >= 5) w.int64(-1n);
     w.int32(1 << 20);
-    if (v >= 7) w.int32(0); // forgotten topics
-    if (v >= 11) w.string('');
+    if (flexible) w.noTaggedFields().noTaggedFields(); // partition, topic
+    if (v >= 7) (flexible ? w.uvarint(1) : w.int32(0)); // forgotten topics
+    if (v >= 11) (flexible ? w.compactString('') : w.string(''));
+    if (flexible) w.noTaggedFields();
   };
 }
 
 function readFetch(r: KafkaReader, v: number) {
+  const flexible = v >= 12;
+  if (flexible) r.taggedFields(); // response header v1
   const throttle = r.int32();
   const error = v >= 7 ? r.int16() : null;
   const session = v >= 7 ? r.int32() : null;
-  const partitions = r.array((tp) => {
-    tp.string();
-    return tp.array((p) => ({
-      partition: p.int32(),
-      error: p.int16(),
-      hw: p.int64(),
-      lso: p.int64(),
-      logStart: v >= 5 ? p.int64() : null,
-      aborted: p.nullableArray((a) => a.int64()),
-      preferredReplica: v >= 11 ? p.int32() : null,
-      records: p.nullableBytes(),
-    }));
+  const tags = (x: KafkaReader) => {
+    if (flexible) x.taggedFields();
+  };
+  const array = <T>(x: KafkaReader, read: (x: KafkaReader) => T) => (flexible ? x.compactArray(read) : x.array(read));
+  const partitions = array(r, (tp) => {
+    const topic = v >= 13 ? tp.uuid() : flexible ? tp.compactString() : tp.string();
+    const list = array(tp, (p) => {
+      const out = {
+        topic,
+        partition: p.int32(),
+        error: p.int16(),
+        hw: p.int64(),
+        lso: p.int64(),
+        logStart: v >= 5 ? p.int64() : null,
+        aborted: flexible ? p.compactNullableArray((a) => a.int64()) : p.nullableArray((a) => a.int64()),
+        preferredReplica: v >= 11 ? p.int32() : null,
+        records: flexible ? p.compactNullableBytes() : p.nullableBytes(),
+      };
+      tags(p);
+      return out;
+    });
+    tags(tp);
+    return list;
   }).flat();
+  tags(r);
   r.end(`Fetch v${v} response`);
   return { throttle, error, session, partitions };
 }
@@ -97,23 +122,31 @@ t.test('Produce v3-v8: zstd from v7; log start offset from v5; record errors and
   t.equal(first.subarray(16, zstd.length).toString('hex'), zstd.subarray(16).toString('hex'), 'byte for byte from the magic byte on, CRC and codec intact');
 });
 
-t.test('Fetch v4-v11: sessions declined (id 0), an unknown session refused, log start offset, preferred replica -1', async (t) => {
+t.test('Fetch v4-v17: sessions declined (id 0), an unknown session refused, log start offset, preferred replica -1, topics by id from v13', async (t) => {
   const broker = await startBroker(t, { kafka: true });
   await createTopic(await broker.connect(), 'f', 1);
+  const topicId = (JSON.parse(readFileSync(join(broker.dataDir, '.topics', 'f.json'), 'utf8')) as { topicId: string }).topicId;
   const k = await RawKafka.connect(broker.kafkaPort!);
   t.teardown(() => k.close());
   await k.request(KafkaApi.Produce, 3, produceBody('f', 0, encodeRecordBatch([{ key: null, value: 'one' }, { key: null, value: 'two' }])));
-  for (const v of [4, 5, 6, 7, 8, 9, 10, 11]) {
-    const f = readFetch(await k.request(KafkaApi.Fetch, v, fetchBody(v, 'f', 0n, { id: 0, epoch: v >= 7 ? 0 : -1 })), v);
+  for (let v = 4; v <= 17; v++) {
+    const name = v >= 13 ? topicId : 'f';
+    const f = readFetch(await k.request(KafkaApi.Fetch, v, fetchBody(v, name, 0n, { id: 0, epoch: v >= 7 ? 0 : -1 })), v);
     const p = f.partitions[0]!;
-    t.same({ error: p.error, hw: p.hw, lso: p.lso }, { error: 0, hw: 2n, lso: 2n }, `v${v}: offsets`);
+    t.same({ topic: p.topic, error: p.error, hw: p.hw, lso: p.lso }, { topic: name, error: 0, hw: 2n, lso: 2n }, `v${v}: the topic by ${v >= 13 ? 'id' : 'name'}, offsets`);
     t.ok(p.records && p.records.length > 61, `v${v}: the batch`);
+    t.same(p.aborted, [], `v${v}: no aborted transactions`);
     t.equal(p.logStart, v >= 5 ? 0n : null);
     t.equal(p.preferredReplica, v >= 11 ? -1 : null);
     if (v >= 7) t.same([f.error, f.session], [0, 0], `v${v}: a session asked for (epoch 0) is declined with id 0`);
   }
-  const unknown = readFetch(await k.request(KafkaApi.Fetch, 7, fetchBody(7, 'f', 0n, { id: 12345, epoch: 1 })), 7);
-  t.same([unknown.error, unknown.session, unknown.partitions], [70, 0, []], 'FETCH_SESSION_ID_NOT_FOUND for a session the broker never gave');
+  for (const v of [7, 12, 17]) {
+    const unknown = readFetch(await k.request(KafkaApi.Fetch, v, fetchBody(v, v >= 13 ? topicId : 'f', 0n, { id: 12345, epoch: 1 })), v);
+    t.same([unknown.error, unknown.session, unknown.partitions], [70, 0, []], `v${v}: FETCH_SESSION_ID_NOT_FOUND for a session the broker never gave`);
+  }
+  const noSuchId = '0f0e0d0c-0b0a-4908-8706-050403020100';
+  const missing = readFetch(await k.request(KafkaApi.Fetch, 13, fetchBody(13, noSuchId, 0n)), 13);
+  t.same(missing.partitions.map((p) => [p.topic, p.partition, p.error, p.hw, p.records?.length]), [[noSuchId, 0, 100, -1n, 0]], 'v13: an id no topic has is UNKNOWN_TOPIC_ID');
 });
 
 t.test('DescribeCluster v0 (flexible: header v2 request, header v1 response): the one broker, its cluster id, operations only when asked', async (t) => {

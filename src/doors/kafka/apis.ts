@@ -4,10 +4,12 @@
 // (tagged fields after the client id) and their responses header v1 (tagged fields after the
 // correlation id), except ApiVersions, whose response header stays v0 so that any client can read
 // it. Versions before are non-flexible: request header v1, response header v0.
-// The table looks like a Kafka 0.11 broker (see ../shared/kafka-wire.md §0): each client lands on
-// one version per API (KafkaJS takes min(its max, ours), librdkafka the highest common one, and
-// kafka-python infers "0.11" from Metadata v4 and then hard-codes exactly these). Group APIs start
-// at 0 because librdkafka's balanced-consumer feature test needs v0 in each range.
+// The ranges are those current clients use with their default settings (Apache Kafka's Java
+// client 4.x and its tools, librdkafka 2.x, kafkajs 2.2, @platformatic/kafka; each lands on the
+// highest version both sides serve), down to what older ones still send (kafkajs, kafka-python).
+// Group APIs start at 0 because librdkafka's balanced-consumer feature test needs v0 in each
+// range. Not served: transactions (refused where a request names them), the KIP-848 consumer
+// protocol, fetch sessions (declined with session id 0, as KIP-227 allows), replication.
 
 import { kafkaErrorNumber } from '../../errors.js';
 import { ApiKey } from '../../protocol/messages.js';
@@ -36,7 +38,7 @@ export interface KafkaVersionRange {
 /** [min, max] served, and the first flexible version where one is served. */
 const RANGES: Record<KafkaApiName, [number, number, number?]> = {
   Produce: [3, 11, 9],
-  Fetch: [4, 11],
+  Fetch: [4, 17, 12],
   ListOffsets: [1, 8, 6],
   Metadata: [0, 12, 9],
   OffsetCommit: [2, 8, 8],
@@ -53,12 +55,12 @@ const RANGES: Record<KafkaApiName, [number, number, number?]> = {
   CreateTopics: [0, 7, 5],
   DeleteTopics: [0, 6, 4],
   DeleteRecords: [0, 2, 2],
-  DescribeConfigs: [0, 2],
+  DescribeConfigs: [0, 4, 4],
   AlterConfigs: [0, 1],
   SaslAuthenticate: [0, 1],
-  CreatePartitions: [0, 1],
-  DeleteGroups: [0, 1],
-  IncrementalAlterConfigs: [0, 0],
+  CreatePartitions: [0, 3, 2],
+  DeleteGroups: [0, 2, 2],
+  IncrementalAlterConfigs: [0, 1, 1],
   OffsetDelete: [0, 0],
   DescribeCluster: [0, 0, 0],
   InitProducerId: [0, 5, 2],

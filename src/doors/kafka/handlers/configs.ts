@@ -9,6 +9,8 @@ import { kafkaErrorCode } from '../apis.js';
 import {
   CONFIG_OPERATION,
   CONFIG_SOURCE,
+  CONFIG_TYPE,
+  TOPIC_CONFIG_TYPES,
   RESOURCE_TYPE,
   decodeAlterConfigs,
   decodeCreatePartitions,
@@ -22,7 +24,7 @@ import {
 } from '../messages/configs.js';
 import { body, kafkaHandler } from './handler.js';
 
-export const createPartitions = kafkaHandler(decodeCreatePartitions, async (ctx, request) => {
+export const createPartitions = kafkaHandler(decodeCreatePartitions, async (ctx, request, header) => {
   // One broker: there is no placement to choose, so a topic that asks for one is refused alone.
   const outcomes = await createPartitionsOf(ctx, request.topics.filter((t) => t.assignments === null), request.validateOnly);
   let next = 0;
@@ -30,7 +32,7 @@ export const createPartitions = kafkaHandler(decodeCreatePartitions, async (ctx,
     const error = t.assignments !== null ? new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported by a single broker') : outcomes[next++]!.error;
     return { name: t.name, errorCode: kafkaErrorCode(error), message: error?.message ?? null };
   });
-  return body((w) => encodeCreatePartitions(w, results));
+  return body((w) => encodeCreatePartitions(w, header.apiVersion, results));
 });
 
 function notATopic(type: number): SluiceError {
@@ -40,20 +42,27 @@ function notATopic(type: number): SluiceError {
 export const describeConfigs = kafkaHandler(decodeDescribeConfigs, (ctx, request, header) => {
   const results = request.resources.map((res): KafkaDescribeConfigsResult => {
     const { error, configs } = res.type === RESOURCE_TYPE.TOPIC ? describeTopicConfigs(ctx, res.name) : { error: notATopic(res.type), configs: [] };
-    // Named keys narrow the answer; a key the topic does not have is left out, as Kafka does.
-    const asked = res.keys === null ? configs : configs.filter((c) => res.keys!.includes(c.name));
+    // Named keys narrow the answer; a key the topic does not have is left out, as Kafka does. No
+    // keys (null, or an empty list: Kafka's ConfigHelper reads both as "all") asks for every one.
+    const asked = res.keys === null || res.keys.length === 0 ? configs : configs.filter((c) => res.keys!.includes(c.name));
     return {
       errorCode: kafkaErrorCode(error),
       message: error?.message ?? null,
       type: res.type,
       name: res.name,
-      configs: asked.map((c) => ({ name: c.name, value: c.value, readOnly: false, source: c.source === 'topic' ? CONFIG_SOURCE.DYNAMIC_TOPIC_CONFIG : CONFIG_SOURCE.DEFAULT_CONFIG })),
+      configs: asked.map((c) => ({
+        name: c.name,
+        value: c.value,
+        readOnly: false,
+        source: c.source === 'topic' ? CONFIG_SOURCE.DYNAMIC_TOPIC_CONFIG : CONFIG_SOURCE.DEFAULT_CONFIG,
+        type: TOPIC_CONFIG_TYPES[c.name] ?? CONFIG_TYPE.UNKNOWN,
+      })),
     };
   });
   return body((w) => encodeDescribeConfigs(w, header.apiVersion, results, request.includeSynonyms));
 });
 
-async function alter(ctx: BrokerSession, request: KafkaAlterConfigsRequest, mode: 'incremental' | 'replace') {
+async function alter(ctx: BrokerSession, request: KafkaAlterConfigsRequest, mode: 'incremental' | 'replace', flexible: boolean) {
   const results: Array<{ errorCode: number; message: string | null; type: number; name: string }> = [];
   for (const res of request.resources) {
     let error: SluiceError | undefined;
@@ -68,9 +77,9 @@ async function alter(ctx: BrokerSession, request: KafkaAlterConfigsRequest, mode
     }
     results.push({ errorCode: kafkaErrorCode(error), message: error?.message ?? null, type: res.type, name: res.name });
   }
-  return body((w) => encodeAlterConfigs(w, results));
+  return body((w) => encodeAlterConfigs(w, results, flexible));
 }
 
-export const alterConfigs = kafkaHandler(decodeAlterConfigs, (ctx, request) => alter(ctx, request, 'replace'));
+export const alterConfigs = kafkaHandler(decodeAlterConfigs, (ctx, request) => alter(ctx, request, 'replace', false));
 
-export const incrementalAlterConfigs = kafkaHandler(decodeIncrementalAlterConfigs, (ctx, request) => alter(ctx, request, 'incremental'));
+export const incrementalAlterConfigs = kafkaHandler(decodeIncrementalAlterConfigs, (ctx, request, header) => alter(ctx, request, 'incremental', header.apiVersion >= 1));

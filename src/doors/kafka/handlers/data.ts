@@ -3,6 +3,8 @@
 // a Kafka fetch gets the same whole-batch log slices, sent by the transfer engine.
 
 import { ERRORS, SluiceError } from '../../../errors.js';
+import type { FetchOutcome } from '../../../log/log-service.js';
+import { lookupTopicById } from '../../../broker/metadata.js';
 import type { ProduceInput } from '../../../log/log-service.js';
 import { fetch as fetchRecords, produce as produceRecords, type ProduceOutcome } from '../../../broker/data.js';
 import { LOG_OVERHEAD_BYTES } from '../../../protocol/record-batch.js';
@@ -72,8 +74,22 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
   if (request.sessionId !== 0) {
     return body((w) => encodeFetch(w, header.apiVersion, ERRORS.FETCH_SESSION_ID_NOT_FOUND.kafka, []));
   }
-  const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes }));
-  const { outcomes, waitedSeconds } = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
+  // v13+ names topics by id: each is looked up once; an id no live topic has is answered
+  // UNKNOWN_TOPIC_ID for each of its partitions, after the others.
+  const unknown: FetchOutcome[] = [];
+  const byId = header.apiVersion >= 13;
+  const topics = !byId ? request.topics : request.topics.flatMap((t) => {
+    const found = lookupTopicById(ctx, t.id!);
+    if (!found.error) return [{ ...t, name: found.name }];
+    for (const p of t.partitions) unknown.push({ topic: t.id!, partition: p.partition, error: found.error, highWatermark: -1n, logStartOffset: -1n });
+    return [];
+  });
+  const inputs = flatten(topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes }));
+  const fetched = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
+  const { waitedSeconds } = fetched;
+  const outcomes = unknown.length === 0 ? fetched.outcomes : [...fetched.outcomes, ...unknown];
+  // An unknown id's outcomes carry the id as their topic; a known topic's id comes from the registry.
+  const withIds = <T extends { name: string }>(grouped: T[]): Array<T & { id?: string }> => (byId ? grouped.map((t) => ({ ...t, id: ctx.topics.get(t.name)?.id ?? t.name })) : grouped);
   // No transactions: the last stable offset is the high watermark (read_committed clients use it as the end).
   const encode = () =>
     body((w) =>
@@ -81,14 +97,16 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
         w,
         header.apiVersion,
         0,
-        byTopic(outcomes, (o) => ({
-          partition: o.partition,
-          errorCode: kafkaErrorCode(o.error),
-          highWatermark: o.highWatermark,
-          lastStableOffset: o.highWatermark,
-          logStartOffset: o.logStartOffset,
-          records: o.slice ?? null,
-        })),
+        withIds(
+          byTopic(outcomes, (o) => ({
+            partition: o.partition,
+            errorCode: kafkaErrorCode(o.error),
+            highWatermark: o.highWatermark,
+            lastStableOffset: o.highWatermark,
+            logStartOffset: o.logStartOffset,
+            records: o.slice ?? null,
+          })),
+        ),
       ),
     );
   // Shared responses: the fetches one append wakes share the partition's slice, and a

@@ -169,9 +169,9 @@ function describeGroup(ctx: BrokerSession, groupId: string, authorizedOperations
   }
 }
 
-export const deleteGroups = kafkaHandler(decodeDeleteGroups, async (ctx, groupIds) => {
+export const deleteGroups = kafkaHandler(decodeDeleteGroups, async (ctx, groupIds, header) => {
   const results = await deleteGroupsOf(ctx, groupIds);
-  return body((w) => encodeDeleteGroups(w, results.map((g) => ({ groupId: g.groupId, errorCode: kafkaErrorCode(g.error) }))));
+  return body((w) => encodeDeleteGroups(w, header.apiVersion, results.map((g) => ({ groupId: g.groupId, errorCode: kafkaErrorCode(g.error) }))));
 });
 
 export const offsetDelete = kafkaHandler(decodeOffsetDelete, async (ctx, r) => {

@@ -1,4 +1,4 @@
-// Kafka Produce v3-11 and Fetch v4-11 (ListOffsets and Metadata: ./offsets.ts, ./topics.ts): request
+// Kafka Produce v3-11 and Fetch v4-12 (ListOffsets and Metadata: ./offsets.ts, ./topics.ts): request
 // decoders and response encoders, field for field as in Kafka's message definitions (clients/src/main/resources/common/
 // message/*.json, Kafka 3.4). Decoders read a request body and check that nothing is left over;
 // encoders write a response body. No I/O.
@@ -64,7 +64,10 @@ export function encodeProduce(w: KafkaWriter, version: number, topics: ReadonlyA
   v.tags();
 }
 
-// Fetch v4-11 (v5 log start offsets, v7 fetch sessions, v9 leader epochs, v11 rack id)
+// Fetch v4-17 (v5 log start offsets, v7 fetch sessions, v9 leader epochs, v11 rack id, v12
+// flexible with the last fetched epoch, v13 topics by id instead of name, v15 the replica id only
+// in a follower's tagged replica state; v14, v16 and v17 change semantics or tags this broker
+// has no use for: tiered storage, new-leader endpoints, a follower's directory id).
 
 export interface KafkaFetchRequest {
   replicaId: number;
@@ -75,29 +78,52 @@ export interface KafkaFetchRequest {
   /** v7+: 0 with epoch -1 asks for no session; 0 with epoch 0 asks for a new one (KIP-227). */
   sessionId: number;
   sessionEpoch: number;
-  topics: Array<{ name: string; partitions: Array<{ partition: number; fetchOffset: bigint; partitionMaxBytes: number }> }>;
+  /** `name` until v12, `id` (a uuid's text) from v13. */
+  topics: Array<{ name: string; id: string | null; partitions: Array<{ partition: number; fetchOffset: bigint; partitionMaxBytes: number }> }>;
   /** v7+: partitions to drop from an incremental session's set. */
-  forgottenTopics: Array<{ name: string; partitions: number[] }>;
+  forgottenTopics: Array<{ name: string; id: string | null; partitions: number[] }>;
 }
 
 export function decodeFetch(r: KafkaReader, version: number): KafkaFetchRequest {
-  const replicaId = r.int32('replica_id');
+  const flexible = version >= 12;
+  const byId = version >= 13;
+  const replicaId = version <= 14 ? r.int32('replica_id') : -1;
   const maxWaitMs = r.int32('max_wait_ms');
   const minBytes = r.int32('min_bytes');
   const maxBytes = r.int32('max_bytes');
   const isolationLevel = r.int8('isolation_level');
   const sessionId = version >= 7 ? r.int32('session_id') : 0;
   const sessionEpoch = version >= 7 ? r.int32('session_epoch') : -1;
-  const partition = (p: KafkaReader) => {
-    const index = p.int32('partition');
-    if (version >= 9) p.int32('current_leader_epoch'); // one broker, one leader: any epoch it was told is its own
-    const fetchOffset = p.int64('fetch_offset');
-    if (version >= 5) p.int64('log_start_offset'); // a follower's; consumers send -1
-    return { partition: index, fetchOffset, partitionMaxBytes: p.int32('partition_max_bytes') };
+  const string = (what: string) => (flexible ? r.compactString(what) : r.string(what));
+  const array = <T>(read: () => T, what: string, minElementBytes: number): T[] => (flexible ? r.compactArray(read, what, minElementBytes) : r.array(read, what, minElementBytes));
+  const tags = () => {
+    if (flexible) r.taggedFields();
   };
-  const topics = r.array((t) => ({ name: t.string('topic'), partitions: t.array(partition, 'partitions', version >= 9 ? 24 : version >= 5 ? 24 : 16) }), 'topics', 6);
-  const forgottenTopics = version >= 7 ? r.array((t) => ({ name: t.string('topic'), partitions: t.array((p) => p.int32('partition'), 'partitions', 4) }), 'forgotten_topics_data', 6) : [];
-  if (version >= 11) r.string('rack_id');
+  const partition = () => {
+    const index = r.int32('partition');
+    if (version >= 9) r.int32('current_leader_epoch'); // one broker, one leader: any epoch it was told is its own
+    const fetchOffset = r.int64('fetch_offset');
+    if (version >= 12) r.int32('last_fetched_epoch'); // a follower's divergence check; no followers here
+    if (version >= 5) r.int64('log_start_offset'); // a follower's; consumers send -1
+    const out = { partition: index, fetchOffset, partitionMaxBytes: r.int32('partition_max_bytes') };
+    tags();
+    return out;
+  };
+  const name = () => (byId ? { name: '', id: r.uuid('topic_id') } : { name: string('topic'), id: null });
+  const topic = () => {
+    const out = { ...name(), partitions: array(partition, 'partitions', 16) };
+    tags();
+    return out;
+  };
+  const forgotten = () => {
+    const out = { ...name(), partitions: array(() => r.int32('partition'), 'partitions', 4) };
+    tags();
+    return out;
+  };
+  const topics = array(topic, 'topics', 2);
+  const forgottenTopics = version >= 7 ? array(forgotten, 'forgotten_topics_data', 2) : [];
+  if (version >= 11) string('rack_id');
+  tags(); // v12+: cluster_id (tag 0) and a follower's replica_state are skipped
   r.end('Fetch');
   return { replicaId, maxWaitMs, minBytes, maxBytes, isolationLevel, sessionId, sessionEpoch, topics, forgottenTopics };
 }
@@ -114,13 +140,30 @@ export interface KafkaFetchPartition {
 }
 
 /**
- * `records` is written as int32 size + the slice's bytes (never null: librdkafka rejects -1). v7+
- * carries the request-level error and the session id (always 0: sessions are declined, KIP-227);
- * v11 each partition's preferred read replica (-1: read from the leader, this broker).
+ * `records` is written as its size + the slice's bytes (never null: librdkafka rejects -1; a
+ * compact size from v12). v7+ carries the request-level error and the session id (always 0:
+ * sessions are declined, KIP-227); v11 each partition's preferred read replica (-1: read from the
+ * leader, this broker); v13+ names each topic by its id. Hot: one response per consumer per fetch,
+ * so the versions branch inline.
  */
-export function encodeFetch(w: KafkaWriter, version: number, errorCode: number, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaFetchPartition[] }>): void {
+export function encodeFetch(w: KafkaWriter, version: number, errorCode: number, topics: ReadonlyArray<{ name: string; id?: string; partitions: readonly KafkaFetchPartition[] }>): void {
   w.int32(0); // throttle_time_ms
   if (version >= 7) w.int16(errorCode).int32(0);
+  if (version >= 12) {
+    w.compactArray(topics, (w, t) =>
+      (version >= 13 ? w.uuid(t.id!) : w.compactString(t.name))
+        .compactArray(t.partitions, (w, p) => {
+          w.int32(p.partition).int16(p.errorCode).int64(p.highWatermark).int64(p.lastStableOffset).int64(p.logStartOffset);
+          w.uvarint(1).int32(-1); // aborted_transactions: none (no transactions); preferred_read_replica
+          w.uvarint((p.records?.bytes ?? 0) + 1);
+          if (p.records) w.slice(p.records);
+          w.noTaggedFields();
+        })
+        .noTaggedFields(),
+    );
+    w.noTaggedFields();
+    return;
+  }
   w.array(topics, (w, t) =>
     w.string(t.name).array(t.partitions, (w, p) => {
       w.int32(p.partition).int16(p.errorCode).int64(p.highWatermark).int64(p.lastStableOffset);

@@ -1,7 +1,7 @@
 // Kafka's classic group protocol and committed offsets: FindCoordinator v0-4 (v3+ flexible, v4
 // batched), JoinGroup v0-9 (v6+ flexible), SyncGroup v0-5 (v4+), Heartbeat v0-4 (v4),
 // LeaveGroup v0-5 (v4+), OffsetCommit v2-8 (v8), OffsetFetch v1-8 (v6+), ListGroups v0-5 (v3+),
-// DescribeGroups v0-5 (v5), DeleteGroups v0-1 and OffsetDelete v0. Request decoders and response
+// DescribeGroups v0-5 (v5), DeleteGroups v0-2 (v2) and OffsetDelete v0. Request decoders and response
 // encoders, as in Kafka's message definitions (clients/src/main/resources/common/message).
 // Member metadata and assignments are opaque bytes. No I/O.
 
@@ -440,14 +440,22 @@ export function encodeDescribeGroups(w: KafkaWriter, version: number, groups: re
   v.tags();
 }
 
-export function decodeDeleteGroups(r: KafkaReader): string[] {
-  const groups = r.array((g) => g.string('group id'), 'groups_names', 2);
-  r.end('DeleteGroups');
+export function decodeDeleteGroups(r: KafkaReader, version: number): string[] {
+  const v = new VersionedReader(r, version >= 2);
+  const groups = v.array(() => v.string('group id'), 'groups_names', 1);
+  v.end('DeleteGroups');
   return groups;
 }
 
-export function encodeDeleteGroups(w: KafkaWriter, results: ReadonlyArray<{ groupId: string; errorCode: number }>): void {
-  w.int32(0).array(results, (w, g) => w.string(g.groupId).int16(g.errorCode));
+/** v2 flexible. */
+export function encodeDeleteGroups(w: KafkaWriter, version: number, results: ReadonlyArray<{ groupId: string; errorCode: number }>): void {
+  const v = new VersionedWriter(w, version >= 2);
+  w.int32(0);
+  v.array(results, (g) => {
+    v.string(g.groupId);
+    w.int16(g.errorCode);
+    v.tags();
+  }).tags();
 }
 
 export interface KafkaOffsetDeleteRequest {
