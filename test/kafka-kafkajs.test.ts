@@ -91,6 +91,33 @@ t.test('kafkajs producers (acks -1 and 1) write what a Sluice fetch reads byte f
   t.same([...(got.headers!.h as Buffer)], [0, 255], 'header identical');
 });
 
+t.test('a kafkajs producer with idempotent: true: InitProducerId, sequences per partition, each message once', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const kafka = kafkaOf(broker);
+  const admin = kafka.admin();
+  await admin.connect();
+  t.teardown(() => admin.disconnect());
+  await admin.createTopics({ topics: [{ topic: 'exactly-once', numPartitions: 2 }] });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  t.teardown(() => producer.disconnect());
+  for (let round = 0; round < 3; round++) {
+    const [result] = await producer.send({ topic: 'exactly-once', acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ value: `r${round}-${i}`, partition: 0 })) });
+    t.same([result!.errorCode, result!.baseOffset], [0, String(round * 10)], `round ${round}: acknowledged at ${round * 10}`);
+  }
+  await producer.send({ topic: 'exactly-once', acks: -1, messages: [{ value: 'other', partition: 1 }] });
+  const c = await broker.connect();
+  const [p0, p1] = await fetch(c, [
+    { topic: 'exactly-once', partition: 0, offset: 0n, maxBytes: 1 << 20 },
+    { topic: 'exactly-once', partition: 1, offset: 0n, maxBytes: 1 << 20 },
+  ]);
+  const batches = decodeRecordBatches(p0!.records);
+  t.same(batches.map((b) => b.baseSequence), [0, 10, 20], 'partition 0: sequences 0, 10, 20');
+  t.ok(batches.every((b) => b.producerId >= 0n && b.producerId === batches[0]!.producerId && b.producerEpoch === 0), 'one producer id, epoch 0');
+  t.same(decodeRecordBatches(p1!.records).map((b) => [b.producerId, b.baseSequence]), [[batches[0]!.producerId, 0]], 'partition 1 counts its own sequences');
+  t.equal(p0!.highWatermark, 30n);
+});
+
 t.test('a kafkajs group of 3 on 6 partitions: balanced, rebalanced when a member leaves, resumed from committed offsets after a restart', async (t) => {
   const dataDir = tmpDir(t);
   const args = ['--group-initial-rebalance-delay-ms', String(GROUP_DELAY_MS)];

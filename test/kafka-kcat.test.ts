@@ -52,3 +52,32 @@ t.test('kcat -P, -C -e, -C -o s@<ms> and -G against the Kafka listener', async (
   const group = await admin.describeGroup('kcat-group');
   t.same(group.partitions.map((x) => [x.topic, x.partition, x.committedOffset, x.lag]), [['lines', 0, 5n, 0n]], 'its commit (on close) is what Sluice\'s admin reads');
 });
+
+t.test('kcat with enable.idempotence=true (and zstd): librdkafka gets a producer id, every line is written once, in order', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const b = `127.0.0.1:${broker.kafkaPort}`;
+  const c = await broker.connect();
+  await createTopic(c, 'idem', 1);
+  const lines = Array.from({ length: 500 }, (_, i) => `line-${i}`);
+  for (const codec of [['-z', 'zstd'], []]) {
+    await kcat(['-b', b, '-P', '-t', 'idem', '-X', 'enable.idempotence=true', ...codec, '-X', 'linger.ms=5'], lines.map((l) => `${l}\n`).join(''));
+  }
+  const batches = [];
+  for (let offset = 0n; offset < 1000n; ) {
+    const [p] = await fetch(c, [{ topic: 'idem', partition: 0, offset, maxBytes: 1 << 20 }]);
+    const got = decodeRecordBatches(p!.records);
+    batches.push(...got);
+    offset = got.at(-1)!.baseOffset + BigInt(got.at(-1)!.lastOffsetDelta) + 1n;
+  }
+  const values = batches.flatMap((batch) => batch.records.map((r) => r.value!.toString()));
+  t.same(values, [...lines, ...lines], 'both runs, each line once, in order');
+  const producers = [...new Set(batches.map((batch) => batch.producerId))];
+  t.equal(producers.length, 2, 'each kcat run is its own idempotent producer');
+  t.ok(producers.every((id) => id >= 0n), 'with an id from InitProducerId');
+  t.same([...new Set(batches.map((batch) => batch.attributes & 7))], [4, 0], 'zstd batches (Produce v7+), then uncompressed ones, kept as sent');
+  // Each producer's sequences start at 0 and run without a gap through its batches.
+  for (const id of producers) {
+    const own = batches.filter((batch) => batch.producerId === id);
+    t.same(own.map((batch) => batch.baseSequence), own.map((_, i) => own.slice(0, i).reduce((n, x) => n + x.records.length, 0)), `producer ${id}: sequences 0, then each batch's after the last`);
+  }
+});
