@@ -11,8 +11,7 @@ import { isFlexible, KAFKA_API_VERSIONS, KafkaApi } from '../src/doors/kafka/api
 import { KafkaFrameDecoder } from '../src/doors/kafka/frame.js';
 import { KAFKA_HANDLERS } from '../src/doors/kafka/handlers/index.js';
 import { encodeApiVersions } from '../src/doors/kafka/messages/admin.js';
-import { VersionedReader } from '../src/doors/kafka/messages/versioned.js';
-import { KafkaDecodeError, KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
+import { KafkaDecodeError, KafkaReader, KafkaWriter, VersionedReader } from '../src/protocol/kafka-wire.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
 
 interface Exchange {
@@ -51,21 +50,10 @@ type Walk = (r: KafkaReader, v: number) => unknown;
 const arr = <T>(r: KafkaReader, f: (r: KafkaReader) => T) => r.array(f);
 /** Strings, bytes and arrays compact when the version is flexible. */
 const versioned = (r: KafkaReader, apiKey: number, v: number) => new VersionedReader(r, isFlexible(KAFKA_API_VERSIONS.find((a) => a.apiKey === apiKey)!, v));
-/** A struct's fields (read in order by the caller), then its tagged fields when flexible. */
+/** A struct's fields (read in order by the caller), then its tagged fields when flexible: none, as the broker writes none. */
 const struct = <T>(x: VersionedReader, fields: T): T => {
-  x.tags();
+  if (x.tags().size !== 0) throw new Error('unexpected tagged fields');
   return fields;
-};
-// The same in either form: compact with a tag buffer after each struct in flexible versions.
-const flexArr = <T>(r: KafkaReader, flex: boolean, f: (r: KafkaReader) => T) =>
-  (flex ? r.compactArray : r.array).call(r, (x: KafkaReader) => {
-    const item = f(x);
-    if (flex && x.taggedFields().size !== 0) throw new Error('unexpected tagged fields');
-    return item;
-  });
-const flexStr = (r: KafkaReader, flex: boolean) => (flex ? r.compactNullableString() : r.nullableString());
-const endTags = (r: KafkaReader, flex: boolean) => {
-  if (flex && r.taggedFields().size !== 0) throw new Error('unexpected tagged fields');
 };
 const RESPONSES: Record<number, Walk> = {
   [KafkaApi.ApiVersions]: (r, v) =>
@@ -82,31 +70,38 @@ const RESPONSES: Record<number, Walk> = {
         }
       : { error: r.int16(), apis: arr(r, (a) => [a.int16(), a.int16(), a.int16()]), throttle: v >= 1 ? r.int32() : 0 },
   [KafkaApi.Metadata]: (r, v) => {
-    const flex = v >= 9;
+    const x = versioned(r, KafkaApi.Metadata, v);
     if (v >= 3) r.int32();
-    const brokers = flexArr(r, flex, (b) => ({ node: b.int32(), host: flexStr(b, flex), port: b.int32(), rack: v >= 1 ? flexStr(b, flex) : null }));
-    const clusterId = v >= 2 ? flexStr(r, flex) : null;
+    const brokers = x.array(() => struct(x, { node: r.int32(), host: x.nullableString('host'), port: r.int32(), rack: v >= 1 ? x.nullableString('rack') : null }), 'brokers');
+    const clusterId = v >= 2 ? x.nullableString('cluster id') : null;
     const controller = v >= 1 ? r.int32() : -1;
-    const nodes = (x: KafkaReader) => (flex ? x.compactArray((n) => n.int32()) : x.array((n) => n.int32()));
-    const topics = flexArr(r, flex, (tp) => ({
-      error: tp.int16(),
-      name: flexStr(tp, flex),
-      id: v >= 10 ? tp.uuid() : null,
-      internal: v >= 1 ? tp.boolean() : false,
-      partitions: flexArr(tp, flex, (p) => ({
-        error: p.int16(),
-        partition: p.int32(),
-        leader: p.int32(),
-        leaderEpoch: v >= 7 ? p.int32() : null,
-        replicas: nodes(p),
-        isr: nodes(p),
-        offline: v >= 5 ? nodes(p) : null,
-      })),
-      operations: v >= 8 ? tp.int32() : null,
-    }));
+    const nodes = () => x.array(() => r.int32(), 'nodes');
+    const topics = x.array(
+      () =>
+        struct(x, {
+          error: r.int16(),
+          name: x.nullableString('topic'),
+          id: v >= 10 ? r.uuid() : null,
+          internal: v >= 1 ? r.boolean() : false,
+          partitions: x.array(
+            () =>
+              struct(x, {
+                error: r.int16(),
+                partition: r.int32(),
+                leader: r.int32(),
+                leaderEpoch: v >= 7 ? r.int32() : null,
+                replicas: nodes(),
+                isr: nodes(),
+                offline: v >= 5 ? nodes() : null,
+              }),
+            'partitions',
+          ),
+          operations: v >= 8 ? r.int32() : null,
+        }),
+      'topics',
+    );
     const clusterOperations = v >= 8 && v <= 10 ? r.int32() : null;
-    endTags(r, flex);
-    return { brokers, clusterId, controller, topics, clusterOperations };
+    return struct(x, { brokers, clusterId, controller, topics, clusterOperations });
   },
   [KafkaApi.Produce]: (r, v) => ({
     topics: arr(r, (tp) => ({
@@ -142,14 +137,17 @@ const RESPONSES: Record<number, Walk> = {
     })),
   }),
   [KafkaApi.ListOffsets]: (r, v) => {
-    const flex = v >= 6;
+    const x = versioned(r, KafkaApi.ListOffsets, v);
     const throttle = v >= 2 ? r.int32() : null;
-    const topics = flexArr(r, flex, (tp) => ({
-      name: flexStr(tp, flex),
-      partitions: flexArr(tp, flex, (p) => ({ partition: p.int32(), error: p.int16(), timestamp: p.int64(), offset: p.int64(), leaderEpoch: v >= 4 ? p.int32() : null })),
-    }));
-    endTags(r, flex);
-    return { throttle, topics };
+    const topics = x.array(
+      () =>
+        struct(x, {
+          name: x.nullableString('topic'),
+          partitions: x.array(() => struct(x, { partition: r.int32(), error: r.int16(), timestamp: r.int64(), offset: r.int64(), leaderEpoch: v >= 4 ? r.int32() : null }), 'partitions'),
+        }),
+      'topics',
+    );
+    return struct(x, { throttle, topics });
   },
   [KafkaApi.FindCoordinator]: (r, v) => {
     if (v >= 3) throw new Error('a flexible FindCoordinator was not recorded');
@@ -242,34 +240,35 @@ const RESPONSES: Record<number, Walk> = {
     return struct(x, { throttle, groups });
   },
   [KafkaApi.CreateTopics]: (r, v) => {
-    const flex = v >= 5;
+    const x = versioned(r, KafkaApi.CreateTopics, v);
     const throttle = v >= 2 ? r.int32() : 0;
-    const topics = flexArr(r, flex, (tp) => ({
-      name: flexStr(tp, flex),
-      id: v >= 7 ? tp.uuid() : null,
-      error: tp.int16(),
-      message: v >= 1 ? flexStr(tp, flex) : null,
-      ...(v >= 5
-        ? {
-            partitions: tp.int32(),
-            replicationFactor: tp.int16(),
-            configs: (tp.compactNullableArray((c) => {
-              const config = { name: c.compactString(), value: c.compactNullableString(), readOnly: c.boolean(), source: c.int8(), sensitive: c.boolean() };
-              endTags(c, true);
-              return config;
-            })),
-          }
-        : {}),
-    }));
-    endTags(r, flex);
-    return { throttle, topics };
+    const topics = x.array(
+      () =>
+        struct(x, {
+          name: x.nullableString('topic'),
+          id: v >= 7 ? r.uuid() : null,
+          error: r.int16(),
+          message: v >= 1 ? x.nullableString('message') : null,
+          ...(v >= 5
+            ? {
+                partitions: r.int32(),
+                replicationFactor: r.int16(),
+                configs: x.nullableArray(
+                  () => struct(x, { name: x.string('config name'), value: x.nullableString('config value'), readOnly: r.boolean(), source: r.int8(), sensitive: r.boolean() }),
+                  'configs',
+                ),
+              }
+            : {}),
+        }),
+      'topics',
+    );
+    return struct(x, { throttle, topics });
   },
   [KafkaApi.DeleteTopics]: (r, v) => {
-    const flex = v >= 4;
+    const x = versioned(r, KafkaApi.DeleteTopics, v);
     const throttle = v >= 1 ? r.int32() : 0;
-    const topics = flexArr(r, flex, (tp) => ({ name: flexStr(tp, flex), id: v >= 6 ? tp.uuid() : null, error: tp.int16(), message: v >= 5 ? flexStr(tp, flex) : null }));
-    endTags(r, flex);
-    return { throttle, topics };
+    const topics = x.array(() => struct(x, { name: x.nullableString('topic'), id: v >= 6 ? r.uuid() : null, error: r.int16(), message: v >= 5 ? x.nullableString('message') : null }), 'topics');
+    return struct(x, { throttle, topics });
   },
   [KafkaApi.CreatePartitions]: (r) => ({ throttle: r.int32(), topics: arr(r, (tp) => ({ name: tp.string(), error: tp.int16(), message: tp.nullableString() })) }),
   [KafkaApi.DescribeConfigs]: (r, v) => ({

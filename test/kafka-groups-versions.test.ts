@@ -9,8 +9,7 @@
 
 import t, { type Test } from 'tap';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
-import { VersionedReader, VersionedWriter } from '../src/doors/kafka/messages/versioned.js';
-import type { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
+import { type KafkaReader, type KafkaWriter, VersionedReader, VersionedWriter } from '../src/protocol/kafka-wire.js';
 import { startBroker } from './helpers/broker.js';
 import { closesEachConnection, RawKafka } from './helpers/kafka-wire.js';
 import { Kafka, logLevel } from 'kafkajs';

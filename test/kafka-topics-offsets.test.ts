@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
-import { KafkaWriter, type KafkaReader } from '../src/protocol/kafka-wire.js';
+import { KafkaWriter, type KafkaReader, VersionedReader, VersionedWriter } from '../src/protocol/kafka-wire.js';
 import { crc32cPure } from '../src/protocol/crc32c.js';
 import { BATCH_HEADER_BYTES, encodeRecordBatch, type RecordInput } from '../src/protocol/record-batch.js';
 import { random } from './harness/util.js';
@@ -25,27 +25,23 @@ const ZERO = '00000000-0000-0000-0000-000000000000';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const ERR = { OFFSET_OUT_OF_RANGE: 1, UNKNOWN_TOPIC_OR_PARTITION: 3, UNSUPPORTED_VERSION: 35, INVALID_REQUEST: 42, UNKNOWN_TOPIC_ID: 100 };
 
-// ---- primitives in both forms: classic, or compact with tag buffers (flexible versions)
+// ---- both forms (classic, or compact with tag buffers in flexible versions) through the codecs' VersionedReader/Writer
 
-const str = (r: KafkaReader, flex: boolean) => (flex ? r.compactNullableString() : r.nullableString());
-const list = <T>(r: KafkaReader, flex: boolean, f: (r: KafkaReader) => T) => (flex ? r.compactNullableArray(f) : r.nullableArray(f));
-const tags = (r: KafkaReader, flex: boolean) => {
-  if (flex && r.taggedFields().size !== 0) throw new Error('unexpected tagged fields');
+/** A struct's tagged fields: none, as the broker writes none. */
+const tags = (x: VersionedReader) => {
+  if (x.tags().size !== 0) throw new Error('unexpected tagged fields');
 };
-const uuidOf = (r: KafkaReader) => r.uuid();
-const wstr = (w: KafkaWriter, flex: boolean, s: string | null) => (flex ? w.compactString(s) : w.string(s));
-const wlist = <T>(w: KafkaWriter, flex: boolean, items: readonly T[] | null, f: (w: KafkaWriter, x: T) => void) => (flex ? w.compactArray(items, f) : w.array(items, f));
-const wtags = (w: KafkaWriter, flex: boolean) => (flex ? w.noTaggedFields() : w);
 
 /** Sends at `v`, with the request header's tag buffer when flexible; the reader is at the response body (past its header's tags). */
-async function ask(k: RawKafka, api: number, v: number, flexFrom: number, body: (w: KafkaWriter, flex: boolean) => void): Promise<{ r: KafkaReader; flex: boolean }> {
+async function ask(k: RawKafka, api: number, v: number, flexFrom: number, body: (f: VersionedWriter, w: KafkaWriter) => void): Promise<{ r: KafkaReader; x: VersionedReader }> {
   const flex = v >= flexFrom;
   const r = await k.request(api, v, (w) => {
-    wtags(w, flex);
-    body(w, flex);
+    const f = new VersionedWriter(w, flex);
+    body(f.tags(), w);
   });
-  tags(r, flex);
-  return { r, flex };
+  const x = new VersionedReader(r, flex);
+  tags(x);
+  return { r, x };
 }
 
 // ---- Metadata
@@ -60,42 +56,41 @@ interface MetaTopic {
 }
 
 async function metadata(k: RawKafka, v: number, topics: Array<{ name: string | null; id?: string }> | null, opts = { auto: false, clusterOps: false, topicOps: false }) {
-  const { r, flex } = await ask(k, KafkaApi.Metadata, v, 9, (w, flex) => {
-    wlist(w, flex, topics, (w, x) => {
-      if (v >= 10) w.uuid(x.id ?? ZERO);
-      wstr(w, flex, x.name);
-      wtags(w, flex);
+  const { r, x } = await ask(k, KafkaApi.Metadata, v, 9, (f, w) => {
+    f.array(topics, (topic) => {
+      if (v >= 10) w.uuid(topic.id ?? ZERO);
+      f.string(topic.name).tags();
     });
     if (v >= 4) w.boolean(opts.auto);
     if (v >= 8 && v <= 10) w.boolean(opts.clusterOps);
     if (v >= 8) w.boolean(opts.topicOps);
-    wtags(w, flex);
+    f.tags();
   });
-  const nodes = (r: KafkaReader) => list(r, flex, (x) => x.int32())!;
+  const nodes = () => x.nullableArray(() => r.int32(), 'nodes')!;
   const throttle = v >= 3 ? r.int32() : null;
-  const brokers = list(r, flex, (b) => {
-    const broker = { node: b.int32(), host: str(b, flex), port: b.int32(), rack: v >= 1 ? str(b, flex) : undefined };
-    tags(b, flex);
+  const brokers = x.nullableArray(() => {
+    const broker = { node: r.int32(), host: x.nullableString('host'), port: r.int32(), rack: v >= 1 ? x.nullableString('rack') : undefined };
+    tags(x);
     return broker;
-  });
-  const clusterId = v >= 2 ? str(r, flex) : null;
+  }, 'brokers');
+  const clusterId = v >= 2 ? x.nullableString('cluster_id') : null;
   const controller = v >= 1 ? r.int32() : null;
-  const out: MetaTopic[] = list(r, flex, (tp) => {
-    const error = tp.int16();
-    const name = str(tp, flex);
-    const id = v >= 10 ? uuidOf(tp) : null;
-    const internal = v >= 1 ? tp.boolean() : null;
-    const partitions = list(tp, flex, (p) => {
-      const part = { error: p.int16(), partition: p.int32(), leader: p.int32(), epoch: v >= 7 ? p.int32() : null, replicas: nodes(p), isr: nodes(p), offline: v >= 5 ? nodes(p) : null };
-      tags(p, flex);
+  const out: MetaTopic[] = x.nullableArray(() => {
+    const error = r.int16();
+    const name = x.nullableString('topic name');
+    const id = v >= 10 ? r.uuid() : null;
+    const internal = v >= 1 ? r.boolean() : null;
+    const partitions = x.nullableArray(() => {
+      const part = { error: r.int16(), partition: r.int32(), leader: r.int32(), epoch: v >= 7 ? r.int32() : null, replicas: nodes(), isr: nodes(), offline: v >= 5 ? nodes() : null };
+      tags(x);
       return part;
-    })!;
-    const ops = v >= 8 ? tp.int32() : null;
-    tags(tp, flex);
+    }, 'partitions')!;
+    const ops = v >= 8 ? r.int32() : null;
+    tags(x);
     return { error, name, id, internal, partitions, ops };
-  })!;
+  }, 'topics')!;
   const clusterOps = v >= 8 && v <= 10 ? r.int32() : null;
-  tags(r, flex);
+  tags(x);
   r.end(`Metadata v${v} response`);
   return { throttle, brokers, clusterId, controller, topics: out, clusterOps };
 }
@@ -162,65 +157,61 @@ interface Created {
 }
 
 async function createTopics(k: RawKafka, v: number, topics: Array<{ name: string; partitions: number; configs?: Array<[string, string]> }>, validateOnly = false): Promise<Created[]> {
-  const { r, flex } = await ask(k, KafkaApi.CreateTopics, v, 5, (w, flex) => {
-    wlist(w, flex, topics, (w, x) => {
-      wstr(w, flex, x.name);
-      w.int32(x.partitions).int16(-1);
-      wlist(w, flex, [], () => undefined); // assignments
-      wlist(w, flex, x.configs ?? [], (w, [name, value]) => {
-        wstr(w, flex, name);
-        wstr(w, flex, value);
-        wtags(w, flex);
-      });
-      wtags(w, flex);
+  const { r, x } = await ask(k, KafkaApi.CreateTopics, v, 5, (f, w) => {
+    f.array(topics, (topic) => {
+      f.string(topic.name);
+      w.int32(topic.partitions).int16(-1);
+      f.array([], () => undefined) // assignments
+        .array(topic.configs ?? [], ([name, value]) => f.string(name).string(value).tags())
+        .tags();
     });
     w.int32(5000);
     if (v >= 1) w.boolean(validateOnly);
-    wtags(w, flex);
+    f.tags();
   });
   if (v >= 2) r.int32();
-  const out = list(r, flex, (tp): Created => {
-    const name = str(tp, flex)!;
-    const id = v >= 7 ? uuidOf(tp) : null;
-    const error = tp.int16();
-    const message = v >= 1 ? str(tp, flex) : null;
-    const partitions = v >= 5 ? tp.int32() : null;
-    const replication = v >= 5 ? tp.int16() : null;
+  const out = x.nullableArray((): Created => {
+    const name = x.nullableString('topic name')!;
+    const id = v >= 7 ? r.uuid() : null;
+    const error = r.int16();
+    const message = v >= 1 ? x.nullableString('message') : null;
+    const partitions = v >= 5 ? r.int32() : null;
+    const replication = v >= 5 ? r.int16() : null;
     const configs =
       v >= 5
-        ? list(tp, flex, (c) => {
-            const config = { name: str(c, flex)!, value: str(c, flex), readOnly: c.boolean(), source: c.int8(), sensitive: c.boolean() };
-            tags(c, flex);
+        ? x.nullableArray(() => {
+            const config = { name: x.nullableString('config name')!, value: x.nullableString('config value'), readOnly: r.boolean(), source: r.int8(), sensitive: r.boolean() };
+            tags(x);
             return config;
-          })
+          }, 'configs')
         : null;
-    tags(tp, flex);
+    tags(x);
     return { name, id, error, message, partitions, replication, configs };
-  })!;
-  tags(r, flex);
+  }, 'topics')!;
+  tags(x);
   r.end(`CreateTopics v${v} response`);
   return out;
 }
 
 async function deleteTopics(k: RawKafka, v: number, topics: Array<{ name: string | null; id?: string }>) {
-  const { r, flex } = await ask(k, KafkaApi.DeleteTopics, v, 4, (w, flex) => {
+  const { r, x } = await ask(k, KafkaApi.DeleteTopics, v, 4, (f, w) => {
     if (v >= 6) {
-      wlist(w, flex, topics, (w, x) => {
-        wstr(w, flex, x.name);
-        w.uuid(x.id ?? ZERO);
-        wtags(w, flex);
+      f.array(topics, (topic) => {
+        f.string(topic.name);
+        w.uuid(topic.id ?? ZERO);
+        f.tags();
       });
-    } else wlist(w, flex, topics, (w, x) => wstr(w, flex, x.name));
+    } else f.array(topics, (topic) => f.string(topic.name));
     w.int32(5000);
-    wtags(w, flex);
+    f.tags();
   });
   if (v >= 1) r.int32();
-  const out = list(r, flex, (tp) => {
-    const result = { name: str(tp, flex), id: v >= 6 ? uuidOf(tp) : null, error: tp.int16(), message: v >= 5 ? str(tp, flex) : null };
-    tags(tp, flex);
+  const out = x.nullableArray(() => {
+    const result = { name: x.nullableString('topic name'), id: v >= 6 ? r.uuid() : null, error: r.int16(), message: v >= 5 ? x.nullableString('message') : null };
+    tags(x);
     return result;
-  })!;
-  tags(r, flex);
+  }, 'topics')!;
+  tags(x);
   r.end(`DeleteTopics v${v} response`);
   return out;
 }
@@ -313,33 +304,32 @@ t.test('topic ids survive SIGTERM and SIGKILL restarts; a topic deleted and crea
 // ---- ListOffsets and DeleteRecords
 
 async function listOffsets(k: RawKafka, v: number, topic: string, timestamps: bigint[], isolation = 0) {
-  const { r, flex } = await ask(k, KafkaApi.ListOffsets, v, 6, (w, flex) => {
+  const { r, x } = await ask(k, KafkaApi.ListOffsets, v, 6, (f, w) => {
     w.int32(-1);
     if (v >= 2) w.int8(isolation);
-    wlist(w, flex, [topic], (w, name) => {
-      wstr(w, flex, name);
-      wlist(w, flex, timestamps, (w, ts) => {
+    f.array([topic], (name) => {
+      f.string(name).array(timestamps, (ts) => {
         w.int32(0);
         if (v >= 4) w.int32(-1);
         w.int64(ts);
-        wtags(w, flex);
+        f.tags();
       });
-      wtags(w, flex);
+      f.tags();
     });
-    wtags(w, flex);
+    f.tags();
   });
   if (v >= 2) r.int32();
-  const partitions = list(r, flex, (tp) => {
-    str(tp, flex);
-    const ps = list(tp, flex, (p) => {
-      const out = { partition: p.int32(), error: p.int16(), timestamp: p.int64(), offset: p.int64(), epoch: v >= 4 ? p.int32() : null };
-      tags(p, flex);
+  const partitions = x.nullableArray(() => {
+    x.nullableString('topic');
+    const ps = x.nullableArray(() => {
+      const out = { partition: r.int32(), error: r.int16(), timestamp: r.int64(), offset: r.int64(), epoch: v >= 4 ? r.int32() : null };
+      tags(x);
       return out;
-    })!;
-    tags(tp, flex);
+    }, 'partitions')!;
+    tags(x);
     return ps;
-  })!.flat();
-  tags(r, flex);
+  }, 'topics')!.flat();
+  tags(x);
   r.end(`ListOffsets v${v} response`);
   return partitions;
 }
@@ -399,30 +389,29 @@ t.test('ListOffsets v1-8: the exact record by time (in a batch, in a gzip batch)
 });
 
 async function deleteRecords(k: RawKafka, v: number, topic: string, offsets: Array<[number, bigint]>) {
-  const { r, flex } = await ask(k, KafkaApi.DeleteRecords, v, 2, (w, flex) => {
-    wlist(w, flex, [topic], (w, name) => {
-      wstr(w, flex, name);
-      wlist(w, flex, offsets, (w, [partition, offset]) => {
+  const { r, x } = await ask(k, KafkaApi.DeleteRecords, v, 2, (f, w) => {
+    f.array([topic], (name) => {
+      f.string(name).array(offsets, ([partition, offset]) => {
         w.int32(partition).int64(offset);
-        wtags(w, flex);
+        f.tags();
       });
-      wtags(w, flex);
+      f.tags();
     });
     w.int32(5000);
-    wtags(w, flex);
+    f.tags();
   });
   r.int32(); // throttle
-  const out = list(r, flex, (tp) => {
-    const name = str(tp, flex);
-    const ps = list(tp, flex, (p) => {
-      const x = { name, partition: p.int32(), lowWatermark: p.int64(), error: p.int16() };
-      tags(p, flex);
-      return x;
-    })!;
-    tags(tp, flex);
+  const out = x.nullableArray(() => {
+    const name = x.nullableString('topic');
+    const ps = x.nullableArray(() => {
+      const entry = { name, partition: r.int32(), lowWatermark: r.int64(), error: r.int16() };
+      tags(x);
+      return entry;
+    }, 'partitions')!;
+    tags(x);
     return ps;
-  })!.flat();
-  tags(r, flex);
+  }, 'topics')!.flat();
+  tags(x);
   r.end(`DeleteRecords v${v} response`);
   return out;
 }

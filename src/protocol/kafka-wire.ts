@@ -351,46 +351,87 @@ export class KafkaWriter {
 export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 /**
- * A version's strings, arrays and tag buffers: the compact forms and tags in flexible versions
- * (KIP-482), the classic ones before. Codecs of APIs that span both read and write through these,
- * so one layout serves every version; nested structs share the reader or writer they are given.
+ * A version's strings, bytes, arrays and tag buffers: the compact forms, and a tag buffer after
+ * every struct, in flexible versions (KIP-482); int16 and int32 lengths before. Codecs of APIs
+ * that span both read and write through these, so one layout serves every version instead of a
+ * branch at every field. An array's elements are read or written by a closure over the same
+ * reader or writer (nested structs share it); fixed-width fields go through `r` or `w`.
  */
-export interface VersionedReader {
-  string(what: string): string;
-  nullableString(what: string): string | null;
-  array<T>(read: (r: KafkaReader) => T, what: string, minElementBytes?: number): T[];
-  nullableArray<T>(read: (r: KafkaReader) => T, what: string, minElementBytes?: number): T[] | null;
-  /** The struct's tag buffer (flexible only; unknown tags are skipped, as KIP-482 asks). */
-  tags(): void;
+export class VersionedReader {
+  constructor(
+    readonly r: KafkaReader,
+    readonly flexible: boolean,
+  ) {}
+
+  string(what: string): string {
+    return this.flexible ? this.r.compactString(what) : this.r.string(what);
+  }
+
+  nullableString(what: string): string | null {
+    return this.flexible ? this.r.compactNullableString(what) : this.r.nullableString(what);
+  }
+
+  /** A copy: the request buffer is not kept past the request. */
+  bytes(what: string): Buffer {
+    const b = this.nullableBytesView(what);
+    if (b === null) throw new KafkaDecodeError(`${what} is null`);
+    return Buffer.from(b);
+  }
+
+  /** A view of the request's bytes (no copy: records, which the log stamps in place); null for null. */
+  nullableBytesView(what: string): Buffer | null {
+    return this.flexible ? this.r.compactNullableBytes(what) : this.r.nullableBytes(what);
+  }
+
+  /** An array the layout does not allow to be null; `read` reads one element (a struct's ends with `tags()`). */
+  array<T>(read: () => T, what: string, minElementBytes = 1): T[] {
+    return this.flexible ? this.r.compactArray(read, what, minElementBytes) : this.r.array(read, what, minElementBytes);
+  }
+
+  nullableArray<T>(read: () => T, what: string, minElementBytes = 1): T[] | null {
+    return this.flexible ? this.r.compactNullableArray(read, what, minElementBytes) : this.r.nullableArray(read, what, minElementBytes);
+  }
+
+  /** The end of a struct: its tagged fields when flexible (none before), by tag; codecs skip unknown ones, as KIP-482 asks. */
+  tags(): Map<number, Buffer> {
+    return this.flexible ? this.r.taggedFields() : new Map();
+  }
+
+  /** The end of the body: its tagged fields, then nothing may be left. */
+  end(what: string): void {
+    this.tags();
+    this.r.end(what);
+  }
 }
 
-export function versionedReader(r: KafkaReader, flexible: boolean): VersionedReader {
-  return flexible
-    ? {
-        string: (what) => r.compactString(what),
-        nullableString: (what) => r.compactNullableString(what),
-        array: (read, what, min) => r.compactArray(read, what, min),
-        nullableArray: (read, what, min) => r.compactNullableArray(read, what, min),
-        tags: () => void r.taggedFields(),
-      }
-    : {
-        string: (what) => r.string(what),
-        nullableString: (what) => r.nullableString(what),
-        array: (read, what, min) => r.array(read, what, min),
-        nullableArray: (read, what, min) => r.nullableArray(read, what, min),
-        tags: () => undefined,
-      };
-}
+export class VersionedWriter {
+  constructor(
+    readonly w: KafkaWriter,
+    readonly flexible: boolean,
+  ) {}
 
-export interface VersionedWriter {
-  string(v: string | null): KafkaWriter;
-  array<T>(items: readonly T[] | null, write: (w: KafkaWriter, item: T) => void): KafkaWriter;
-  /** An empty tag buffer (flexible only). */
-  tags(): KafkaWriter;
-}
+  string(v: string | null): this {
+    if (this.flexible) this.w.compactString(v);
+    else this.w.string(v);
+    return this;
+  }
 
-export function versionedWriter(w: KafkaWriter, flexible: boolean): VersionedWriter {
-  return flexible
-    ? { string: (v) => w.compactString(v), array: (items, write) => w.compactArray(items, write), tags: () => w.noTaggedFields() }
-    : { string: (v) => w.string(v), array: (items, write) => w.array(items, write), tags: () => w };
+  bytes(v: Uint8Array | null): this {
+    if (this.flexible) this.w.compactBytes(v);
+    else this.w.bytes(v);
+    return this;
+  }
+
+  /** `write` writes one element (a struct's ends with `tags()`). */
+  array<T>(items: readonly T[] | null, write: (item: T) => void): this {
+    if (this.flexible) this.w.compactArray(items, (_, item) => write(item));
+    else this.w.array(items, (_, item) => write(item));
+    return this;
+  }
+
+  /** The end of a struct (or of the body): an empty tagged-field buffer when flexible. */
+  tags(): this {
+    if (this.flexible) this.w.noTaggedFields();
+    return this;
+  }
 }

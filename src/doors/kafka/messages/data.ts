@@ -3,8 +3,7 @@
 // message/*.json, Kafka 3.4). Decoders read a request body and check that nothing is left over;
 // encoders write a response body. No I/O.
 
-import { KafkaReader, KafkaWriter, type SizedPiece } from '../../../protocol/kafka-wire.js';
-import { VersionedReader, VersionedWriter } from './versioned.js';
+import { KafkaReader, KafkaWriter, type SizedPiece, VersionedReader, VersionedWriter } from '../../../protocol/kafka-wire.js';
 
 // Produce v3-11 (the request's fields are the same throughout; v7 allows zstd batches; v9+ flexible;
 // v10-11 add only tagged fields this broker never writes, and promises clients read them when present)
@@ -18,10 +17,9 @@ export interface KafkaProduceRequest {
 
 export function decodeProduce(r: KafkaReader, version: number): KafkaProduceRequest {
   const v = new VersionedReader(r, version >= 9);
-  // Records stay a view of the request: the log stamps offsets into them in place.
-  const records = () => (v.flexible ? r.compactNullableBytes('records') : r.nullableBytes('records'));
   const partition = () => {
-    const out = { partition: r.int32('partition'), records: records() };
+    // Records stay a view of the request: the log stamps offsets into them in place.
+    const out = { partition: r.int32('partition'), records: v.nullableBytesView('records') };
     v.tags();
     return out;
   };

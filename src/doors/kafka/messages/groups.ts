@@ -5,8 +5,7 @@
 // encoders, as in Kafka's message definitions (clients/src/main/resources/common/message).
 // Member metadata and assignments are opaque bytes. No I/O.
 
-import { KafkaReader, KafkaWriter } from '../../../protocol/kafka-wire.js';
-import { VersionedReader, VersionedWriter } from './versioned.js';
+import { KafkaReader, KafkaWriter, VersionedReader, VersionedWriter } from '../../../protocol/kafka-wire.js';
 
 /** Throttle time leads the response body from these versions on. */
 const throttleFrom = (w: KafkaWriter, version: number, first: number) => {

@@ -3,7 +3,7 @@
 // field for field as in Kafka's message definitions (clients/src/main/resources/common/message/
 // *.json). No I/O.
 
-import { KafkaDecodeError, KafkaReader, KafkaWriter, versionedReader, versionedWriter } from '../../../protocol/kafka-wire.js';
+import { KafkaDecodeError, KafkaReader, KafkaWriter, VersionedReader, VersionedWriter } from '../../../protocol/kafka-wire.js';
 
 // ---- ListOffsets (2)
 
@@ -15,18 +15,18 @@ export interface KafkaListOffsetsRequest {
 }
 
 export function decodeListOffsets(r: KafkaReader, version: number): KafkaListOffsetsRequest {
-  const f = versionedReader(r, version >= 6);
+  const f = new VersionedReader(r, version >= 6);
   const replicaId = r.int32('replica_id');
   const isolationLevel = version >= 2 ? r.int8('isolation_level') : 0;
   if (isolationLevel !== 0 && isolationLevel !== 1) throw new KafkaDecodeError(`isolation_level ${isolationLevel} is neither 0 nor 1`);
   const topics = f.array(
-    (t) => {
+    () => {
       const name = f.string('topic');
       const partitions = f.array(
-        (p) => {
-          const partition = p.int32('partition_index');
-          const currentLeaderEpoch = version >= 4 ? p.int32('current_leader_epoch') : -1;
-          const entry = { partition, currentLeaderEpoch, timestamp: p.int64('timestamp') };
+        () => {
+          const partition = r.int32('partition_index');
+          const currentLeaderEpoch = version >= 4 ? r.int32('current_leader_epoch') : -1;
+          const entry = { partition, currentLeaderEpoch, timestamp: r.int64('timestamp') };
           f.tags();
           return entry;
         },
@@ -56,11 +56,11 @@ export interface KafkaListOffsetsPartition {
 
 /** v2 throttle, v4 leader epochs, v6 flexible. */
 export function encodeListOffsets(w: KafkaWriter, version: number, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaListOffsetsPartition[] }>): void {
-  const f = versionedWriter(w, version >= 6);
+  const f = new VersionedWriter(w, version >= 6);
   if (version >= 2) w.int32(0); // throttle_time_ms
-  f.array(topics, (w, t) => {
+  f.array(topics, (t) => {
     f.string(t.name);
-    f.array(t.partitions, (w, p) => {
+    f.array(t.partitions, (p) => {
       w.int32(p.partition).int16(p.errorCode).int64(p.timestamp).int64(p.offset);
       if (version >= 4) w.int32(p.leaderEpoch);
       f.tags();
@@ -78,13 +78,13 @@ export interface KafkaDeleteRecordsRequest {
 }
 
 export function decodeDeleteRecords(r: KafkaReader, version: number): KafkaDeleteRecordsRequest {
-  const f = versionedReader(r, version >= 2);
+  const f = new VersionedReader(r, version >= 2);
   const topics = f.array(
-    (t) => {
+    () => {
       const name = f.string('topic');
       const partitions = f.array(
-        (p) => {
-          const entry = { partition: p.int32('partition_index'), offset: p.int64('offset') };
+        () => {
+          const entry = { partition: r.int32('partition_index'), offset: r.int64('offset') };
           f.tags();
           return entry;
         },
@@ -111,11 +111,11 @@ export interface KafkaDeleteRecordsPartition {
 }
 
 export function encodeDeleteRecords(w: KafkaWriter, version: number, topics: ReadonlyArray<{ name: string; partitions: readonly KafkaDeleteRecordsPartition[] }>): void {
-  const f = versionedWriter(w, version >= 2);
+  const f = new VersionedWriter(w, version >= 2);
   w.int32(0); // throttle_time_ms
-  f.array(topics, (w, t) => {
+  f.array(topics, (t) => {
     f.string(t.name);
-    f.array(t.partitions, (w, p) => {
+    f.array(t.partitions, (p) => {
       w.int32(p.partition).int64(p.lowWatermark).int16(p.errorCode);
       f.tags();
     });

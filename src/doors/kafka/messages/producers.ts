@@ -3,8 +3,7 @@
 // DescribeProducers v0 (flexible). Request decoders and response encoders, as in Kafka's message
 // definitions. No I/O.
 
-import { KafkaReader, KafkaWriter } from '../../../protocol/kafka-wire.js';
-import { VersionedReader, VersionedWriter } from './versioned.js';
+import { KafkaReader, KafkaWriter, VersionedReader, VersionedWriter } from '../../../protocol/kafka-wire.js';
 
 export interface KafkaInitProducerIdRequest {
   transactionalId: string | null;

@@ -3,7 +3,7 @@
 // request decoders and response encoders, field for field as in Kafka's message definitions
 // (clients/src/main/resources/common/message/*.json). No I/O.
 
-import { KafkaReader, KafkaWriter, versionedReader, versionedWriter, ZERO_UUID } from '../../../protocol/kafka-wire.js';
+import { KafkaReader, KafkaWriter, VersionedReader, VersionedWriter, ZERO_UUID } from '../../../protocol/kafka-wire.js';
 
 /** "Not asked for" in an authorized-operations field. */
 export const OPERATIONS_NOT_ASKED = -0x8000_0000;
@@ -28,9 +28,9 @@ export interface KafkaMetadataRequest {
 }
 
 export function decodeMetadata(r: KafkaReader, version: number): KafkaMetadataRequest {
-  const f = versionedReader(r, version >= 9);
-  const readTopic = (t: KafkaReader): KafkaTopicRef => {
-    const topicId = version >= 10 ? t.uuid('topic_id') : ZERO_UUID;
+  const f = new VersionedReader(r, version >= 9);
+  const readTopic = (): KafkaTopicRef => {
+    const topicId = version >= 10 ? r.uuid('topic_id') : ZERO_UUID;
     // Nullable from v10 in the layout; whether a version may ask by id is the handler's call (Kafka answers it, not the codec).
     const name = version >= 10 ? f.nullableString('topic name') : f.string('topic name');
     f.tags();
@@ -83,10 +83,10 @@ export interface KafkaMetadataResponse {
 
 /** v1 racks and the controller, v2 the cluster id, v3 throttle, v5 offline replicas, v7 leader epochs, v8 operations, v9 flexible, v10 topic ids. */
 export function encodeMetadata(w: KafkaWriter, version: number, m: KafkaMetadataResponse): void {
-  const f = versionedWriter(w, version >= 9);
-  const nodes = (w: KafkaWriter, id: number) => w.int32(id);
+  const f = new VersionedWriter(w, version >= 9);
+  const nodes = (id: number) => w.int32(id);
   if (version >= 3) w.int32(0); // throttle_time_ms
-  f.array(m.brokers, (w, b) => {
+  f.array(m.brokers, (b) => {
     w.int32(b.nodeId);
     f.string(b.host);
     w.int32(b.port);
@@ -95,12 +95,12 @@ export function encodeMetadata(w: KafkaWriter, version: number, m: KafkaMetadata
   });
   if (version >= 2) f.string(m.clusterId);
   if (version >= 1) w.int32(m.controllerId);
-  f.array(m.topics, (w, t) => {
+  f.array(m.topics, (t) => {
     w.int16(t.errorCode);
     f.string(t.name);
     if (version >= 10) w.uuid(t.topicId);
     if (version >= 1) w.boolean(t.internal);
-    f.array(t.partitions, (w, p) => {
+    f.array(t.partitions, (p) => {
       w.int16(p.errorCode).int32(p.partition).int32(p.leader);
       if (version >= 7) w.int32(p.leaderEpoch);
       f.array(p.replicas, nodes); // replica_nodes
@@ -130,16 +130,16 @@ export interface KafkaCreateTopicsRequest {
 }
 
 export function decodeCreateTopics(r: KafkaReader, version: number): KafkaCreateTopicsRequest {
-  const f = versionedReader(r, version >= 5);
+  const f = new VersionedReader(r, version >= 5);
   const topics = f.array(
-    (t) => {
+    () => {
       const topic = {
         name: f.string('topic name'),
-        partitions: t.int32('num_partitions'),
-        replicationFactor: t.int16('replication_factor'),
+        partitions: r.int32('num_partitions'),
+        replicationFactor: r.int16('replication_factor'),
         assignments: f.array(
-          (a) => {
-            const assignment = { partition: a.int32('partition_index'), brokerIds: f.array((b) => b.int32('broker id'), 'broker_ids', 4) };
+          () => {
+            const assignment = { partition: r.int32('partition_index'), brokerIds: f.array(() => r.int32('broker id'), 'broker_ids', 4) };
             f.tags();
             return assignment;
           },
@@ -147,7 +147,7 @@ export function decodeCreateTopics(r: KafkaReader, version: number): KafkaCreate
           5,
         ),
         configs: f.array(
-          (c) => {
+          () => {
             const config = { name: f.string('config name'), value: f.nullableString('config value') };
             f.tags();
             return config;
@@ -192,16 +192,16 @@ export interface KafkaCreatedTopic {
 
 /** v1 messages, v2 throttle, v5 flexible with the topic's partitions, replication and configs, v7 its id. */
 export function encodeCreateTopics(w: KafkaWriter, version: number, topics: readonly KafkaCreatedTopic[]): void {
-  const f = versionedWriter(w, version >= 5);
+  const f = new VersionedWriter(w, version >= 5);
   if (version >= 2) w.int32(0); // throttle_time_ms
-  f.array(topics, (w, t) => {
+  f.array(topics, (t) => {
     f.string(t.name);
     if (version >= 7) w.uuid(t.topicId);
     w.int16(t.errorCode);
     if (version >= 1) f.string(t.message);
     if (version >= 5) {
       w.int32(t.partitions).int16(t.replicationFactor);
-      f.array(t.configs, (w, c) => {
+      f.array(t.configs, (c) => {
         f.string(c.name);
         f.string(c.value);
         w.boolean(c.readOnly).int8(c.configSource).boolean(c.isSensitive);
@@ -222,19 +222,19 @@ export interface KafkaDeleteTopicsRequest {
 }
 
 export function decodeDeleteTopics(r: KafkaReader, version: number): KafkaDeleteTopicsRequest {
-  const f = versionedReader(r, version >= 4);
+  const f = new VersionedReader(r, version >= 4);
   const topics =
     version >= 6
       ? f.array(
-          (t) => {
-            const ref = { name: f.nullableString('topic name'), topicId: t.uuid('topic_id') };
+          () => {
+            const ref = { name: f.nullableString('topic name'), topicId: r.uuid('topic_id') };
             f.tags();
             return ref;
           },
           'topics',
           18,
         )
-      : f.array((t) => ({ name: f.string('topic name'), topicId: ZERO_UUID }), 'topic_names', version >= 4 ? 1 : 2);
+      : f.array(() => ({ name: f.string('topic name'), topicId: ZERO_UUID }), 'topic_names', version >= 4 ? 1 : 2);
   const request = { topics, timeoutMs: r.int32('timeout_ms') };
   f.tags();
   r.end('DeleteTopics');
@@ -251,9 +251,9 @@ export interface KafkaDeletedTopic {
 
 /** v1 throttle, v4 flexible, v5 messages, v6 ids. */
 export function encodeDeleteTopics(w: KafkaWriter, version: number, topics: readonly KafkaDeletedTopic[]): void {
-  const f = versionedWriter(w, version >= 4);
+  const f = new VersionedWriter(w, version >= 4);
   if (version >= 1) w.int32(0); // throttle_time_ms
-  f.array(topics, (w, t) => {
+  f.array(topics, (t) => {
     f.string(t.name);
     if (version >= 6) w.uuid(t.topicId);
     w.int16(t.errorCode);
