@@ -2,8 +2,7 @@
 // DescribeConfigs v0-4 (v4 flexible), AlterConfigs v0-1 and IncrementalAlterConfigs v0-1 (v1
 // flexible), request decoders and response encoders as in Kafka's message definitions. No I/O.
 
-import { KafkaReader, KafkaWriter } from '../../../protocol/kafka-wire.js';
-import { VersionedReader, VersionedWriter } from './versioned.js';
+import { KafkaReader, KafkaWriter, VersionedReader, VersionedWriter } from '../../../protocol/kafka-wire.js';
 
 /** Kafka's ConfigResource types: the only ones a broker is asked about here. */
 export const RESOURCE_TYPE = { TOPIC: 2, BROKER: 4 } as const;

@@ -92,11 +92,7 @@ export function decodeFetch(r: KafkaReader, version: number): KafkaFetchRequest 
   const isolationLevel = r.int8('isolation_level');
   const sessionId = version >= 7 ? r.int32('session_id') : 0;
   const sessionEpoch = version >= 7 ? r.int32('session_epoch') : -1;
-  const string = (what: string) => (flexible ? r.compactString(what) : r.string(what));
-  const array = <T>(read: () => T, what: string, minElementBytes: number): T[] => (flexible ? r.compactArray(read, what, minElementBytes) : r.array(read, what, minElementBytes));
-  const tags = () => {
-    if (flexible) r.taggedFields();
-  };
+  const v = new VersionedReader(r, flexible);
   const partition = () => {
     const index = r.int32('partition');
     if (version >= 9) r.int32('current_leader_epoch'); // one broker, one leader: any epoch it was told is its own
@@ -104,24 +100,24 @@ export function decodeFetch(r: KafkaReader, version: number): KafkaFetchRequest 
     if (version >= 12) r.int32('last_fetched_epoch'); // a follower's divergence check; no followers here
     if (version >= 5) r.int64('log_start_offset'); // a follower's; consumers send -1
     const out = { partition: index, fetchOffset, partitionMaxBytes: r.int32('partition_max_bytes') };
-    tags();
+    v.tags();
     return out;
   };
-  const name = () => (byId ? { name: '', id: r.uuid('topic_id') } : { name: string('topic'), id: null });
+  const name = () => (byId ? { name: '', id: r.uuid('topic_id') } : { name: v.string('topic'), id: null });
   const topic = () => {
-    const out = { ...name(), partitions: array(partition, 'partitions', 16) };
-    tags();
+    const out = { ...name(), partitions: v.array(partition, 'partitions', 16) };
+    v.tags();
     return out;
   };
   const forgotten = () => {
-    const out = { ...name(), partitions: array(() => r.int32('partition'), 'partitions', 4) };
-    tags();
+    const out = { ...name(), partitions: v.array(() => r.int32('partition'), 'partitions', 4) };
+    v.tags();
     return out;
   };
-  const topics = array(topic, 'topics', 2);
-  const forgottenTopics = version >= 7 ? array(forgotten, 'forgotten_topics_data', 2) : [];
-  if (version >= 11) string('rack_id');
-  tags(); // v12+: cluster_id (tag 0) and a follower's replica_state are skipped
+  const topics = v.array(topic, 'topics', 2);
+  const forgottenTopics = version >= 7 ? v.array(forgotten, 'forgotten_topics_data', 2) : [];
+  if (version >= 11) v.string('rack_id');
+  v.tags(); // v12+: cluster_id (tag 0) and a follower's replica_state are skipped
   r.end('Fetch');
   return { replicaId, maxWaitMs, minBytes, maxBytes, isolationLevel, sessionId, sessionEpoch, topics, forgottenTopics };
 }
