@@ -56,8 +56,11 @@ export interface BrokerFanoutOptions {
   paths: FetchPath[];
   consumers: number[];
   fetchBytes: number;
-  /** The Fetch version the Kafka-protocol consumers send (to Sluice's Kafka door and to the peer). */
-  kafkaFetchVersion: KafkaFetchVersion;
+  /**
+   * The Fetch versions the Kafka-protocol consumers send to Sluice's Kafka door, each a cell of its
+   * own alternating with the others within each repeat; the peer gets the first.
+   */
+  kafkaFetchVersions: KafkaFetchVersion[];
   repeat: number;
   /** Each cell runs whole passes until at least this long. */
   minSeconds: number;
@@ -84,6 +87,8 @@ export interface BrokerFanoutRun extends Figures {
   /** Which broker served: Sluice, or the peer. */
   broker: 'sluice' | FanoutPeer;
   protocol: FanoutProtocol;
+  /** The Fetch version the consumers sent (Kafka's protocol only). */
+  kafkaFetchVersion?: KafkaFetchVersion;
   /** Sluice's fetch path (the peer's own way is reported as `sendfile`: Kafka's transferTo). */
   path: FetchPath;
   partitions: number;
@@ -184,6 +189,8 @@ interface Sample extends Figures {
 interface Target {
   broker: 'sluice' | FanoutPeer;
   protocol: FanoutProtocol;
+  /** Kafka's protocol: the Fetch version its consumers send. */
+  kafkaFetchVersion?: KafkaFetchVersion;
   pid: number;
   port: number;
 }
@@ -196,11 +203,23 @@ interface Topic {
   endOffsets: bigint[];
 }
 
+async function kafkaTopicId(port: number, topic: string): Promise<string> {
+  const client = await KafkaBenchClient.connect(port);
+  try {
+    return await client.topicId(topic);
+  } finally {
+    await client.close();
+  }
+}
+
 async function runCell(target: Target, topic: Topic, consumers: number, o: BrokerFanoutOptions): Promise<Sample> {
   const { pid } = target;
+  // Fetch v13+ names the topic by id: the broker's own, from its Metadata.
+  const version = target.kafkaFetchVersion ?? 4;
+  const topicId = target.protocol === 'kafka' && version >= 12 ? await kafkaTopicId(target.port, topic.name) : undefined;
   const templates = topic.endOffsets.map((_, p) =>
     target.protocol === 'kafka'
-      ? { ...kafkaFetchTemplate(p, o.fetchBytes, topic.name, { version: o.kafkaFetchVersion }), credit: undefined }
+      ? { ...kafkaFetchTemplate(p, o.fetchBytes, topic.name, { version, topicId }), credit: undefined }
       : target.protocol === 'subscribe'
         ? { ...subscribeTemplates(p, o.fetchBytes, topic.name), headBytes: 0 }
         : { ...fetchTemplate(p, o.fetchBytes, { topic: topic.name }), headBytes: 0, credit: undefined },
@@ -216,7 +235,7 @@ async function runCell(target: Target, topic: Topic, consumers: number, o: Broke
   const latencies: number[] = [];
   try {
     do {
-      const loads = templates.map((t, p) => new native.NativeFetchLoad('127.0.0.1', target.port, consumers, t.frame, t.correlationAt, t.offsetAt, 0n, topic.endOffsets[p]!, 1, t.headBytes, t.credit));
+      const loads = templates.map((t, p) => new native.NativeFetchLoad('127.0.0.1', target.port, consumers, t.frame, t.correlationAt, t.offsetAt, 0n, topic.endOffsets[p]!, 1, t.headBytes, t.credit, 'tailBytes' in t ? t.tailBytes : undefined));
       const results = await Promise.all(loads.map((l) => l.wait()));
       results.forEach((r, p) => {
         for (const c of r.consumers) {
@@ -281,7 +300,7 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
   const protocols = [...new Set<FanoutProtocol>(['sluice', ...o.protocols, ...(o.peer ? (['kafka'] as const) : [])])];
   // The peer has no fetch paths of Sluice's: it runs beside the first path only.
   const peerPath = o.paths.includes('sendfile') ? 'sendfile' : o.paths[0];
-  const cellsPerRepeat = (path: FetchPath) => protocols.length + (o.peer && path === peerPath ? 1 : 0);
+  const cellsPerRepeat = (path: FetchPath) => protocols.length + (protocols.includes('kafka') ? o.kafkaFetchVersions.length - 1 : 0) + (o.peer && path === peerPath ? 1 : 0);
   // The raw limit of a cell is measured with as many sockets as the cell has connections.
   const rawSockets = [...new Set(o.partitions.flatMap((p) => o.consumers.map((n) => n * p)))].sort((a, b) => a - b);
   const total = o.paths.reduce((n, path) => n + cellsPerRepeat(path), 0) * o.partitions.length * o.consumers.length * o.repeat + (o.raw ? rawSockets.length * o.repeat : 0);
@@ -324,8 +343,12 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
         broker = await startBenchBroker(dataDir, path, brokerArgs);
       }
       const sluice = broker;
-      const targets: Target[] = protocols.map((protocol) => ({ broker: 'sluice', protocol, pid: sluice.proc.pid!, port: protocol === 'kafka' ? sluice.kafkaPort! : sluice.port }));
-      if (peer && path === peerPath) targets.push({ broker: o.peer!, protocol: 'kafka', pid: peer.proc.pid!, port: peer.kafkaPort });
+      const targets: Target[] = protocols.flatMap((protocol): Target[] =>
+        protocol === 'kafka'
+          ? o.kafkaFetchVersions.map((kafkaFetchVersion) => ({ broker: 'sluice', protocol, kafkaFetchVersion, pid: sluice.proc.pid!, port: sluice.kafkaPort! }))
+          : [{ broker: 'sluice', protocol, pid: sluice.proc.pid!, port: sluice.port }],
+      );
+      if (peer && path === peerPath) targets.push({ broker: o.peer!, protocol: 'kafka', kafkaFetchVersion: o.kafkaFetchVersions[0]!, pid: peer.proc.pid!, port: peer.kafkaPort });
       // An unmeasured pass per broker first: the JVM's JIT compiles the hot paths (Kafka's first
       // cell otherwise pays for it), and every broker has served these bytes once.
       for (const target of targets) for (const topic of topics) await runCell(target, topic, 1, { ...o, minSeconds: 0 });
@@ -336,14 +359,14 @@ export async function runBrokerFanout(o: BrokerFanoutOptions): Promise<BrokerFan
           for (let r = 0; r < o.repeat; r++) {
             for (const [i, target] of targets.entries()) {
               samples[i]!.push(await runCell(target, topic, n, o));
-              tick(`${rowLabel(target, path, peerReport)} p${topic.partitions} x${n}`);
+              tick(`${rowLabel(target, path, peerReport, o.kafkaFetchVersions)} p${topic.partitions} x${n}`);
             }
           }
           for (const [i, target] of targets.entries()) {
             const list = samples[i]!;
             const { mid, min, max } = summarize(list, FIGURES);
-            runs.push({ broker: target.broker, protocol: target.protocol, path, partitions: topic.partitions, consumers: n, ...mid, pctOfRaw: null, min, max, repeats: list.length, passes: list.reduce((a, s) => a + s.passes, 0), seconds: list.reduce((a, s) => a + s.seconds, 0), threadCpuSecPerGib: threadShares(list) });
-            say(`broker fanout: ${rowLabel(target, path, peerReport)} p${topic.partitions} x${n}: ${mid.gibPerSec.toFixed(2)} GiB/s, broker ${mid.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, ${fetchP99({ ...mid, protocol: target.protocol })}`);
+            runs.push({ broker: target.broker, protocol: target.protocol, ...(target.kafkaFetchVersion === undefined ? {} : { kafkaFetchVersion: target.kafkaFetchVersion }), path, partitions: topic.partitions, consumers: n, ...mid, pctOfRaw: null, min, max, repeats: list.length, passes: list.reduce((a, s) => a + s.passes, 0), seconds: list.reduce((a, s) => a + s.seconds, 0), threadCpuSecPerGib: threadShares(list) });
+            say(`broker fanout: ${rowLabel(target, path, peerReport, o.kafkaFetchVersions)} p${topic.partitions} x${n}: ${mid.gibPerSec.toFixed(2)} GiB/s, broker ${mid.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, ${fetchP99({ ...mid, protocol: target.protocol })}`);
           }
         }
       }
@@ -392,7 +415,7 @@ function compare(runs: BrokerFanoutRun[], raw: RawRun[], path: FetchPath): PeerC
     .filter((r) => r.broker !== 'sluice')
     .flatMap((peer) =>
       (['kafka', 'subscribe'] as const).flatMap((sluiceProtocol) => {
-        const sluice = runs.find((r) => r.broker === 'sluice' && r.protocol === sluiceProtocol && r.path === path && r.partitions === peer.partitions && r.consumers === peer.consumers);
+        const sluice = runs.find((r) => r.broker === 'sluice' && r.protocol === sluiceProtocol && (r.kafkaFetchVersion ?? peer.kafkaFetchVersion) === peer.kafkaFetchVersion && r.path === path && r.partitions === peer.partitions && r.consumers === peer.consumers);
         if (!sluice) return [];
         const ratio = Object.fromEntries(FIGURES.map((k) => [k, sluice[k] / peer[k]])) as unknown as Figures;
         const rawGibPerSec = raw.find((r) => r.consumers === peer.consumers * peer.partitions)?.gibPerSec ?? null;
@@ -406,10 +429,14 @@ function fetchP99(r: { protocol: FanoutProtocol; fetchP99Ms: number }): string {
   return r.protocol === 'subscribe' ? 'no fetches' : `p99 ${r.fetchP99Ms.toFixed(1)} ms`;
 }
 
-/** A table row's and chart series' name: the broker, the fetch path, and the protocol when it is Kafka's. */
-function rowLabel(r: { broker: 'sluice' | FanoutPeer; protocol: FanoutProtocol }, path: FetchPath, peer: BrokerFanoutReport['peer']): string {
+/**
+ * A table row's and chart series' name: the broker, the fetch path, and the protocol when it is not
+ * Sluice's (with the Fetch version when several were measured).
+ */
+function rowLabel(r: { broker: 'sluice' | FanoutPeer; protocol: FanoutProtocol; kafkaFetchVersion?: number }, path: FetchPath, peer: BrokerFanoutReport['peer'], versions: readonly number[] = []): string {
   if (r.broker !== 'sluice') return `${peer?.name ?? r.broker} ${peer?.version ?? ''}`.trim();
-  return r.protocol === 'sluice' ? path : `${path} (${r.protocol})`;
+  if (r.protocol === 'sluice') return path;
+  return versions.length > 1 && r.kafkaFetchVersion !== undefined ? `${path} (${r.protocol} v${r.kafkaFetchVersion})` : `${path} (${r.protocol})`;
 }
 
 /** Markdown table: one row per broker, protocol, path and partition count (and raw), one column per consumer count. */
@@ -426,16 +453,16 @@ export function brokerFanoutTable(report: BrokerFanoutReport): string {
           }).join(' | ')} |\n`)
         .join('')
     : '';
-  const keys = [...new Map(report.runs.map((r) => [`${r.broker} ${r.protocol} ${r.path} ${r.partitions}`, r])).values()];
+  const keys = [...new Map(report.runs.map((r) => [`${r.broker} ${r.protocol} ${r.kafkaFetchVersion ?? ''} ${r.path} ${r.partitions}`, r])).values()];
   const rows = keys
     .map((k) => {
       const cells = counts.map((n) => {
-        const r = report.runs.find((x) => x.broker === k.broker && x.protocol === k.protocol && x.path === k.path && x.partitions === k.partitions && x.consumers === n);
+        const r = report.runs.find((x) => x.broker === k.broker && x.protocol === k.protocol && x.kafkaFetchVersion === k.kafkaFetchVersion && x.path === k.path && x.partitions === k.partitions && x.consumers === n);
         if (!r) return '-';
         const pct = r.pctOfRaw === null ? '' : ` (${r.pctOfRaw.toFixed(0)}% of raw)`;
         return `${r.gibPerSec.toFixed(2)} GiB/s${pct}, ${r.brokerCpuSecPerGib.toFixed(3)} CPU-s/GiB, ${fetchP99(r)}, ${r.brokerRssMiB.toFixed(0)} MiB`;
       });
-      return `| ${rowLabel(k, k.path, report.peer)}${multi ? `, ${k.partitions} partitions` : ''} | ${cells.join(' | ')} |\n`;
+      return `| ${rowLabel(k, k.path, report.peer, report.config.kafkaFetchVersions)}${multi ? `, ${k.partitions} partitions` : ''} | ${cells.join(' | ')} |\n`;
     })
     .join('');
   return head + rawRow + rows;
@@ -476,9 +503,9 @@ export async function writeBrokerFanoutChart(report: BrokerFanoutReport, path: s
         ? [{ path: series(name, c.partitions), consumers: c.consumers, gibPerSec: c.peer.gibPerSec, senderCpuPerGiB: c.peer.brokerCpuSecPerGib }]
         : []),
     ]);
-    await writeSvg(fanoutSpec([...points, ...raw], `Fan-out, Sluice vs ${name}: ${(bytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB Kafka Fetch v4, identical consumers`, { ...options, seriesTitle: 'broker' }), path);
+    await writeSvg(fanoutSpec([...points, ...raw], `Fan-out, Sluice vs ${name}: ${(bytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB Kafka Fetch v${report.config.kafkaFetchVersions[0]}, identical consumers`, { ...options, seriesTitle: 'broker' }), path);
     return;
   }
-  const points = report.runs.map((r) => ({ path: `${rowLabel(r, r.path, report.peer)}${multi ? `, ${r.partitions}p` : ''}`, consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.brokerCpuSecPerGib }));
+  const points = report.runs.map((r) => ({ path: `${rowLabel(r, r.path, report.peer, report.config.kafkaFetchVersions)}${multi ? `, ${r.partitions}p` : ''}`, consumers: r.consumers, gibPerSec: r.gibPerSec, senderCpuPerGiB: r.brokerCpuSecPerGib }));
   await writeSvg(fanoutSpec([...points, ...raw], `Broker fan-out: ${(bytes / 2 ** 30).toFixed(2)} GiB topic, ${report.config.fetchBytes / 1024} KiB fetches`, options), path);
 }

@@ -6,7 +6,7 @@
 import { Socket, connect } from 'node:net';
 import { once } from 'node:events';
 import { KafkaApi } from '../src/doors/kafka/apis.js';
-import { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
+import { KafkaReader, KafkaWriter, VersionedReader } from '../src/protocol/kafka-wire.js';
 
 /** Kafka's error numbers this client acts on: retried while a fresh broker settles, or accepted. */
 const RETRIABLE = new Set([3, 5, 6, 7, 15, 51]); // unknown topic, leader not available, not leader, timeout, coordinator not available, concurrent transactions
@@ -142,6 +142,51 @@ export class KafkaBenchClient {
       });
     });
     return out;
+  }
+
+  /**
+   * The topic's id (Metadata v10, flexible: the first version that carries ids), for Fetch v13+,
+   * which names topics by id. Works against Sluice's Kafka door and Apache Kafka alike.
+   */
+  async topicId(topic: string): Promise<string> {
+    const r = await this.request(KafkaApi.Metadata, 10, (w) => {
+      w.noTaggedFields(); // request header v2
+      w.compactArray([topic], (w, name) => w.uuid('00000000-0000-0000-0000-000000000000').compactString(name).noTaggedFields());
+      w.boolean(false).boolean(false).boolean(false).noTaggedFields(); // no auto-create, no operations
+    });
+    const v = new VersionedReader(r, true);
+    v.tags(); // response header v1
+    r.int32('throttle');
+    v.array(() => {
+      r.int32('node id');
+      v.string('host');
+      r.int32('port');
+      v.nullableString('rack');
+      v.tags();
+    }, 'brokers');
+    v.nullableString('cluster id');
+    r.int32('controller id');
+    let id: string | undefined;
+    v.array(() => {
+      const code = r.int16('error');
+      const name = v.nullableString('name');
+      const topicId = r.uuid('topic id');
+      r.boolean('is internal');
+      v.array(() => {
+        r.int16();
+        r.int32();
+        r.int32();
+        r.int32();
+        for (const what of ['replicas', 'isr', 'offline']) v.array(() => r.int32(), what);
+        v.tags();
+      }, 'partitions');
+      r.int32('topic operations');
+      v.tags();
+      if (code !== 0) throw new KafkaRequestError(code, `metadata of ${topic}`);
+      if (name === topic) id = topicId;
+    }, 'topics');
+    if (!id) throw new Error(`metadata: no id for ${topic}`);
+    return id;
   }
 
   /** The log end offset of each partition (ListOffsets v1, latest). */

@@ -18,11 +18,12 @@ import { runBenchTransfer } from './transfer.js';
 const protocolList = choiceList<FanoutProtocol>(FANOUT_PROTOCOLS, 'protocol');
 const fetchPathList = choiceList<FetchPath>(FETCH_PATHS, 'fetch path');
 const consumeModeList = choiceList<ConsumeMode>(CONSUME_MODES, 'consume mode');
-const kafkaFetchVersion = (value: string): KafkaFetchVersion => {
-  const v = Number(value);
-  if (!(KAFKA_FETCH_VERSIONS as readonly number[]).includes(v)) throw new InvalidArgumentError(`expected ${KAFKA_FETCH_VERSIONS.join(' or ')}, got "${value}"`);
-  return v as KafkaFetchVersion;
-};
+const kafkaFetchVersions = (value: string): KafkaFetchVersion[] =>
+  value.split(',').map((part) => {
+    const v = Number(part);
+    if (!(KAFKA_FETCH_VERSIONS as readonly number[]).includes(v)) throw new InvalidArgumentError(`expected ${KAFKA_FETCH_VERSIONS.join(', ')} (or several, comma-separated), got "${value}"`);
+    return v as KafkaFetchVersion;
+  });
 
 const bench = new Command('sluice bench').description('benchmarks that write JSON and print a table');
 bench.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
@@ -62,7 +63,7 @@ reportOptions(bench.command('fanout'))
   .option('--paths <p,...>', `fetch paths (${FETCH_PATHS.join(', ')})`, fetchPathList, [...FETCH_PATHS])
   .option('--consumers <n,...>', 'consumer counts', numberList, [1, 4, 16, 64, 256])
   .option('--fetch-bytes <n>', 'maxBytes per fetch', positiveNumber, 1048576)
-  .option('--kafka-fetch-version <v>', `the Fetch version Kafka-protocol consumers send (${KAFKA_FETCH_VERSIONS.join(' or ')})`, kafkaFetchVersion, 4)
+  .option('--kafka-fetch-version <v,...>', `the Fetch versions Kafka-protocol consumers send (${KAFKA_FETCH_VERSIONS.join(', ')}; several: a cell each, alternating; the peer gets the first)`, kafkaFetchVersions, [4])
   .option('--repeat <n>', 'runs per cell (the median is reported, with min and max)', positiveNumber, 3)
   .option('--seconds <s>', 'each cell reads whole passes for at least this long', positiveNumber, 3)
   .option('--no-raw', 'skip the raw sendfile limit')

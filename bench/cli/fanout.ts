@@ -6,7 +6,9 @@ import { brokerFanoutTable, peerComparisonTable, runBrokerFanout, writeBrokerFan
 import { benchProgress, publishReport, reportFiles, type ReportFlags } from './progress.js';
 
 /** The benchmark's options as flags: `--seconds` is its `minSeconds`, `--protocol` its `protocols`; output files and `--quick` added. */
-export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log' | 'protocols' | 'peer'> & {
+export type BenchFanoutFlags = Omit<BrokerFanoutOptions, 'minSeconds' | 'dir' | 'progress' | 'log' | 'protocols' | 'peer' | 'kafkaFetchVersions'> & {
+  /** `--kafka-fetch-version v,...`. */
+  kafkaFetchVersion: BrokerFanoutOptions['kafkaFetchVersions'];
   /** `--protocol`: the front doors besides Sluice's own. */
   protocol: BrokerFanoutOptions['protocols'];
   /** `--peer kafka`: Apache Kafka measured beside Sluice. */
@@ -30,7 +32,7 @@ export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
     paths: flags.paths,
     consumers: quick ? [1, 16] : flags.consumers,
     fetchBytes: flags.fetchBytes,
-    kafkaFetchVersion: flags.kafkaFetchVersion,
+    kafkaFetchVersions: flags.kafkaFetchVersion,
     repeat: quick ? 1 : flags.repeat,
     minSeconds: quick ? 0 : flags.seconds,
     raw: flags.raw,
@@ -44,6 +46,6 @@ export async function runBenchFanout(flags: BenchFanoutFlags): Promise<void> {
     ...report.config.topics.map((t) => `topic ${t.name}: ${(t.bytes / 2 ** 30).toFixed(2)} GiB in ${t.partitions} partition(s)`),
     `preloaded at ${report.preload.mbPerSec.toFixed(0)} MB/s${report.peer ? `; ${report.peer.name} ${report.peer.version} at ${report.peer.preload.mbPerSec.toFixed(0)} MB/s, answering ${report.peer.startSeconds.toFixed(1)} s after its start` : ''}`,
     brokerFanoutTable(report),
-    ...(report.peer ? [`Sluice vs ${report.peer.name} ${report.peer.version} (identical Kafka Fetch v${report.config.kafkaFetchVersion} consumers; Sluice through its Kafka listener):`, peerComparisonTable(report)] : []),
+    ...(report.peer ? [`Sluice vs ${report.peer.name} ${report.peer.version} (identical Kafka Fetch v${report.config.kafkaFetchVersions[0]} consumers; Sluice through its Kafka listener):`, peerComparisonTable(report)] : []),
   ]);
 }

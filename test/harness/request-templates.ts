@@ -65,38 +65,57 @@ function locate(frame: Buffer, marker: Buffer): number {
   return at + 1;
 }
 
-/** The Kafka Fetch versions the load generators can send: v4 as kafkajs 2.2 once did, v11 as current clients do. */
-export const KAFKA_FETCH_VERSIONS = [4, 11] as const;
+/**
+ * The Kafka Fetch versions the load generators can send: v4 as kafkajs 2.2 once did, v11 as
+ * librdkafka does, v13 (flexible, the topic by id) as Kafka's Java client 4.x and
+ * @platformatic/kafka do.
+ */
+export const KAFKA_FETCH_VERSIONS = [4, 11, 13] as const;
 export type KafkaFetchVersion = (typeof KAFKA_FETCH_VERSIONS)[number];
 
 /**
- * A Kafka Fetch request frame (v4, or v11 with no fetch session, leader epoch -1, no rack) for one
- * partition, with where its correlation id and offset sit, and how many bytes of each response
- * come before the records.
+ * A Kafka Fetch request frame (v4; v11 with no fetch session, leader epoch -1, no rack; v13 the
+ * same flexible, naming the topic by `topicId`) for one partition, with where its correlation id
+ * and offset sit, how many bytes of each response come before the records (v13: before the
+ * records' varint size) and, from v13, how many follow them (tag buffers).
  */
 export function kafkaFetchTemplate(
   partition: number,
   fetchBytes: number,
   topic = TOPIC,
-  options: { maxWaitMs?: number; minBytes?: number; version?: KafkaFetchVersion } = {},
-): { frame: Buffer; correlationAt: number; offsetAt: number; headBytes: number } {
+  options: { maxWaitMs?: number; minBytes?: number; version?: KafkaFetchVersion; topicId?: string } = {},
+): { frame: Buffer; correlationAt: number; offsetAt: number; headBytes: number; tailBytes?: number } {
   const version = options.version ?? 4;
+  const flexible = version >= 12;
+  if (flexible && !options.topicId) throw new Error(`Fetch v${version} names the topic by id: pass topicId`);
   const w = new KafkaWriter().int16(KafkaApi.Fetch).int16(version).int32(CORRELATION_SENTINEL).string('bench');
+  if (flexible) w.noTaggedFields(); // request header v2
   w.int32(-1).int32(options.maxWaitMs ?? 0).int32(options.minBytes ?? 1).int32(fetchBytes).int8(1); // replica, maxWaitMs, minBytes, maxBytes, READ_COMMITTED
   if (version >= 7) w.int32(0).int32(-1); // no fetch session
-  w.int32(1).string(topic).int32(1).int32(partition);
+  if (flexible) w.uvarint(2).uuid(options.topicId!).uvarint(2).int32(partition);
+  else w.int32(1).string(topic).int32(1).int32(partition);
   if (version >= 9) w.int32(-1); // current leader epoch: unknown
   w.int64(OFFSET_SENTINEL);
+  if (flexible) w.int32(-1); // last fetched epoch: a consumer's is -1
   if (version >= 5) w.int64(-1n); // log start offset: a consumer's is -1
   w.int32(fetchBytes);
-  if (version >= 7) w.int32(0); // forgotten topics
-  if (version >= 11) w.string(''); // rack id
+  if (flexible) w.noTaggedFields().noTaggedFields().uvarint(1).compactString('').noTaggedFields(); // partition and topic tags, no forgotten topics, rack, body tags
+  else {
+    if (version >= 7) w.int32(0); // forgotten topics
+    if (version >= 11) w.string(''); // rack id
+  }
   const payload = Buffer.concat(w.pieces() as Buffer[]);
   const frame = Buffer.alloc(4 + payload.length);
   frame.writeInt32BE(payload.length, 0);
   payload.copy(frame, 4);
   const sentinel = Buffer.alloc(8);
   sentinel.writeBigInt64BE(OFFSET_SENTINEL);
+  if (flexible) {
+    // size, correlation id, header tags, throttle, error, session, topics (1), topic id,
+    // partitions (1), partition, error, HW, LSO, log start, aborted (empty), preferred replica;
+    // after the records: the partition's, the topic's and the body's tag buffers.
+    return { frame, correlationAt: 8, offsetAt: frame.indexOf(sentinel), headBytes: 4 + 4 + 1 + 10 + 1 + 16 + 1 + 30 + 1 + 4, tailBytes: 3 };
+  }
   // size, correlation id, throttle, [error, session], topics, topic, partitions, partition, error,
   // HW, LSO, [log start], aborted, [preferred replica], records size
   const headBytes =

@@ -5,8 +5,9 @@
 //! It knows as little protocol as it can: the caller hands it a request frame (a template) and the
 //! byte positions of a big-endian u32 correlation id and a big-endian i64 offset inside it, which
 //! it patches per request. A Sluice response is `u32 frameBytes | u32 metaBytes | meta | data`; a
-//! Kafka one (`response_head_bytes` > 0: a one-partition Fetch v4 response, whose head before the
-//! records has a size known from the topic name) is `i32 size | correlation id | head | data`. The
+//! Kafka one (`response_head_bytes` > 0: a one-partition Fetch response, whose head before the
+//! records has a size known from the topic name) is `i32 size | correlation id | head | data`, or
+//! from v12 (`response_tail_bytes`) `... | head | varint size + 1 | data | tag buffers`. The
 //! head is skipped, the data is walked as RecordBatch v2 headers (base offset, length, last offset delta)
 //! to find where the next fetch starts, and, for consumers asked to verify, every batch's CRC-32C
 //! is checked. Kafka's broker cuts its responses at maxBytes, inside a batch; as its consumers do,
@@ -54,6 +55,10 @@ pub struct FetchLoadConfig {
     /// 0: Sluice's framing. Otherwise Kafka's: the bytes of each response before its records
     /// (size field included), the same for every response of a one-partition fetch.
     pub response_head_bytes: usize,
+    /// Kafka's flexible Fetch (v12+): the records' size is an unsigned varint (size + 1) after
+    /// the head, and this many bytes (the tag buffers of the partition, the topic and the body)
+    /// follow the records. None: a fixed int32 size ends the head and nothing follows the records.
+    pub response_tail_bytes: Option<usize>,
     /// Push subscriptions instead of fetches (Sluice's framing only).
     pub subscribe: Option<SubscribeConfig>,
 }
@@ -138,9 +143,13 @@ impl FetchLoad {
 enum Part {
     Prefix { have: usize },
     Meta { left: u64 },
+    /// Kafka flexible: the compact records size, an unsigned varint read `shift` bits so far.
+    Size { value: u64, shift: u32 },
     /// Inside the data: `left` bytes of it remain (the batch being walked is in `header`,
     /// `header_have` and `batch_left`).
     Data { left: u64 },
+    /// Kafka flexible: tag buffers after the records, `left` bytes of them.
+    Tail { left: u64 },
 }
 
 struct Consumer {
@@ -149,6 +158,8 @@ struct Consumer {
     verify: bool,
     /// See FetchLoadConfig::response_head_bytes.
     head_bytes: u64,
+    /// See FetchLoadConfig::response_tail_bytes.
+    tail_bytes: Option<u64>,
     part: Part,
     prefix: [u8; 8],
     header: [u8; BATCH_HEADER_BYTES],
@@ -185,7 +196,7 @@ impl Consumer {
                     let frame = u32::from_be_bytes(self.prefix[0..4].try_into().unwrap()) as u64;
                     // Kafka: the head after the 8 bytes read is skipped like a meta.
                     let meta = if self.head_bytes > 0 { self.head_bytes.saturating_sub(8) } else { u32::from_be_bytes(self.prefix[4..8].try_into().unwrap()) as u64 };
-                    if (self.head_bytes == 0 && meta < 1) || meta + 4 > frame {
+                    if (self.head_bytes == 0 && meta < 1) || meta + 4 + self.tail_bytes.map_or(0, |t| t + 1) > frame {
                         return Err(format!("bad response framing: frameBytes {frame}, metaBytes {meta}"));
                     }
                     self.part = Part::Meta { left: meta };
@@ -205,6 +216,8 @@ impl Consumer {
                     let left = left - n as u64;
                     if left > 0 {
                         self.part = Part::Meta { left };
+                    } else if self.tail_bytes.is_some() {
+                        self.part = Part::Size { value: 0, shift: 0 };
                     } else {
                         let data_left = u32::from_be_bytes(self.prefix[0..4].try_into().unwrap()) as u64;
                         self.part = Part::Data { left: data_left };
@@ -212,6 +225,34 @@ impl Consumer {
                             complete = true;
                             self.part = Part::Prefix { have: 0 };
                         }
+                    }
+                }
+                Part::Size { value, shift } => {
+                    let b = data[0];
+                    data = &data[1..];
+                    let value = value | (u64::from(b & 0x7f) << shift);
+                    if b & 0x80 != 0 {
+                        if shift >= 28 {
+                            return Err("records size is a varint longer than 5 bytes".into());
+                        }
+                        self.part = Part::Size { value, shift: shift + 7 };
+                        continue;
+                    }
+                    // Compact: size + 1, 0 for null (never sent: no records is an empty value).
+                    let Some(records) = value.checked_sub(1) else { return Err("null records in a fetch response".into()) };
+                    self.part = Part::Data { left: records };
+                    if records == 0 {
+                        complete |= self.records_done();
+                    }
+                }
+                Part::Tail { left } => {
+                    let n = (left as usize).min(data.len());
+                    data = &data[n..];
+                    let left = left - n as u64;
+                    self.part = Part::Tail { left };
+                    if left == 0 {
+                        complete = true;
+                        self.part = Part::Prefix { have: 0 };
                     }
                 }
                 Part::Data { left } => {
@@ -230,13 +271,27 @@ impl Consumer {
                             self.header_have = 0;
                             self.batch_left = 0;
                         }
-                        complete = true;
-                        self.part = Part::Prefix { have: 0 };
+                        complete |= self.records_done();
                     }
                 }
             }
         }
         Ok(complete)
+    }
+
+    /// After a response's records: its tag buffers (Kafka flexible), or else the next response;
+    /// true when the response is complete.
+    fn records_done(&mut self) -> bool {
+        match self.tail_bytes {
+            Some(tail) if tail > 0 => {
+                self.part = Part::Tail { left: tail };
+                false
+            }
+            _ => {
+                self.part = Part::Prefix { have: 0 };
+                true
+            }
+        }
     }
 
     /// Walks record batches: headers are read (and CRC'd from byte 21), bodies skipped or CRC'd.
@@ -353,6 +408,7 @@ fn run(config: FetchLoadConfig, received: Arc<AtomicU64>, cpu_ns: Arc<AtomicU64>
             result: FetchConsumerResult { next_offset: config.start_offset, ..Default::default() },
             verify: i < config.verify,
             head_bytes: config.response_head_bytes as u64,
+            tail_bytes: config.response_tail_bytes.map(|t| t as u64),
             part: Part::Prefix { have: 0 },
             prefix: [0; 8],
             header: [0; BATCH_HEADER_BYTES],

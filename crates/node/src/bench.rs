@@ -273,6 +273,7 @@ impl NativeFetchLoad {
         verify: u32,
         kafka_head_bytes: Option<u32>,
         subscribe: Option<FetchLoadSubscribe>,
+        kafka_tail_bytes: Option<u32>,
     ) -> Result<Self> {
         let addr = socket_addr(&host, port)?;
         let config = FetchLoadConfig {
@@ -285,6 +286,7 @@ impl NativeFetchLoad {
             end_offset: end_offset.get_i64().0,
             verify: verify as usize,
             response_head_bytes: kafka_head_bytes.unwrap_or(0) as usize,
+            response_tail_bytes: kafka_tail_bytes.map(|t| t as usize),
             subscribe: subscribe.map(|s| SubscribeConfig {
                 credit_template: s.credit_template.to_vec(),
                 credit_bytes_at: s.credit_bytes_at as usize,
