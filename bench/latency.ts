@@ -23,7 +23,8 @@ import { fetchTemplate, subscribeTemplates } from './broker-fanout.js';
 import { writeSvg } from './chart.js';
 import type { LatencyWorkerConfig, LatencyWorkerResult } from './latency-worker.js';
 import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
-import type { BenchAcks } from './produce.js';
+/** The latency benchmark's producer acks: 1, or all (idempotent, the Producer's default). */
+type BenchAcks = 1 | 'all';
 import { percentile } from '../test/harness/util.js';
 
 /** A record's value starts with its send time (u64 ns) and sequence number (u32). */

@@ -6,12 +6,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 // The addon's hardware CRC-32C for the codec (clients fall back to pure TypeScript without it).
 import '../src/native.js';
 import { Producer, type ProducerRecord } from '../src/client/producer.js';
+import type { BenchAcks } from './produce.js';
 
 export interface ProduceWorkerConfig {
   broker: string;
   topic: string;
   recordBytes: number;
-  acks: 1 | 'all';
+  acks: BenchAcks;
   lingerMs: number;
   batchBytes: number;
   /** Records per send() call. */
@@ -29,7 +30,14 @@ export interface ProduceWorkerResult {
 }
 
 async function main(config: ProduceWorkerConfig): Promise<ProduceWorkerResult> {
-  const producer = new Producer({ broker: config.broker, acks: config.acks, lingerMs: config.lingerMs, batchBytes: config.batchBytes, clientId: 'bench-produce' });
+  const producer = new Producer({
+    broker: config.broker,
+    acks: config.acks === 1 ? 1 : 'all',
+    idempotent: config.acks === 'all',
+    lingerMs: config.lingerMs,
+    batchBytes: config.batchBytes,
+    clientId: 'bench-produce',
+  });
   // The value is shared by every record (the producer copies it into the batch it encodes).
   const value = Buffer.alloc(config.recordBytes, 0x62);
   const records: ProducerRecord[] = Array.from({ length: config.sendRecords }, () => ({ value }));

@@ -14,7 +14,8 @@ import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
 import type { ProduceWorkerConfig, ProduceWorkerResult } from './produce-worker.js';
 import { percentile, summarize } from '../test/harness/util.js';
 
-export type BenchAcks = 1 | 'all';
+/** acks 1, acks all from an idempotent producer (the Producer's default), or acks all with idempotence off. */
+export type BenchAcks = 1 | 'all' | 'all-no-idempotence';
 
 export interface ProduceBenchOptions {
   recordBytes: number[];

@@ -1,5 +1,5 @@
 // The idempotent-producer rules of one partition (src/log/producer-state.ts), with time passed in:
-// duplicates within the last 5 batches, sequence gaps, fenced and new epochs, producers the
+// duplicates within the last BATCHES_REMEMBERED batches, sequence gaps, fenced and new epochs, producers the
 // partition does not know, expiry, wrapping sequences, several batches in one append, and the
 // snapshot codec refusing torn or corrupt files.
 
@@ -95,7 +95,7 @@ t.test('several batches in one append are checked against each other', async (t)
 
 t.test('snapshots round-trip; a torn or corrupt one is refused', async (t) => {
   const table = new ProducerStateTable(HOUR);
-  for (let i = 0; i < 7; i++) write(table, batch(i, 1), BigInt(i), 1000);
+  for (let i = 0; i < BATCHES_REMEMBERED + 2; i++) write(table, batch(i, 1), BigInt(i), 1000);
   write(table, batch(0, 4, 3, 9n), 7n, 2000);
   const bytes = table.encodeSnapshot(2000);
   const entries = decodeSnapshot(bytes);
@@ -108,7 +108,9 @@ t.test('snapshots round-trip; a torn or corrupt one is refused', async (t) => {
   );
   const reloaded = new ProducerStateTable(HOUR);
   reloaded.load(entries);
-  t.same(reloaded.check([batch(6, 1)], 2000), { firstSequence: 6, lastSequence: 6, firstOffset: 6n, lastOffset: 6n });
+  const last = BATCHES_REMEMBERED + 1;
+  t.same(reloaded.check([batch(last, 1)], 2000), { firstSequence: last, lastSequence: last, firstOffset: BigInt(last), lastOffset: BigInt(last) });
+  t.equal(refusal(() => reloaded.check([batch(0, 1)], 2000)), 'OUT_OF_ORDER_SEQUENCE_NUMBER', 'the oldest fell out of the window before the snapshot');
   t.equal(refusal(() => reloaded.check([batch(2, 1, 3, 9n)], 2000)), 'OUT_OF_ORDER_SEQUENCE_NUMBER');
   t.throws(() => decodeSnapshot(bytes.subarray(0, bytes.length - 3)), /CRC|bytes/);
   const flipped = Buffer.from(bytes);

@@ -13,6 +13,7 @@ import { runBenchAppend } from './append.js';
 import { runBenchFanout } from './fanout.js';
 import { runBenchLatency } from './latency.js';
 import { runBenchProduce } from './produce.js';
+import type { BenchAcks } from '../produce.js';
 import { runBenchTransfer } from './transfer.js';
 
 const protocolList = choiceList<FanoutProtocol>(FANOUT_PROTOCOLS, 'protocol');
@@ -75,7 +76,7 @@ reportOptions(bench.command('produce'))
   .description('produce throughput: TypeScript producers (one per worker thread) x record sizes x acks, into a broker process')
   .option('--record-bytes <n,...>', 'record sizes', numberList, [100, 1024, 16384])
   .option('--producers <n,...>', 'concurrent producers', numberList, [1, 8])
-  .option('--acks <a,...>', 'acks levels (1, all)', acksList, [1, 'all'])
+  .option('--acks <a,...>', "acks levels: 1, all (an idempotent producer, the default), all-no-idempotence (the same acks without producer ids and sequences)", produceAcksList, [1, 'all'])
   .option('--partitions <n>', 'partitions of each topic', positiveNumber, 1)
   .option('--linger-ms <ms>', "producers' lingerMs", nonNegativeNumber, 5)
   .option('--batch-bytes <n>', "producers' batchBytes", positiveNumber, 65536)
@@ -120,6 +121,11 @@ reportOptions(bench.command('transfer'), false)
   .option('--slice-kib <n>', 'bytes per fetch, KiB', positiveNumber, 1024)
   .option('--no-sweep', 'skip the call size x send buffer sweep')
   .action(runBenchTransfer);
+
+/** `bench produce` also takes all-no-idempotence: acks all from a producer with idempotence off, to measure what idempotence costs. */
+function produceAcksList(value: string): BenchAcks[] {
+  return value.split(',').map((v) => (v.trim() === 'all-no-idempotence' ? 'all-no-idempotence' : acksList(v)[0]!));
+}
 
 function acksList(value: string): Array<1 | 'all'> {
   return value.split(',').map((v) => {

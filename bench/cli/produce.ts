@@ -23,7 +23,8 @@ export async function runBenchProduce(flags: BenchProduceFlags): Promise<void> {
   if (peer) {
     const report = await runProducePeer({
       recordBytes: quick ? [1024] : options.recordBytes,
-      acks: options.acks,
+      // The peer's producer sends ready-made batches without producer ids: idempotence is not its to turn off.
+      acks: options.acks.map((a) => (a === 1 ? 1 : 'all')).filter((a, i, all) => all.indexOf(a) === i),
       partitions: options.partitions,
       batchBytes: options.batchBytes,
       inFlight,

@@ -19,7 +19,9 @@
 // way while an earlier batch of its partition is still unacknowledged is retried (it overtook a
 // retry); the first unacknowledged batch refused that way fails, and so do the ones behind it.
 // So with idempotence every record is written exactly once, in send() order, whatever the retries
-// and however many of the `maxInFlightRequests` requests are pipelined.
+// and however many of the `maxInFlightRequests` requests are pipelined. Per partition at most
+// IDEMPOTENT_BATCHES_REMEMBERED (64) batches are out unacknowledged, counted from the oldest: the
+// broker recognises a retry only among the last ones it remembers.
 // Without it (`idempotent: false`, or acks 0 or 1) a retry writes a record at least once, and
 // pipelined retries can reorder batches of one partition, as in Kafka without idempotence.
 
@@ -361,7 +363,7 @@ export class Producer {
   /**
    * A batch is acknowledged or has failed for good. The window moves past it once every batch
    * before it has settled too: the broker counts the batches written after one, not the ones
-   * still unacknowledged, so a retry of the oldest must stay among the last 5 it wrote.
+   * still unacknowledged, so a retry of the oldest must stay among the last ones it remembers.
    */
   #settled(b: Batch): void {
     if (!this.#identity) return;

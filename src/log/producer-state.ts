@@ -1,6 +1,7 @@
 // Idempotent producers' state for one partition, as Kafka keeps it (KIP-98): per producer id its
-// epoch, the sequence ranges and offsets of its last 5 batches, and when it last wrote. A batch is
-// checked against it before it is appended: a retry of one of those 5 batches is a duplicate
+// epoch, the sequence ranges and offsets of its last batches (Kafka keeps 5; here
+// BATCHES_REMEMBERED, more: see vocabulary.ts), and when it last wrote. A batch is checked against
+// it before it is appended: a retry of one of those batches is a duplicate
 // (answered with the offsets it got the first time, not written again), a sequence that does not
 // follow the last one is OUT_OF_ORDER_SEQUENCE_NUMBER, an epoch older than the last one seen is
 // INVALID_PRODUCER_EPOCH (a newer instance took over). A producer the partition does not know (new,
