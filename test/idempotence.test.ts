@@ -274,8 +274,8 @@ t.test("Sluice's Producer is idempotent by default; Sluice's protocol has InitPr
  * Sends `count` records one per send() call: the first alone (the producer looks its topic up and
  * gets its id), then bursts of 10, each its own batch and request, up to 5 requests in flight.
  */
-async function sendThrough(port: number, topic: string, count: number, options: { idempotent: boolean; during?: (sent: number) => Promise<void> }) {
-  const producer = new Producer({ broker: `127.0.0.1:${port}`, lingerMs: 0, maxInFlightRequests: 5, retries: 20, retryBackoffMs: 20, idempotent: options.idempotent });
+async function sendThrough(port: number, topic: string, count: number, options: { idempotent: boolean; retryBackoffMs?: number; during?: (sent: number) => Promise<void> }) {
+  const producer = new Producer({ broker: `127.0.0.1:${port}`, lingerMs: 0, maxInFlightRequests: 5, retries: 20, retryBackoffMs: options.retryBackoffMs ?? 20, idempotent: options.idempotent });
   await producer.send(topic, { value: '0' });
   const sends: Array<Promise<unknown>> = [];
   for (let i = 1; i < count; i++) {
@@ -297,10 +297,13 @@ t.test('responses lost after the broker wrote: retries write every record once, 
   const proxy = await faultyProxy(t, broker.port);
   // Every 5th response from the broker is lost (Metadata, InitProducerId and Produce alike).
   proxy.lose = (n) => n % 5 === 0;
-  await sendThrough(proxy.port, 'lossy', 400, { idempotent: true });
+  // 1,000 records in 100 batches, more than the 64 the broker remembers, and a retry waits 200 ms
+  // while later batches go on: the producer's window (counted from its oldest unacknowledged
+  // batch, not over the unacknowledged ones) is what keeps every retry recognisable.
+  await sendThrough(proxy.port, 'lossy', 1000, { idempotent: true, retryBackoffMs: 200 });
   t.ok(proxy.lost >= 3, `${proxy.lost} of ${proxy.lost + proxy.forwarded} responses lost`);
   const values = (await readAll(c, 'lossy')).map((r) => Number(r.value));
-  t.same(values, Array.from({ length: 400 }, (_, i) => i), 'each record once, in send() order');
+  t.same(values, Array.from({ length: 1000 }, (_, i) => i), 'each record once, in send() order');
 
   // The same faults without idempotence write some records twice: what the test above rules out.
   const lostBefore = proxy.lost;
