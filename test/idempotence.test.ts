@@ -301,7 +301,8 @@ t.test('responses lost after the broker wrote: retries write every record once, 
   // while later batches go on: the producer's window (counted from its oldest unacknowledged
   // batch, not over the unacknowledged ones) is what keeps every retry recognisable.
   await sendThrough(proxy.port, 'lossy', 1000, { idempotent: true, retryBackoffMs: 200 });
-  t.ok(proxy.lost >= 3, `${proxy.lost} of ${proxy.lost + proxy.forwarded} responses lost`);
+  // At least one: no retry can hold a request slot before the first loss, so the 5th response comes.
+  t.ok(proxy.lost >= 1, `${proxy.lost} of ${proxy.lost + proxy.forwarded} responses lost`);
   const values = (await readAll(c, 'lossy')).map((r) => Number(r.value));
   t.same(values, Array.from({ length: 1000 }, (_, i) => i), 'each record once, in send() order');
 
