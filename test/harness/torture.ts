@@ -322,8 +322,8 @@ async function listOffsets(client: BrokerClient, partitions: number, timestamp: 
 
 /**
  * Through the broker's indexes: a fetch at an acknowledged offset starts with the batch holding
- * it (offset index), and the offset ListOffsets gives for a record's timestamp is a batch start at
- * or before that record whose batch reaches that time (time index).
+ * it (offset index), and the offset ListOffsets gives for a record's timestamp is the first record at
+ * or before that one whose timestamp reaches that time (time index, then the batch's records).
  */
 async function probeIndexes(client: BrokerClient, samples: readonly Sample[]): Promise<void> {
   for (const s of samples) {
@@ -336,9 +336,11 @@ async function probeIndexes(client: BrokerClient, samples: readonly Sample[]): P
     ).partitions;
     const found = byTime?.offset;
     if (found == null || found > s.offset) throw new ConsistencyError(`ListOffsets(${s.timestampMs}) gave ${found} for ${where}, which has that timestamp`);
+    // The exact record: the first in its batch whose timestamp reaches the time.
     const batch = (await fetchBatches(client, TORTURE_TOPIC, s.partition, found, 1))[0];
-    if (!batch || batch.baseOffset !== found || batch.maxTimestampMs < s.timestampMs) {
-      throw new ConsistencyError(`ListOffsets(${s.timestampMs}) gave ${found}, which is not a batch reaching that time`);
+    const at = batch?.records.findIndex((r) => r.offset === found) ?? -1;
+    if (!batch || at < 0 || batch.records[at]!.timestampMs < s.timestampMs || batch.records.slice(0, at).some((r) => r.timestampMs >= s.timestampMs)) {
+      throw new ConsistencyError(`ListOffsets(${s.timestampMs}) gave ${found}, which is not the first record of its batch reaching that time`);
     }
   }
 }
