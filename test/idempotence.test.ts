@@ -272,15 +272,15 @@ t.test("Sluice's Producer is idempotent by default; Sluice's protocol has InitPr
 
 /**
  * Sends `count` records one per send() call: the first alone (the producer looks its topic up and
- * gets its id), then bursts of 10, each its own batch and request, up to 5 requests in flight.
+ * gets its id), then bursts (of 10), each its own batch and request, up to 5 requests in flight.
  */
-async function sendThrough(port: number, topic: string, count: number, options: { idempotent: boolean; retryBackoffMs?: number; during?: (sent: number) => Promise<void> }) {
+async function sendThrough(port: number, topic: string, count: number, options: { idempotent: boolean; retryBackoffMs?: number; burst?: number; during?: (sent: number) => Promise<void> }) {
   const producer = new Producer({ broker: `127.0.0.1:${port}`, lingerMs: 0, maxInFlightRequests: 5, retries: 20, retryBackoffMs: options.retryBackoffMs ?? 20, idempotent: options.idempotent });
   await producer.send(topic, { value: '0' });
   const sends: Array<Promise<unknown>> = [];
   for (let i = 1; i < count; i++) {
     sends.push(producer.send(topic, { value: String(i) }));
-    if (i % 10 === 0) {
+    if (i % (options.burst ?? 10) === 0) {
       await options.during?.(i);
       await sleep(1); // the linger timer closes the burst's batch
     }
@@ -297,14 +297,14 @@ t.test('responses lost after the broker wrote: retries write every record once, 
   const proxy = await faultyProxy(t, broker.port);
   // Every 5th response from the broker is lost (Metadata, InitProducerId and Produce alike).
   proxy.lose = (n) => n % 5 === 0;
-  // 1,000 records in 100 batches, more than the 64 the broker remembers, and a retry waits 200 ms
+  // 1,250 records in 250 batches, more than the 200 the broker remembers, and a retry waits 1 s
   // while later batches go on: the producer's window (counted from its oldest unacknowledged
   // batch, not over the unacknowledged ones) is what keeps every retry recognisable.
-  await sendThrough(proxy.port, 'lossy', 1000, { idempotent: true, retryBackoffMs: 200 });
+  await sendThrough(proxy.port, 'lossy', 1250, { idempotent: true, retryBackoffMs: 1000, burst: 5 });
   // At least one: no retry can hold a request slot before the first loss, so the 5th response comes.
   t.ok(proxy.lost >= 1, `${proxy.lost} of ${proxy.lost + proxy.forwarded} responses lost`);
   const values = (await readAll(c, 'lossy')).map((r) => Number(r.value));
-  t.same(values, Array.from({ length: 1000 }, (_, i) => i), 'each record once, in send() order');
+  t.same(values, Array.from({ length: 1250 }, (_, i) => i), 'each record once, in send() order');
 
   // The same faults without idempotence write some records twice: what the test above rules out.
   const lostBefore = proxy.lost;

@@ -20,7 +20,7 @@
 // retry); the first unacknowledged batch refused that way fails, and so do the ones behind it.
 // So with idempotence every record is written exactly once, in send() order, whatever the retries
 // and however many of the `maxInFlightRequests` requests are pipelined. Per partition at most
-// IDEMPOTENT_BATCHES_REMEMBERED (64) batches are out unacknowledged, counted from the oldest: the
+// IDEMPOTENT_BATCHES_REMEMBERED (200) batches are out unacknowledged, counted from the oldest: the
 // broker recognises a retry only among the last ones it remembers.
 // Without it (`idempotent: false`, or acks 0 or 1) a retry writes a record at least once, and
 // pipelined retries can reorder batches of one partition, as in Kafka without idempotence.
