@@ -178,6 +178,7 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
     'DeleteTopics',
     'DescribeConfigs',
     'DescribeGroups',
+    'DescribeProducers',
     'Fetch',
     'FindCoordinator',
     'Heartbeat',

@@ -11,7 +11,9 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection } from '../src/client/connection.js';
+import { Admin } from '../src/client/admin.js';
 import { Producer } from '../src/client/producer.js';
+import { sluice } from './helpers/cli.js';
 import { ApiKey } from '../src/protocol/messages.js';
 import type { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { decodeRecordBatches, encodeRecordBatch } from '../src/protocol/record-batch.js';
@@ -242,7 +244,7 @@ t.test('--producer-id-expiration-ms: a producer silent that long is forgotten', 
   t.same(await produceV3(k, 'brief', { ...b, sequence: 40 }), { errorCode: 0, baseOffset: 1n }, 'forgotten: any sequence is accepted');
 });
 
-t.test("Sluice's Producer is idempotent by default; Sluice's protocol has InitProducerId too", async (t) => {
+t.test("Sluice's Producer is idempotent by default; Sluice's protocol has InitProducerId and DescribeProducers too", async (t) => {
   const broker = await startBroker(t);
   const c = await broker.connect();
   await createTopic(c, 'own');
@@ -252,6 +254,8 @@ t.test("Sluice's Producer is idempotent by default; Sluice's protocol has InitPr
   await t.rejects(call(c, ApiKey.InitProducerId, { transactionalId: 'tx' }), { code: 'TRANSACTIONS_NOT_SUPPORTED' });
 
   const producer = new Producer({ broker: `127.0.0.1:${broker.port}` });
+  const admin = new Admin({ broker: `127.0.0.1:${broker.port}` });
+  t.teardown(() => admin.close());
   await producer.send('own', [{ value: 'one' }, { value: 'two' }]);
   t.ok(producer.identity && producer.identity.producerId > ids[1].producerId, 'it asked for its own id');
   await producer.close();
@@ -260,6 +264,15 @@ t.test("Sluice's Producer is idempotent by default; Sluice's protocol has InitPr
   t.equal(plain.identity, undefined, 'acks=1: not idempotent (idempotence needs acks all)');
   await plain.close();
   t.throws(() => new Producer({ broker: `127.0.0.1:${broker.port}`, acks: 1, idempotent: true }), { code: 'INVALID_CONFIG' });
+  // DescribeProducers through Sluice's protocol: the Admin client and `sluice topics describe-producers`.
+  const described = await admin.describeProducers('own');
+  t.same(described.map((p) => p.producers.map((s) => [s.producerId, s.producerEpoch, s.lastSequence])), [[[producer.identity!.producerId, 0, 1]]], 'the idempotent producer, its epoch and last sequence (two records: 0 and 1)');
+  t.ok(described[0]!.producers[0]!.lastTimestampMs > Date.now() - 60_000, 'and when it last wrote');
+  const cliOut = await sluice(['topics', 'describe-producers', 'own', '--broker', `127.0.0.1:${broker.port}`, '--output', 'json']);
+  t.equal(cliOut.status, 0, cliOut.stderr);
+  t.same((JSON.parse(cliOut.stdout) as Array<{ partition: number; producers: Array<{ producerId: string }> }>).map((p) => [p.partition, p.producers.map((s) => s.producerId)]), [[0, [String(producer.identity!.producerId)]]]);
+  t.match((await sluice(['topics', 'describe-producers', 'own', '--broker', `127.0.0.1:${broker.port}`])).stdout, /PRODUCER ID/);
+  t.equal((await sluice(['topics', 'describe-producers', 'nosuch', '--broker', `127.0.0.1:${broker.port}`])).status, 1, 'an unknown topic fails');
   t.same(
     (await readAll(c, 'own')).map((r) => [r.value, r.producerId >= 0n]),
     [

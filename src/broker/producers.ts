@@ -3,7 +3,7 @@
 // Transactions are not offered: an InitProducerId naming a transactional id is refused.
 
 import { SluiceError } from '../errors.js';
-import type { ProducerEntry } from '../log/producer-state.js';
+import { asSluiceError } from '../log/log-errors.js';
 import { permitted } from './authorize.js';
 import type { BrokerSession } from './session.js';
 
@@ -29,10 +29,19 @@ export interface DescribeProducersInput {
   partition: number;
 }
 
+/** A producer as a partition knows it. */
+export interface ProducerSummary {
+  producerId: bigint;
+  producerEpoch: number;
+  /** The last sequence number it wrote here (-1: none remembered). */
+  lastSequence: number;
+  lastTimestampMs: number;
+}
+
 export interface DescribeProducersOutcome {
   topic: string;
   partition: number;
-  producers?: ProducerEntry[];
+  producers?: ProducerSummary[];
   error?: SluiceError;
 }
 
@@ -45,10 +54,13 @@ export function describeProducers(s: BrokerSession, inputs: readonly DescribePro
     (allowed) =>
       allowed.map((i): DescribeProducersOutcome => {
         try {
-          return { ...i, producers: s.topics.partition(i.topic, i.partition).producers.describe() };
+          const producers = s.topics.partition(i.topic, i.partition).producers.describe();
+          return {
+            ...i,
+            producers: producers.map((e) => ({ producerId: e.producerId, producerEpoch: e.epoch, lastSequence: e.batches.at(-1)?.lastSequence ?? -1, lastTimestampMs: e.lastAppendMs })),
+          };
         } catch (err) {
-          if (err instanceof SluiceError) return { ...i, error: err };
-          throw err;
+          return { ...i, error: asSluiceError(err) };
         }
       }),
     (i, error) => ({ ...i, error }),

@@ -9,7 +9,7 @@ import { consumeTopic } from './consume.js';
 import { groupsDelete, groupsDeleteOffsets, groupsDescribe, groupsList, groupsResetOffsets } from './groups.js';
 import { produceLines } from './produce.js';
 import { ENCODINGS } from './record-format.js';
-import { topicsAlter, topicsAlterConfig, topicsCreate, topicsDelete, topicsDeleteRecords, topicsDescribe, topicsList } from './topics.js';
+import { topicsAlter, topicsAlterConfig, topicsCreate, topicsDelete, topicsDeleteRecords, topicsDescribe, topicsDescribeProducers, topicsList } from './topics.js';
 import { TOPIC_CONFIG_NAMES } from '../log/topic-configs.js';
 import { runBroker } from './broker.js';
 import { addBrokerOptions } from '../app/settings.js';
@@ -64,6 +64,12 @@ topics
   .requiredOption('--partition <n>', 'the partition', integer(0))
   .requiredOption('--offset <offset>', 'the new log start (-1: the high watermark, deleting everything)', offsetArg)
   .action(cli(topicsDeleteRecords));
+topics
+  .command('describe-producers <name>')
+  .description("the idempotent producers each partition knows: id, epoch, last sequence, last write (Kafka's DescribeProducers)")
+  .option('--partition <n>', 'only this partition', integer(0))
+  .addOption(outputOption())
+  .action(cli(topicsDescribeProducers));
 
 program
   .command('produce <topic>')

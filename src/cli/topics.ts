@@ -1,4 +1,4 @@
-// `sluice topics create|list|describe|delete|alter|alter-config|delete-records`.
+// `sluice topics create|list|describe|delete|alter|alter-config|delete-records|describe-producers`.
 
 import { clientOptions, type ClientFlags } from './client-options.js';
 import { Admin } from '../client/admin.js';
@@ -98,6 +98,19 @@ export async function topicsDeleteRecords(name: string, flags: TopicFlags): Prom
   await withAdmin(flags, async (admin) => {
     const start = await admin.deleteRecords(name, flags.partition!, flags.offset!);
     process.stdout.write(`${name}-${flags.partition} now starts at offset ${start}\n`);
+  });
+}
+
+/** Like kafka-transactions describe-producers: each partition's idempotent producers. */
+export async function topicsDescribeProducers(name: string, flags: TopicFlags): Promise<void> {
+  await withAdmin(flags, async (admin) => {
+    const partitions = await admin.describeProducers(name, flags.partition === undefined ? undefined : [flags.partition]);
+    printOutput(flags.output, partitions, () =>
+      formatTable(
+        ['TOPIC', 'PARTITION', 'PRODUCER ID', 'EPOCH', 'LAST SEQUENCE', 'LAST WRITE'],
+        partitions.flatMap((p) => p.producers.map((s) => [name, p.partition, s.producerId, s.producerEpoch, s.lastSequence, new Date(s.lastTimestampMs).toISOString()])),
+      ),
+    );
   });
 }
 

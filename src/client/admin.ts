@@ -12,7 +12,9 @@ import {
   type ErrorBody,
   type IncrementalAlterConfigsResponse,
   type DeleteRecordsResponse,
+  type DescribeProducersResponse,
   type ListOffsetsResponse,
+  type ProducerDescription,
   type MetadataResponse,
   type TopicConfigInput,
 } from '../protocol/messages.js';
@@ -106,6 +108,19 @@ export class Admin {
     const p = r.partitions[0];
     if (p?.error) throw toError(p.error, `delete records of ${topic}-${partition} below ${offset}`);
     return p!.lowWatermark!;
+  }
+
+  /**
+   * The idempotent producers each partition of `topic` knows (all its partitions, or those named):
+   * id, epoch, last sequence and last write, as kafka-transactions describe-producers shows them.
+   */
+  async describeProducers(topic: string, partitions?: number[]): Promise<Array<{ partition: number; producers: ProducerDescription[] }>> {
+    const which = partitions ?? (await this.describeTopic(topic)).partitions.map((p) => p.partition);
+    const r = await this.#client.call<DescribeProducersResponse>(ApiKey.DescribeProducers, { partitions: which.map((partition) => ({ topic, partition })) });
+    return r.partitions.map((p) => {
+      if (p.error) throw toError(p.error, `describe producers of ${topic}-${p.partition}`);
+      return { partition: p.partition, producers: p.producers ?? [] };
+    });
   }
 
   async listTopics(): Promise<TopicDescription[]> {

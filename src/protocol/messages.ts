@@ -31,6 +31,7 @@ export const ApiKey = {
   DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
   OffsetDelete: 47,
+  DescribeProducers: 61,
   // Sluice's own, with no Kafka counterpart: keys from 1000 up, clear of Kafka's numbering.
   Subscribe: 1000,
   Credit: 1001,
@@ -475,6 +476,32 @@ export function decodeDeleteRecordsRequest(body: unknown): DeleteRecordsRequest 
 
 export interface DeleteRecordsResponse {
   partitions: Array<TopicPartition & { error?: ErrorBody; lowWatermark?: bigint }>;
+}
+
+// ---- DescribeProducers (61) v0 -------------------------------------------------------------------
+// request: { partitions: [{ topic, partition }] }
+// response: { partitions: [{ topic, partition, error?, producers?: [{ producerId, producerEpoch, lastSequence, lastTimestampMs }] }] }
+
+export interface DescribeProducersRequest {
+  partitions: TopicPartition[];
+}
+
+export function decodeDescribeProducersRequest(body: unknown): DescribeProducersRequest {
+  const m = f.map(body, 'describeProducers');
+  return { partitions: f.list(m.partitions, 'describeProducers.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => topicPartition(f.map(v, w), w)) };
+}
+
+export interface ProducerDescription {
+  producerId: bigint;
+  producerEpoch: number;
+  /** The last sequence number written (-1: none). */
+  lastSequence: number;
+  /** When it last wrote (the broker's clock, ms). */
+  lastTimestampMs: number;
+}
+
+export interface DescribeProducersResponse {
+  partitions: Array<TopicPartition & { error?: ErrorBody; producers?: ProducerDescription[] }>;
 }
 
 // ---- Authenticate (36) v0 (Kafka's SaslAuthenticate key; one token, one round trip) --------------

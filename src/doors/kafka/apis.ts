@@ -20,10 +20,9 @@ const { Authenticate, Subscribe: _subscribe, Credit: _credit, Unsubscribe: _unsu
 /**
  * Sluice's API keys are Kafka's numbers for the same operations; Sluice's Authenticate is Kafka's
  * SaslAuthenticate slot. AlterConfigs (replace a whole config) and DescribeCluster are Kafka's
- * only: Sluice's protocol has the incremental form and Metadata's broker list. DescribeProducers is
- * an operator's Kafka tool (kafka-transactions describe-producers).
+ * only: Sluice's protocol has the incremental form and Metadata's broker list.
  */
-export const KafkaApi = { ...shared, SaslHandshake: 17, AlterConfigs: 33, SaslAuthenticate: Authenticate, DescribeCluster: 60, DescribeProducers: 61 } as const;
+export const KafkaApi = { ...shared, SaslHandshake: 17, AlterConfigs: 33, SaslAuthenticate: Authenticate, DescribeCluster: 60 } as const;
 export type KafkaApiName = keyof typeof KafkaApi;
 
 export interface KafkaVersionRange {

@@ -27,12 +27,7 @@ export const describeProducers = kafkaHandler(decodeDescribeProducers, async (ct
         partition: o.partition,
         errorCode: kafkaErrorCode(o.error),
         errorMessage: o.error?.message ?? null,
-        producers: (o.producers ?? []).map((e) => ({
-          producerId: e.producerId,
-          producerEpoch: e.epoch,
-          lastSequence: e.batches.at(-1)?.lastSequence ?? -1,
-          lastTimestampMs: BigInt(e.lastAppendMs),
-        })),
+        producers: (o.producers ?? []).map((p) => ({ ...p, lastTimestampMs: BigInt(p.lastTimestampMs) })),
       })),
     ),
   );

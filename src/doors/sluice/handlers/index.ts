@@ -21,7 +21,7 @@ import {
 import { handleListOffsets } from './list-offsets.js';
 import { handleMetadata } from './metadata.js';
 import { handleProduce } from './produce.js';
-import { handleInitProducerId } from './producers.js';
+import { handleDescribeProducers, handleInitProducerId } from './producers.js';
 import { handleCreatePartitions, handleCreateTopics, handleDeleteRecords, handleDeleteTopics, handleDescribeConfigs, handleIncrementalAlterConfigs } from './topics-admin.js';
 import { handleCredit, handleSubscribe, handleUnsubscribe } from './subscribe.js';
 
@@ -41,6 +41,7 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [ApiKey.ListGroups, handleListGroups],
   [ApiKey.ApiVersions, handleApiVersions],
   [ApiKey.InitProducerId, handleInitProducerId],
+  [ApiKey.DescribeProducers, handleDescribeProducers],
   [ApiKey.CreateTopics, handleCreateTopics],
   [ApiKey.DeleteTopics, handleDeleteTopics],
   [ApiKey.DeleteRecords, handleDeleteRecords],
