@@ -283,6 +283,28 @@ t.test("Sluice's Producer is idempotent by default; Sluice's protocol has InitPr
   );
 });
 
+t.test('a batch that fails for good does not stop the producer: the next epoch starts at sequence 0', async (t) => {
+  const broker = await startBroker(t, { args: ['--max-batch-bytes', '4096'] });
+  const c = await broker.connect();
+  await createTopic(c, 'gap');
+  const producer = new Producer({ broker: `127.0.0.1:${broker.port}`, lingerMs: 0 });
+  t.teardown(() => producer.close());
+  await producer.send('gap', [{ value: 'a' }, { value: 'b' }]);
+  // Too large for the broker: refused for good, and nothing written, so sequence 2 is never used.
+  await t.rejects(producer.send('gap', { value: Buffer.alloc(8192, 0x78) }), { code: 'MESSAGE_TOO_LARGE' });
+  const [after] = await producer.send('gap', { value: 'c' });
+  t.equal(after!.offset, 2n, 'the next record is written, right after the first two');
+  t.equal(producer.identity!.producerEpoch, 1, 'under the next epoch');
+  const batches = [];
+  for (let offset = 0n; offset < 3n; ) {
+    const [p] = await fetch(c, [{ topic: 'gap', partition: 0, offset, maxBytes: 1 << 20 }]);
+    const got = decodeRecordBatches(p!.records);
+    batches.push(...got);
+    offset = got.at(-1)!.baseOffset + BigInt(got.at(-1)!.lastOffsetDelta) + 1n;
+  }
+  t.same(batches.map((b) => [b.producerEpoch, b.baseSequence, b.records.map((r) => r.value!.toString())]), [[0, 0, ['a', 'b']], [1, 0, ['c']]]);
+});
+
 /**
  * Sends `count` records one per send() call: the first alone (the producer looks its topic up and
  * gets its id), then bursts (of 10), each its own batch and request, up to 5 requests in flight.

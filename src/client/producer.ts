@@ -17,7 +17,10 @@
 // writes a batch it already has once and answers with its first offsets, and refuses a batch whose
 // sequence does not follow the last one written (OUT_OF_ORDER_SEQUENCE_NUMBER). A batch refused that
 // way while an earlier batch of its partition is still unacknowledged is retried (it overtook a
-// retry); the first unacknowledged batch refused that way fails, and so do the ones behind it.
+// retry). A batch that fails for good (too large, retries spent) leaves a gap in its partition's
+// sequences (batches already sent behind it there fail too, out of order): the producer then waits
+// for what is in flight and bumps its epoch, which starts every partition at sequence 0 again
+// (KIP-360), so later sends go on.
 // So with idempotence every record is written exactly once, in send() order, whatever the retries
 // and however many of the `maxInFlightRequests` requests are pipelined. Per partition at most
 // IDEMPOTENT_BATCHES_REMEMBERED (200) batches are out unacknowledged, counted from the oldest: the
@@ -108,6 +111,9 @@ interface Batch {
 /** An idempotent producer's id and epoch, from the broker. */
 type ProducerIdentity = InitProducerIdResponse;
 
+/** The last epoch of a producer id (int16); past it the producer asks for a new id. */
+const MAX_EPOCH = 0x7fff;
+
 /** Sequence numbers are int32 and wrap to 0 past 2^31-1, as Kafka's. */
 const SEQUENCE_SPAN = 2 ** 31;
 
@@ -142,6 +148,8 @@ export class Producer {
   /** Per "topic\0partition": the next batch's sequence number, and the batches sent from the oldest unsettled one on, in sequence order. */
   readonly #sequences = new Map<string, number>();
   readonly #windows = new Map<string, Batch[]>();
+  /** A batch failed for good: bump the epoch once nothing is in flight (see #drain). */
+  #epochBumpDue = false;
 
   constructor(options: ProducerOptions = {}) {
     this.#client = new BrokerClient({ clientId: 'sluice-producer', ...options });
@@ -298,6 +306,16 @@ export class Producer {
 
   /** Sends ready batches, up to `MAX_REQUEST_BYTES` per request, while the in-flight limit allows. */
   #drain(): void {
+    if (this.#epochBumpDue && this.#identity) {
+      // Nothing goes out under the old epoch's sequences any more: once every request is answered,
+      // the next epoch starts every partition at sequence 0 (a new id past the last epoch).
+      if (this.#inFlight.size > 0) return;
+      const next = this.#identity.producerEpoch + 1;
+      this.#identity = next > MAX_EPOCH ? undefined : { ...this.#identity, producerEpoch: next };
+      this.#sequences.clear();
+      this.#windows.clear();
+      this.#epochBumpDue = false;
+    }
     if (this.#idempotent && !this.#identity) {
       if (this.#ready.length > 0) this.#identityPending ??= this.#initIdentity();
       return;
@@ -391,6 +409,9 @@ export class Producer {
     const failBatch = (b: Batch, err: Error) => {
       this.#settled(b);
       failAll(b, err);
+      // A batch that failed for good leaves a gap in its partition's sequences (the broker did not
+      // write it, or may not have): the next epoch starts afresh, as Kafka's clients do (KIP-360).
+      if (this.#identity) this.#epochBumpDue = true;
     };
     try {
       if (this.#acks === 0) {
