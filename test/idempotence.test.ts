@@ -17,7 +17,7 @@ import { sluice } from './helpers/cli.js';
 import { ApiKey } from '../src/protocol/messages.js';
 import type { KafkaReader, KafkaWriter } from '../src/protocol/kafka-wire.js';
 import { decodeRecordBatches, encodeRecordBatch } from '../src/protocol/record-batch.js';
-import { call, createTopic, fetch, startBroker, type RunningBroker } from './helpers/broker.js';
+import { call, createTopic, fetchAllBatches, startBroker, type RunningBroker } from './helpers/broker.js';
 import { produceBody, produceResult, RawKafka } from './helpers/kafka-wire.js';
 import { faultyProxy } from './helpers/proxy.js';
 
@@ -98,15 +98,7 @@ async function produceV9(k: RawKafka, topic: string, b: Idem) {
 
 /** Every record of partition 0: its value and its batch's producer id, in offset order. */
 async function readAll(c: Connection, topic: string): Promise<Array<{ offset: bigint; value: string; producerId: bigint }>> {
-  const out: Array<{ offset: bigint; value: string; producerId: bigint }> = [];
-  for (let offset = 0n; ; ) {
-    const [p] = await fetch(c, [{ topic, partition: 0, offset, maxBytes: 1 << 20 }]);
-    if (p!.bytes === 0) return out;
-    for (const b of decodeRecordBatches(p!.records)) {
-      for (const r of b.records) out.push({ offset: r.offset, value: r.value!.toString(), producerId: b.producerId });
-      offset = b.baseOffset + BigInt(b.lastOffsetDelta) + 1n;
-    }
-  }
+  return (await fetchAllBatches(c, topic)).flatMap((b) => b.records.map((r) => ({ offset: r.offset, value: r.value!.toString(), producerId: b.producerId })));
 }
 
 async function restart(t: Parameters<typeof startBroker>[0], broker: RunningBroker, args: string[] = []): Promise<RunningBroker> {
@@ -295,14 +287,7 @@ t.test('a batch that fails for good does not stop the producer: the next epoch s
   const [after] = await producer.send('gap', { value: 'c' });
   t.equal(after!.offset, 2n, 'the next record is written, right after the first two');
   t.equal(producer.identity!.producerEpoch, 1, 'under the next epoch');
-  const batches = [];
-  for (let offset = 0n; offset < 3n; ) {
-    const [p] = await fetch(c, [{ topic: 'gap', partition: 0, offset, maxBytes: 1 << 20 }]);
-    const got = decodeRecordBatches(p!.records);
-    batches.push(...got);
-    offset = got.at(-1)!.baseOffset + BigInt(got.at(-1)!.lastOffsetDelta) + 1n;
-  }
-  t.same(batches.map((b) => [b.producerEpoch, b.baseSequence, b.records.map((r) => r.value!.toString())]), [[0, 0, ['a', 'b']], [1, 0, ['c']]]);
+  t.same((await fetchAllBatches(c, 'gap')).map((b) => [b.producerEpoch, b.baseSequence, b.records.map((r) => r.value!.toString())]), [[0, 0, ['a', 'b']], [1, 0, ['c']]]);
 });
 
 /**

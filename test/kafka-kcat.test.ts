@@ -7,7 +7,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { Admin } from '../src/client/admin.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
-import { createTopic, fetch, startBroker } from './helpers/broker.js';
+import { createTopic, fetch, fetchAllBatches, startBroker } from './helpers/broker.js';
 
 /** Runs kcat; resolves with its stdout (rejects, with its stderr, when it fails). */
 function kcat(args: string[], input = ''): Promise<string> {
@@ -62,13 +62,7 @@ t.test('kcat with enable.idempotence=true (and zstd): librdkafka gets a producer
   for (const codec of [['-z', 'zstd'], []]) {
     await kcat(['-b', b, '-P', '-t', 'idem', '-X', 'enable.idempotence=true', ...codec, '-X', 'linger.ms=5'], lines.map((l) => `${l}\n`).join(''));
   }
-  const batches = [];
-  for (let offset = 0n; offset < 1000n; ) {
-    const [p] = await fetch(c, [{ topic: 'idem', partition: 0, offset, maxBytes: 1 << 20 }]);
-    const got = decodeRecordBatches(p!.records);
-    batches.push(...got);
-    offset = got.at(-1)!.baseOffset + BigInt(got.at(-1)!.lastOffsetDelta) + 1n;
-  }
+  const batches = await fetchAllBatches(c, 'idem');
   const values = batches.flatMap((batch) => batch.records.map((r) => r.value!.toString()));
   t.same(values, [...lines, ...lines], 'both runs, each line once, in order');
   const producers = [...new Set(batches.map((batch) => batch.producerId))];

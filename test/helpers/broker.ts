@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Connection, responseError, type Response } from '../../src/client/connection.js';
 import { ApiKey } from '../../src/protocol/messages.js';
+import { decodeRecordBatches, type DecodedBatch } from '../../src/protocol/record-batch.js';
 import { freePort } from '../harness/broker-process.js';
 import { tmpDir } from './tmp.js';
 import { BROKER_NODE_FLAGS } from '../../src/app/settings.js';
@@ -167,6 +168,20 @@ export async function fetch(
     position += p.bytes;
     return { ...p, records };
   });
+}
+
+/** Every batch of a partition from its log start to its high watermark, decoded, in offset order. */
+export async function fetchAllBatches(c: Connection, topic: string, partition = 0): Promise<DecodedBatch[]> {
+  const batches: DecodedBatch[] = [];
+  for (let offset = 0n; ; ) {
+    const [p] = await fetch(c, [{ topic, partition, offset, maxBytes: 1 << 20 }]);
+    if (p!.error) throw new Error(`fetch ${topic}-${partition}@${offset}: ${p!.error.code}`);
+    if (p!.bytes === 0) return batches;
+    for (const b of decodeRecordBatches(p!.records)) {
+      batches.push(b);
+      offset = b.baseOffset + BigInt(b.lastOffsetDelta) + 1n;
+    }
+  }
 }
 
 /** GET /metrics as text. */
