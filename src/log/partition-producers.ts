@@ -7,7 +7,8 @@
 // The state is loaded on first use (an idempotent append or a DescribeProducers), not at start,
 // so a broker with thousands of partitions written by non-idempotent producers pays nothing.
 // A snapshot is written once `snapshotIntervalBytes` have been appended since the last one, which
-// bounds the replay after a SIGKILL, and on close. Only the newest two are kept.
+// bounds the replay after a SIGKILL, after a replay (so a crash loop does not replay more each
+// time), and on close. Only the newest two are kept.
 
 import { readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -126,11 +127,20 @@ export class PartitionProducers {
   }
 
   #state(): ProducerStateTable {
-    return (this.#table ??= this.#rebuild());
+    if (this.#table) return this.#table;
+    const { table, replayedBytes } = this.#rebuild();
+    this.#table = table;
+    // A snapshot of what was just replayed: otherwise a broker killed before the next interval's
+    // snapshot would replay all of it again next time, and more each time (a crash loop).
+    if (replayedBytes > 0) {
+      this.#changedSinceSnapshot = true;
+      this.snapshot();
+    }
+    return table;
   }
 
   /** The newest snapshot at or below the log's end, then every idempotent batch after it. */
-  #rebuild(): ProducerStateTable {
+  #rebuild(): { table: ProducerStateTable; replayedBytes: number } {
     const { dir, expirationMs, clock } = this.#options;
     const table = new ProducerStateTable(expirationMs);
     const end = this.#log.highWatermark;
@@ -147,8 +157,10 @@ export class PartitionProducers {
       }
     }
     const nowMs = clock.nowMs();
+    let replayedBytes = 0;
     while (from < end) {
       const { data } = this.#log.read(from, REPLAY_READ_BYTES);
+      replayedBytes += data.length;
       const headers = readBatchHeaders(data);
       if (!headers || headers.length === 0) break;
       for (const h of headers) {
@@ -157,6 +169,6 @@ export class PartitionProducers {
       const last = headers.at(-1)!;
       from = last.baseOffset + BigInt(last.lastOffsetDelta) + 1n;
     }
-    return table;
+    return { table, replayedBytes };
   }
 }
