@@ -217,6 +217,7 @@ t.test('producer state survives SIGKILL: replayed from the log tail, or loaded f
   k = await RawKafka.connect(broker.kafkaPort!);
   t.teardown(() => k.close());
   t.same(await produceV3(k, 'kept', { ...fresh, sequence: 4, records: 1, label: 'next' }), { errorCode: 0, baseOffset: 6n }, 'replayed from the log: still a duplicate');
+  t.same(snapshots(), ['00000000000000000007.snapshot'], 'the replay wrote a snapshot at once: a second crash replays nothing before it');
   t.same(await produceV3(k, 'kept', old), { errorCode: 0, baseOffset: 7n }, 'replayed: the old batch\'s producer expired, so its retry is written again');
   const c2 = await broker.connect();
   t.same((await readAll(c2, 'kept')).map((r) => r.value), ['fresh-0', 'fresh-1', 'fresh-2', 'fresh-3', 'old-0', 'old-1', 'next-0', 'old-0', 'old-1']);
