@@ -645,7 +645,8 @@ function kcatMember(t: Test, broker: string, instance: string) {
     stderr += chunk.toString();
     for (const wake of waiters.splice(0)) wake();
   });
-  const rebalances = () => [...stderr.matchAll(/rebalanced \(memberid (\S+)\): assigned: (.*)/g)].map((m) => ({ memberId: m[1]!, assigned: m[2]!.trim() }));
+  // Whole lines only: stderr arrives in chunks, and a line cut after "assigned: " would read as an empty assignment.
+  const rebalances = () => [...stderr.matchAll(/rebalanced \(memberid (\S+)\): assigned: (.*)\n/g)].map((m) => ({ memberId: m[1]!, assigned: m[2]!.trim() }));
   return {
     child,
     rebalances,
