@@ -223,6 +223,32 @@ t.test('producer state survives SIGKILL: replayed from the log tail, or loaded f
   t.same((await readAll(c2, 'kept')).map((r) => r.value), ['fresh-0', 'fresh-1', 'fresh-2', 'fresh-3', 'old-0', 'old-1', 'next-0', 'old-0', 'old-1']);
 });
 
+t.test('without a snapshot only the last two segments are replayed, as Kafka does', async (t) => {
+  // 1 KiB segments: each ~700-byte batch below fills one.
+  let broker = await startBroker(t, { kafka: true, args: ['--segment-bytes', '1024'] });
+  const c = await broker.connect();
+  await createTopic(c, 'segments');
+  let k = await RawKafka.connect(broker.kafkaPort!);
+  const early = await initProducerId(k, 4);
+  const late = await initProducerId(k, 4);
+  const padding = 'x'.repeat(600);
+  const first: Idem = { producerId: early.producerId, epoch: 0, sequence: 0, records: 1, label: `early-${padding}` };
+  const last: Idem = { producerId: late.producerId, epoch: 0, sequence: 0, records: 1, label: `late-${padding}` };
+  t.equal((await produceV3(k, 'segments', first)).baseOffset, 0n);
+  for (let i = 1; i <= 4; i++) await k.request(0, 3, produceBody('segments', 0, encodeRecordBatch([{ value: `plain-${i}-${padding}` }])));
+  t.equal((await produceV3(k, 'segments', last)).baseOffset, 5n);
+  k.close();
+  await broker.stop('SIGKILL');
+  const dir = join(broker.dataDir, 'segments-0');
+  t.ok(readdirSync(dir).filter((f) => f.endsWith('.log')).length >= 4, 'the partition has several segments');
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.snapshot'))) rmSync(join(dir, f));
+  broker = await startBroker(t, { dataDir: broker.dataDir, kafka: true, args: ['--segment-bytes', '1024'] });
+  k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  t.same(await produceV3(k, 'segments', last), { errorCode: 0, baseOffset: 5n }, 'a producer of the last two segments is known: a duplicate');
+  t.same(await produceV3(k, 'segments', first), { errorCode: 0, baseOffset: 6n }, 'one only in older segments is not replayed: its retry is written again');
+});
+
 t.test('--producer-id-expiration-ms: a producer silent that long is forgotten', async (t) => {
   const broker = await startBroker(t, { kafka: true, args: ['--producer-id-expiration-ms', '400'] });
   const c = await broker.connect();

@@ -1,7 +1,8 @@
 // One partition's idempotent-producer state (producer-state.ts) kept across restarts, as Kafka
 // keeps it: snapshot files beside the segments (`<offset, 20 digits>.snapshot`: the state of
 // every batch below that offset) and, on first use after start, a rebuild that loads the newest
-// snapshot the log still covers and replays the idempotent batches after it from the log tail.
+// snapshot the log still covers and replays the idempotent batches after it from the log tail
+// (without a snapshot, the last two segments only, as Kafka).
 // A snapshot lost or torn in a crash costs only a longer replay: the log is the truth.
 //
 // The state is loaded on first use (an idempotent append or a DescribeProducers), not at start,
@@ -144,18 +145,23 @@ export class PartitionProducers {
     const { dir, expirationMs, clock } = this.#options;
     const table = new ProducerStateTable(expirationMs);
     const end = this.#log.highWatermark;
-    let from = this.#log.logStartOffset;
+    let from: bigint | undefined;
     for (const offset of this.#snapshots()) {
       // Past the end: the log lost its tail in a crash after the snapshot was written.
       if (offset > end) continue;
       try {
         table.load(decodeSnapshot(readFileSync(join(dir, snapshotName(offset)))));
-        if (offset > from) from = offset;
+        from = offset;
         break;
       } catch {
-        continue; // torn or corrupt: an older one, or the whole log
+        continue; // torn or corrupt: an older one, or none
       }
     }
+    // No snapshot (data written before producer state existed, or every snapshot lost): as Kafka
+    // does, replay only the last two segments rather than the whole log, which could be hundreds of
+    // gigabytes read on the event loop; producers older than that count as unknown.
+    from ??= this.#log.segmentBaseOffsets().at(-2) ?? 0n;
+    if (from < this.#log.logStartOffset) from = this.#log.logStartOffset;
     const nowMs = clock.nowMs();
     let replayedBytes = 0;
     while (from < end) {
