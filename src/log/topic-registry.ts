@@ -79,6 +79,8 @@ export class TopicRegistry {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #topics = new Map<string, Topic>();
+  /** Topic id → name: Fetch v13+ names topics by id on every request. */
+  readonly #namesById = new Map<string, string>();
   /** Names being created or deleted: a second create or delete of them fails fast. */
   readonly #busy = new Set<string>();
   readonly #removals = new Set<Promise<void>>();
@@ -113,8 +115,8 @@ export class TopicRegistry {
 
   /** The live topic with this id (ids of deleted topics name nothing). */
   byId(id: string): Topic | undefined {
-    for (const t of this.#topics.values()) if (t.id === id) return t;
-    return undefined;
+    const name = this.#namesById.get(id);
+    return name === undefined ? undefined : this.#topics.get(name);
   }
 
   list(): Topic[] {
@@ -209,6 +211,7 @@ export class TopicRegistry {
     this.#busy.add(name);
     try {
       this.#topics.delete(name);
+      this.#namesById.delete(topic.id);
       const file = fileOf(topic, { state: 'deleting' });
       await this.#writeTopicFile(file);
       await Promise.all(topic.partitions.map((p) => p.close()));
@@ -350,6 +353,7 @@ export class TopicRegistry {
     }
     const topic: Topic = { name: file.name, id: file.topicId!, config: file.config, createdAtMs: file.createdAtMs, partitions };
     this.#topics.set(file.name, topic);
+    this.#namesById.set(topic.id, file.name);
     return topic;
   }
 
