@@ -2,7 +2,7 @@
 // draws the layers and says why each rule exists. A rule broken is an error: the test fails.
 
 const NODE_IO = '^(node:)?(fs|fs/promises|net|http|https|child_process|worker_threads|dgram|cluster)$';
-const DOMAIN = '^src/(broker|log|group|storage|transfer|auth)/';
+const DOMAIN = '^src/(broker|log|group|storage|transfer|auth|cluster)/';
 
 module.exports = {
   forbidden: [
@@ -17,14 +17,28 @@ module.exports = {
       severity: 'error',
       comment: 'Codecs do no I/O and import nothing native: bytes in, values out.',
       from: { path: ['^src/protocol/', '^src/doors/[^/]+/messages/'] },
-      to: { path: ['^src/(server|app|broker|log|group|storage|transfer|auth|cli|client)/', '^src/native\\.ts$', NODE_IO] },
+      to: { path: ['^src/(server|app|broker|log|group|storage|transfer|auth|cluster|cli|client)/', '^src/native\\.ts$', NODE_IO] },
     },
     {
       name: 'client-not-broker',
       severity: 'error',
       comment: 'The client speaks the protocol; it never loads the broker, its doors or the native addon.',
       from: { path: '^src/client/' },
-      to: { path: ['^src/(broker|doors|server|app|log|group|storage|transfer|cli)/', '^src/native\\.ts$'] },
+      to: { path: ['^src/(broker|doors|server|app|log|group|storage|transfer|cluster|cli)/', '^src/native\\.ts$'] },
+    },
+    {
+      name: 'cluster-layer',
+      severity: 'error',
+      comment: 'The cluster layer (domain level) builds on the log, groups, storage and the client (a follower fetches from its leader as a client), never on the broker API, transfer, auth or the native addon directly.',
+      from: { path: '^src/cluster/' },
+      to: { path: ['^src/(broker|transfer|auth)/', '^src/native\\.ts$'] },
+    },
+    {
+      name: 'etcd-in-one-place',
+      severity: 'error',
+      comment: 'Only src/cluster/etcd-store.ts talks to etcd: the rest of the cluster logic sees its small API (bigint revisions, SluiceErrors).',
+      from: { pathNot: '^src/cluster/etcd-store\\.ts$' },
+      to: { path: 'node_modules/(etcd3|cockatiel)/' },
     },
     { name: 'no-bench-in-product', severity: 'error', comment: 'The product never carries benchmarks or test code (the CLI loads bench/ by a path computed at run time).', from: { path: '^src/' }, to: { path: '^(bench|test)/' } },
     { name: 'tests-not-bench', severity: 'error', comment: 'Tests use the product and test/harness, never the benchmarks.', from: { path: '^test/' }, to: { path: '^bench/' } },

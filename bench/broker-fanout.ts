@@ -160,7 +160,7 @@ async function preload(port: number, topic: string, partitions: number, batch: B
     await Promise.all(inFlight);
     const seconds = (performance.now() - t0) / 1000;
     const meta = (await c.request(ApiKey.Metadata, 0, { topics: [topic] })).body as MetadataResponse;
-    return { bytes: total * batch.length, seconds, endOffsets: meta.topics[0]!.partitions.map((p) => p.highWatermark) };
+    return { bytes: total * batch.length, seconds, endOffsets: meta.topics[0]!.partitions.map((p) => p.highWatermark!) };
   } finally {
     await c.close();
   }

@@ -102,7 +102,7 @@ async function runCell(port: number, pid: number, topic: string, recordBytes: nu
     const bytes = done.reduce((n, r) => n + r.bytes, 0);
     const seconds = Math.max(...done.map((r) => r.seconds));
     const meta = (await admin.request(ApiKey.Metadata, 0, { topics: [topic] })).body as MetadataResponse;
-    const stored = meta.topics[0]!.partitions.reduce((n, p) => n + p.highWatermark, 0n);
+    const stored = meta.topics[0]!.partitions.reduce((n, p) => n + p.highWatermark!, 0n);
     if (stored !== BigInt(records)) throw new Error(`verify: producers saw ${records} records acknowledged, the topic holds ${stored}`);
     const latencies = done.flatMap((r) => r.ackLatenciesMs).sort((a, b) => a - b);
     const gib = bytes / 2 ** 30;

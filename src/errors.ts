@@ -37,6 +37,7 @@ export const ERRORS = {
   INVALID_RECORD: { kafka: 87, retriable: false, message: 'a record batch is well formed but not acceptable' },
   MESSAGE_TOO_LARGE: { kafka: 10, retriable: false, message: 'a record batch is larger than the configured maximum' },
   OFFSET_OUT_OF_RANGE: { kafka: 1, retriable: false, message: 'the offset is outside [logStartOffset, highWatermark]' },
+  OFFSET_OUT_OF_SEQUENCE: { kafka: -1, retriable: false, message: 'a replica append does not start at the log end, or its batches do not follow each other' },
   KAFKA_STORAGE_ERROR: { kafka: 56, retriable: true, message: 'the disk failed the operation (full, I/O error)' },
   INVALID_CONFIG: { kafka: 40, retriable: false, message: 'a configuration value is out of range' },
   INVALID_ARGUMENT: { kafka: 42, retriable: false, message: 'an argument is out of range' },
@@ -47,6 +48,18 @@ export const ERRORS = {
   UNKNOWN_CONNECTION: { kafka: -1, retriable: false, message: 'the transfer engine does not know the connection' },
   LOG_CLOSED: { kafka: 3, retriable: false, message: 'the log is closed' },
   DATA_DIR_LOCKED: { kafka: -1, retriable: false, message: 'another process holds the data directory' },
+  // Cluster mode: the coordination store (etcd)
+  CLUSTER_STORE_UNAVAILABLE: { kafka: -1, retriable: true, message: 'the cluster store (etcd) did not answer in time or could not be reached; a write that failed this way may or may not have happened' },
+  // Replication (cluster mode)
+  NOT_LEADER_OR_FOLLOWER: { kafka: 6, retriable: true, message: 'this broker does not lead the partition (nor follow it): refresh metadata and ask its leader' },
+  LEADER_NOT_AVAILABLE: { kafka: 5, retriable: true, message: 'the partition has no leader right now (an election is under way, or no in-sync replica is alive)' },
+  NOT_ENOUGH_REPLICAS: { kafka: 19, retriable: true, message: 'fewer in-sync replicas than min.insync.replicas: the batch was not written' },
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: { kafka: 20, retriable: true, message: 'the batch was written, but the in-sync replicas fell below min.insync.replicas before they all held it' },
+  FENCED_LEADER_EPOCH: { kafka: 74, retriable: true, message: 'the request carries an older leader epoch than the partition\'s current one' },
+  UNKNOWN_LEADER_EPOCH: { kafka: 75, retriable: true, message: 'the request carries a newer leader epoch than this broker knows yet' },
+  REQUEST_TIMED_OUT: { kafka: 7, retriable: true, message: 'the request did not complete in time (the replicas did not acknowledge the batch)' },
+  INVALID_REPLICATION_FACTOR: { kafka: 38, retriable: false, message: 'the replication factor is not valid (at least 1, at most the number of live brokers)' },
+  BROKER_NOT_AVAILABLE: { kafka: 8, retriable: true, message: 'the broker is not available' },
   // Idempotent producers
   OUT_OF_ORDER_SEQUENCE_NUMBER: { kafka: 45, retriable: false, message: 'the batch\'s sequence number does not follow the last one this producer wrote to the partition' },
   INVALID_PRODUCER_EPOCH: { kafka: 47, retriable: false, message: 'the producer\'s epoch is older than the one the partition has seen: a newer instance of this producer took over' },

@@ -192,6 +192,7 @@ t.test('ApiVersions, Metadata, CreateTopics and DeleteTopics', async (t) => {
     'OffsetCommit',
     'OffsetDelete',
     'OffsetFetch',
+    'OffsetForLeaderEpoch',
     'Produce',
     'Subscribe',
     'SyncGroup',

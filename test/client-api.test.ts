@@ -40,7 +40,7 @@ t.test('producer: offsets at each acks level, key partitioning, explicit partiti
     else t.equal(new Set(flat.map((r) => `${r.partition}/${r.offset}`)).size, 200, `acks ${acks}: distinct offsets`);
   }
   const described = await admin.describeTopic('p');
-  t.equal(described.partitions.reduce((n, p) => n + p.highWatermark, 0n), 600n);
+  t.equal(described.partitions.reduce((n, p) => n + p.highWatermark!, 0n), 600n);
   const requests = Number(/^sluice_requests_total\{api="Produce",result="ok"\} (\d+)/m.exec(await scrape(broker))?.[1]);
   t.ok(requests < 100, `400 acknowledged records in ${requests} produce requests (lingerMs batching)`);
 

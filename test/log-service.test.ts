@@ -14,7 +14,7 @@ async function setup(t: Parameters<typeof tmpDir>[0]) {
   return { topics, service: new LogService(topics) };
 }
 
-const parkedOn = (topics: TopicRegistry) => topics.get('a')!.partitions.reduce((n, p) => n + p.listenerCount, 0);
+const parkedOn = (topics: TopicRegistry) => topics.get('a')!.partitions.reduce((n, p) => n + p!.listenerCount, 0);
 const both = [
   { topic: 'a', partition: 0, offset: 0n, maxBytes: 1 << 20 },
   { topic: 'a', partition: 1, offset: 0n, maxBytes: 1 << 20 },
@@ -43,7 +43,7 @@ t.test('abort (the connection closed), stop and deletion end a parked fetch', as
   const partitions = topics.get('a')!.partitions;
   await topics.delete('a');
   t.same((await deleted).map((o) => o.error?.code), ['UNKNOWN_TOPIC_OR_PARTITION', 'UNKNOWN_TOPIC_OR_PARTITION']);
-  t.equal(partitions.reduce((n, p) => n + p.listenerCount, 0), 0);
+  t.equal(partitions.reduce((n, p) => n + p!.listenerCount, 0), 0);
 
   await topics.create('a', 1);
   const stopped = service.fetch([both[0]!], { maxWaitMs: 60_000, minBytes: 1, maxBytes: 1 << 20 });
@@ -74,7 +74,7 @@ t.test('acks=all flushes every partition written before answering', async (t) =>
     -1,
   );
   t.same(outcomes.map((o) => o.error?.code ?? String(o.result?.baseOffset)), ['0', '0', 'UNKNOWN_TOPIC_OR_PARTITION']);
-  t.same(topics.get('a')!.partitions.map((p) => p.log.stats().recoveryPoint), [1n, 1n], 'fsynced up to the appended offset');
+  t.same(topics.get('a')!.partitions.map((p) => p!.log.stats().recoveryPoint), [1n, 1n], 'fsynced up to the appended offset');
 });
 
 t.test('fetches woken by one append share one slice; a later append and retention are seen at once', async (t) => {

@@ -23,6 +23,8 @@ import { KafkaProtocol } from '../doors/kafka/protocol.js';
 import type { ProtocolFactory } from '../doors/door.js';
 import { Connection, type ConnectionServices } from '../server/connection.js';
 import { SluiceProtocol } from '../doors/sluice/protocol.js';
+import { singleNodePlacement, type BrokerEndpoint, type Placement } from '../log/placement.js';
+import { ClusterNode, type ClusterSettings } from '../cluster/cluster-node.js';
 import { BrokerMetrics, listenOn, serveMetrics } from '../server/metrics.js';
 
 export const SLUICE_VERSION = '0.1.0';
@@ -54,7 +56,12 @@ export interface BrokerConfig {
   groups: CoordinatorOptions;
   /** Principals and permissions (`--auth-file`); null: no authentication, everyone may do anything. */
   access: AccessControl | null;
+  /** Membership of a cluster coordinated through etcd; null (or absent): a single broker. */
+  cluster?: ClusterSettings | null;
 }
+
+/** Lease fencing compares local times with keepalive send times: a clock that never jumps. */
+const monotonicClock = { nowMs: () => performance.now() };
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -73,6 +80,8 @@ export class Broker {
   #metricsAddress: AddressInfo | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
+  #cluster: ClusterNode | undefined;
+  readonly #placement: Placement;
 
   private constructor(config: BrokerConfig, logger: Logger, lock: NativeDirLock, topics: TopicRegistry, groups: GroupCoordinator, engine: TransferEngine) {
     this.config = config;
@@ -83,6 +92,22 @@ export class Broker {
     this.#engine = engine;
     this.metrics = new BrokerMetrics(topics, groups, engine, SLUICE_VERSION, config.dataDir);
     this.#log = new LogService(topics, this.metrics);
+    const clusterSettings = config.cluster;
+    // A cluster member serves nothing as a leader before it has joined (roles come from the cluster).
+    if (clusterSettings) this.#log.setLeadership({ leaseValid: () => this.#cluster?.leaseValid() ?? false, replicationTimeoutMs: clusterSettings.replicationTimeoutMs, clock: monotonicClock });
+    // Until the cluster is joined (after listening: its record names the bound ports) the broker describes itself alone.
+    const single = singleNodePlacement(topics, () => this.#endpoint());
+    const cluster = () => this.#cluster?.placement;
+    this.#placement = {
+      get admin() {
+        return cluster()?.admin;
+      },
+      brokers: () => (cluster() ?? single).brokers(),
+      controllerId: () => (cluster() ?? single).controllerId(),
+      topic: (name) => (cluster() ?? single).topic(name),
+      topicById: (id) => (cluster() ?? single).topicById(id),
+      topics: () => (cluster() ?? single).topics(),
+    };
     let sluice: ConnectionServices | undefined;
     let kafka: ConnectionServices | undefined;
     // Services are made on first accept: the advertised ports are known once listening.
@@ -96,7 +121,7 @@ export class Broker {
     let topics: TopicRegistry | undefined;
     let engine: TransferEngine | undefined;
     try {
-      topics = await TopicRegistry.open(config.dataDir, config.topicDefaults, logger, scheduler);
+      topics = await TopicRegistry.open(config.dataDir, config.topicDefaults, logger, scheduler, { hostedOnly: Boolean(config.cluster) });
       const registry = topics;
       const store = await OffsetStore.open(topics);
       topics.markInternal(OFFSETS_TOPIC);
@@ -104,6 +129,10 @@ export class Broker {
       engine = new TransferEngine({ ...config.transfer, fetchPath: config.fetchPath });
       const broker = new Broker(config, logger, lock, topics, groups, engine);
       await broker.#listen();
+      if (config.cluster) await broker.#joinCluster(config.cluster).catch(async (err: unknown) => {
+        await broker.stop().catch(() => undefined);
+        throw err;
+      });
       return broker;
     } catch (err) {
       await topics?.close().catch(() => undefined);
@@ -111,6 +140,38 @@ export class Broker {
       lock.release();
       throw err;
     }
+  }
+
+  /** The cluster membership; undefined for a single broker. */
+  get cluster(): ClusterNode | undefined {
+    return this.#cluster;
+  }
+
+  async #joinCluster(settings: ClusterSettings): Promise<void> {
+    const self = this.#endpoint();
+    const node = await ClusterNode.join({
+      ...settings,
+      endpoint: { host: self.host, port: self.port, kafkaPort: self.kafkaPort },
+      topics: this.topics,
+      defaultPartitions: this.config.topicDefaults.partitions,
+      clock: monotonicClock,
+      logger: this.#logger,
+    });
+    this.#cluster = node;
+    this.#log.producerIds = { next: () => node.nextProducerId() };
+  }
+
+  /** How clients reach this broker (both listeners, at their advertised ports). */
+  #endpoint(): BrokerEndpoint {
+    const { config } = this;
+    const kafka = this.kafkaAddress;
+    return {
+      nodeId: config.cluster?.nodeId ?? 0,
+      host: config.advertisedHost ?? config.host,
+      port: this.address.port,
+      kafkaPort: kafka ? (config.kafkaAdvertisedPort ?? kafka.port) : null,
+      rack: config.cluster?.rack ?? null,
+    };
   }
 
   get address(): AddressInfo {
@@ -176,7 +237,8 @@ export class Broker {
       log: this.#log,
       topics: this.topics,
       groups: this.groups,
-      broker: { nodeId: 0, clusterId: 'sluice', host: this.config.advertisedHost ?? this.config.host, port, version: SLUICE_VERSION },
+      broker: { nodeId: this.config.cluster?.nodeId ?? 0, clusterId: this.config.cluster?.clusterName ?? 'sluice', host: this.config.advertisedHost ?? this.config.host, port, version: SLUICE_VERSION },
+      placement: this.#placement,
       autoCreateTopics: this.config.autoCreateTopics,
       access: this.config.access,
       logger: this.#logger,
@@ -216,6 +278,8 @@ export class Broker {
     clearTimeout(timer);
     for (const c of this.#connections) c.destroy();
     await closed;
+    // Leaving the cluster revokes the lease: leadership moves off this broker now, not after the session timeout.
+    await this.#cluster?.stop().catch((err: unknown) => this.#logger.warn({ err }, 'leaving the cluster failed'));
     const metricsServer = this.#metricsServer;
     if (metricsServer) {
       await new Promise<void>((resolve) => {

@@ -51,6 +51,18 @@ const bool = (value: unknown): boolean => {
 
 const port = integer(0, 65535);
 
+const endpoints = (value: unknown): string => {
+  const list = text(value).split(',').map((e) => e.trim());
+  for (const e of list) if (!/^https?:\/\/[^/\s]+$/.test(e)) throw new Error(`expected etcd URLs like http://127.0.0.1:2379, got ${JSON.stringify(e)}`);
+  return list.join(',');
+};
+
+const clusterName = (value: unknown): string => {
+  const name = text(value);
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(name)) throw new Error(`expected letters, digits, ".", "_" or "-", got ${JSON.stringify(name)}`);
+  return name;
+};
+
 function oneOf(choices: readonly string[]) {
   return (value: unknown): string => {
     if (typeof value !== 'string' || !choices.includes(value)) throw new Error(`expected one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
@@ -109,6 +121,16 @@ export const BROKER_SETTINGS: readonly Setting[] = [
   { key: 'groupInitialRebalanceDelayMs', flag: '--group-initial-rebalance-delay-ms <ms>', description: "how long an empty group's first rebalance waits for more members", fallback: 3_000, parse: integer(0) },
   { key: 'retentionCheckIntervalMs', flag: '--retention-check-interval-ms <ms>', description: 'how often retention runs', fallback: 5 * 60 * 1000, parse: integer(1) },
   { key: 'shutdownTimeoutMs', flag: '--shutdown-timeout-ms <ms>', description: 'how long a stop waits for responses still owed', fallback: 30_000, parse: integer(0) },
+  { key: 'nodeId', flag: '--node-id <n>', description: 'this broker\'s id in a cluster (needs --etcd-endpoints; unique per broker)', fallback: undefined, parse: integer(0, 0x7fff_ffff) },
+  { key: 'etcdEndpoints', flag: '--etcd-endpoints <urls>', description: 'join a cluster coordinated by these etcd endpoints (comma-separated URLs; default: a single broker, no cluster)', fallback: undefined, parse: endpoints },
+  { key: 'clusterName', flag: '--cluster-name <name>', description: 'the cluster\'s name: its keys in etcd live under /sluice/<name>/', fallback: 'sluice', parse: clusterName },
+  { key: 'rack', flag: '--rack <rack>', description: 'this broker\'s rack (Kafka\'s broker.rack): replicas spread over racks, consumers may read from a replica in theirs', fallback: undefined, parse: text },
+  { key: 'defaultReplicationFactor', flag: '--default-replication-factor <n>', description: 'replicas of auto-created topics and of creates that ask for -1 (at most the live brokers)', fallback: 3, parse: integer(1, 100) },
+  { key: 'minInsyncReplicas', flag: '--min-insync-replicas <n>', description: 'in-sync replicas an acks=all produce needs (topics may set their own)', fallback: 1, parse: integer(1, 100) },
+  { key: 'replicaLagTimeMaxMs', flag: '--replica-lag-time-max-ms <ms>', description: 'a follower that has not caught up for this long leaves the ISR', fallback: 10_000, parse: integer(100) },
+  { key: 'replicaFetchWaitMaxMs', flag: '--replica-fetch-wait-max-ms <ms>', description: 'how long a follower\'s fetch waits at the leader for new data (Kafka\'s replica.fetch.wait.max.ms)', fallback: 500, parse: integer(1) },
+  { key: 'brokerSessionTimeoutMs', flag: '--broker-session-timeout-ms <ms>', description: 'a broker whose etcd lease is not renewed for this long is dead to the cluster (its leaderships move; whole seconds)', fallback: 3_000, parse: integer(1_000) },
+  { key: 'replicationTimeoutMs', flag: '--replication-timeout-ms <ms>', description: 'how long an acks=all produce waits for its in-sync replicas before REQUEST_TIMED_OUT', fallback: 30_000, parse: integer(1) },
   { key: 'logLevel', flag: '--log-level <level>', description: 'pino level (trace, debug, info, warn, error, fatal, silent)', fallback: 'info', parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) },
   { key: 'logFormat', flag: '--log-format <format>', description: 'json, pretty, or auto (pretty when stdout is a terminal)', fallback: 'auto', parse: oneOf(LOG_FORMATS) },
 ];
@@ -203,11 +225,33 @@ export function resolveBrokerSettings(flags: Record<string, unknown>, env: NodeJ
         offsetsRetentionMs: v('offsetsRetentionMs'),
       },
       shutdownTimeoutMs: v('shutdownTimeoutMs'),
+      cluster: clusterSettings(values),
       access: values.authFile === undefined ? null : AccessControl.fromFile(resolve(v<string>('authFile'))),
     },
     logLevel: v<string>('logLevel'),
     logFormat: v<ResolvedSettings['logFormat']>('logFormat'),
     sources,
+  };
+}
+
+/** The cluster settings when --etcd-endpoints is set (then --node-id must be too); null for a single broker. */
+function clusterSettings(values: Record<string, unknown>): BrokerConfig['cluster'] {
+  if (values.etcdEndpoints === undefined) {
+    if (values.nodeId !== undefined) throw new SluiceError('INVALID_CONFIG', '--node-id needs --etcd-endpoints: a single broker is node 0 of no cluster');
+    return null;
+  }
+  if (values.nodeId === undefined) throw new SluiceError('INVALID_CONFIG', '--etcd-endpoints needs --node-id: each broker of a cluster has its own id');
+  return {
+    nodeId: values.nodeId as number,
+    etcdEndpoints: String(values.etcdEndpoints).split(','),
+    clusterName: values.clusterName as string,
+    rack: (values.rack as string | undefined) ?? null,
+    defaultReplicationFactor: values.defaultReplicationFactor as number,
+    minInsyncReplicas: values.minInsyncReplicas as number,
+    replicaLagTimeMaxMs: values.replicaLagTimeMaxMs as number,
+    replicaFetchWaitMaxMs: values.replicaFetchWaitMaxMs as number,
+    sessionTimeoutMs: values.brokerSessionTimeoutMs as number,
+    replicationTimeoutMs: values.replicationTimeoutMs as number,
   };
 }
 

@@ -3,12 +3,12 @@
 // answered with TOPIC_AUTHORIZATION_FAILED in the request's order), and fetch limits normalised
 // the same way whatever the door decoded. Outcomes are protocol-neutral: each door encodes them.
 
-import type { Acks, FetchInput, FetchOptions, FetchOutcome, ListOffsetsInput, ListOffsetsOutcome, ProduceInput, ProduceOutcome, SubscribeInput } from '../log/log-service.js';
+import type { Acks, EpochEndInput, EpochEndOutcome, FetchInput, FetchOptions, FetchOutcome, ListOffsetsInput, ListOffsetsOutcome, ProduceInput, ProduceOutcome, SubscribeInput } from '../log/log-service.js';
 import type { LogSubscription, PushSink } from '../log/subscription.js';
 import { permitted, readDenied } from './authorize.js';
 import type { BrokerSession } from './session.js';
 
-export type { Acks, FetchOutcome, ListOffsetsOutcome, ProduceOutcome };
+export type { Acks, EpochEndOutcome, FetchOutcome, ListOffsetsOutcome, ProduceOutcome };
 
 /** Appends each partition's batches (all or nothing per partition) for a principal that may write them. */
 export function produce(s: BrokerSession, inputs: readonly ProduceInput[], acks: Acks): Promise<ProduceOutcome[]> {
@@ -20,6 +20,8 @@ export interface FetchLimits {
   maxWaitMs: number;
   minBytes: number;
   maxBytes: number;
+  /** A follower broker's id (-1 or absent: a consumer). */
+  replicaId?: number;
 }
 
 /**
@@ -30,6 +32,7 @@ export interface FetchLimits {
  */
 export async function fetch(s: BrokerSession, inputs: readonly FetchInput[], limits: FetchLimits): Promise<{ outcomes: FetchOutcome[]; waitedSeconds: number }> {
   const options: Omit<FetchOptions, 'signal'> = { maxWaitMs: Math.max(limits.maxWaitMs, 0), minBytes: Math.max(limits.minBytes, 0), maxBytes: Math.max(limits.maxBytes, 1) };
+  if (limits.replicaId !== undefined && limits.replicaId >= 0) options.replicaId = limits.replicaId;
   // Copied only when a partition asks for less than a byte (a Kafka client may): fetches are hot.
   const normalised = inputs.every((i) => i.maxBytes >= 1) ? inputs : inputs.map((i) => (i.maxBytes >= 1 ? i : { ...i, maxBytes: 1 }));
   let waitedSeconds = 0;
@@ -50,6 +53,11 @@ export async function fetch(s: BrokerSession, inputs: readonly FetchInput[], lim
 /** Earliest (-2), latest (-1), the first record at or after a time, or the first with the largest timestamp (-3), for partitions the principal may read. */
 export function listOffsets(s: BrokerSession, inputs: readonly ListOffsetsInput[]): Promise<ListOffsetsOutcome[]> {
   return permitted(s, 'read', inputs, (allowed) => s.log.listOffsets(allowed), (p, error): ListOffsetsOutcome => ({ topic: p.topic, partition: p.partition, error, offset: null }));
+}
+
+/** Where leader epochs ended in the partitions' logs, for a principal that may read them (followers truncating, clients validating positions). */
+export function offsetForLeaderEpoch(s: BrokerSession, inputs: readonly EpochEndInput[]): Promise<EpochEndOutcome[]> {
+  return permitted(s, 'read', inputs, (allowed) => s.log.offsetForLeaderEpoch(allowed), (p, error): EpochEndOutcome => ({ topic: p.topic, partition: p.partition, leaderEpoch: -1, endOffset: -1n, error }));
 }
 
 /** Opens a push subscription for a principal that may read the topic; throws the refusal or the log's error. */

@@ -8,6 +8,7 @@ import type { GroupCoordinator } from '../group/coordinator.js';
 import type { LogService } from '../log/log-service.js';
 import type { LogSubscription } from '../log/subscription.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
+import type { Placement } from '../log/placement.js';
 import type { ResponsePiece } from '../transfer/response-writer.js';
 
 export interface BrokerIdentity {
@@ -24,6 +25,8 @@ export interface BrokerSession {
   readonly topics: TopicRegistry;
   readonly groups: GroupCoordinator;
   readonly broker: BrokerIdentity;
+  /** Where partitions live: this broker alone, or the cluster's view. */
+  readonly placement: Placement;
   readonly autoCreateTopics: boolean;
   readonly logger: Logger;
   /** The client's address, as the group coordinator reports members. */

@@ -20,8 +20,8 @@ export interface CreatedTopic {
   /** Null when only validated: ids are made with the topic. */
   id: string | null;
   partitions: number;
-  /** One broker keeps one replica. */
-  replicationFactor: 1;
+  /** Replicas of each partition (1 for a single broker). */
+  replicationFactor: number;
   configs: DescribedConfig[];
 }
 
@@ -35,7 +35,7 @@ export interface TopicToCreate {
   partitions: number;
   /** Settings as TopicConfig, or as Kafka-named entries (`retention.ms`: "1000"). */
   config: TopicConfig | readonly ConfigChange[];
-  /** -1 or 1: one broker keeps one replica. */
+  /** -1: the default; a single broker keeps one replica, a cluster up to one per live broker. */
   replicationFactor?: number;
   /** Manual placements asked for: a single broker has none to offer. */
   replicaAssignments?: number;
@@ -50,12 +50,19 @@ export async function createTopics(s: BrokerSession, topics: readonly TopicToCre
   for (const t of topics) {
     let created: CreatedTopic | undefined;
     const outcome = await perTopic(s, t.name, async () => {
-      if (t.replicationFactor !== undefined && t.replicationFactor !== -1 && t.replicationFactor !== 1) {
-        throw new SluiceError('INVALID_REQUEST', `replication factor ${t.replicationFactor}: this broker keeps one replica`);
-      }
-      if (t.replicaAssignments) throw new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported by a single broker');
-      const config = Array.isArray(t.config) ? topicConfigFrom(t.config as readonly ConfigChange[]) : (t.config as TopicConfig);
+      const { config: given, minInsyncReplicas } = splitMinInsync(t.config);
+      const config = Array.isArray(given) ? topicConfigFrom(given as readonly ConfigChange[]) : (given as TopicConfig);
       const configs = describeTopicConfig(config, s.topics.effectiveConfig({ config }));
+      if (t.replicaAssignments) throw new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported: the controller places replicas');
+      const admin = s.placement.admin;
+      if (admin) {
+        const placed = await admin.createTopic(t.name, t.partitions, t.replicationFactor ?? -1, { ...config, ...(minInsyncReplicas !== undefined ? { minInsyncReplicas } : {}) }, validateOnly);
+        created = { id: validateOnly ? null : placed.id, partitions: placed.partitions.length, replicationFactor: placed.partitions[0]?.replicas.length ?? 0, configs };
+        return;
+      }
+      if (t.replicationFactor !== undefined && t.replicationFactor !== -1 && t.replicationFactor !== 1) {
+        throw new SluiceError('INVALID_REPLICATION_FACTOR', `replication factor ${t.replicationFactor}: a single broker keeps one replica (start a cluster with --etcd-endpoints for more)`);
+      }
       if (validateOnly) {
         created = { id: null, partitions: s.topics.validateCreate(t.name, t.partitions, config), replicationFactor: 1, configs };
       } else {
@@ -81,13 +88,16 @@ export interface DeleteTopicOutcome {
 export async function deleteTopics(s: BrokerSession, topics: readonly TopicToDelete[]): Promise<DeleteTopicOutcome[]> {
   const outcomes: DeleteTopicOutcome[] = [];
   for (const t of topics) {
-    const topic = t.id !== undefined ? s.topics.byId(t.id) : s.topics.get(t.name);
+    const topic = t.id !== undefined ? s.placement.topicById(t.id) : s.placement.topic(t.name);
     if (t.id !== undefined && !topic) {
       outcomes.push({ name: null, id: t.id, error: new SluiceError('UNKNOWN_TOPIC_ID', `no topic has id ${t.id}`) });
       continue;
     }
     const name = topic?.name ?? t.name!;
-    const outcome = await perTopic(s, name, () => s.topics.delete(name));
+    const outcome = await perTopic(s, name, () => {
+      if (s.topics.isInternal(name)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${name} is internal to the broker and cannot be deleted`);
+      return s.placement.admin ? s.placement.admin.deleteTopic(name) : s.topics.delete(name);
+    });
     outcomes.push({ name, id: topic?.id ?? null, ...(outcome.error ? { error: outcome.error } : {}) });
   }
   return outcomes;
@@ -96,7 +106,9 @@ export async function deleteTopics(s: BrokerSession, topics: readonly TopicToDel
 /** Grows each topic to `count` partitions (never fewer). */
 export async function createPartitions(s: BrokerSession, topics: ReadonlyArray<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicOutcome[]> {
   const outcomes: TopicOutcome[] = [];
-  for (const t of topics) outcomes.push(await perTopic(s, t.name, () => s.topics.addPartitions(t.name, t.count, validateOnly)));
+  for (const t of topics) {
+    outcomes.push(await perTopic(s, t.name, () => (s.placement.admin ? s.placement.admin.addPartitions(t.name, t.count, validateOnly) : s.topics.addPartitions(t.name, t.count, validateOnly))));
+  }
   return outcomes;
 }
 
@@ -129,8 +141,28 @@ export function alterConfigs(s: BrokerSession, name: string, changes: readonly C
     const topic = s.topics.get(name);
     if (!topic) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
     const config = mode === 'incremental' ? applyConfigChanges(topic.config, changes) : topicConfigFrom(changes);
-    await s.topics.alterConfig(name, config, validateOnly);
+    if (s.placement.admin) await s.placement.admin.alterConfig(name, config, validateOnly);
+    else await s.topics.alterConfig(name, config, validateOnly);
   });
+}
+
+/** min.insync.replicas is the cluster's (a topic record field), not a log setting: taken out of either form of config. */
+function splitMinInsync(config: TopicConfig | readonly ConfigChange[]): { config: TopicConfig | readonly ConfigChange[]; minInsyncReplicas?: number } {
+  let value: unknown;
+  let rest: TopicConfig | readonly ConfigChange[];
+  if (Array.isArray(config)) {
+    const changes = config as readonly ConfigChange[];
+    value = changes.find((c) => c.name === 'min.insync.replicas')?.value ?? undefined;
+    rest = changes.filter((c) => c.name !== 'min.insync.replicas');
+  } else {
+    const { minInsyncReplicas, ...others } = config as TopicConfig & { minInsyncReplicas?: unknown };
+    value = minInsyncReplicas;
+    rest = others;
+  }
+  if (value === undefined || value === null) return { config: rest };
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new SluiceError('INVALID_CONFIG', `min.insync.replicas must be a positive integer, got ${JSON.stringify(value)}`);
+  return { config: rest, minInsyncReplicas: n };
 }
 
 /** One topic's admin action with the permission checked, as an outcome with its own error. */

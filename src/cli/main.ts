@@ -12,6 +12,8 @@ import { ENCODINGS } from './record-format.js';
 import { topicsAlter, topicsAlterConfig, topicsCreate, topicsDelete, topicsDeleteRecords, topicsDescribe, topicsDescribeProducers, topicsList } from './topics.js';
 import { TOPIC_CONFIG_NAMES } from '../log/topic-configs.js';
 import { runBroker } from './broker.js';
+import { clusterDescribe } from './cluster.js';
+import { devCluster } from './dev-cluster.js';
 import { addBrokerOptions } from '../app/settings.js';
 
 const program = new Command('sluice').description('Sluice: a Kafka-style append-only log broker').version('0.1.0');
@@ -46,6 +48,8 @@ topics
   .option('--retention-ms <ms>', 'delete segments older than this (-1: never)', integer(-1))
   .option('--retention-bytes <n>', 'keep at most this many bytes per partition (-1: no limit)', integer(-1))
   .option('--segment-bytes <n>', 'segment size', integer(1024))
+  .option('--replication-factor <n>', 'replicas of each partition, in a cluster (default: the brokers\' --default-replication-factor, at most the live brokers)', integer(1))
+  .option('--min-insync-replicas <n>', 'in-sync replicas an acks=all produce needs, in a cluster (default: the brokers\' --min-insync-replicas)', integer(1))
   .action(cli(topicsCreate));
 topics.command('list').description('list topics with partition and record counts').addOption(outputOption()).action(cli(topicsList));
 topics.command('describe <name>').description('settings of a topic and its partitions with their offsets').addOption(outputOption()).action(cli(topicsDescribe));
@@ -123,13 +127,31 @@ groups
   .addOption(outputOption())
   .action(cli(groupsResetOffsets));
 
+const clusterCommand = program.command('cluster').description('a cluster of brokers coordinated through etcd');
+clusterCommand
+  .command('describe')
+  .description('brokers (alive, controller) and per partition: leader, leader epoch, replicas, in-sync replicas, high watermark, log end per replica')
+  .addOption(outputOption())
+  .action(cli(clusterDescribe));
+
+program
+  .command('dev')
+  .description('tools for development')
+  .command('cluster')
+  .description('a local cluster: etcd and N brokers on free loopback ports (Ctrl-C stops it)')
+  .option('--brokers <n>', 'how many brokers', integer(1), 3)
+  .option('--data <dir>', 'where etcd and the brokers keep their data', './data-cluster')
+  .option('--cluster-name <name>', 'the cluster\'s name in etcd', 'sluice')
+  .option('--broker-args <flags>', 'extra `sluice broker` flags for every broker (space-separated)')
+  .action(cli(devCluster));
+
 /** `--output table|json` for the list and describe commands (JSON for scripts: 64-bit integers as strings). */
 function outputOption(): Option {
   return new Option('--output <format>', 'table (for people) or json (for scripts; 64-bit integers as strings)').choices(['table', 'json']).default('table');
 }
 
 // Every client command takes where the broker is and how to authenticate.
-const clientCommands = [...topics.commands, ...program.commands.filter((c) => ['produce', 'consume'].includes(c.name())), ...groups.commands];
+const clientCommands = [...topics.commands, ...program.commands.filter((c) => ['produce', 'consume'].includes(c.name())), ...groups.commands, ...clusterCommand.commands];
 for (const c of clientCommands) c.addOption(brokerOption()).addOption(tokenOption());
 
 // Benchmarks are not part of the product: `sluice bench ...` loads them from the bench package

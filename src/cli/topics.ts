@@ -12,6 +12,8 @@ export interface TopicFlags {
   retentionMs?: number;
   retentionBytes?: number;
   segmentBytes?: number;
+  replicationFactor?: number;
+  minInsyncReplicas?: number;
   output?: OutputFormat;
   /** alter-config: `key=value` settings and keys returned to the broker's default. */
   set?: string[];
@@ -28,8 +30,9 @@ export async function topicsCreate(name: string, flags: TopicFlags): Promise<voi
       ...(flags.retentionMs !== undefined ? { retentionMs: flags.retentionMs } : {}),
       ...(flags.retentionBytes !== undefined ? { retentionBytes: flags.retentionBytes } : {}),
       ...(flags.segmentBytes !== undefined ? { segmentBytes: flags.segmentBytes } : {}),
+      ...(flags.minInsyncReplicas !== undefined ? { minInsyncReplicas: flags.minInsyncReplicas } : {}),
     };
-    await admin.createTopic(name, { partitions: flags.partitions ?? -1, config });
+    await admin.createTopic(name, { partitions: flags.partitions ?? -1, replicationFactor: flags.replicationFactor ?? -1, config });
     process.stdout.write(`created topic ${name}\n`);
   });
 }
@@ -38,7 +41,7 @@ export async function topicsList(flags: TopicFlags): Promise<void> {
   await withAdmin(flags, async (admin) => {
     const topics = (await admin.listTopics()).filter((t) => !t.internal);
     printOutput(flags.output, topics, () =>
-      formatTable(['TOPIC', 'PARTITIONS', 'RECORDS'], topics.map((t) => [t.name, t.partitions.length, t.partitions.reduce((n, p) => n + (p.highWatermark - p.logStartOffset), 0n)])),
+      formatTable(['TOPIC', 'PARTITIONS', 'RECORDS'], topics.map((t) => [t.name, t.partitions.length, t.partitions.reduce((n, p) => n + ((p.highWatermark ?? 0n) - (p.logStartOffset ?? 0n)), 0n)])),
     );
   });
 }
@@ -51,8 +54,18 @@ export async function topicsDescribe(name: string, flags: TopicFlags): Promise<v
       formatTable(['CONFIG', 'VALUE', 'SOURCE'], configs.map((c) => [c.name, c.value, c.source])) +
         '\n' +
         formatTable(
-          ['TOPIC', 'PARTITION', 'LEADER', 'LOG START', 'HIGH WATERMARK', 'SIZE BYTES', 'SEGMENTS'],
-          t.partitions.map((p) => [t.name, p.partition, p.leader, p.logStartOffset, p.highWatermark, p.sizeBytes ?? null, p.segments ?? null]),
+          ['TOPIC', 'PARTITION', 'LEADER', 'REPLICAS', 'ISR', 'LOG START', 'HIGH WATERMARK', 'SIZE BYTES', 'SEGMENTS'],
+          t.partitions.map((p) => [
+            t.name,
+            p.partition,
+            p.leader,
+            (p.replicas ?? [p.leader]).join(','),
+            (p.isr ?? [p.leader]).join(','),
+            p.logStartOffset ?? null,
+            p.highWatermark ?? null,
+            p.sizeBytes ?? null,
+            p.segments ?? null,
+          ]),
         ),
     );
   });

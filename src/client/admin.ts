@@ -26,9 +26,19 @@ import type { TopicPartition } from '../vocabulary.js';
 export interface TopicDescription {
   name: string;
   internal: boolean;
-  partitions: Array<{ partition: number; leader: number; highWatermark: bigint; logStartOffset: bigint; sizeBytes?: number; segments?: number }>;
+  /** Offsets and sizes are those of the answering broker's copy (absent where it holds none); replicas and ISR in a cluster. */
+  partitions: MetadataResponse['topics'][number]['partitions'];
   /** The settings the topic runs with (absent from brokers that do not say). */
   config?: MetadataResponse['topics'][number]['config'];
+}
+
+export interface ClusterDescription {
+  clusterId: string;
+  /** -1: no controller elected right now. */
+  controllerId: number;
+  /** The live brokers (Sluice's listener of each). */
+  brokers: MetadataResponse['brokers'];
+  topics: TopicDescription[];
 }
 
 export interface GroupDescription {
@@ -61,8 +71,11 @@ export class Admin {
     this.#client = new BrokerClient({ clientId: 'sluice-admin', ...options });
   }
 
-  async createTopic(name: string, options: { partitions?: number; config?: TopicConfigInput } = {}): Promise<void> {
-    const r = await this.#client.call<CreateTopicsResponse>(ApiKey.CreateTopics, { topics: [{ name, partitions: options.partitions ?? -1, config: options.config ?? {} }] });
+  /** `replicationFactor` (a cluster; -1 or absent: its default) and `config.minInsyncReplicas` go to the cluster. */
+  async createTopic(name: string, options: { partitions?: number; replicationFactor?: number; config?: TopicConfigInput } = {}): Promise<void> {
+    const r = await this.#client.call<CreateTopicsResponse>(ApiKey.CreateTopics, {
+      topics: [{ name, partitions: options.partitions ?? -1, ...(options.replicationFactor !== undefined ? { replicationFactor: options.replicationFactor } : {}), config: options.config ?? {} }],
+    });
     const e = r.topics[0]?.error;
     if (e) throw toError(e, `create ${name}`);
   }
@@ -121,6 +134,15 @@ export class Admin {
       if (p.error) throw toError(p.error, `describe producers of ${topic}-${p.partition}`);
       return { partition: p.partition, producers: p.producers ?? [] };
     });
+  }
+
+  /**
+   * The cluster as the answering broker sees it: the live brokers, the controller, and every
+   * topic's partitions with leader, epoch, replicas and ISR (offsets are the answering broker's copy).
+   */
+  async describeCluster(): Promise<ClusterDescription> {
+    const r = await this.#client.call<MetadataResponse>(ApiKey.Metadata, { topics: null, allowAutoCreate: false });
+    return { clusterId: r.clusterId, controllerId: r.controllerId, brokers: r.brokers, topics: r.topics.map(describeTopic).sort((a, b) => a.name.localeCompare(b.name)) };
   }
 
   async listTopics(): Promise<TopicDescription[]> {

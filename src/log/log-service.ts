@@ -12,6 +12,7 @@
 // moves a partition's log start forward, durably.
 // Subscribe: a push subscription (log/subscription.ts), the streaming alternative to fetch.
 
+import { systemClock, type Clock } from '../clock.js';
 import { SluiceError } from '../errors.js';
 import { asSluiceError } from './log-errors.js';
 import type { AppendResult, LogSlice } from '../storage/partition-log.js';
@@ -44,6 +45,8 @@ export interface FetchInput {
   partition: number;
   offset: bigint;
   maxBytes: number;
+  /** The leader epoch the fetcher knows (Kafka's current_leader_epoch); -1 or absent: not checked. */
+  leaderEpoch?: number;
 }
 
 export interface FetchOptions {
@@ -52,6 +55,8 @@ export interface FetchOptions {
   /** Soft limit on the whole response: the first non-empty partition may exceed it by one batch. */
   maxBytes: number;
   signal?: AbortSignal;
+  /** A follower's broker id (its fetch reports its log end and reads past the high watermark); absent for consumers. */
+  replicaId?: number;
 }
 
 export interface FetchOutcome {
@@ -70,6 +75,23 @@ export interface SubscribeInput {
   /** -1 the high watermark (what is appended from now on), -2 the log start, else an offset in the log. */
   offset: bigint;
   windowBytes: number;
+}
+
+export interface EpochEndInput {
+  topic: string;
+  partition: number;
+  leaderEpoch: number;
+  /** The epoch the asker believes the leader is at (-1: not checked). */
+  currentLeaderEpoch: number;
+}
+
+export interface EpochEndOutcome {
+  topic: string;
+  partition: number;
+  /** -1 (and endOffset -1) when the log has no epoch at or below the one asked about. */
+  leaderEpoch: number;
+  endOffset: bigint;
+  error?: SluiceError;
 }
 
 /** What ListOffsets may ask for besides a time (Kafka's numbers). */
@@ -96,6 +118,8 @@ export interface ListOffsetsOutcome {
   offset?: bigint | null;
   /** The answered record's own timestamp for a time or MAX_TIMESTAMP; -1 for the log's bounds and when none. */
   timestampMs?: bigint;
+  /** The leader epoch the partition is at (0 for a single broker). */
+  leaderEpoch?: number;
   error?: SluiceError;
 }
 
@@ -127,11 +151,21 @@ const noObserver: LogObserver = { produced: () => undefined, fetched: () => unde
 /** A fetch's outcomes, and how long it was parked waiting for data (0 when answered at once). */
 export type FetchOutcomes = FetchOutcome[] & { waitedSeconds?: number };
 
+/** What a cluster adds to the service: fencing, timing. Alone, a broker is always the leader. */
+export interface Leadership {
+  /** False once this broker may have lost its leaderships without knowing yet (its store lease may have expired): nothing is acknowledged then. */
+  leaseValid(): boolean;
+  /** How long an acks=all produce waits for the in-sync replicas. */
+  replicationTimeoutMs: number;
+  clock: Clock;
+}
+
 export class LogService {
   readonly topics: TopicRegistry;
-  /** Ids for idempotent producers (InitProducerId). */
-  readonly producerIds: ProducerIdAllocator;
+  /** Ids for idempotent producers (InitProducerId): this data directory's, or the cluster's blocks. */
+  producerIds: { next(): bigint };
   readonly #observer: LogObserver;
+  #leadership: Leadership | undefined;
   readonly #parked = new Set<() => void>();
   #stopping = false;
 
@@ -139,6 +173,11 @@ export class LogService {
     this.topics = topics;
     this.producerIds = new ProducerIdAllocator(topics.dataDir);
     this.#observer = observer;
+  }
+
+  /** Joins a cluster: leaders fence themselves by the lease and wait for their ISR on acks=all. */
+  setLeadership(leadership: Leadership): void {
+    this.#leadership = leadership;
   }
 
   async produce(inputs: readonly ProduceInput[], acks: Acks): Promise<ProduceOutcome[]> {
@@ -150,6 +189,14 @@ export class LogService {
       try {
         if (this.topics.isInternal(input.topic)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${input.topic} is internal to the broker; clients cannot write to it`);
         const partition = this.topics.partition(input.topic, input.partition);
+        const role = partition.role;
+        if (this.#leadership && role?.kind !== 'leader') throw notLeader(partition);
+        if (role?.kind === 'leader') {
+          this.#checkLease(partition);
+          if (acks === -1 && role.replication.isr.length < role.minInsyncReplicas) {
+            throw new SluiceError('NOT_ENOUGH_REPLICAS', `${input.topic}-${input.partition} has ${role.replication.isr.length} in-sync replicas (${role.replication.isr.join(', ')}); min.insync.replicas is ${role.minInsyncReplicas}`);
+          }
+        }
         const result = partition.append(input.batches);
         outcome.result = { ...result, logStartOffset: partition.logStartOffset };
         // A retried batch already in the log is answered, not written: it moved nothing.
@@ -170,12 +217,67 @@ export class LogService {
         ),
       );
       if (written.length > 0) this.#observer.flushed(Number(process.hrtime.bigint() - started) / 1e9);
+      await Promise.all(written.map(({ partition, outcome }) => (outcome.result ? this.#awaitReplicas(partition, outcome) : undefined)));
+    }
+    // A leader that may have been deposed without hearing of it acknowledges nothing (its lease is the fence).
+    for (const { partition, outcome } of written) {
+      if (!outcome.result || partition.role?.kind !== 'leader') continue;
+      try {
+        this.#checkLease(partition);
+      } catch (err) {
+        outcome.error = asSluiceError(err);
+        delete outcome.result;
+      }
     }
     return outcomes;
   }
 
+  /**
+   * Waits until the partition's in-sync replicas all hold the outcome's batches (the high
+   * watermark passed them), as this broker's leadership of the same epoch; otherwise the
+   * outcome becomes the error a client retries on.
+   */
+  async #awaitReplicas(partition: Partition, outcome: ProduceOutcome): Promise<void> {
+    const role = partition.role;
+    if (role?.kind !== 'leader') return;
+    const target = outcome.result!.lastOffset + 1n;
+    const timeoutMs = this.#leadership?.replicationTimeoutMs ?? 30_000;
+    const reached = await new Promise<boolean>((resolve) => {
+      const check = () => {
+        if (partition.role !== role || partition.closed) done(false);
+        else if (role.replication.highWatermark >= target) done(true);
+      };
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        unsubscribe();
+        this.#parked.delete(expire);
+        resolve(ok);
+      };
+      const expire = () => done(false);
+      const unsubscribe = partition.onAppend(check);
+      const timer = setTimeout(expire, timeoutMs);
+      this.#parked.add(expire);
+      check();
+    });
+    const where = `${partition.topic}-${partition.index}`;
+    let error: SluiceError | undefined;
+    if (partition.role !== role) error = new SluiceError('NOT_LEADER_OR_FOLLOWER', `this broker stopped leading ${where} (epoch ${role.epoch}) before its replicas held the batch`);
+    else if (!reached) error = new SluiceError('REQUEST_TIMED_OUT', `the in-sync replicas of ${where} did not hold the batch within ${timeoutMs} ms`);
+    else if (role.replication.isr.length < role.minInsyncReplicas) error = new SluiceError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${where} has ${role.replication.isr.length} in-sync replicas now; min.insync.replicas is ${role.minInsyncReplicas}`);
+    if (error) {
+      outcome.error = error;
+      delete outcome.result;
+    }
+  }
+
+  #checkLease(partition: Partition): void {
+    if (this.#leadership && !this.#leadership.leaseValid()) {
+      throw new SluiceError('NOT_LEADER_OR_FOLLOWER', `this broker's cluster lease may have expired: it cannot know it still leads ${partition.topic}-${partition.index}`);
+    }
+  }
+
   fetch(inputs: readonly FetchInput[], options: FetchOptions): Promise<FetchOutcomes> {
-    const first = this.#read(inputs, options.maxBytes);
+    const first = this.#read(inputs, options.maxBytes, options.replicaId);
     if (this.#complete(first, options)) return Promise.resolve(this.#delivered(inputs, first.outcomes));
     const parkedAt = process.hrtime.bigint();
     return new Promise<FetchOutcomes>((resolve) => {
@@ -189,14 +291,14 @@ export class LogService {
         options.signal?.removeEventListener('abort', expire);
         resolve(Object.assign(this.#delivered(inputs, outcomes), { waitedSeconds: Number(process.hrtime.bigint() - parkedAt) / 1e9 }));
       };
-      const expire = () => finish(this.#read(inputs, options.maxBytes).outcomes);
+      const expire = () => finish(this.#read(inputs, options.maxBytes, options.replicaId).outcomes);
       // Several appends in one tick (one produce to many partitions) cost one re-read.
       const recheck = () => {
         if (scheduled) return;
         scheduled = true;
         queueMicrotask(() => {
           scheduled = false;
-          const now = this.#read(inputs, options.maxBytes);
+          const now = this.#read(inputs, options.maxBytes, options.replicaId);
           if (this.#complete(now, options)) finish(now.outcomes);
         });
       };
@@ -214,6 +316,7 @@ export class LogService {
   subscribe(input: SubscribeInput, sink: PushSink): LogSubscription {
     try {
       const p = this.topics.partition(input.topic, input.partition);
+      if ((p.role || this.#leadership) && p.role?.kind !== 'leader') throw notLeader(p);
       const offset = input.offset === -1n ? p.highWatermark : input.offset === -2n ? p.logStartOffset : input.offset;
       return new LogSubscription(p, offset, input.windowBytes, {
         deliver: (push) => {
@@ -232,6 +335,8 @@ export class LogService {
       const outcome: ListOffsetsOutcome = { topic: input.topic, partition: input.partition, timestampMs: -1n };
       try {
         const p = this.topics.partition(input.topic, input.partition);
+        if ((p.role || this.#leadership) && p.role?.kind !== 'leader') throw notLeader(p);
+        outcome.leaderEpoch = p.role?.epoch ?? 0;
         const t = input.timestamp;
         if (t === OFFSET_SPEC.EARLIEST || t === OFFSET_SPEC.EARLIEST_LOCAL) outcome.offset = p.logStartOffset;
         else if (t === OFFSET_SPEC.LATEST) outcome.offset = p.highWatermark;
@@ -258,6 +363,7 @@ export class LogService {
         try {
           if (this.topics.isInternal(input.topic)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${input.topic} is internal to the broker; clients cannot delete its records`);
           const p = this.topics.partition(input.topic, input.partition);
+          if ((p.role || this.#leadership) && p.role?.kind !== 'leader') throw notLeader(p);
           if (input.offset < -1n) throw new SluiceError('OFFSET_OUT_OF_RANGE', `offset ${input.offset} is neither an offset nor -1 (the high watermark)`);
           const offset = input.offset === -1n ? p.highWatermark : input.offset;
           return { topic: input.topic, partition: input.partition, lowWatermark: await p.deleteRecordsBefore(offset) };
@@ -266,6 +372,23 @@ export class LogService {
         }
       }),
     );
+  }
+
+  /**
+   * Where each asked leader epoch ended in this leader's log (Kafka's OffsetForLeaderEpoch): the
+   * largest epoch at or below it and the offset after its last batch. Only the leader answers.
+   */
+  offsetForLeaderEpoch(inputs: readonly EpochEndInput[]): EpochEndOutcome[] {
+    return inputs.map((input) => {
+      try {
+        const p = this.topics.partition(input.topic, input.partition);
+        this.#checkRole(p, { ...input, offset: 0n, maxBytes: 0, leaderEpoch: input.currentLeaderEpoch }, false);
+        const found = p.epochs.endOffsetFor(input.leaderEpoch, p.logEndOffset);
+        return { topic: input.topic, partition: input.partition, leaderEpoch: found.epoch, endOffset: found.endOffset };
+      } catch (err) {
+        return { topic: input.topic, partition: input.partition, leaderEpoch: -1, endOffset: -1n, error: asSluiceError(err) };
+      }
+    });
   }
 
   /** Answers every parked fetch now and every later one at once (the broker is stopping). */
@@ -286,23 +409,28 @@ export class LogService {
     return this.#stopping || options.maxWaitMs === 0 || read.failed || read.bytes >= options.minBytes;
   }
 
-  #read(inputs: readonly FetchInput[], maxBytes: number): { outcomes: FetchOutcome[]; bytes: number; failed: boolean } {
+  #read(inputs: readonly FetchInput[], maxBytes: number, replicaId: number | undefined): { outcomes: FetchOutcome[]; bytes: number; failed: boolean } {
     let bytes = 0;
     let failed = false;
     const outcomes = inputs.map((input): FetchOutcome => {
       const outcome: FetchOutcome = { topic: input.topic, partition: input.partition, highWatermark: -1n, logStartOffset: -1n };
       try {
         const p = this.topics.partition(input.topic, input.partition);
+        // A follower reads up to the log end and tells the leader how far it got; a consumer reads below the high watermark.
+        const follower = replicaId !== undefined && replicaId >= 0;
+        if (p.role || follower || this.#leadership) this.#checkRole(p, input, follower);
+        if (follower && p.role?.kind === 'leader' && p.role.replication.followerFetched(replicaId, input.offset, p.logEndOffset, this.#nowMs())) p.highWatermarkMoved();
         outcome.highWatermark = p.highWatermark;
         outcome.logStartOffset = p.logStartOffset;
+        const end = follower ? p.logEndOffset : outcome.highWatermark;
         // Caught up, or the response is full: nothing to send, and no native slice to make.
-        if (input.offset === outcome.highWatermark && input.offset >= outcome.logStartOffset) return outcome;
+        if (input.offset >= end && input.offset <= p.logEndOffset && input.offset >= outcome.logStartOffset) return outcome;
         if (bytes >= maxBytes) {
-          if (input.offset < outcome.logStartOffset || input.offset > outcome.highWatermark) throw outOfRange(input, outcome);
+          if (input.offset < outcome.logStartOffset || input.offset > p.logEndOffset) throw outOfRange(input, outcome);
           return outcome;
         }
-        const slice = p.slice(input.offset, Math.min(input.maxBytes, maxBytes - bytes));
-        outcome.highWatermark = slice.highWatermark;
+        const limit = Math.min(input.maxBytes, maxBytes - bytes);
+        const slice = follower ? p.slice(input.offset, limit) : p.consumerSlice(input.offset, limit);
         outcome.logStartOffset = slice.logStartOffset;
         if (slice.bytes > 0) {
           outcome.slice = slice;
@@ -316,6 +444,29 @@ export class LogService {
     });
     return { outcomes, bytes, failed };
   }
+
+  /** Only a leader serves fetches, of its current epoch (Kafka's current_leader_epoch check). */
+  #checkRole(p: Partition, input: FetchInput, follower: boolean): void {
+    const role = p.role;
+    const where = `${p.topic}-${p.index}`;
+    if (role?.kind !== 'leader') throw notLeader(p);
+    const asked = input.leaderEpoch ?? -1;
+    if (asked >= 0 && asked < role.epoch) throw new SluiceError('FENCED_LEADER_EPOCH', `${where} is at leader epoch ${role.epoch}; the fetch names ${asked}`);
+    if (asked > role.epoch) throw new SluiceError('UNKNOWN_LEADER_EPOCH', `${where} is at leader epoch ${role.epoch} here; the fetch names ${asked}, which this broker has not heard of yet`);
+    if (follower) this.#checkLease(p);
+  }
+
+  #nowMs(): number {
+    return (this.#leadership?.clock ?? systemClock).nowMs();
+  }
+}
+
+/** What a broker that does not lead the partition answers (the client refreshes its metadata and asks the leader). */
+function notLeader(p: Partition): SluiceError {
+  const where = `${p.topic}-${p.index}`;
+  const role = p.role;
+  if (role?.kind === 'follower') return new SluiceError('NOT_LEADER_OR_FOLLOWER', `broker ${role.leaderId} leads ${where} (epoch ${role.epoch}), not this one`);
+  return new SluiceError('NOT_LEADER_OR_FOLLOWER', `this broker does not lead ${where}`);
 }
 
 function outOfRange(input: FetchInput, o: FetchOutcome): SluiceError {

@@ -117,6 +117,20 @@ export class PartitionProducers {
     this.#changedSinceSnapshot = false;
   }
 
+  /**
+   * Forgets the state in memory (the log was truncated, or another broker now leads the partition
+   * and appends here come from its log): the next use rebuilds it from the log. Snapshots of state
+   * past `logEndOffset` describe batches the log no longer holds: deleted.
+   */
+  reset(logEndOffset: bigint): void {
+    this.#table = undefined;
+    this.#bytesSinceSnapshot = 0;
+    this.#changedSinceSnapshot = false;
+    for (const offset of this.#snapshots()) {
+      if (offset > logEndOffset) unlinkSync(join(this.#options.dir, snapshotName(offset)));
+    }
+  }
+
   /** Snapshot offsets in the directory, newest first. */
   #snapshots(): bigint[] {
     return readdirSync(this.#options.dir)

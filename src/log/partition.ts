@@ -6,13 +6,29 @@
 // partition can keep what fetches ask for over and over until the log changes: its high watermark
 // and log start offset, and the last slice made. The fetches one append wakes (tailing consumers,
 // all at the same offset) then share one native slice instead of a napi round trip each.
+//
+// In a cluster a partition also has a role (replication.ts for the leader's side): a leader
+// stamps its epoch into what it appends and exposes only what its in-sync replicas hold (the high
+// watermark); a follower appends its leader's batches byte for byte and truncates a divergent tail.
+// Alone (no role), the high watermark is the log end, as it always was.
 
 import { systemClock } from '../clock.js';
 import { SluiceError } from '../errors.js';
 import type { AppendResult, LogSlice, PartitionLog } from '../storage/partition-log.js';
+import { LeaderEpochCache } from './leader-epochs.js';
+import { readBatchHeaders } from '../protocol/record-batch.js';
+import { LeaderReplication, type ReplicationSetup } from './replication.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, DEFAULT_SNAPSHOT_INTERVAL_BYTES, PartitionProducers, type ProducerStateOptions } from './partition-producers.js';
 
 export type AppendListener = () => void;
+
+/** What a partition is in a cluster: led here (with its followers' state) or copied from a leader elsewhere. */
+export type ReplicaRole =
+  | { kind: 'leader'; epoch: number; replication: LeaderReplication; minInsyncReplicas: number }
+  | { kind: 'follower'; epoch: number; leaderId: number };
+
+/** Where a batch header holds its partitionLeaderEpoch (after baseOffset and batchLength). */
+const PARTITION_LEADER_EPOCH_AT = 12;
 
 export class Partition {
   readonly topic: string;
@@ -28,7 +44,12 @@ export class Partition {
   #highWatermark: bigint | undefined;
   #logStartOffset: bigint | undefined;
   /** The last slice made, kept until the log changes (a slice is immutable and reusable: its ranges hold their files open). */
-  #lastSlice: { offset: bigint; maxBytes: number; slice: LogSlice } | undefined;
+  #lastSlice: { offset: bigint; maxBytes: number; maxOffset: bigint | undefined; slice: LogSlice } | undefined;
+  #role: ReplicaRole | undefined;
+  /** Read from disk when the partition first takes a role (a single broker keeps no epochs). */
+  #epochs: LeaderEpochCache | undefined;
+  /** A follower's high watermark: its leader's, as far as this log reaches. */
+  #followerHighWatermark = 0n;
 
   constructor(topic: string, index: number, log: PartitionLog, producers?: ProducerStateOptions) {
     this.topic = topic;
@@ -44,8 +65,121 @@ export class Partition {
     return this.#closed;
   }
 
-  get highWatermark(): bigint {
+  /** The offset after the last batch in the log (the core calls it the high watermark: alone, it is). */
+  get logEndOffset(): bigint {
     return (this.#highWatermark ??= this.log.highWatermark);
+  }
+
+  /** Consumers read below it: the log end alone, what every in-sync replica holds in a cluster. */
+  get highWatermark(): bigint {
+    const role = this.#role;
+    if (!role) return this.logEndOffset;
+    if (role.kind === 'leader') return role.replication.highWatermark;
+    return this.#followerHighWatermark < this.logEndOffset ? this.#followerHighWatermark : this.logEndOffset;
+  }
+
+  get role(): ReplicaRole | undefined {
+    return this.#role;
+  }
+
+  /** The partition's leader epochs (loaded on first use). */
+  get epochs(): LeaderEpochCache {
+    return (this.#epochs ??= LeaderEpochCache.load(this.log.dir, this.logEndOffset));
+  }
+
+  /**
+   * Leads the partition from now on, at `epoch`: appends are stamped with it, and the epoch's start
+   * (the log end now) is recorded before any of them. The high watermark starts where this broker
+   * knew it and moves once the in-sync replicas fetch.
+   */
+  becomeLeader(setup: Omit<ReplicationSetup, 'epochStartOffset' | 'highWatermark' | 'leaderEpoch'>, epoch: number, minInsyncReplicas: number): LeaderReplication {
+    const highWatermark = this.highWatermark;
+    this.log.setLeaderEpoch(epoch);
+    this.epochs.assign(epoch, this.logEndOffset);
+    const start = this.epochs.entries.at(-1)!.startOffset;
+    if (this.#role?.kind !== 'leader') this.producers.reset(this.logEndOffset);
+    const replication = new LeaderReplication({ ...setup, leaderEpoch: epoch, epochStartOffset: start, highWatermark });
+    // Alone in its ISR, a leader's log end is committed at once.
+    replication.advanceHighWatermark(this.logEndOffset);
+    this.#role = { kind: 'leader', epoch, replication, minInsyncReplicas };
+    this.#changed();
+    this.#notify();
+    return replication;
+  }
+
+  /** Copies the partition from `leaderId` from now on: appends from clients are refused; parked fetches hear of it. */
+  becomeFollower(epoch: number, leaderId: number): void {
+    if (this.#role?.kind !== 'follower') {
+      this.#followerHighWatermark = this.highWatermark;
+      this.producers.reset(this.logEndOffset);
+    }
+    this.#role = { kind: 'follower', epoch, leaderId };
+    this.#changed();
+    this.#notify();
+  }
+
+  /** A follower learns its leader's high watermark from each fetch. */
+  setFollowerHighWatermark(offset: bigint): void {
+    if (offset === this.#followerHighWatermark) return;
+    this.#followerHighWatermark = offset;
+    this.#notify();
+  }
+
+  /**
+   * Appends a leader's batches as they are (offsets and epochs already stamped): a batch of a
+   * newer epoch records that epoch's start first, durably, so the epochs file never lacks an
+   * epoch the log holds.
+   */
+  appendReplica(batches: Buffer): AppendResult {
+    if (this.#closed) throw this.closedError();
+    for (const h of readBatchHeaders(batches) ?? []) {
+      const epoch = batches.readInt32BE(h.position + PARTITION_LEADER_EPOCH_AT);
+      if (epoch > this.epochs.latestEpoch) this.epochs.assign(epoch, h.baseOffset);
+    }
+    let result: AppendResult;
+    try {
+      result = this.log.appendReplica(batches);
+    } finally {
+      this.#changed();
+    }
+    this.#notify();
+    return result;
+  }
+
+  /** Removes every batch at or past `offset` (a follower's divergent tail); resolves with the new log end. */
+  async truncateTo(offset: bigint): Promise<bigint> {
+    if (this.#closed) throw this.closedError();
+    let end: bigint;
+    try {
+      end = await this.log.truncateTo(offset);
+      this.epochs.truncateFromEnd(end);
+      this.producers.reset(end);
+      if (this.#followerHighWatermark > end) this.#followerHighWatermark = end;
+    } finally {
+      this.#changed();
+    }
+    this.#notify();
+    return end;
+  }
+
+  /** Empties the log and starts it again at `offset` (a follower below its leader's log start). */
+  async truncateFullyAndStartAt(offset: bigint): Promise<void> {
+    if (this.#closed) throw this.closedError();
+    try {
+      await this.log.truncateFullyAndStartAt(offset);
+      this.epochs.clear();
+      this.producers.reset(-1n);
+      this.#followerHighWatermark = offset;
+    } finally {
+      this.#changed();
+    }
+    this.#notify();
+  }
+
+  /** Listeners hear that something they may wait on changed (a leader's high watermark moved). */
+  highWatermarkMoved(): void {
+    this.#lastSlice = undefined;
+    this.#notify();
   }
 
   get logStartOffset(): bigint {
@@ -59,6 +193,7 @@ export class Partition {
    */
   append(batches: Buffer): AppendResult & { duplicate?: boolean } {
     if (this.#closed) throw this.closedError();
+    if (this.#role?.kind === 'follower') throw new SluiceError('NOT_LEADER_OR_FOLLOWER', `broker ${this.#role.leaderId} leads ${this.topic}-${this.index}, not this one`);
     const idempotent = this.producers.check(batches);
     if (idempotent?.duplicate) {
       const { firstOffset, lastOffset } = idempotent.duplicate;
@@ -68,6 +203,9 @@ export class Partition {
     try {
       result = this.log.append(batches);
       if (idempotent) this.producers.appended(idempotent, batches, result);
+      const role = this.#role;
+      // Alone in its ISR, a leader commits what it appends at once.
+      if (role?.kind === 'leader') role.replication.advanceHighWatermark(result.lastOffset + 1n);
     } finally {
       // Even a failed append may have moved the log (a full disk mid-write is undone natively, but
       // what is cached is cheap to read again).
@@ -77,14 +215,22 @@ export class Partition {
     return result;
   }
 
-  /** The slice of whole batches from `offset` (see PartitionLog.slice); the same object again while the log has not changed. */
-  slice(offset: bigint, maxBytes: number): LogSlice {
+  /**
+   * The slice of whole batches from `offset` below `maxOffset` (none: the log end; see
+   * PartitionLog.slice); the same object again while the log has not changed.
+   */
+  slice(offset: bigint, maxBytes: number, maxOffset?: bigint): LogSlice {
     if (this.#closed) throw this.closedError();
     const last = this.#lastSlice;
-    if (last && last.offset === offset && last.maxBytes === maxBytes) return last.slice;
-    const slice = this.log.slice(offset, maxBytes);
-    this.#lastSlice = { offset, maxBytes, slice };
+    if (last && last.offset === offset && last.maxBytes === maxBytes && last.maxOffset === maxOffset) return last.slice;
+    const slice = this.log.slice(offset, maxBytes, maxOffset);
+    this.#lastSlice = { offset, maxBytes, maxOffset, slice };
     return slice;
+  }
+
+  /** What a consumer may read from `offset`: whole batches below the high watermark (in a cluster, below the log end's uncommitted tail). */
+  consumerSlice(offset: bigint, maxBytes: number): LogSlice {
+    return this.slice(offset, maxBytes, this.#role ? this.highWatermark : undefined);
   }
 
   /** Deletes old segments past the retention limits (see PartitionLog.enforceRetention); listeners hear of a deletion (a subscriber it passed must end). */

@@ -155,16 +155,16 @@ export class LogSubscription {
     }
     if (this.#offset === hw || this.#credit === 0) return undefined;
     // The window-sized slice is the one every tailing subscriber with this window asks for (shared).
-    let slice = p.slice(this.#offset, this.windowBytes);
+    let slice = p.consumerSlice(this.#offset, this.windowBytes);
     if (slice.bytes > this.windowBytes) {
       throw new SluiceError('MESSAGE_TOO_LARGE', `the batch at offset ${this.#offset} is larger than the subscription's window of ${this.windowBytes} bytes`);
     }
     if (slice.bytes > this.#credit) {
-      slice = p.slice(this.#offset, this.#credit);
+      slice = p.consumerSlice(this.#offset, this.#credit);
       if (slice.bytes > this.#credit) return undefined;
     }
     if (slice.bytes === 0) return undefined;
-    return { offset: this.#offset, slice, nextOffset: slice.nextOffset, highWatermark: slice.highWatermark, logStartOffset: slice.logStartOffset };
+    return { offset: this.#offset, slice, nextOffset: slice.nextOffset, highWatermark: hw, logStartOffset: slice.logStartOffset };
   }
 
   #finish(error: SluiceError): void {

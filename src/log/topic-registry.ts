@@ -54,7 +54,17 @@ export interface Topic {
   /** The topic's own settings (the broker's defaults fill in the rest: see effectiveConfig). */
   readonly config: TopicConfig;
   readonly createdAtMs: number;
-  readonly partitions: readonly Partition[];
+  /** By index; in a cluster only the partitions this broker holds a replica of are open (the others are undefined). */
+  readonly partitions: ReadonlyArray<Partition | undefined>;
+}
+
+/** What a cluster says a topic is (its id, size and settings), for a broker to hold replicas of it. */
+export interface TopicSpec {
+  name: string;
+  id: string;
+  partitions: number;
+  config: TopicConfig;
+  createdAtMs: number;
 }
 
 interface TopicFile {
@@ -86,19 +96,82 @@ export class TopicRegistry {
   readonly #removals = new Set<Promise<void>>();
   /** Topics the broker keeps for itself: clients may read them, not write or delete them. */
   readonly #internal = new Set<string>();
+  /** In a cluster a partition is opened only where the broker holds a replica (a directory on disk, or `host`). */
+  readonly #hostedOnly: boolean;
 
-  private constructor(dataDir: string, defaults: TopicDefaults, clock: Clock, logger: Logger) {
+  private constructor(dataDir: string, defaults: TopicDefaults, clock: Clock, logger: Logger, hostedOnly: boolean) {
     this.dataDir = dataDir;
     this.defaults = defaults;
     this.#clock = clock;
     this.#logger = logger;
+    this.#hostedOnly = hostedOnly;
   }
 
-  /** Loads every topic under `dataDir`, recovering partitions that were not closed cleanly. */
-  static async open(dataDir: string, defaults: TopicDefaults, logger: Logger, clock: Clock = systemClock): Promise<TopicRegistry> {
-    const registry = new TopicRegistry(dataDir, defaults, clock, logger);
+  /**
+   * Loads every topic under `dataDir`, recovering partitions that were not closed cleanly. With
+   * `hostedOnly` (a cluster member), only partitions with a directory open: the others live on
+   * other brokers.
+   */
+  static async open(dataDir: string, defaults: TopicDefaults, logger: Logger, clock: Clock = systemClock, options: { hostedOnly?: boolean } = {}): Promise<TopicRegistry> {
+    const registry = new TopicRegistry(dataDir, defaults, clock, logger, options.hostedOnly ?? false);
     await registry.#load();
     return registry;
+  }
+
+  /**
+   * A cluster's topic, known here with the id and settings the cluster gave it (its file written,
+   * no partition opened). A local topic of the same name with another id is an older topic of
+   * that name that was deleted while this broker was away: it goes first.
+   */
+  async adopt(spec: TopicSpec): Promise<Topic> {
+    const known = this.#topics.get(spec.name);
+    if (known && known.id === spec.id) {
+      if (known.partitions.length >= spec.partitions && JSON.stringify(known.config) === JSON.stringify(spec.config)) return known;
+      const partitions = [...known.partitions, ...Array<undefined>(Math.max(0, spec.partitions - known.partitions.length))];
+      const options = this.#logOptions(spec.config);
+      for (const p of partitions) p?.log.reconfigure(options);
+      const grown: Topic = { ...known, config: spec.config, partitions };
+      await this.#writeTopicFile(fileOf(grown, {}));
+      this.#topics.set(spec.name, grown);
+      return grown;
+    }
+    if (known) await this.#forceDelete(known);
+    const file: TopicFile = { version: 1, name: spec.name, topicId: spec.id, partitions: spec.partitions, config: spec.config, createdAtMs: spec.createdAtMs, state: 'live' };
+    await this.#writeTopicFile(file);
+    const topic: Topic = { name: spec.name, id: spec.id, config: spec.config, createdAtMs: spec.createdAtMs, partitions: Array<undefined>(spec.partitions) };
+    this.#topics.set(spec.name, topic);
+    this.#namesById.set(spec.id, spec.name);
+    return topic;
+  }
+
+  /** Opens partition `index` of a known topic here (a replica the cluster placed on this broker); the open one when it is open. */
+  async host(name: string, index: number): Promise<Partition> {
+    const topic = this.#topics.get(name);
+    if (!topic || index >= topic.partitions.length) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${name}-${index} does not exist`);
+    const open = topic.partitions[index];
+    if (open) return open;
+    const partition = await this.#openPartition(name, index, this.#logOptions(topic.config));
+    const current = this.#topics.get(name);
+    if (current !== topic && current?.partitions[index]) {
+      // Opened twice at once: keep the first.
+      await partition.close();
+      return current.partitions[index]!;
+    }
+    const partitions = [...(current ?? topic).partitions];
+    partitions[index] = partition;
+    this.#topics.set(name, { ...(current ?? topic), partitions });
+    return partition;
+  }
+
+  /** Deletes a topic the cluster no longer has (internal or not). */
+  async #forceDelete(topic: Topic): Promise<void> {
+    this.#topics.delete(topic.name);
+    this.#namesById.delete(topic.id);
+    const file = fileOf(topic, { state: 'deleting' });
+    await this.#writeTopicFile(file);
+    await Promise.all(topic.partitions.map((p) => p?.close()));
+    await this.#finishDelete(file);
+    this.#logger.info({ topic: topic.name }, 'topic deleted');
   }
 
   get(name: string): Topic | undefined {
@@ -210,13 +283,7 @@ export class TopicRegistry {
     if (this.#internal.has(name)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${name} is internal to the broker and cannot be deleted`);
     this.#busy.add(name);
     try {
-      this.#topics.delete(name);
-      this.#namesById.delete(topic.id);
-      const file = fileOf(topic, { state: 'deleting' });
-      await this.#writeTopicFile(file);
-      await Promise.all(topic.partitions.map((p) => p.close()));
-      await this.#finishDelete(file);
-      this.#logger.info({ topic: name }, 'topic deleted');
+      await this.#forceDelete(topic);
     } finally {
       this.#busy.delete(name);
     }
@@ -227,7 +294,7 @@ export class TopicRegistry {
     const report = [];
     for (const topic of this.#topics.values()) {
       for (const p of topic.partitions) {
-        if (p.closed) continue;
+        if (!p || p.closed) continue;
         const r = p.enforceRetention();
         if (r.deletedSegments.length > 0) {
           report.push({ topic: topic.name, partition: p.index, deletedSegments: r.deletedSegments.length, deletedBytes: r.deletedBytes, logStartOffset: r.logStartOffset });
@@ -241,7 +308,7 @@ export class TopicRegistry {
   async close(): Promise<void> {
     const partitions = [...this.#topics.values()].flatMap((t) => t.partitions);
     this.#topics.clear();
-    await Promise.all(partitions.map((p) => p.close()));
+    await Promise.all(partitions.map((p) => p?.close()));
     await Promise.all(this.#removals);
   }
 
@@ -268,7 +335,7 @@ export class TopicRegistry {
         throw asStorageError(err, `alter the config of ${name}`);
       });
       const options = this.#logOptions(config);
-      for (const p of topic.partitions) p.log.reconfigure(options);
+      for (const p of topic.partitions) p?.log.reconfigure(options);
       this.#topics.set(name, { ...topic, config });
       this.#logger.info({ topic: name, config }, 'topic config altered');
     } finally {
@@ -326,7 +393,7 @@ export class TopicRegistry {
       await this.#writeTopicFile(file);
       live.push(file);
     }
-    await Promise.all(live.map((f) => this.#openTopic(f)));
+    await Promise.all(live.map((f) => this.#openTopic(f, true)));
   }
 
   /** Opens (or creates) partition `index`'s log, recovering it, with its producers' state beside it. */
@@ -339,16 +406,18 @@ export class TopicRegistry {
     return new Partition(topic, index, log, { dir, expirationMs: producerIdExpirationMs, snapshotIntervalBytes: producerSnapshotIntervalBytes, clock: this.#clock });
   }
 
-  async #openTopic(file: TopicFile): Promise<Topic> {
+  /** Opens a topic's partitions; at load with `hostedOnly`, only those with a directory (a create opens them all). */
+  async #openTopic(file: TopicFile, loading = false): Promise<Topic> {
     const options = this.#logOptions(file.config);
+    const hosted = async (i: number) => !(loading && this.#hostedOnly) || (await stat(join(this.dataDir, `${file.name}-${i}`)).then((s) => s.isDirectory(), () => false));
     const opened = await Promise.allSettled(
-      Array.from({ length: file.partitions }, (_, i) => this.#openPartition(file.name, i, options)),
+      Array.from({ length: file.partitions }, async (_, i) => ((await hosted(i)) ? this.#openPartition(file.name, i, options) : undefined)),
     );
     const failed = opened.find((o) => o.status === 'rejected');
-    const partitions = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const partitions = opened.map((o) => (o.status === 'fulfilled' ? o.value : undefined));
     if (failed) {
       // Release the partitions that did open before giving up on the topic.
-      await Promise.all(partitions.map((p) => p.close().catch(() => undefined)));
+      await Promise.all(partitions.map((p) => p?.close().catch(() => undefined)));
       throw failed.reason;
     }
     const topic: Topic = { name: file.name, id: file.topicId!, config: file.config, createdAtMs: file.createdAtMs, partitions };

@@ -32,6 +32,7 @@ export const ApiKey = {
   IncrementalAlterConfigs: 44,
   OffsetDelete: 47,
   DescribeProducers: 61,
+  OffsetForLeaderEpoch: 23,
   // Sluice's own, with no Kafka counterpart: keys from 1000 up, clear of Kafka's numbering.
   Subscribe: 1000,
   Credit: 1001,
@@ -119,13 +120,29 @@ export function decodeMetadataRequest(body: unknown): MetadataRequest {
 export interface MetadataResponse {
   clusterId: string;
   controllerId: number;
-  brokers: Array<{ nodeId: number; host: string; port: number }>;
+  brokers: Array<{ nodeId: number; host: string; port: number; rack?: string }>;
   topics: Array<{
     name: string;
     error?: ErrorBody;
     /** Set on topics the broker keeps for itself (`__consumer_offsets`). */
     internal?: boolean;
-    partitions: Array<{ partition: number; leader: number; highWatermark: bigint; logStartOffset: bigint; sizeBytes?: number; segments?: number }>;
+    /**
+     * Offsets and sizes are this broker's copy: present where it holds a replica. In a cluster
+     * a partition also names its leader epoch, replicas and in-sync replicas; `leader` -1: none now.
+     */
+    partitions: Array<{
+      partition: number;
+      leader: number;
+      leaderEpoch?: number;
+      replicas?: number[];
+      isr?: number[];
+      error?: ErrorBody;
+      highWatermark?: bigint;
+      logStartOffset?: bigint;
+      logEndOffset?: bigint;
+      sizeBytes?: number;
+      segments?: number;
+    }>;
     /** The settings the topic runs with (its own over the broker's defaults). */
     config?: { retentionMs: number; retentionBytes: number; segmentBytes: number; segmentMs: number; maxBatchBytes: number; cleanupPolicy: string };
   }>;
@@ -142,14 +159,16 @@ export interface TopicConfigInput {
   segmentMs?: number;
   maxBatchBytes?: number;
   cleanupPolicy?: string;
+  /** In a cluster: in-sync replicas an acks=all produce needs (Kafka's min.insync.replicas). */
+  minInsyncReplicas?: number;
 }
 
 export interface CreateTopicsRequest {
-  topics: Array<{ name: string; partitions: number; config: TopicConfigInput }>;
+  topics: Array<{ name: string; partitions: number; replicationFactor: number; config: TopicConfigInput }>;
   validateOnly: boolean;
 }
 
-const CONFIG_KEYS = ['retentionMs', 'retentionBytes', 'segmentBytes', 'segmentMs', 'maxBatchBytes'] as const;
+const CONFIG_KEYS = ['retentionMs', 'retentionBytes', 'segmentBytes', 'segmentMs', 'maxBatchBytes', 'minInsyncReplicas'] as const;
 
 function topicConfig(value: unknown, where: string): TopicConfigInput {
   if (value == null) return {};
@@ -173,6 +192,7 @@ export function decodeCreateTopicsRequest(body: unknown): CreateTopicsRequest {
         // Names are checked by the topic registry, which answers per topic.
         name: f.string(t.name, `${w}.name`, 1024),
         partitions: f.int(t.partitions, `${w}.partitions`, -1, INT32_MAX, 1),
+        replicationFactor: f.int(t.replicationFactor, `${w}.replicationFactor`, -1, 100, -1),
         config: topicConfig(t.config, `${w}.config`),
       };
     }),
@@ -263,12 +283,16 @@ export interface InitProducerIdResponse {
 export interface FetchPartitionRequest extends TopicPartition {
   offset: bigint;
   maxBytes: number;
+  /** The leader epoch the fetcher knows (-1: not checked); an older one is FENCED_LEADER_EPOCH. */
+  leaderEpoch: number;
 }
 
 export interface FetchRequest {
   maxWaitMs: number;
   minBytes: number;
   maxBytes: number;
+  /** A follower broker's node id (it reads past the high watermark and reports its log end); -1 for consumers. */
+  replicaId: number;
   partitions: FetchPartitionRequest[];
 }
 
@@ -278,12 +302,14 @@ export function decodeFetchRequest(body: unknown): FetchRequest {
     maxWaitMs: f.int(m.maxWaitMs, 'fetch.maxWaitMs', 0, INT32_MAX, 0),
     minBytes: f.int(m.minBytes, 'fetch.minBytes', 0, INT32_MAX, 1),
     maxBytes: f.int(m.maxBytes, 'fetch.maxBytes', 1, INT32_MAX, 52_428_800),
+    replicaId: f.int(m.replicaId, 'fetch.replicaId', -1, INT32_MAX, -1),
     partitions: f.list(m.partitions, 'fetch.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => {
       const p = f.map(v, w);
       return {
         ...topicPartition(p, w),
         offset: f.int64(p.offset, `${w}.offset`),
         maxBytes: f.int(p.maxBytes, `${w}.maxBytes`, 1, INT32_MAX, 1_048_576),
+        leaderEpoch: f.int(p.leaderEpoch, `${w}.leaderEpoch`, -1, INT32_MAX, -1),
       };
     }),
   };
@@ -521,4 +547,34 @@ export function decodeAuthenticateRequest(body: unknown): AuthenticateRequest {
 
 export interface AuthenticateResponse {
   principal: string;
+}
+
+// ---- OffsetForLeaderEpoch (23) v0: where a leader epoch ended in the leader's log ---------------
+// request: { replicaId, partitions: [{ topic, partition, leaderEpoch, currentLeaderEpoch? }] }
+// response: { partitions: [{ topic, partition, error?, leaderEpoch, endOffset }] }
+// A follower that returns after a leader change asks where its latest epoch ended at the leader
+// and truncates its log there before fetching (Kafka's KIP-101/279 rule).
+
+export interface OffsetForLeaderEpochRequest {
+  replicaId: number;
+  partitions: Array<TopicPartition & { leaderEpoch: number; currentLeaderEpoch: number }>;
+}
+
+export function decodeOffsetForLeaderEpochRequest(body: unknown): OffsetForLeaderEpochRequest {
+  const m = f.map(body, 'offsetForLeaderEpoch');
+  return {
+    replicaId: f.int(m.replicaId, 'offsetForLeaderEpoch.replicaId', -1, INT32_MAX, -1),
+    partitions: f.list(m.partitions, 'offsetForLeaderEpoch.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => {
+      const p = f.map(v, w);
+      return {
+        ...topicPartition(p, w),
+        leaderEpoch: f.int(p.leaderEpoch, `${w}.leaderEpoch`, -1, INT32_MAX),
+        currentLeaderEpoch: f.int(p.currentLeaderEpoch, `${w}.currentLeaderEpoch`, -1, INT32_MAX, -1),
+      };
+    }),
+  };
+}
+
+export interface OffsetForLeaderEpochResponse {
+  partitions: Array<TopicPartition & { error?: ErrorBody; leaderEpoch: number; endOffset: bigint }>;
 }

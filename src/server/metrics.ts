@@ -114,7 +114,7 @@ export class BrokerMetrics implements LogObserver {
           this.reset();
           for (const t of topics.list()) {
             for (const p of t.partitions) {
-              if (p.closed) continue;
+              if (!p || p.closed) continue;
               this.set({ topic: t.name, partition: String(p.index) }, read(p));
             }
           }

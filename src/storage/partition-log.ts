@@ -1,6 +1,8 @@
 // The typed storage facade over one native partition log: bigint offsets, SluiceErrors with stable
 // codes, an injected clock for append times and retention, and at most one native flush in flight
-// (later flush calls join the next round instead of each taking a libuv pool thread).
+// (later flush calls join the next round instead of each taking a libuv pool thread). A replicated
+// partition's follower uses it too: appends of the leader's batches as they are, truncation,
+// reset, the leader epoch, and reads bounded below the high watermark.
 
 import { systemClock, type Clock } from '../clock.js';
 import { native, nativeAsync, nativeCall, type LogOptions, type NativeLog, type NativeSlice } from '../native.js';
@@ -30,7 +32,7 @@ export interface FileRange {
 export interface LogSlice {
   readonly ranges: FileRange[];
   readonly bytes: number;
-  /** Where the next fetch starts: the offset after the last batch (the high watermark if empty). */
+  /** Where the next fetch starts: the offset after the last batch (the offset asked for if empty). */
   readonly nextOffset: bigint;
   readonly highWatermark: bigint;
   readonly logStartOffset: bigint;
@@ -105,6 +107,16 @@ export class PartitionLog {
     return this.#native.logStartOffset;
   }
 
+  /** The epoch appends stamp into their batches' partitionLeaderEpoch. */
+  get leaderEpoch(): number {
+    return this.#native.leaderEpoch;
+  }
+
+  /** Appends from now on stamp `epoch` (this broker leads the partition in it). INVALID_CONFIG below the current epoch. */
+  setLeaderEpoch(epoch: number): void {
+    nativeCall(() => this.#native.setLeaderEpoch(epoch));
+  }
+
   /**
    * Validates and appends one or more RecordBatch v2 in `batches`, all or nothing, into the page
    * cache. The assigned offsets are stamped into `batches` in place. Durable after `flush()`.
@@ -113,14 +125,45 @@ export class PartitionLog {
     return nativeCall(() => this.#native.append(batches, this.#clock.nowMs()));
   }
 
-  /** File ranges of whole batches from the batch holding `offset`, at most `maxBytes` (but at least one batch). */
-  slice(offset: bigint, maxBytes: number): LogSlice {
-    return new SliceView(nativeCall(() => this.#native.slice(offset, maxBytes)));
+  /**
+   * A follower's append of batches its leader wrote (base offsets and leader epochs set), byte for
+   * byte, all or nothing: validated as `append` validates; the first must start at the log end
+   * (`highWatermark`) and each next one where the one before ends, else OFFSET_OUT_OF_SEQUENCE.
+   */
+  appendReplica(batches: Buffer): AppendResult {
+    return nativeCall(() => this.#native.appendReplica(batches, this.#clock.nowMs()));
   }
 
-  /** The bytes `slice(offset, maxBytes)` names, copied into a Buffer. */
-  read(offset: bigint, maxBytes: number): ReadResult {
-    return nativeCall(() => this.#native.read(offset, maxBytes));
+  /**
+   * File ranges of whole batches from the batch holding `offset`, at most `maxBytes` (but at least
+   * one batch). With `maxOffset` (a replicated partition's high watermark), only whole batches that
+   * end at or below it: none when `offset` is at or past it. OFFSET_OUT_OF_RANGE outside
+   * [logStartOffset, log end] either way.
+   */
+  slice(offset: bigint, maxBytes: number, maxOffset?: bigint): LogSlice {
+    return new SliceView(nativeCall(() => this.#native.slice(offset, maxBytes, maxOffset)));
+  }
+
+  /** The bytes `slice(offset, maxBytes, maxOffset)` names, copied into a Buffer. */
+  read(offset: bigint, maxBytes: number, maxOffset?: bigint): ReadResult {
+    return nativeCall(() => this.#native.read(offset, maxBytes, maxOffset));
+  }
+
+  /**
+   * Removes every batch at or after `offset` (a follower's tail its leader does not have; a batch
+   * holding `offset` goes whole), durably, off the event loop; resolves with the new log end. An
+   * offset at or past the end changes nothing; OFFSET_OUT_OF_RANGE below the log start.
+   */
+  truncateTo(offset: bigint): Promise<bigint> {
+    return nativeAsync(nativeCall(() => this.#native.truncateTo(offset)));
+  }
+
+  /**
+   * Deletes every segment and starts an empty log at `offset` (log start = log end = `offset`),
+   * durably, off the event loop: a follower behind its leader's log start starts over there.
+   */
+  truncateFullyAndStartAt(offset: bigint): Promise<void> {
+    return nativeAsync(nativeCall(() => this.#native.truncateFullyAndStartAt(offset)));
   }
 
   /**

@@ -231,7 +231,7 @@ async function preload(port: number, mib: number): Promise<bigint> {
     }
     await Promise.all(pending);
     const meta = (await c.request(ApiKey.Metadata, 0, { topics: [STALL_TOPIC] })).body as MetadataResponse;
-    return meta.topics[0]!.partitions[0]!.highWatermark;
+    return meta.topics[0]!.partitions[0]!.highWatermark!;
   } finally {
     await c.close();
   }

@@ -3,13 +3,17 @@
 //! `recovery-point` holds the offset below which everything is known to be on disk (fsynced):
 //! text `"1\n<offset>\n"` (format version, then the offset), replaced atomically by write-to-temp,
 //! fsync, rename, fsync of the directory. Segments at or after the one holding this offset are
-//! scanned after an unclean stop.
+//! scanned after an unclean stop, so it never names an offset past the log end: a truncation or a
+//! reset (`replica`) rewrites it with the new end before returning.
 //!
 //! `log-start-offset` holds the offset a DeleteRecords moved the log start to, when that is past the
 //! first segment's base (it may sit inside a segment): the same text layout and the same atomic
 //! replacement. At open the log starts at the larger of it and the first segment's base (clamped to
 //! the high watermark); retention deleting segments only ever moves the start further, so a stale
-//! (lower) value is harmless and needs no rewrite. Missing or unreadable: the first segment's base.
+//! (lower) value is harmless and needs no rewrite. A value past the end is not: offsets appended up
+//! to it would drop below the start at the next open. So a truncation that moves the start back
+//! and a reset rewrite it, and an open that finds it past the end (recovery cut the tail, or a
+//! crash interrupted a reset) rewrites it. Missing or unreadable: the first segment's base.
 //!
 //! `.clean-shutdown` exists only between a clean close and the next open: if it is missing at open
 //! the last run did not close cleanly.

@@ -12,6 +12,9 @@ pub enum LogError {
     InvalidRecord(String),
     /// A batch is larger than `maxBatchBytes`.
     MessageTooLarge(String),
+    /// A replica append whose batches do not start at the log end or do not follow each other.
+    /// Nothing was written.
+    OffsetOutOfSequence(String),
     /// A read asked for an offset outside `[logStartOffset, highWatermark]`.
     OffsetOutOfRange { offset: i64, log_start_offset: i64, high_watermark: i64 },
     /// The disk said no (full, I/O error, permissions). Nothing partial is visible to readers.
@@ -33,6 +36,7 @@ impl LogError {
             LogError::CorruptMessage(_) => "CORRUPT_MESSAGE",
             LogError::InvalidRecord(_) => "INVALID_RECORD",
             LogError::MessageTooLarge(_) => "MESSAGE_TOO_LARGE",
+            LogError::OffsetOutOfSequence(_) => "OFFSET_OUT_OF_SEQUENCE",
             LogError::OffsetOutOfRange { .. } => "OFFSET_OUT_OF_RANGE",
             LogError::Storage(..) => "KAFKA_STORAGE_ERROR",
             LogError::InvalidConfig(_) => "INVALID_CONFIG",
@@ -53,6 +57,7 @@ impl fmt::Display for LogError {
             LogError::CorruptMessage(m)
             | LogError::InvalidRecord(m)
             | LogError::MessageTooLarge(m)
+            | LogError::OffsetOutOfSequence(m)
             | LogError::InvalidConfig(m) => f.write_str(m),
             LogError::OffsetOutOfRange { offset, log_start_offset, high_watermark } => write!(
                 f,

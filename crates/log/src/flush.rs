@@ -31,6 +31,8 @@ pub(crate) struct GroupCommit {
     state: Mutex<FlushState>,
     /// Signalled when an fsync round ends, for the flushes that waited for it.
     round_done: Condvar,
+    /// Held while the recovery-point checkpoint file is written (see `write_checkpoint`).
+    checkpoint_file: Mutex<()>,
     unflushed_bytes: AtomicU64,
     /// Flusher clock (µs) of the oldest unflushed append; 0 when nothing is unflushed.
     unflushed_since_us: AtomicU64,
@@ -45,6 +47,7 @@ impl GroupCommit {
         GroupCommit {
             state: Mutex::new(FlushState { recovery_point, in_progress: false, checkpointed: i64::MIN }),
             round_done: Condvar::new(),
+            checkpoint_file: Mutex::new(()),
             unflushed_bytes: AtomicU64::new(0),
             unflushed_since_us: AtomicU64::new(0),
             fsync_rounds: AtomicU64::new(0),
@@ -63,6 +66,13 @@ impl GroupCommit {
 
     pub(crate) fn flush_calls(&self) -> u64 {
         self.flush_calls.load(Ordering::Relaxed)
+    }
+
+    /// Takes `unflushed` bytes, counted before an fsync round that covered them, off the count.
+    fn flushed(&self, unflushed: u64) {
+        if self.unflushed_bytes.fetch_sub(unflushed, Ordering::AcqRel) == unflushed {
+            self.unflushed_since_us.store(0, Ordering::Release);
+        }
     }
 }
 
@@ -94,9 +104,7 @@ impl Log {
         commit.round_done.notify_all();
         let (point, unflushed) = result?;
         flush.recovery_point = flush.recovery_point.max(point);
-        if commit.unflushed_bytes.fetch_sub(unflushed, Ordering::AcqRel) == unflushed {
-            commit.unflushed_since_us.store(0, Ordering::Release);
-        }
+        commit.flushed(unflushed);
         // The checkpoint only has to name the segment recovery starts from, so it is rewritten
         // when the recovery point enters a new segment, not on every round.
         let checkpoint_due = self.segment_of(point) != self.segment_of(flush.checkpointed);
@@ -105,8 +113,57 @@ impl Log {
         }
         drop(flush);
         if checkpoint_due {
-            checkpoint::write_recovery_point(&self.dir, point).ctx(|| format!("write the recovery point in {}", self.dir.display()))?;
+            self.write_checkpoint()?;
         }
+        Ok(point)
+    }
+
+    /// Writes the recovery point as it is now, not as the caller's round saw it, one writer at a
+    /// time: a round that finished just before a truncation must not write its older, larger point
+    /// over the new end the truncation wrote. (Each write reads the point when it runs, so the last
+    /// one writes a point no greater than the end.)
+    fn write_checkpoint(&self) -> Result<()> {
+        let _file = self.group_commit.checkpoint_file.lock();
+        let point = self.group_commit.state.lock().recovery_point;
+        checkpoint::write_recovery_point(&self.dir, point).ctx(|| format!("write the recovery point in {}", self.dir.display()))
+    }
+
+    /// Runs `cut`, which moves the high watermark back (a truncation, a reset), with no fsync round
+    /// in flight, then fsyncs what is left from the recovery point on and moves the recovery point,
+    /// in memory and in its checkpoint file, to the new end; returns it. Without the exclusion, a
+    /// round that read the old end before the cut would raise the recovery point past the new end
+    /// when it finished, and a recovery after a crash would skip scanning bytes appended later.
+    /// Flushes that arrive meanwhile wait, as for any round. Caller holds `writer`.
+    pub(crate) fn cut_durably(&self, cut: impl FnOnce() -> Result<()>) -> Result<i64> {
+        let commit = &self.group_commit;
+        let from = {
+            let mut flush = commit.state.lock();
+            while flush.in_progress {
+                commit.round_done.wait(&mut flush);
+            }
+            flush.in_progress = true;
+            flush.recovery_point
+        };
+        let result = cut().and_then(|()| self.fsync_round(from.min(self.high_watermark())));
+        let end = self.high_watermark();
+        let mut flush = commit.state.lock();
+        flush.in_progress = false;
+        commit.round_done.notify_all();
+        // Never past the end, even when the cut failed half way; the next flush moves it on.
+        let point = match &result {
+            Ok((point, unflushed)) => {
+                commit.flushed(*unflushed);
+                *point
+            }
+            Err(_) => flush.recovery_point.min(end),
+        };
+        flush.recovery_point = point;
+        flush.checkpointed = point;
+        drop(flush);
+        // Always rewritten: the file may hold a point past the new end (from this run or the last).
+        let written = self.write_checkpoint();
+        result?;
+        written?;
         Ok(point)
     }
 

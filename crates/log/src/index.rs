@@ -157,6 +157,18 @@ impl MmapIndex {
         self.remap(preallocate_bytes / self.entry_bytes * self.entry_bytes)
     }
 
+    /// Keeps the first `entries` entries (fewer than there are: nothing changes) and zeroes the
+    /// ones dropped, so that a crash before the next trim leaves them looking like the zeroed tail
+    /// of a preallocated index (which fails `sanity_check` and is rebuilt), never like entries.
+    pub fn truncate_to_entries(&mut self, entries: usize) {
+        if entries >= self.entries {
+            return;
+        }
+        let (from, to) = (entries * self.entry_bytes, self.entries * self.entry_bytes);
+        self.mmap.as_mut().expect("entries > 0 implies a mapping")[from..to].fill(0);
+        self.entries = entries;
+    }
+
     /// Shrinks the file to its used entries (when the segment rolls or closes).
     pub fn trim(&mut self) -> io::Result<()> {
         if let Some(m) = &self.mmap {
@@ -241,6 +253,12 @@ impl OffsetIndex {
         self.inner.floor(position, |e| be_u32(e, 4)).map(|i| self.get(i))
     }
 
+    /// Drops the entries of batches at or past `offset` (a truncation of the segment's log there).
+    pub fn truncate_to(&mut self, offset: i64) {
+        let keep = self.entries_below(offset);
+        self.inner.truncate_to_entries(keep);
+    }
+
     /// Sound when offsets and positions both strictly increase, no position is 0 and every position
     /// lies inside a log of `log_bytes`.
     pub fn sanity_check(&self, log_bytes: u64) -> bool {
@@ -255,6 +273,17 @@ impl OffsetIndex {
         self.inner.entries().checked_sub(1).map(|i| self.get(i))
     }
 
+    /// The greatest entry whose offset is <= `offset`, as (offset, position).
+    pub fn lookup_entry(&self, offset: i64) -> Option<(i64, u32)> {
+        let target = offset.checked_sub(self.base_offset).filter(|r| *r >= 0)?.min(u32::MAX as i64) as u32;
+        self.inner.floor(target, |e| be_u32(e, 0)).map(|i| self.get(i))
+    }
+
+    /// How many entries name offsets below `offset`.
+    fn entries_below(&self, offset: i64) -> usize {
+        entries_below(&self.inner, self.base_offset, offset, |e| be_u32(e, 0))
+    }
+
     pub fn mmap_index(&mut self) -> &mut MmapIndex {
         &mut self.inner
     }
@@ -262,6 +291,16 @@ impl OffsetIndex {
     pub fn index(&self) -> &MmapIndex {
         &self.inner
     }
+}
+
+/// How many entries of `index` (sorted, not necessarily strictly, by the relative offset `relative`
+/// reads) name offsets below `offset`, in a segment based at `base_offset`.
+fn entries_below(index: &MmapIndex, base_offset: i64, offset: i64, relative: impl Fn(&[u8]) -> u32) -> usize {
+    if offset <= base_offset {
+        return 0;
+    }
+    let below = (offset - base_offset - 1).min(u32::MAX as i64) as u32;
+    index.floor(below, relative).map_or(0, |i| i + 1)
 }
 
 /// Sparse map from timestamp to offset, for `offsetForTimestamp`.
@@ -307,6 +346,13 @@ impl TimeIndex {
     /// has a smaller maxTimestamp, so a search for `timestamp` may start there.
     pub fn lookup(&self, timestamp: i64) -> Option<i64> {
         self.inner.floor(timestamp, |e| i64::from_be_bytes(e[0..8].try_into().unwrap())).map(|i| self.get(i).1)
+    }
+
+    /// Drops the entries that name batches at or past `offset` (a truncation of the segment's log
+    /// there). An entry kept still holds: the greatest timestamp up to the batch it names is unchanged.
+    pub fn truncate_to(&mut self, offset: i64) {
+        let keep = entries_below(&self.inner, self.base_offset, offset, |e| be_u32(e, 8));
+        self.inner.truncate_to_entries(keep);
     }
 
     /// Sound when timestamps strictly increase and relative offsets never decrease.
@@ -387,6 +433,40 @@ mod tests {
         let reopened = OffsetIndex::open(&path, 0, None).unwrap();
         assert_eq!(reopened.index().entries(), 512);
         assert!(!reopened.sanity_check(10_000));
+    }
+
+    #[test]
+    fn truncation_keeps_the_entries_below_the_offset_and_zeroes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.index");
+        let mut idx = OffsetIndex::open(&path, 100, Some(1024)).unwrap();
+        for i in 1..=10u32 {
+            assert!(idx.append(100 + (i as i64) * 10, i * 1000));
+        }
+        idx.truncate_to(150); // entries at 110..140 stay; 150 and later go
+        assert_eq!(idx.last(), Some((140, 4000)));
+        assert_eq!(idx.lookup(1_000), 4000);
+        assert_eq!(idx.lookup_entry(139), Some((130, 3000)));
+        assert_eq!(idx.lookup_entry(99), None);
+        idx.truncate_to(151); // past the last entry: nothing changes
+        assert_eq!(idx.index().entries(), 4);
+        assert!(idx.append(150, 5000), "appends continue after the cut");
+        idx.truncate_to(100);
+        assert_eq!(idx.index().entries(), 0);
+        drop(idx);
+        // The dropped entries are zeroes on disk: a reopen that counts them fails the sanity check.
+        let reopened = OffsetIndex::open(&path, 100, None).unwrap();
+        assert!(reopened.index().entries() > 0 && !reopened.sanity_check(1 << 20));
+
+        let mut times = TimeIndex::open(&dir.path().join("f.timeindex"), 0, Some(1200)).unwrap();
+        for (ts, offset) in [(10, 1), (20, 1), (30, 5), (40, 5), (50, 9)] {
+            // repeated offsets: an entry added when a later batch was indexed, naming an earlier max
+            times.inner.push(&[&(ts as i64).to_be_bytes()[..], &(offset as u32).to_be_bytes()[..]].concat());
+        }
+        times.truncate_to(5);
+        assert_eq!(times.last(), Some((20, 1)));
+        times.truncate_to(0);
+        assert_eq!(times.last(), None);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Module map: `batch` (header parse/validate/stamp, CRC-32C), `index` (mmap'd index files),
 //! `file_records` (header scans over a log file), `segment` (one log file + its indexes),
 //! `log` (the set of segments: append, roll, read), and beside it `recovery` (loading and
-//! repairing a directory on open), `retention` (deleting old segments), `log_start` (DeleteRecords: moving the start forward), `flush` (fsync with group
+//! repairing a directory on open), `retention` (deleting old segments), `log_start` (DeleteRecords: moving the start forward),
+//! `replica` (a follower's appends of the leader's batches, truncation, reset; the leader epoch), `flush` (fsync with group
 //! commit), `compression` (a batch's records decompressed on request), `checkpoint` (recovery point, clean-shutdown marker), `flusher` (the background flush
 //! thread), `lock` (the data directory's lock), `config`, `error`.
 
@@ -22,6 +23,7 @@ pub mod lock;
 pub mod log;
 mod log_start;
 mod recovery;
+mod replica;
 mod retention;
 pub mod segment;
 
@@ -29,6 +31,8 @@ pub mod segment;
 mod fuzz_tests;
 #[cfg(test)]
 mod log_tests;
+#[cfg(test)]
+mod replica_tests;
 
 pub use batch::{crc32c_append, validate_batches, BatchHeader};
 pub use config::LogConfig;

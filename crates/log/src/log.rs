@@ -3,8 +3,9 @@
 //! search by timestamp, verify and clean close. The other jobs live beside it as `impl Log` blocks
 //! or helpers, the way Kafka's storage layer splits them: `recovery` (loading the directory,
 //! truncating torn tails), `retention` (deleting old segments), `log_start` (DeleteRecords moving
-//! the start inside a segment), `flush` (fsync with group commit, the recovery point, the
-//! flusher's bookkeeping).
+//! the start inside a segment), `replica` (what a follower does: appending the leader's batches
+//! as they are, truncating a divergent tail, starting over at the leader's log start; and the
+//! leader epoch), `flush` (fsync with group commit, the recovery point, the flusher's bookkeeping).
 //!
 //! Concurrency (all methods take `&self` and are safe to call from any thread):
 //! - Appends are serialised by `writer`; the batch bytes are written without the state lock held
@@ -12,7 +13,7 @@
 //! - Readers (`slice`, `read`, `offset_for_timestamp`) take the state read lock only to look up
 //!   segments and indexes, then read files through their own `Arc<File>`; they never see a byte
 //!   past the published high watermark, and a segment deleted by retention stays readable for a
-//!   slice that holds its file.
+//!   slice that holds its file (so does one that a truncation deletes or cuts: see `replica`).
 //! - `flush` runs one fsync round at a time; flushes that arrive meanwhile wait for the next round
 //!   and share it (group commit). Blocking calls (open, flush, close) belong off the JS event loop.
 
@@ -64,6 +65,8 @@ pub struct FileRange {
 #[derive(Clone, Debug)]
 pub struct Slice {
     pub ranges: Vec<FileRange>,
+    /// The offset the slice was asked for.
+    pub offset: i64,
     pub high_watermark: i64,
     pub log_start_offset: i64,
 }
@@ -71,6 +74,12 @@ pub struct Slice {
 impl Slice {
     pub fn bytes(&self) -> u64 {
         self.ranges.iter().map(|r| r.bytes).sum()
+    }
+
+    /// Where the next fetch starts: the offset after the last batch, or the offset asked for when
+    /// the slice is empty (at the log end, or below a bound no whole batch fits under).
+    pub fn next_offset(&self) -> i64 {
+        self.ranges.last().map_or(self.offset, |r| r.next_offset)
     }
 
     /// Copies the ranges' bytes into one buffer.
@@ -149,7 +158,13 @@ impl Log {
         // A DeleteRecords may have moved the start inside the first segment; never past the end
         // (recovery may have cut the tail it pointed into).
         let first_base = *segments.keys().next().unwrap();
-        let log_start_offset = checkpoint::read_log_start_offset(dir).map_or(first_base, |o| o.max(first_base)).min(high_watermark);
+        let stored_start = checkpoint::read_log_start_offset(dir);
+        let log_start_offset = stored_start.map_or(first_base, |o| o.max(first_base)).min(high_watermark);
+        if stored_start.is_some_and(|o| o > high_watermark) {
+            // Left past the end (recovery cut the tail, or a crash interrupted a reset): rewritten,
+            // or offsets appended up to it would fall below the start at the next open.
+            checkpoint::write_log_start_offset(dir, log_start_offset).ctx(|| format!("write the log start offset in {}", dir.display()))?;
+        }
         let state = State { high_watermark, log_start_offset, segments };
         let log = Arc::new(Log {
             dir: dir.to_path_buf(),
@@ -180,15 +195,18 @@ impl Log {
 
     /// Replaces the settings a live log can change: segment size and age, largest batch, retention
     /// bytes and age (Kafka's dynamic topic configs). They apply from the next append, roll or
-    /// retention pass; segments already written keep their size. The index layout, the flush
-    /// policy and the leader epoch are fixed while the log is open: a change to them is refused.
+    /// retention pass; segments already written keep their size. The index layout and the flush
+    /// policy are fixed while the log is open, and the leader epoch moves only by
+    /// `set_leader_epoch`: a change to them is refused (pass the log's current epoch).
     pub fn reconfigure(&self, next: LogConfig) -> Result<()> {
         next.validate()?;
         let _writer = self.writer.lock();
         let mut config = self.config.write();
         let fixed = |c: &LogConfig| (c.index_interval_bytes, c.max_index_bytes, c.flush_interval_ms, c.flush_interval_bytes, c.leader_epoch);
         if fixed(&config) != fixed(&next) {
-            return Err(LogError::InvalidConfig("index sizes, flush policy and leader epoch cannot change while the log is open".into()));
+            return Err(LogError::InvalidConfig(
+                "index sizes and flush policy cannot change while the log is open; the leader epoch moves only by setLeaderEpoch".into(),
+            ));
         }
         *config = next;
         Ok(())
@@ -196,6 +214,13 @@ impl Log {
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Takes the log offline after a failure that may have left memory and disk apart: every call
+    /// from now on fails with LOG_CLOSED (no clean-shutdown marker is written); a reopen loads and
+    /// recovers what is on disk.
+    pub(crate) fn go_offline(&self) {
+        self.closed.store(true, Ordering::Release);
     }
 
     pub(crate) fn ensure_open(&self) -> Result<()> {
@@ -224,32 +249,46 @@ impl Log {
         let max_batch_bytes = self.config.read().max_batch_bytes;
         let headers = validate_batches(batches, max_batch_bytes)?;
         let _writer = self.writer.lock();
-        let config = self.config.read().clone();
         self.ensure_open()?;
-        let bytes = batches.len() as u64;
-        if self.state.read().active().should_roll(&headers, bytes, &config) {
-            self.roll()?;
-        }
+        let leader_epoch = self.roll_if_needed(&headers, batches.len() as u64)?.leader_epoch;
         let base_offset = self.state.read().high_watermark;
         let mut next = base_offset;
         let mut stamped = Vec::with_capacity(headers.len());
         let mut at = 0usize;
         for header in &headers {
-            stamp(&mut batches[at..at + header.size_bytes], next, config.leader_epoch);
+            stamp(&mut batches[at..at + header.size_bytes], next, leader_epoch);
             stamped.push(BatchHeader { base_offset: next, ..*header });
             next = stamped.last().unwrap().next_offset();
             at += header.size_bytes;
         }
+        self.write_and_publish(batches, &stamped)?;
+        Ok(AppendInfo { base_offset, last_offset: next - 1, append_time_ms: now_ms, batches: headers.len() })
+    }
+
+    /// Rolls when validated batches of `bytes` in all must not go into the active segment; returns
+    /// the config the append runs under. Caller holds `writer`.
+    pub(crate) fn roll_if_needed(&self, headers: &[BatchHeader], bytes: u64) -> Result<LogConfig> {
+        let config = self.config.read().clone();
+        if self.state.read().active().should_roll(headers, bytes, &config) {
+            self.roll()?;
+        }
+        Ok(config)
+    }
+
+    /// Writes validated batches that carry their offsets (`headers`, continuing from the high
+    /// watermark) at the end of the active segment, publishes them and counts them as unflushed.
+    /// Caller holds `writer`.
+    pub(crate) fn write_and_publish(&self, batches: &[u8], headers: &[BatchHeader]) -> Result<()> {
         // Write under the read lock: readers go on (they never look past the published size);
         // only the publication below excludes them, briefly.
         self.state.read().active().write_at_end(batches)?;
         {
             let mut state = self.state.write();
-            state.active_mut().publish(&stamped);
-            state.high_watermark = next;
+            state.active_mut().publish(headers);
+            state.high_watermark = state.active().next_offset();
         }
-        self.note_unflushed(bytes);
-        Ok(AppendInfo { base_offset, last_offset: next - 1, append_time_ms: now_ms, batches: headers.len() })
+        self.note_unflushed(batches.len() as u64);
+        Ok(())
     }
 
     /// Seals the active segment and starts a new one at the high watermark. Caller holds `writer`.
@@ -269,6 +308,15 @@ impl Log {
     /// below the high watermark. An offset equal to the high watermark gives no ranges.
     /// `OFFSET_OUT_OF_RANGE` outside `[logStartOffset, highWatermark]`.
     pub fn slice(&self, offset: i64, max_bytes: u64) -> Result<Slice> {
+        self.slice_until(offset, max_bytes, i64::MAX)
+    }
+
+    /// `slice`, bounded by `max_offset` too: only whole batches that end at or below it (next offset
+    /// <= `max_offset`; a batch straddling it is left out, and so may the first one be, even with
+    /// `max_bytes` 0). For a replicated log's consumers, who read below the high watermark, which
+    /// sits below the log end. An `offset` at or past `max_offset` gives no ranges; out of range is
+    /// still judged against `[logStartOffset, highWatermark]` (the log end).
+    pub fn slice_until(&self, offset: i64, max_bytes: u64, max_offset: i64) -> Result<Slice> {
         struct View {
             file: Arc<File>,
             path: PathBuf,
@@ -285,6 +333,9 @@ impl Log {
             if offset < start || offset > hw {
                 return Err(LogError::OffsetOutOfRange { offset, log_start_offset: start, high_watermark: hw });
             }
+            if offset >= max_offset {
+                return Ok(Slice { ranges: Vec::new(), offset, high_watermark: hw, log_start_offset: start });
+            }
             let mut views = Vec::new();
             let mut reach = 0u64;
             let floor = state.segments.range(..=offset).next_back().map_or(start, |(b, _)| *b);
@@ -292,8 +343,21 @@ impl Log {
                 if segment.next_offset() <= offset {
                     continue;
                 }
+                if segment.base_offset >= max_offset {
+                    break;
+                }
                 let scan_from = if views.is_empty() { segment.lookup(offset) } else { 0 };
-                let skip_to = segment.lookup_by_position(scan_from + max_bytes).filter(|(_, p)| *p > scan_from);
+                let mut skip_to = segment.lookup_by_position(scan_from.saturating_add(max_bytes));
+                let bounded = max_offset < segment.next_offset();
+                if bounded {
+                    // Batches skipped over end at the entry's offset: never past the bound. Of the
+                    // entry within budget and the one at or below the bound, the earlier.
+                    skip_to = match (skip_to, segment.lookup_entry(max_offset)) {
+                        (Some(by_bytes), Some(by_bound)) => Some(if by_bytes.1 <= by_bound.1 { by_bytes } else { by_bound }),
+                        _ => None,
+                    };
+                }
+                let skip_to = skip_to.filter(|(_, p)| *p > scan_from);
                 reach += segment.size() - scan_from;
                 views.push(View {
                     file: segment.log_file().clone(),
@@ -303,7 +367,7 @@ impl Log {
                     scan_from,
                     skip_to,
                 });
-                if reach >= max_bytes {
+                if reach >= max_bytes || bounded {
                     break;
                 }
             }
@@ -326,7 +390,8 @@ impl Log {
             let Some(first) = first else { continue };
             let start = scanner.position();
             let mut next_offset = first.next_offset();
-            let mut full = false;
+            // Out of budget or at the bound: nothing further, in this segment or the next.
+            let mut stop = false;
             // Batches wholly between `start` and an index entry within budget need no header reads.
             if let Some((entry_offset, p)) = view.skip_to.filter(|(_, p)| *p > start && *p - start <= budget) {
                 scanner = HeaderScanner::new(&view.file, p, view.size);
@@ -335,8 +400,8 @@ impl Log {
             while let Some(h) = scanner.peek()? {
                 let end = scanner.position() + h.size_bytes as u64;
                 let first_batch_of_slice = ranges.is_empty() && scanner.position() == start;
-                if end - start > budget && !first_batch_of_slice {
-                    full = true;
+                if h.next_offset() > max_offset || (end - start > budget && !first_batch_of_slice) {
+                    stop = true;
                     break;
                 }
                 next_offset = h.next_offset();
@@ -356,16 +421,21 @@ impl Log {
                 first_offset: first.base_offset,
                 next_offset,
             });
-            if full || budget == 0 {
+            if stop || budget == 0 {
                 break;
             }
         }
-        Ok(Slice { ranges, high_watermark, log_start_offset })
+        Ok(Slice { ranges, offset, high_watermark, log_start_offset })
     }
 
     /// The bytes `slice(offset, max_bytes)` names, copied into a buffer, with the slice.
     pub fn read(&self, offset: i64, max_bytes: u64) -> Result<(Vec<u8>, Slice)> {
-        let slice = self.slice(offset, max_bytes)?;
+        self.read_until(offset, max_bytes, i64::MAX)
+    }
+
+    /// The bytes `slice_until(offset, max_bytes, max_offset)` names, copied into a buffer, with the slice.
+    pub fn read_until(&self, offset: i64, max_bytes: u64, max_offset: i64) -> Result<(Vec<u8>, Slice)> {
+        let slice = self.slice_until(offset, max_bytes, max_offset)?;
         Ok((slice.read_all()?, slice))
     }
 
@@ -491,6 +561,13 @@ impl Log {
         }
         if expected.is_some_and(|e| e != state.high_watermark) {
             problems.push(format!("the last segment ends at {}, the high watermark is {}", expected.unwrap(), state.high_watermark));
+        }
+        let first_base = state.segments.keys().next().copied().unwrap_or(state.log_start_offset);
+        if state.log_start_offset < first_base || state.log_start_offset > state.high_watermark {
+            problems.push(format!(
+                "the log start {} is outside [first segment {first_base}, high watermark {}]",
+                state.log_start_offset, state.high_watermark
+            ));
         }
         problems
     }

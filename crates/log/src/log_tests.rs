@@ -12,12 +12,12 @@ use crate::config::LogConfig;
 use crate::log::Log;
 use crate::segment::segment_file;
 
-fn small_config() -> LogConfig {
+pub(crate) fn small_config() -> LogConfig {
     LogConfig { segment_bytes: 4096, index_interval_bytes: 256, max_index_bytes: 4096, ..LogConfig::default() }
 }
 
 /// Appends `n` batches of 1-3 records with growing timestamps; returns their (base, size).
-fn fill(log: &Log, n: usize, ts0: i64) -> Vec<(i64, usize)> {
+pub(crate) fn fill(log: &Log, n: usize, ts0: i64) -> Vec<(i64, usize)> {
     (0..n)
         .map(|i| {
             let mut b = make_batch(1 + (i % 3) as i32, 20 + i % 50, ts0 + i as i64);

@@ -6,7 +6,8 @@
 //! index equals the one written by appends.
 //!
 //! Not thread-safe by itself: the owning `Log` serialises writers and guards state with its lock.
-//! The log file handle is an `Arc<File>` so readers (slices) keep it open after retention deletes it.
+//! The log file handle is an `Arc<File>` so readers (slices) keep it open after retention deletes it,
+//! and a truncation (`truncate_to`) leaves a file that readers hold as it was.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read};
@@ -118,11 +119,25 @@ impl Segment {
         if !self.offset_index.sanity_check(self.size) || !self.time_index.sanity_check() {
             return Ok(false);
         }
+        self.resume_from_indexes()
+    }
+
+    /// Sets what appends continue from (the end, bytes since the last index entry, the greatest
+    /// timestamp, the first batch's timestamp) from the indexes and the headers of the batches after
+    /// the last offset-index entry, which must run contiguously to the end of the `size` bytes.
+    /// Returns false when they do not (then only `recover` can rebuild the segment). The last
+    /// time-index entry holds the greatest timestamp up to the last indexed batch (a sealed segment's
+    /// holds the greatest of all); the scanned batches can only raise it.
+    fn resume_from_indexes(&mut self) -> Result<bool> {
         let (mut offset, position) = self.offset_index.last().unwrap_or((self.base_offset, 0));
+        let (mut max_timestamp, mut offset_of_max) = self.time_index.last().unwrap_or((-1, self.base_offset));
         let mut scanner = HeaderScanner::new(&self.log, position as u64, self.size);
         while let Ok(Some(header)) = scanner.peek() {
             if header.base_offset != offset || header.last_offset_delta < 0 {
                 return Ok(false);
+            }
+            if header.max_timestamp > max_timestamp {
+                (max_timestamp, offset_of_max) = (header.max_timestamp, header.base_offset);
             }
             offset = header.next_offset();
             scanner.advance(&header);
@@ -132,15 +147,83 @@ impl Segment {
         }
         self.next_offset = offset;
         self.bytes_since_index_entry = self.size - position as u64;
-        if let Some((ts, at)) = self.time_index.last() {
-            self.max_timestamp = ts;
-            self.offset_of_max_timestamp = at;
-        }
+        self.max_timestamp = max_timestamp;
+        self.offset_of_max_timestamp = offset_of_max;
+        self.first_batch_timestamp = None;
         if self.size > 0 {
             let first = HeaderScanner::new(&self.log, 0, self.size).peek()?.expect("size > 0");
             self.first_batch_timestamp = Some(first.max_timestamp);
         }
         Ok(true)
+    }
+
+    /// (position, base offset) of the batch that holds `offset`; (size, next offset) when `offset`
+    /// is at or past the end.
+    pub fn batch_holding(&self, offset: i64) -> Result<(u64, i64)> {
+        let mut scanner = HeaderScanner::new(&self.log, self.lookup(offset), self.size);
+        while let Some(h) = scanner.peek()? {
+            if h.next_offset() > offset {
+                return Ok((scanner.position(), h.base_offset));
+            }
+            scanner.advance(&h);
+        }
+        Ok((self.size, self.next_offset))
+    }
+
+    /// Whether anyone besides the segment holds its log file (a slice, the transfer engine's
+    /// mapping cache). A first reader can only take it under the log's state lock (others clone a
+    /// reader's): with the lock held for writing, a false answer stays false. Holders are counted
+    /// per open of the directory: a slice kept from an earlier `Log::open` of it is not seen (the
+    /// broker never reopens a partition's log while it still serves slices of the old one).
+    pub fn log_file_shared(&self) -> bool {
+        Arc::strong_count(&self.log) > 1
+    }
+
+    /// A copy of the first `bytes` of the log file at `<name>.log.tmp` (a load removes it if a crash
+    /// leaves it), fsynced, for `truncate_at` to rename over the log file. Reads only.
+    pub fn copy_prefix(&self, bytes: u64) -> Result<File> {
+        let tmp = self.log_path.with_extension("log.tmp");
+        let what = || format!("copy the first {bytes} bytes of {} to {}", self.log_path.display(), tmp.display());
+        let mut out = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&tmp).ctx(what)?;
+        // A handle of its own: the segment's handle is read positionally, its cursor is anywhere.
+        let source = File::open(&self.log_path).ctx(what)?;
+        let copied = io::copy(&mut source.take(bytes), &mut out).ctx(what)?;
+        if copied != bytes {
+            return Err(LogError::storage(what(), io::Error::from(io::ErrorKind::UnexpectedEof)));
+        }
+        out.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
+        Ok(out)
+    }
+
+    /// Removes the batch at `position` (a batch start; `base` its base offset, as `batch_holding`
+    /// gives them) and every later one: the log file ends there, the indexes keep their entries
+    /// below `base`, and appends continue from there. The caller must `unseal` a sealed segment that
+    /// is to take appends, and fsync the file (and for `copy` the directory).
+    ///
+    /// `copy` (from `copy_prefix(position)`) is renamed over the log file and used from now on,
+    /// leaving the old file as it was to the readers that hold it: cutting a file that the
+    /// transfer engine has mapped would fault a reader touching the cut pages (SIGBUS). None cuts
+    /// the file in place: only for a file no one else holds (`log_file_shared`).
+    pub fn truncate_at(&mut self, position: u64, base: i64, copy: Option<File>, max_index_bytes: usize) -> Result<()> {
+        if position >= self.size {
+            return Ok(());
+        }
+        match copy {
+            Some(file) => {
+                let tmp = self.log_path.with_extension("log.tmp");
+                fs::rename(&tmp, &self.log_path).ctx(|| format!("rename {} over {}", tmp.display(), self.log_path.display()))?;
+                self.log = Arc::new(file);
+            }
+            None => self.log.set_len(position).ctx(|| format!("truncate {}", self.log_path.display()))?,
+        }
+        self.offset_index.truncate_to(base);
+        self.time_index.truncate_to(base);
+        self.size = position;
+        if !self.resume_from_indexes()? {
+            // Cannot happen to indexes that were consistent; if they were not, the log decides.
+            self.recover(max_index_bytes)?;
+        }
+        Ok(())
     }
 
     /// Scans the whole log file batch by batch, validating each (bounds, magic, CRC, count, offsets
@@ -270,6 +353,11 @@ impl Segment {
     /// The greatest indexed batch start at or below `position`, as (its base offset, position).
     pub fn lookup_by_position(&self, position: u64) -> Option<(i64, u64)> {
         self.offset_index.lookup_by_position(position.min(u32::MAX as u64) as u32).map(|(o, p)| (o, p as u64))
+    }
+
+    /// The greatest indexed batch whose base offset is <= `offset`, as (its base offset, position).
+    pub fn lookup_entry(&self, offset: i64) -> Option<(i64, u64)> {
+        self.offset_index.lookup_entry(offset).map(|(o, p)| (o, p as u64))
     }
 
     /// Where to start scanning for the first batch with maxTimestamp >= `timestamp`.

@@ -1,5 +1,5 @@
 //! napi-rs binding of the storage core. It only converts types and schedules work: blocking calls
-//! (open with recovery, flush, close, delete records) run as `AsyncTask`s on libuv's pool and resolve promises;
+//! (open with recovery, flush, close, delete records, truncation, reset) run as `AsyncTask`s on libuv's pool and resolve promises;
 //! cheap calls (append into the page cache, slice lookups) run on the caller's thread.
 //! Every error becomes a JS Error whose `code` is the core's stable code (`map_error`).
 //! Offsets cross as BigInt; byte counts and millisecond times as numbers.
@@ -15,7 +15,7 @@ mod bench;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use sluice_log::{Log, LogConfig, LogError, OpenReport, Slice};
+use sluice_log::{AppendInfo, Log, LogConfig, LogError, OpenReport, Slice};
 
 /// One place where core errors become JS errors. napi-rs cannot return a custom `code` from a
 /// function, so the reason carries it: `"<CODE>|<message>"`; the TS facade (`src/storage/native.ts`)
@@ -113,6 +113,15 @@ pub struct OpenResult {
     pub clean_shutdown: bool,
     pub recovered: Vec<SegmentRecoveryReport>,
     pub deleted_segments: Vec<BigInt>,
+}
+
+fn append_result(info: AppendInfo) -> AppendResult {
+    AppendResult {
+        base_offset: BigInt::from(info.base_offset),
+        last_offset: BigInt::from(info.last_offset),
+        append_time_ms: info.append_time_ms,
+        batches: info.batches as u32,
+    }
 }
 
 fn open_result(r: &OpenReport) -> OpenResult {
@@ -216,19 +225,41 @@ impl Task for FlushTask {
     }
 }
 
-pub struct DeleteRecordsTask(Arc<Log>, i64);
+/// A blocking log operation that takes an offset and answers one (DeleteRecords: the new log
+/// start; truncation: the new log end), run on the libuv pool.
+pub struct OffsetTask(Arc<Log>, i64, fn(&Log, i64) -> sluice_log::Result<i64>);
 
-impl Task for DeleteRecordsTask {
+impl Task for OffsetTask {
     type Output = i64;
     type JsValue = BigInt;
 
     fn compute(&mut self) -> Result<i64> {
-        self.0.delete_records_before(self.1).map_err(map_error)
+        (self.2)(&self.0, self.1).map_err(map_error)
     }
 
-    fn resolve(&mut self, _env: Env, start: i64) -> Result<BigInt> {
-        Ok(BigInt::from(start))
+    fn resolve(&mut self, _env: Env, offset: i64) -> Result<BigInt> {
+        Ok(BigInt::from(offset))
     }
+}
+
+pub struct ResetTask(Arc<Log>, i64);
+
+impl Task for ResetTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        self.0.truncate_fully_and_start_at(self.1).map_err(map_error)
+    }
+
+    fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An optional upper bound on offsets (a slice's `maxOffset`); none is no bound.
+fn max_offset_arg(value: Option<BigInt>) -> Result<i64> {
+    value.map_or(Ok(i64::MAX), |v| offset_arg("maxOffset", v))
 }
 
 /// The first batch carrying the log's largest timestamp.
@@ -274,25 +305,61 @@ impl NativeLog {
     #[napi]
     pub fn append(&self, mut batches: Buffer, now_ms: i64) -> Result<AppendResult> {
         let info = self.inner.append(batches.as_mut(), now_ms).map_err(map_error)?;
-        Ok(AppendResult {
-            base_offset: BigInt::from(info.base_offset),
-            last_offset: BigInt::from(info.last_offset),
-            append_time_ms: info.append_time_ms,
-            batches: info.batches as u32,
-        })
+        Ok(append_result(info))
     }
 
-    /// The file ranges that answer a fetch at `offset` (see the core's `Log::slice`).
+    /// Appends batches a leader wrote (offsets and leader epochs set) byte for byte, all or
+    /// nothing: validated as `append` validates, and the first must start at the log end and each
+    /// next where the one before ends (OFFSET_OUT_OF_SEQUENCE otherwise). On this thread.
     #[napi]
-    pub fn slice(&self, offset: BigInt, max_bytes: f64) -> Result<NativeSlice> {
-        let slice = self.inner.slice(offset_arg("offset", offset)?, max_bytes.max(0.0) as u64).map_err(map_error)?;
+    pub fn append_replica(&self, batches: Buffer, now_ms: i64) -> Result<AppendResult> {
+        let info = self.inner.append_replica(batches.as_ref(), now_ms).map_err(map_error)?;
+        Ok(append_result(info))
+    }
+
+    /// The epoch appends stamp into their batches from now on; INVALID_CONFIG below the current one.
+    #[napi]
+    pub fn set_leader_epoch(&self, epoch: i32) -> Result<()> {
+        self.inner.set_leader_epoch(epoch).map_err(map_error)
+    }
+
+    #[napi(getter)]
+    pub fn leader_epoch(&self) -> i32 {
+        self.inner.leader_epoch()
+    }
+
+    /// Removes every batch at or after `offset` (a batch holding it goes whole), durably, on a pool
+    /// thread; resolves with the new log end. OFFSET_OUT_OF_RANGE below the log start.
+    #[napi(ts_return_type = "Promise<bigint>")]
+    pub fn truncate_to(&self, offset: BigInt) -> Result<AsyncTask<OffsetTask>> {
+        Ok(AsyncTask::new(OffsetTask(self.inner.clone(), offset_arg("offset", offset)?, Log::truncate_to)))
+    }
+
+    /// Deletes every segment and starts an empty log at `offset` (log start = log end = offset),
+    /// durably, on a pool thread.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn truncate_fully_and_start_at(&self, offset: BigInt) -> Result<AsyncTask<ResetTask>> {
+        Ok(AsyncTask::new(ResetTask(self.inner.clone(), offset_arg("offset", offset)?)))
+    }
+
+    /// The file ranges that answer a fetch at `offset` (see the core's `Log::slice`); with
+    /// `max_offset`, only whole batches that end at or below it (`Log::slice_until`).
+    #[napi]
+    pub fn slice(&self, offset: BigInt, max_bytes: f64, max_offset: Option<BigInt>) -> Result<NativeSlice> {
+        let slice = self
+            .inner
+            .slice_until(offset_arg("offset", offset)?, max_bytes.max(0.0) as u64, max_offset_arg(max_offset)?)
+            .map_err(map_error)?;
         Ok(NativeSlice { slice })
     }
 
     /// The same bytes as `slice`, copied into a Buffer.
     #[napi]
-    pub fn read(&self, offset: BigInt, max_bytes: f64) -> Result<ReadResult> {
-        let (data, slice) = self.inner.read(offset_arg("offset", offset)?, max_bytes.max(0.0) as u64).map_err(map_error)?;
+    pub fn read(&self, offset: BigInt, max_bytes: f64, max_offset: Option<BigInt>) -> Result<ReadResult> {
+        let (data, slice) = self
+            .inner
+            .read_until(offset_arg("offset", offset)?, max_bytes.max(0.0) as u64, max_offset_arg(max_offset)?)
+            .map_err(map_error)?;
         Ok(ReadResult {
             data: data.into(),
             high_watermark: BigInt::from(slice.high_watermark),
@@ -328,15 +395,20 @@ impl NativeLog {
     /// is written and fsynced, on a pool thread); resolves with the log start after the call.
     /// OFFSET_OUT_OF_RANGE past the high watermark.
     #[napi(ts_return_type = "Promise<bigint>")]
-    pub fn delete_records_before(&self, offset: BigInt) -> Result<AsyncTask<DeleteRecordsTask>> {
-        Ok(AsyncTask::new(DeleteRecordsTask(self.inner.clone(), offset_arg("offset", offset)?)))
+    pub fn delete_records_before(&self, offset: BigInt) -> Result<AsyncTask<OffsetTask>> {
+        Ok(AsyncTask::new(OffsetTask(self.inner.clone(), offset_arg("offset", offset)?, Log::delete_records_before)))
     }
 
     /// Replaces the settings of the open log (see the core's `Log::reconfigure`): segment size and
-    /// age, largest batch and retention apply from the next append, roll or retention pass.
+    /// age, largest batch and retention apply from the next append, roll or retention pass. An
+    /// omitted `leaderEpoch` keeps the log's (it moves by `setLeaderEpoch`).
     #[napi]
     pub fn reconfigure(&self, options: LogOptions) -> Result<()> {
-        self.inner.reconfigure(to_config(&options)?).map_err(map_error)
+        let mut config = to_config(&options)?;
+        if options.leader_epoch.is_none() {
+            config.leader_epoch = self.inner.leader_epoch();
+        }
+        self.inner.reconfigure(config).map_err(map_error)
     }
 
     /// Deletes whole old segments by retention bytes and age at `now_ms`.
@@ -424,11 +496,11 @@ impl NativeSlice {
         self.slice.bytes() as f64
     }
 
-    /// The offset after the slice's last batch (where the next fetch starts); the high watermark
-    /// when the slice is empty.
+    /// The offset after the slice's last batch (where the next fetch starts); the offset asked
+    /// for when the slice is empty (the log end, unless a `maxOffset` bound left nothing).
     #[napi(getter)]
     pub fn next_offset(&self) -> BigInt {
-        BigInt::from(self.slice.ranges.last().map_or(self.slice.high_watermark, |r| r.next_offset))
+        BigInt::from(self.slice.next_offset())
     }
 
     #[napi(getter)]

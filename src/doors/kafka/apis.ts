@@ -64,6 +64,7 @@ const RANGES: Record<KafkaApiName, [number, number, number?]> = {
   DescribeCluster: [0, 0, 0],
   InitProducerId: [0, 5, 2],
   DescribeProducers: [0, 0, 0],
+  OffsetForLeaderEpoch: [0, 4, 4],
 };
 
 /** What ApiVersions advertises, and what the listener accepts. */

@@ -19,6 +19,7 @@ import {
 import { OPERATIONS_NOT_ASKED } from '../messages/topics.js';
 import { body, kafkaHandler } from './handler.js';
 import { clusterOperations } from './operations.js';
+import { kafkaBrokers } from './topics.js';
 
 const SASL_MECHANISMS = ['PLAIN'] as const;
 
@@ -57,7 +58,6 @@ export const saslAuthenticate = kafkaHandler(decodeSaslAuthenticate, (ctx, reque
 });
 
 export const describeCluster = kafkaHandler(decodeDescribeCluster, (ctx, request) => {
-  const { nodeId, host, port, clusterId } = ctx.broker;
   const authorizedOperations = request.includeClusterAuthorizedOperations ? clusterOperations(ctx) : OPERATIONS_NOT_ASKED;
-  return body((w) => encodeDescribeCluster(w, { clusterId, controllerId: nodeId, brokers: [{ nodeId, host, port }], authorizedOperations }));
+  return body((w) => encodeDescribeCluster(w, { clusterId: ctx.broker.clusterId, controllerId: ctx.placement.controllerId(), brokers: kafkaBrokers(ctx), authorizedOperations }));
 });

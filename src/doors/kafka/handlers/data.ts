@@ -84,12 +84,12 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
     for (const p of t.partitions) unknown.push({ topic: t.id!, partition: p.partition, error: found.error, highWatermark: -1n, logStartOffset: -1n });
     return [];
   });
-  const inputs = flatten(topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes }));
+  const inputs = flatten(topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes, leaderEpoch: p.currentLeaderEpoch }));
   const fetched = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
   const { waitedSeconds } = fetched;
   const outcomes = unknown.length === 0 ? fetched.outcomes : [...fetched.outcomes, ...unknown];
   // An unknown id's outcomes carry the id as their topic; a known topic's id comes from the registry.
-  const withIds = <T extends { name: string }>(grouped: T[]): Array<T & { id?: string }> => (byId ? grouped.map((t) => ({ ...t, id: ctx.topics.get(t.name)?.id ?? t.name })) : grouped);
+  const withIds = <T extends { name: string }>(grouped: T[]): Array<T & { id?: string }> => (byId ? grouped.map((t) => ({ ...t, id: ctx.placement.topic(t.name)?.id ?? t.name })) : grouped);
   // No transactions: the last stable offset is the high watermark (read_committed clients use it as the end).
   const encode = () =>
     body((w) =>

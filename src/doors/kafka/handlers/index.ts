@@ -6,7 +6,7 @@ import { fetch, produce } from './data.js';
 import { alterConfigs, createPartitions, describeConfigs, incrementalAlterConfigs } from './configs.js';
 import { deleteGroups, describeGroups, findCoordinator, heartbeat, joinGroup, leaveGroup, listGroups, offsetCommit, offsetDelete, offsetFetch, syncGroup } from './groups.js';
 import type { KafkaHandler } from './handler.js';
-import { describeProducers, initProducerId } from './producers.js';
+import { describeProducers, initProducerId, offsetForLeaderEpoch } from './producers.js';
 import { createTopics, deleteRecords, deleteTopics, listOffsets, metadata } from './topics.js';
 
 export const KAFKA_HANDLERS: ReadonlyMap<number, KafkaHandler> = new Map<number, KafkaHandler>([
@@ -38,4 +38,5 @@ export const KAFKA_HANDLERS: ReadonlyMap<number, KafkaHandler> = new Map<number,
   [KafkaApi.DescribeCluster, describeCluster],
   [KafkaApi.InitProducerId, initProducerId],
   [KafkaApi.DescribeProducers, describeProducers],
+  [KafkaApi.OffsetForLeaderEpoch, offsetForLeaderEpoch],
 ]);

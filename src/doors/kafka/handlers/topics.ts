@@ -4,7 +4,7 @@
 
 import { ERRORS, SluiceError } from '../../../errors.js';
 import { listOffsets as listRecordOffsets } from '../../../broker/data.js';
-import { LEADER_EPOCH, lookupTopicById, lookupTopics } from '../../../broker/metadata.js';
+import { lookupTopicById, lookupTopics } from '../../../broker/metadata.js';
 import type { BrokerSession } from '../../../broker/session.js';
 import { createTopics as createTopicsOf, deleteRecords as deleteRecordsOf, deleteTopics as deleteTopicsOf, type TopicToDelete } from '../../../broker/topics.js';
 import { ZERO_UUID } from '../../../protocol/kafka-wire.js';
@@ -49,21 +49,36 @@ export const metadata = kafkaHandler(decodeMetadata, async (ctx, request, header
       return describe(found.name, kafkaErrorCode(found.error));
     });
   }
-  const { nodeId, host, port, clusterId } = ctx.broker;
   const clusterAuthorizedOperations = request.includeClusterAuthorizedOperations ? clusterOperations(ctx) : OPERATIONS_NOT_ASKED;
-  return body((w) => encodeMetadata(w, version, { brokers: [{ nodeId, host, port }], clusterId, controllerId: nodeId, topics, clusterAuthorizedOperations }));
+  const brokers = kafkaBrokers(ctx);
+  return body((w) => encodeMetadata(w, version, { brokers, clusterId: ctx.broker.clusterId, controllerId: ctx.placement.controllerId(), topics, clusterAuthorizedOperations }));
 });
 
-/** One broker leads every partition (at LEADER_EPOCH) and is its only replica. */
+/** The live brokers at their Kafka listeners (this broker at the port its Kafka clients use). */
+export function kafkaBrokers(ctx: BrokerSession): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
+  return ctx.placement.brokers().flatMap((b) => {
+    if (b.nodeId === ctx.broker.nodeId) return [{ nodeId: b.nodeId, host: ctx.broker.host, port: ctx.broker.port, rack: b.rack }];
+    return b.kafkaPort === null ? [] : [{ nodeId: b.nodeId, host: b.host, port: b.kafkaPort, rack: b.rack }];
+  });
+}
+
+/** Each partition's leader (LEADER_NOT_AVAILABLE while it has none), leader epoch, replicas, in-sync and offline replicas. */
 function describeTopic(ctx: BrokerSession, name: string, errorCode: number, withOperations: boolean): KafkaMetadataTopic {
-  const topic = errorCode === 0 ? ctx.topics.get(name) : undefined;
-  const node = ctx.broker.nodeId;
+  const topic = errorCode === 0 ? ctx.placement.topic(name) : undefined;
   return {
     errorCode,
     name,
     topicId: topic?.id ?? ZERO_UUID,
-    internal: ctx.topics.isInternal(name),
-    partitions: (topic?.partitions ?? []).map((p) => ({ errorCode: 0, partition: p.index, leader: node, leaderEpoch: LEADER_EPOCH, replicas: [node] })),
+    internal: topic?.internal ?? ctx.topics.isInternal(name),
+    partitions: (topic?.partitions ?? []).map((p) => ({
+      errorCode: p.leader < 0 ? ERRORS.LEADER_NOT_AVAILABLE.kafka : 0,
+      partition: p.partition,
+      leader: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicas: [...p.replicas],
+      isr: [...p.isr],
+      offline: [...p.offline],
+    })),
     authorizedOperations: withOperations && topic ? topicOperations(ctx, name) : OPERATIONS_NOT_ASKED,
   };
 }
@@ -97,7 +112,7 @@ export const listOffsets = kafkaHandler(decodeListOffsets, async (ctx, request, 
           errorCode: kafkaErrorCode(o.error),
           timestamp: found ? (o.timestampMs ?? NONE) : NONE,
           offset: found ? o.offset! : NONE,
-          leaderEpoch: found ? LEADER_EPOCH : -1,
+          leaderEpoch: found ? (o.leaderEpoch ?? 0) : -1,
         };
       }),
     ),

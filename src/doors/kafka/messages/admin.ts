@@ -86,7 +86,7 @@ export function decodeDescribeCluster(r: KafkaReader): { includeClusterAuthorize
 export interface KafkaDescribedCluster {
   clusterId: string;
   controllerId: number;
-  brokers: ReadonlyArray<{ nodeId: number; host: string; port: number }>;
+  brokers: ReadonlyArray<{ nodeId: number; host: string; port: number; rack: string | null }>;
   /** A bitfield of Kafka's AclOperation codes; INT32_MIN when not asked for. */
   authorizedOperations: number;
 }
@@ -94,6 +94,6 @@ export interface KafkaDescribedCluster {
 export function encodeDescribeCluster(w: KafkaWriter, c: KafkaDescribedCluster): void {
   w.int32(0).int16(0).compactString(null); // throttle_time_ms, error_code, error_message
   w.compactString(c.clusterId).int32(c.controllerId);
-  w.compactArray(c.brokers, (w, b) => w.int32(b.nodeId).compactString(b.host).int32(b.port).compactString(null).noTaggedFields()); // rack: none
+  w.compactArray(c.brokers, (w, b) => w.int32(b.nodeId).compactString(b.host).int32(b.port).compactString(b.rack).noTaggedFields());
   w.int32(c.authorizedOperations).noTaggedFields();
 }

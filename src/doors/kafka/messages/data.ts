@@ -77,7 +77,7 @@ export interface KafkaFetchRequest {
   sessionId: number;
   sessionEpoch: number;
   /** `name` until v12, `id` (a uuid's text) from v13. */
-  topics: Array<{ name: string; id: string | null; partitions: Array<{ partition: number; fetchOffset: bigint; partitionMaxBytes: number }> }>;
+  topics: Array<{ name: string; id: string | null; partitions: Array<{ partition: number; currentLeaderEpoch: number; fetchOffset: bigint; partitionMaxBytes: number }> }>;
   /** v7+: partitions to drop from an incremental session's set. */
   forgottenTopics: Array<{ name: string; id: string | null; partitions: number[] }>;
 }
@@ -95,11 +95,11 @@ export function decodeFetch(r: KafkaReader, version: number): KafkaFetchRequest 
   const v = new VersionedReader(r, flexible);
   const partition = () => {
     const index = r.int32('partition');
-    if (version >= 9) r.int32('current_leader_epoch'); // one broker, one leader: any epoch it was told is its own
+    const currentLeaderEpoch = version >= 9 ? r.int32('current_leader_epoch') : -1;
     const fetchOffset = r.int64('fetch_offset');
     if (version >= 12) r.int32('last_fetched_epoch'); // a follower's divergence check; no followers here
     if (version >= 5) r.int64('log_start_offset'); // a follower's; consumers send -1
-    const out = { partition: index, fetchOffset, partitionMaxBytes: r.int32('partition_max_bytes') };
+    const out = { partition: index, currentLeaderEpoch, fetchOffset, partitionMaxBytes: r.int32('partition_max_bytes') };
     v.tags();
     return out;
   };

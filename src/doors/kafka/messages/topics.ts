@@ -58,6 +58,9 @@ export interface KafkaMetadataPartition {
   /** v7+. */
   leaderEpoch: number;
   replicas: number[];
+  isr: number[];
+  /** v5+: replicas whose broker is down. */
+  offline: number[];
 }
 
 export interface KafkaMetadataTopic {
@@ -73,7 +76,7 @@ export interface KafkaMetadataTopic {
 }
 
 export interface KafkaMetadataResponse {
-  brokers: Array<{ nodeId: number; host: string; port: number }>;
+  brokers: Array<{ nodeId: number; host: string; port: number; rack: string | null }>;
   clusterId: string;
   controllerId: number;
   topics: KafkaMetadataTopic[];
@@ -90,7 +93,7 @@ export function encodeMetadata(w: KafkaWriter, version: number, m: KafkaMetadata
     w.int32(b.nodeId);
     f.string(b.host);
     w.int32(b.port);
-    if (version >= 1) f.string(null); // rack: none
+    if (version >= 1) f.string(b.rack);
     f.tags();
   });
   if (version >= 2) f.string(m.clusterId);
@@ -104,8 +107,8 @@ export function encodeMetadata(w: KafkaWriter, version: number, m: KafkaMetadata
       w.int16(p.errorCode).int32(p.partition).int32(p.leader);
       if (version >= 7) w.int32(p.leaderEpoch);
       f.array(p.replicas, nodes); // replica_nodes
-      f.array(p.replicas, nodes); // isr_nodes: the one replica is always in sync
-      if (version >= 5) f.array([], nodes); // offline_replicas: none
+      f.array(p.isr, nodes); // isr_nodes
+      if (version >= 5) f.array(p.offline, nodes); // offline_replicas
       f.tags();
     });
     if (version >= 8) w.int32(t.authorizedOperations);

@@ -14,7 +14,7 @@ import type { Handler } from './handler.js';
 
 export const handleFetch: Handler = async (ctx, { body }) => {
   const request = decodeFetchRequest(body);
-  const { outcomes, waitedSeconds } = await fetch(ctx, request.partitions, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
+  const { outcomes, waitedSeconds } = await fetch(ctx, request.partitions, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, replicaId: request.replicaId });
   const only = outcomes.length === 1 ? outcomes[0]! : undefined;
   if (only?.slice && !only.error) return { body: sharedBody(only as FetchOutcome & { slice: LogSlice }), data: [only.slice], waitedSeconds };
   const data: LogSlice[] = [];

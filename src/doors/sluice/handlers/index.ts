@@ -18,7 +18,7 @@ import {
   handleOffsetFetch,
   handleSyncGroup,
 } from './groups.js';
-import { handleListOffsets } from './list-offsets.js';
+import { handleListOffsets, handleOffsetForLeaderEpoch } from './list-offsets.js';
 import { handleMetadata } from './metadata.js';
 import { handleProduce } from './produce.js';
 import { handleDescribeProducers, handleInitProducerId } from './producers.js';
@@ -29,6 +29,7 @@ export const HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [ApiKey.Produce, handleProduce],
   [ApiKey.Fetch, handleFetch],
   [ApiKey.ListOffsets, handleListOffsets],
+  [ApiKey.OffsetForLeaderEpoch, handleOffsetForLeaderEpoch],
   [ApiKey.Metadata, handleMetadata],
   [ApiKey.OffsetCommit, handleOffsetCommit],
   [ApiKey.OffsetFetch, handleOffsetFetch],

@@ -1,7 +1,8 @@
-// ListOffsets: earliest (-2), latest (-1), or the first record at or after a time.
+// ListOffsets: earliest (-2), latest (-1), or the first record at or after a time; and
+// OffsetForLeaderEpoch, the offsets of leader epochs.
 
-import { decodeListOffsetsRequest, errorBody, type ListOffsetsResponse } from '../../../protocol/messages.js';
-import { listOffsets } from '../../../broker/data.js';
+import { decodeListOffsetsRequest, decodeOffsetForLeaderEpochRequest, errorBody, type ListOffsetsResponse, type OffsetForLeaderEpochResponse } from '../../../protocol/messages.js';
+import { listOffsets, offsetForLeaderEpoch } from '../../../broker/data.js';
 import type { Handler } from './handler.js';
 
 export const handleListOffsets: Handler = async (ctx, { body }) => {
@@ -11,4 +12,18 @@ export const handleListOffsets: Handler = async (ctx, { body }) => {
     o.error ? { topic: o.topic, partition: o.partition, error: errorBody(o.error) } : { topic: o.topic, partition: o.partition, offset: o.offset ?? null },
   );
   return { body: { partitions } satisfies ListOffsetsResponse };
+};
+
+/** OffsetForLeaderEpoch: where a leader epoch ended in this leader's log (a returning follower truncates there). */
+export const handleOffsetForLeaderEpoch: Handler = async (ctx, { body }) => {
+  const request = decodeOffsetForLeaderEpochRequest(body);
+  const outcomes = await offsetForLeaderEpoch(ctx, request.partitions);
+  const partitions: OffsetForLeaderEpochResponse['partitions'] = outcomes.map((o) => ({
+    topic: o.topic,
+    partition: o.partition,
+    leaderEpoch: o.leaderEpoch,
+    endOffset: o.endOffset,
+    ...(o.error ? { error: errorBody(o.error) } : {}),
+  }));
+  return { body: { partitions } satisfies OffsetForLeaderEpochResponse };
 };

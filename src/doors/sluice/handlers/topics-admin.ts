@@ -25,7 +25,7 @@ const result = (o: TopicOutcome): TopicResult => (o.error ? { name: o.name, erro
 
 export const handleCreateTopics: Handler = async (ctx, { body }) => {
   const request = decodeCreateTopicsRequest(body);
-  const outcomes = await createTopics(ctx, request.topics.map((t) => ({ name: t.name, partitions: t.partitions, config: t.config as TopicConfig })), request.validateOnly);
+  const outcomes = await createTopics(ctx, request.topics.map((t) => ({ name: t.name, partitions: t.partitions, replicationFactor: t.replicationFactor, config: t.config as TopicConfig })), request.validateOnly);
   return { body: { topics: outcomes.map(result) } satisfies CreateTopicsResponse };
 };
 

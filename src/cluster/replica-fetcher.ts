@@ -1,0 +1,220 @@
+// A follower's copy loop for the partitions one leader broker leads (Kafka's ReplicaFetcherThread):
+// one Sluice-protocol connection to the leader, over which it first truncates each newly followed
+// partition to where its latest leader epoch ended at the leader (OffsetForLeaderEpoch; a tail the
+// old leader wrote but never committed goes), then long-polls Fetch as replica `nodeId` from its
+// own log end. The leader serves those fetches from the page cache over the same zero-copy path
+// as consumers; the batches are appended here byte for byte (offsets and epochs as the leader
+// stamped them), and the leader's high watermark and log start are taken over as far as this log
+// reaches. A fetch offset below the leader's log start empties the log and starts it there.
+//
+// Errors: a partition the leader no longer leads (or leads at another epoch) waits for the next
+// assignment from the cluster view; a lost connection is retried with backoff. The loop ends on `stop()`.
+
+import type { Logger } from 'pino';
+import { SluiceError } from '../errors.js';
+import { Connection, responseError } from '../client/connection.js';
+import { UNDEFINED_EPOCH } from '../log/leader-epochs.js';
+import type { Partition } from '../log/partition.js';
+import { ApiKey, type FetchResponse, type OffsetForLeaderEpochResponse } from '../protocol/messages.js';
+
+export interface FetcherOptions {
+  nodeId: number;
+  leaderId: number;
+  address: () => { host: string; port: number } | undefined;
+  logger: Logger;
+  maxWaitMs?: number;
+  maxBytes?: number;
+  partitionMaxBytes?: number;
+  backoffMs?: number;
+}
+
+interface Followed {
+  partition: Partition;
+  epoch: number;
+  /** Truncated to the leader's log for this epoch: fetching may begin. */
+  truncated: boolean;
+  /** The leader refused it (not leading it at this epoch): idle until reassigned. */
+  parked: boolean;
+}
+
+export class ReplicaFetcher {
+  readonly leaderId: number;
+  readonly #o: FetcherOptions;
+  readonly #followed = new Map<Partition, Followed>();
+  #connection: Connection | undefined;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  readonly #done: Promise<void>;
+
+  constructor(options: FetcherOptions) {
+    this.#o = options;
+    this.leaderId = options.leaderId;
+    this.#done = this.#run();
+  }
+
+  get size(): number {
+    return this.#followed.size;
+  }
+
+  /** Follows `partition` at `epoch` (again, if it was followed at another). */
+  follow(partition: Partition, epoch: number): void {
+    const known = this.#followed.get(partition);
+    if (known && known.epoch === epoch && !known.parked) return;
+    this.#followed.set(partition, { partition, epoch, truncated: false, parked: false });
+    this.#wake?.();
+  }
+
+  unfollow(partition: Partition): void {
+    this.#followed.delete(partition);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#connection?.close().catch(() => undefined);
+    await this.#done;
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped) {
+      const active = [...this.#followed.values()].filter((f) => !f.parked && !f.partition.closed);
+      if (active.length === 0) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = undefined;
+        continue;
+      }
+      try {
+        const connection = await this.#connect();
+        for (const f of active.filter((f) => !f.truncated)) await this.#truncate(connection, f);
+        await this.#fetch(connection, active.filter((f) => f.truncated && !f.parked));
+        failures = 0;
+      } catch (err) {
+        if (this.#stopped) break;
+        failures++;
+        this.#o.logger.debug({ leader: this.leaderId, err: (err as Error).message }, 'replica fetch failed; retrying');
+        await this.#connection?.close().catch(() => undefined);
+        this.#connection = undefined;
+        await sleep(Math.min((this.#o.backoffMs ?? 100) * 2 ** Math.min(failures - 1, 5), 2_000), (wake) => (this.#wake = wake));
+        this.#wake = undefined;
+      }
+    }
+  }
+
+  async #connect(): Promise<Connection> {
+    if (this.#connection && !this.#connection.closed) return this.#connection;
+    const address = this.#o.address();
+    if (!address) throw new SluiceError('BROKER_NOT_AVAILABLE', `leader ${this.leaderId} is not registered`);
+    this.#connection = await Connection.connect({ ...address, clientId: `sluice-replica-${this.#o.nodeId}`, connectTimeoutMs: 3_000 });
+    return this.#connection;
+  }
+
+  /** Kafka's truncation by leader epoch: until this log's latest epoch ends where the leader says it does. */
+  async #truncate(connection: Connection, f: Followed): Promise<void> {
+    const p = f.partition;
+    for (;;) {
+      const latest = p.epochs.latestEpoch;
+      if (latest === UNDEFINED_EPOCH) break; // nothing written under any epoch: nothing to cut
+      const response = await connection.request(ApiKey.OffsetForLeaderEpoch, 0, {
+        replicaId: this.#o.nodeId,
+        partitions: [{ topic: p.topic, partition: p.index, leaderEpoch: latest, currentLeaderEpoch: f.epoch }],
+      });
+      const answer = (response.body as OffsetForLeaderEpochResponse).partitions[0];
+      if (!answer) throw new SluiceError('INVALID_REQUEST', 'OffsetForLeaderEpoch answered no partition');
+      if (answer.error) {
+        this.#refused(f, answer.error.code, answer.error.message);
+        return;
+      }
+      let target: bigint;
+      if (answer.leaderEpoch === UNDEFINED_EPOCH) {
+        // The leader has no epoch this old: nothing here can be trusted past its log start.
+        target = 0n;
+      } else {
+        const mine = p.epochs.endOffsetFor(answer.leaderEpoch, p.logEndOffset);
+        target = answer.endOffset < mine.endOffset ? answer.endOffset : mine.endOffset;
+        if (mine.epoch === answer.leaderEpoch || target >= p.logEndOffset) {
+          if (target < p.logEndOffset) await this.#truncateTo(p, target);
+          break;
+        }
+      }
+      if (target < p.logStartOffset) {
+        await p.truncateFullyAndStartAt(target < 0n ? 0n : target);
+        break;
+      }
+      // A divergence older than this log's latest epoch: cut there and ask again about the epoch before.
+      await this.#truncateTo(p, target);
+      if (target === 0n) break;
+    }
+    f.truncated = true;
+  }
+
+  async #truncateTo(p: Partition, offset: bigint): Promise<void> {
+    const from = p.logEndOffset;
+    const end = await p.truncateTo(offset);
+    this.#o.logger.warn({ partition: `${p.topic}-${p.index}`, from: String(from), to: String(end), leader: this.leaderId }, 'truncated a divergent log tail to the leader\'s');
+  }
+
+  async #fetch(connection: Connection, followed: Followed[]): Promise<void> {
+    if (followed.length === 0) return;
+    const response = await connection.request(ApiKey.Fetch, 0, {
+      maxWaitMs: this.#o.maxWaitMs ?? 500,
+      minBytes: 1,
+      maxBytes: this.#o.maxBytes ?? 8 * 1024 * 1024,
+      replicaId: this.#o.nodeId,
+      partitions: followed.map((f) => ({
+        topic: f.partition.topic,
+        partition: f.partition.index,
+        offset: f.partition.logEndOffset,
+        maxBytes: this.#o.partitionMaxBytes ?? 1024 * 1024,
+        leaderEpoch: f.epoch,
+      })),
+    });
+    const whole = responseError(response.body);
+    if (whole) throw whole;
+    const parts = (response.body as FetchResponse).partitions;
+    let at = 0;
+    for (const [i, answer] of parts.entries()) {
+      const f = followed[i];
+      const bytes = response.data.subarray(at, at + answer.bytes);
+      at += answer.bytes;
+      // Reassigned or stopped while the fetch was out: what it brought belongs to no one now.
+      if (!f || this.#followed.get(f.partition) !== f || f.partition.closed) continue;
+      if (answer.error) {
+        if (answer.error.code === 'OFFSET_OUT_OF_RANGE' && f.partition.logEndOffset < answer.logStartOffset) {
+          await f.partition.truncateFullyAndStartAt(answer.logStartOffset);
+          continue;
+        }
+        this.#refused(f, answer.error.code, answer.error.message);
+        continue;
+      }
+      const p = f.partition;
+      if (bytes.length > 0) p.appendReplica(bytes);
+      const hw = answer.highWatermark < p.logEndOffset ? answer.highWatermark : p.logEndOffset;
+      p.setFollowerHighWatermark(hw);
+      if (answer.logStartOffset > p.logStartOffset && answer.logStartOffset <= hw) await p.deleteRecordsBefore(answer.logStartOffset);
+    }
+  }
+
+  #refused(f: Followed, code: string, message: string): void {
+    const where = `${f.partition.topic}-${f.partition.index}`;
+    if (code === 'NOT_LEADER_OR_FOLLOWER' || code === 'FENCED_LEADER_EPOCH' || code === 'UNKNOWN_LEADER_EPOCH' || code === 'UNKNOWN_TOPIC_OR_PARTITION') {
+      // The leader has moved on, or has not caught up with the view yet: the next assignment (or a retry) decides.
+      f.parked = code !== 'UNKNOWN_LEADER_EPOCH' && code !== 'UNKNOWN_TOPIC_OR_PARTITION';
+      if (!f.parked) f.truncated = false;
+      this.#o.logger.debug({ partition: where, leader: this.leaderId, code, message }, 'the leader refused a replica fetch');
+      if (!f.parked) throw new SluiceError('LEADER_NOT_AVAILABLE', `${where}: ${message}`);
+      return;
+    }
+    throw new SluiceError(code === 'KAFKA_STORAGE_ERROR' ? 'KAFKA_STORAGE_ERROR' : 'UNKNOWN_SERVER_ERROR', `${where}: replica fetch refused: ${code}: ${message}`);
+  }
+}
+
+function sleep(ms: number, onWake: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    onWake(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
