@@ -4,11 +4,18 @@
 //
 // Per cell: records/s and MB/s into the broker (aggregate over producers), broker and client
 // CPU-s per GiB, p50/p99 of send()-to-acknowledgement; repeated, reported as median (min, max).
+//
+// With `replicationFactors`, the broker is a cluster of CLUSTER_BROKERS brokers and etcd
+// (bench/cluster.ts): each cell's topic has that many replicas (min.insync.replicas 2 where there
+// are at least 2), the producers send to its leader, broker CPU is the whole cluster's, and a cell
+// counts when the leader's high watermark (what every in-sync replica holds) equals the records
+// acknowledged.
 
 import { Worker } from 'node:worker_threads';
 import { Connection } from '../src/client/connection.js';
 import { ApiKey, type MetadataResponse } from '../src/protocol/messages.js';
 import { processCpuSeconds, withBenchBroker } from '../test/harness/broker-process.js';
+import { withBenchCluster } from './cluster.js';
 import { recordSizeSpec, writeSvg } from './chart.js';
 import { machineInfo, type MachineInfo } from '../test/harness/machine.js';
 import type { ProduceWorkerConfig, ProduceWorkerResult } from './produce-worker.js';
@@ -28,6 +35,8 @@ export interface ProduceBenchOptions {
   bufferBytes: number;
   seconds: number;
   repeat: number;
+  /** Replicas per partition, each a cell, in a cluster of CLUSTER_BROKERS brokers; absent: one broker, no cluster. */
+  replicationFactors?: number[];
   dir: string;
   progress?: (done: number, total: number, label: string) => void;
   log?: (line: string) => void;
@@ -44,10 +53,15 @@ interface Figures {
   ackP99Ms: number;
 }
 
+/** The brokers of the cluster a replicated run measures. */
+export const CLUSTER_BROKERS = 3;
+
 export interface ProduceRun extends Figures {
   recordBytes: number;
   producers: number;
   acks: BenchAcks;
+  /** Present in a cluster run. */
+  replicationFactor?: number;
   min: Figures;
   max: Figures;
   records: number;
@@ -75,10 +89,19 @@ function runWorker(config: ProduceWorkerConfig, go: Promise<void>, ready: () => 
   });
 }
 
-async function runCell(port: number, pid: number, topic: string, recordBytes: number, producers: number, acks: BenchAcks, o: ProduceBenchOptions): Promise<Figures & { records: number; seconds: number }> {
+/** Where a cell runs: the broker its producers send to, the processes whose CPU counts, how its topic is made. */
+interface CellTarget {
+  port: number;
+  pids: number[];
+  createTopic(topic: string): Promise<void>;
+}
+
+async function runCell(target: CellTarget, topic: string, recordBytes: number, producers: number, acks: BenchAcks, o: ProduceBenchOptions): Promise<Figures & { records: number; seconds: number }> {
+  await target.createTopic(topic);
+  const { port } = target;
+  const cpuOf = () => target.pids.reduce((n, pid) => n + processCpuSeconds(pid), 0);
   const admin = await Connection.connect({ host: '127.0.0.1', port, clientId: 'bench-produce-admin' });
   try {
-    await admin.request(ApiKey.CreateTopics, 0, { topics: [{ name: topic, partitions: o.partitions }] });
     let start!: () => void;
     const go = new Promise<void>((resolve) => (start = resolve));
     let waiting = producers;
@@ -89,14 +112,14 @@ async function runCell(port: number, pid: number, topic: string, recordBytes: nu
       Array.from({ length: producers }, () =>
         runWorker(config, go, () => {
           if (--waiting > 0) return;
-          cpu0 = processCpuSeconds(pid);
+          cpu0 = cpuOf();
           client0 = process.cpuUsage();
           start();
         }),
       ),
     );
     const done = await results;
-    const brokerCpu = processCpuSeconds(pid) - cpu0;
+    const brokerCpu = cpuOf() - cpu0;
     const client = process.cpuUsage(client0);
     const records = done.reduce((n, r) => n + r.records, 0);
     const bytes = done.reduce((n, r) => n + r.bytes, 0);
@@ -122,48 +145,81 @@ async function runCell(port: number, pid: number, topic: string, recordBytes: nu
 }
 
 export async function runProduceBench(o: ProduceBenchOptions): Promise<ProduceReport> {
-  const total = o.recordBytes.length * o.producers.length * o.acks.length * o.repeat;
+  const factors = o.replicationFactors;
+  const total = o.recordBytes.length * o.producers.length * o.acks.length * o.repeat * (factors?.length ?? 1);
   let done = 0;
-  return withBenchBroker(o.dir, 'produce', 'sendfile', async (broker) => {
+  const measure = async (cell: (topic: string, replicationFactor: number | undefined) => Promise<CellTarget>): Promise<ProduceRun[]> => {
     const runs: ProduceRun[] = [];
     for (const recordBytes of o.recordBytes) {
       for (const producers of o.producers) {
         for (const acks of o.acks) {
-          const samples: Array<Figures & { records: number; seconds: number }> = [];
-          for (let r = 0; r < o.repeat; r++) {
-            const topic = `produce-${recordBytes}b-${producers}p-acks${acks}-${r}`;
-            samples.push(await runCell(broker.port, broker.proc.pid!, topic, recordBytes, producers, acks, o));
-            o.progress?.(++done, total, `${recordBytes} B x${producers} acks=${acks}`);
+          for (const replicationFactor of factors ?? [undefined]) {
+            const samples: Array<Figures & { records: number; seconds: number }> = [];
+            const label = `${recordBytes} B x${producers} acks=${acks}${replicationFactor ? ` rf=${replicationFactor}` : ''}`;
+            for (let r = 0; r < o.repeat; r++) {
+              const topic = `produce-${recordBytes}b-${producers}p-acks${acks}${replicationFactor ? `-rf${replicationFactor}` : ''}-${r}`;
+              samples.push(await runCell(await cell(topic, replicationFactor), topic, recordBytes, producers, acks, o));
+              o.progress?.(++done, total, label);
+            }
+            const { mid, min, max } = summarize(samples, FIGURES);
+            runs.push({ recordBytes, producers, acks, ...(replicationFactor ? { replicationFactor } : {}), ...mid, min, max, records: samples.reduce((n, s) => n + s.records, 0), seconds: samples.reduce((n, s) => n + s.seconds, 0) });
+            o.log?.(`bench produce: ${label}: ${mid.mbPerSec.toFixed(0)} MB/s, ${mid.recordsPerSec.toFixed(0)} records/s`);
           }
-          const { mid, min, max } = summarize(samples, FIGURES);
-          runs.push({ recordBytes, producers, acks, ...mid, min, max, records: samples.reduce((n, s) => n + s.records, 0), seconds: samples.reduce((n, s) => n + s.seconds, 0) });
-          o.log?.(`bench produce: ${recordBytes} B x${producers} acks=${acks}: ${mid.mbPerSec.toFixed(0)} MB/s, ${mid.recordsPerSec.toFixed(0)} records/s`);
         }
       }
     }
-    const { progress: _p, log: _l, dir: _d, ...config } = o;
-    return { machine: machineInfo(), config, runs };
+    return runs;
+  };
+  const { progress: _p, log: _l, dir: _d, ...config } = o;
+  if (factors) {
+    return withBenchCluster(o.dir, 'produce', CLUSTER_BROKERS, async (cluster) => {
+      const runs = await measure(async (topic, replicationFactor) => {
+        await cluster.createTopic(topic, o.partitions, replicationFactor!, Math.min(2, replicationFactor!));
+        const leader = await cluster.leaderOf(topic);
+        return { port: leader.port, pids: cluster.brokers.map((b) => b.proc.pid!), createTopic: async () => undefined };
+      });
+      return { machine: machineInfo(), config, runs };
+    });
+  }
+  return withBenchBroker(o.dir, 'produce', 'sendfile', async (broker) => {
+    const target: CellTarget = {
+      port: broker.port,
+      pids: [broker.proc.pid!],
+      async createTopic(topic) {
+        const admin = await Connection.connect({ host: '127.0.0.1', port: broker.port, clientId: 'bench-produce-admin' });
+        try {
+          await admin.request(ApiKey.CreateTopics, 0, { topics: [{ name: topic, partitions: o.partitions }] });
+        } finally {
+          await admin.close();
+        }
+      },
+    };
+    return { machine: machineInfo(), config, runs: await measure(async () => target) };
   });
 }
 
-/** Markdown table: one row per (producers, acks), one column per record size. */
+/** Markdown table: one row per (producers, acks[, replication factor]), one column per record size. */
 export function produceTable(report: ProduceReport): string {
   const sizes = report.config.recordBytes;
-  const head = `| producers | acks | ${sizes.map((b) => `${b} B records`).join(' | ')} |\n|---|---|${sizes.map(() => '---').join('|')}|\n`;
+  const factors = report.config.replicationFactors;
+  const rfHead = factors ? ' replication factor |' : '';
+  const head = `| producers | acks |${rfHead} ${sizes.map((b) => `${b} B records`).join(' | ')} |\n|---|---|${factors ? '---|' : ''}${sizes.map(() => '---').join('|')}|\n`;
   const rows = report.config.producers.flatMap((producers) =>
-    report.config.acks.map((acks) => {
-      const cells = sizes.map((recordBytes) => {
-        const r = report.runs.find((x) => x.recordBytes === recordBytes && x.producers === producers && x.acks === acks);
-        return r ? `${r.mbPerSec.toFixed(0)} MB/s, ${(r.recordsPerSec / 1000).toFixed(0)}k rec/s, p99 ${r.ackP99Ms.toFixed(1)} ms` : '-';
-      });
-      return `| ${producers} | ${acks} | ${cells.join(' | ')} |\n`;
-    }),
+    report.config.acks.flatMap((acks) =>
+      (factors ?? [undefined]).map((rf) => {
+        const cells = sizes.map((recordBytes) => {
+          const r = report.runs.find((x) => x.recordBytes === recordBytes && x.producers === producers && x.acks === acks && x.replicationFactor === rf);
+          return r ? `${r.mbPerSec.toFixed(0)} MB/s, ${(r.recordsPerSec / 1000).toFixed(0)}k rec/s, p99 ${r.ackP99Ms.toFixed(1)} ms, ${r.brokerCpuSecPerGib.toFixed(2)} broker CPU-s/GiB` : '-';
+        });
+        return `| ${producers} | ${acks} |${rf ? ` ${rf} |` : ''} ${cells.join(' | ')} |\n`;
+      }),
+    ),
   );
   return head + rows.join('');
 }
 
 export async function writeProduceChart(report: ProduceReport, path: string): Promise<void> {
-  const points = report.runs.map((r) => ({ ...r, series: `${r.producers} producer${r.producers === 1 ? '' : 's'}, acks=${r.acks}` }));
+  const points = report.runs.map((r) => ({ ...r, series: `${r.producers} producer${r.producers === 1 ? '' : 's'}, acks=${r.acks}${r.replicationFactor ? `, RF ${r.replicationFactor}` : ''}` }));
   const title = `Produce throughput (linger ${report.config.lingerMs} ms, ${report.config.batchBytes / 1024} KiB batches, ${report.config.sendRecords} records per send())`;
   await writeSvg(recordSizeSpec(points, title, ['mbPerSec', 'MB/s into the broker'], ['recordsPerSec', 'records/s']), path);
 }

@@ -553,3 +553,46 @@ t.test('kcat (librdkafka) -Q: offsets for times are the exact records, inside on
   await deleteRecords(k, 2, 'q', [[0, 3n]]);
   t.equal(await kcat(['-C', '-t', 'q', '-p', '0', '-o', 'beginning', '-e', '-f', '%o:%s\\n']), '3:r3\n4:r4\n', 'read from the beginning: the new log start, inside the (gzip) batch');
 });
+
+t.test('OffsetForLeaderEpoch v0-4: a single broker has led every partition at epoch 0; a newer epoch or an unknown partition is answered as such', async (t) => {
+  const broker = await startBroker(t, { kafka: true });
+  const k = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => k.close());
+  await createTopics(k, 7, [{ name: 'epochs', partitions: 1 }]);
+  t.equal(await produce(k, 'epochs', batchAt([1000, 2000, 3000])), 0n);
+  const ask4 = async (v: number, partitions: Array<[number, number]>) => {
+    const { r, x } = await ask(k, KafkaApi.OffsetForLeaderEpoch, v, 4, (f, w) => {
+      if (v >= 3) w.int32(-1); // replica_id: a consumer
+      f.array([['epochs', partitions] as const], ([name, ps]) => {
+        f.string(name).array(ps, ([partition, epoch]) => {
+          w.int32(partition);
+          if (v >= 2) w.int32(-1); // current_leader_epoch: not checked
+          w.int32(epoch);
+          f.tags();
+        });
+        f.tags();
+      });
+      f.tags();
+    });
+    if (v >= 2) t.equal(r.int32('throttle'), 0);
+    const topics = x.array(() => {
+      const name = x.string('topic');
+      const ps = x.array(() => {
+        const out = { error: r.int16('error'), partition: r.int32('partition'), epoch: v >= 1 ? r.int32('epoch') : null, end: r.int64('end') };
+        tags(x);
+        return out;
+      }, 'partitions');
+      tags(x);
+      return { name, ps };
+    }, 'topics');
+    tags(x);
+    r.end('OffsetForLeaderEpoch');
+    return topics[0]!.ps;
+  };
+  for (let v = 0; v <= 4; v++) {
+    const [current, newer, unknown] = await ask4(v, [[0, 0], [0, 7], [3, 0]]);
+    t.match(current, { error: 0, partition: 0, epoch: v >= 1 ? 0 : null, end: 3n }, `v${v}: epoch 0 ends at the log end`);
+    t.match(newer, { error: 0, partition: 0, epoch: v >= 1 ? -1 : null, end: -1n }, `v${v}: an epoch the log never had: undefined`);
+    t.match(unknown, { error: ERR.UNKNOWN_TOPIC_OR_PARTITION, partition: 3 }, `v${v}: an unknown partition`);
+  }
+});

@@ -42,6 +42,11 @@ t.test('each rule refuses the import it forbids', async (t) => {
     'src/group/a.ts': "import './b.js';\n", // no-circular
     'src/group/b.ts': "import './a.js';\n",
     'src/broker/api.ts': "import './missing.js';\n", // resolvable
+    'src/cluster/node.ts': "import '../broker/api.js';\n", // cluster-layer
+    'src/cluster/view.ts': "import { Etcd3 } from 'etcd3';\nexport const store = Etcd3;\n", // etcd-in-one-place
+    'src/storage/log.ts': "import '../cluster/node.js';\n", // domain-not-cluster
+    'node_modules/etcd3/package.json': '{ "name": "etcd3", "main": "index.js" }\n',
+    'node_modules/etcd3/index.js': 'exports.Etcd3 = class {};\n',
     'bench/run.ts': 'export const run = 1;\n',
     'test/a.test.ts': "import '../bench/run.js';\n", // tests-not-bench
   };
@@ -51,7 +56,7 @@ t.test('each rule refuses the import it forbids', async (t) => {
   }
   const r = cruise(dir, ['src', 'test', 'bench']);
   t.not(r.status, 0, 'the check fails');
-  for (const rule of ['no-circular', 'doors-apart', 'doors-apart-kafka', 'doors-not-server', 'server-not-doors', 'domain-not-doors', 'codecs-pure', 'client-not-broker', 'no-bench-in-product', 'tests-not-bench', 'cli-apart', 'resolvable']) {
+  for (const rule of ['no-circular', 'doors-apart', 'doors-apart-kafka', 'doors-not-server', 'server-not-doors', 'domain-not-doors', 'codecs-pure', 'client-not-broker', 'no-bench-in-product', 'tests-not-bench', 'cli-apart', 'resolvable', 'cluster-layer', 'etcd-in-one-place', 'domain-not-cluster']) {
     t.match(r.out, new RegExp(`error ${rule}:`), `${rule} is reported`);
   }
 });

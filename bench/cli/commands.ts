@@ -13,6 +13,7 @@ import { runBenchAppend } from './append.js';
 import { runBenchFanout } from './fanout.js';
 import { runBenchLatency } from './latency.js';
 import { runBenchProduce } from './produce.js';
+import { runBenchFailover } from './failover.js';
 import type { BenchAcks } from '../produce.js';
 import { runBenchTransfer } from './transfer.js';
 
@@ -85,10 +86,19 @@ reportOptions(bench.command('produce'))
   .option('--peer-version <v>', "the peer's version", DEFAULT_KAFKA_VERSION)
   .option('--in-flight <n>', 'with --peer: requests in flight on the producer connection', positiveNumber, 5)
   .option('--buffer-bytes <n>', 'unacknowledged bytes a producer may hold (as buffer.memory)', positiveNumber, 32 * 1024 * 1024)
+  .option('--replication-factor <n,...>', 'measure in a cluster of 3 brokers and etcd instead: each topic with this many replicas (a cell each; min.insync.replicas 2 where there are 2 or more), producers sending to its leader, broker CPU for the whole cluster', numberList)
   .option('--seconds <s>', 'producing time per cell', positiveNumber, 3)
   .option('--repeat <n>', 'runs per cell (the median is reported, with min and max)', positiveNumber, 3)
   .option('--quick', 'a smoke run: 1 KiB records, 1 and 2 producers, half a second per cell (correctness only)')
   .action(runBenchProduce);
+
+reportOptions(bench.command('failover'))
+  .description('failover time: in a cluster of 3 brokers and etcd, kill the leader of an RF 3 topic under acks=all writes; time from the kill to the first acknowledgement by the new leader, per trial')
+  .option('--trials <n>', 'leader kills (the killed broker rejoins the ISR before the next)', positiveNumber, 5)
+  .option('--session-timeout-ms <ms>', "the brokers' --broker-session-timeout-ms", positiveNumber, 3000)
+  .option('--poll-ms <ms>', "how often the writer asks the survivors' Metadata for the leader", positiveNumber, 20)
+  .option('--quick', 'a smoke run: one trial (correctness only)')
+  .action(runBenchFailover);
 
 reportOptions(bench.command('latency'))
   .description('end-to-end latency (send() to receipt) of a fixed-rate stream while N other consumers tail the same partition')

@@ -2,11 +2,13 @@
 // table on stdout, JSON and an SVG chart.
 
 import { tmpdir } from 'node:os';
-import { produceTable, runProduceBench, writeProduceChart, type ProduceBenchOptions } from '../produce.js';
+import { CLUSTER_BROKERS, produceTable, runProduceBench, writeProduceChart, type ProduceBenchOptions } from '../produce.js';
 import { producePeerTable, runProducePeer, writeProducePeerChart } from '../produce-peer.js';
 import { benchProgress, publishReport, reportFiles, type ReportFlags } from './progress.js';
 
-export type BenchProduceFlags = Omit<ProduceBenchOptions, 'dir' | 'progress' | 'log'> & {
+export type BenchProduceFlags = Omit<ProduceBenchOptions, 'dir' | 'progress' | 'log' | 'replicationFactors'> & {
+  /** `--replication-factor 1,3`: a cluster run (ProduceBenchOptions.replicationFactors). */
+  replicationFactor?: number[];
   /** `--peer kafka`: the same Kafka-protocol producer against Sluice's Kafka listener and Apache Kafka. */
   peer?: 'kafka';
   peerVersion: string;
@@ -18,8 +20,9 @@ export type BenchProduceFlags = Omit<ProduceBenchOptions, 'dir' | 'progress' | '
 export async function runBenchProduce(flags: BenchProduceFlags): Promise<void> {
   const quick = flags.quick === true;
   const bar = benchProgress('produce');
-  const { quick: _q, dir, json, chart, publish, peer, peerVersion, inFlight, ...options } = flags;
-  const files = reportFiles(peer ? 'produce-kafka-peer' : 'produce', { json, chart, publish });
+  const { quick: _q, dir, json, chart, publish, peer, peerVersion, inFlight, replicationFactor, ...rest } = flags;
+  const options: Omit<ProduceBenchOptions, 'dir' | 'progress' | 'log'> = { ...rest, ...(replicationFactor ? { replicationFactors: replicationFactor } : {}) };
+  const files = reportFiles(peer ? 'produce-kafka-peer' : options.replicationFactors ? 'produce-replicated' : 'produce', { json, chart, publish });
   if (peer) {
     const report = await runProducePeer({
       recordBytes: quick ? [1024] : options.recordBytes,
@@ -50,7 +53,7 @@ export async function runBenchProduce(flags: BenchProduceFlags): Promise<void> {
   });
   const c = report.config;
   await publishReport(bar, report, files, writeProduceChart, [
-    `linger ${c.lingerMs} ms, batches of ${c.batchBytes} B, ${c.sendRecords} records per send(), ${c.partitions} partition(s)`,
+    `linger ${c.lingerMs} ms, batches of ${c.batchBytes} B, ${c.sendRecords} records per send(), ${c.partitions} partition(s)${c.replicationFactors ? `, a cluster of ${CLUSTER_BROKERS} brokers` : ''}`,
     produceTable(report),
   ]);
 }

@@ -94,7 +94,14 @@ export class Broker {
     this.#log = new LogService(topics, this.metrics);
     const clusterSettings = config.cluster;
     // A cluster member serves nothing as a leader before it has joined (roles come from the cluster).
-    if (clusterSettings) this.#log.setLeadership({ leaseValid: () => this.#cluster?.leaseValid() ?? false, replicationTimeoutMs: clusterSettings.replicationTimeoutMs, clock: monotonicClock });
+    if (clusterSettings) {
+      this.#log.setLeadership({
+        leaseValid: () => this.#cluster?.leaseValid() ?? false,
+        replicationTimeoutMs: clusterSettings.replicationTimeoutMs,
+        clock: monotonicClock,
+        knows: (topic, partition) => (this.#cluster?.placement.topic(topic)?.partitions.length ?? 0) > partition,
+      });
+    }
     // Until the cluster is joined (after listening: its record names the bound ports) the broker describes itself alone.
     const single = singleNodePlacement(topics, () => this.#endpoint());
     const cluster = () => this.#cluster?.placement;

@@ -7,8 +7,10 @@
 // stamped them), and the leader's high watermark and log start are taken over as far as this log
 // reaches. A fetch offset below the leader's log start empties the log and starts it there.
 //
-// Errors: a partition the leader no longer leads (or leads at another epoch) waits for the next
-// assignment from the cluster view; a lost connection is retried with backoff. The loop ends on `stop()`.
+// Errors: a leader that does not lead the partition at this epoch (it has not read the record
+// that made it leader yet, or another broker leads now and this one's view is behind) is asked
+// again after a backoff, truncation first, until the cluster view moves the partition to another
+// fetcher; a lost connection is retried with backoff. The loop ends on `stop()`.
 
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.js';
@@ -33,8 +35,10 @@ interface Followed {
   epoch: number;
   /** Truncated to the leader's log for this epoch: fetching may begin. */
   truncated: boolean;
-  /** The leader refused it (not leading it at this epoch): idle until reassigned. */
-  parked: boolean;
+  /** Refused by the leader: left out of requests until then (ms, performance.now()); the others go on. */
+  retryAtMs: number;
+  /** Refusals in a row, for the backoff. */
+  refusals: number;
 }
 
 export class ReplicaFetcher {
@@ -59,8 +63,8 @@ export class ReplicaFetcher {
   /** Follows `partition` at `epoch` (again, if it was followed at another). */
   follow(partition: Partition, epoch: number): void {
     const known = this.#followed.get(partition);
-    if (known && known.epoch === epoch && !known.parked) return;
-    this.#followed.set(partition, { partition, epoch, truncated: false, parked: false });
+    if (known && known.epoch === epoch) return;
+    this.#followed.set(partition, { partition, epoch, truncated: false, retryAtMs: 0, refusals: 0 });
     this.#wake?.();
   }
 
@@ -78,16 +82,20 @@ export class ReplicaFetcher {
   async #run(): Promise<void> {
     let failures = 0;
     while (!this.#stopped) {
-      const active = [...this.#followed.values()].filter((f) => !f.parked && !f.partition.closed);
+      const now = performance.now();
+      const followed = [...this.#followed.values()].filter((f) => !f.partition.closed);
+      const active = followed.filter((f) => f.retryAtMs <= now);
       if (active.length === 0) {
-        await new Promise<void>((resolve) => (this.#wake = resolve));
+        // Nothing to follow, or every partition waits out a refusal: sleep until the first may go again.
+        const next = Math.min(...followed.map((f) => f.retryAtMs));
+        await sleep(Number.isFinite(next) ? next - now : 60_000, (wake) => (this.#wake = wake));
         this.#wake = undefined;
         continue;
       }
       try {
         const connection = await this.#connect();
         for (const f of active.filter((f) => !f.truncated)) await this.#truncate(connection, f);
-        await this.#fetch(connection, active.filter((f) => f.truncated && !f.parked));
+        await this.#fetch(connection, active.filter((f) => f.truncated && f.retryAtMs <= performance.now()));
         failures = 0;
       } catch (err) {
         if (this.#stopped) break;
@@ -95,10 +103,15 @@ export class ReplicaFetcher {
         this.#o.logger.debug({ leader: this.leaderId, err: (err as Error).message }, 'replica fetch failed; retrying');
         await this.#connection?.close().catch(() => undefined);
         this.#connection = undefined;
-        await sleep(Math.min((this.#o.backoffMs ?? 100) * 2 ** Math.min(failures - 1, 5), 2_000), (wake) => (this.#wake = wake));
+        await sleep(this.#backoffMs(failures), (wake) => (this.#wake = wake));
         this.#wake = undefined;
       }
     }
+  }
+
+  /** 100 ms, doubling per failure in a row, at most 2 s. */
+  #backoffMs(failures: number): number {
+    return Math.min((this.#o.backoffMs ?? 100) * 2 ** Math.min(failures - 1, 5), 2_000);
   }
 
   async #connect(): Promise<Connection> {
@@ -187,6 +200,7 @@ export class ReplicaFetcher {
         this.#refused(f, answer.error.code, answer.error.message);
         continue;
       }
+      f.refusals = 0;
       const p = f.partition;
       if (bytes.length > 0) p.appendReplica(bytes);
       const hw = answer.highWatermark < p.logEndOffset ? answer.highWatermark : p.logEndOffset;
@@ -195,14 +209,16 @@ export class ReplicaFetcher {
     }
   }
 
+  /**
+   * A partition the leader refused: left out for a backoff (truncation first when it comes back),
+   * while the others go on; an error that no waiting cures fails the whole round.
+   */
   #refused(f: Followed, code: string, message: string): void {
     const where = `${f.partition.topic}-${f.partition.index}`;
+    this.#o.logger.debug({ partition: where, leader: this.leaderId, code, message }, 'the leader refused a replica fetch');
     if (code === 'NOT_LEADER_OR_FOLLOWER' || code === 'FENCED_LEADER_EPOCH' || code === 'UNKNOWN_LEADER_EPOCH' || code === 'UNKNOWN_TOPIC_OR_PARTITION') {
-      // The leader has moved on, or has not caught up with the view yet: the next assignment (or a retry) decides.
-      f.parked = code !== 'UNKNOWN_LEADER_EPOCH' && code !== 'UNKNOWN_TOPIC_OR_PARTITION';
-      if (!f.parked) f.truncated = false;
-      this.#o.logger.debug({ partition: where, leader: this.leaderId, code, message }, 'the leader refused a replica fetch');
-      if (!f.parked) throw new SluiceError('LEADER_NOT_AVAILABLE', `${where}: ${message}`);
+      f.truncated = false;
+      f.retryAtMs = performance.now() + this.#backoffMs(++f.refusals);
       return;
     }
     throw new SluiceError(code === 'KAFKA_STORAGE_ERROR' ? 'KAFKA_STORAGE_ERROR' : 'UNKNOWN_SERVER_ERROR', `${where}: replica fetch refused: ${code}: ${message}`);

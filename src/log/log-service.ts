@@ -158,6 +158,8 @@ export interface Leadership {
   /** How long an acks=all produce waits for the in-sync replicas. */
   replicationTimeoutMs: number;
   clock: Clock;
+  /** Whether the cluster has this partition (it may live on other brokers, or not be opened here yet). */
+  knows(topic: string, partition: number): boolean;
 }
 
 export class LogService {
@@ -188,7 +190,7 @@ export class LogService {
       outcomes.push(outcome);
       try {
         if (this.topics.isInternal(input.topic)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${input.topic} is internal to the broker; clients cannot write to it`);
-        const partition = this.topics.partition(input.topic, input.partition);
+        const partition = this.#partition(input.topic, input.partition);
         const role = partition.role;
         if (this.#leadership && role?.kind !== 'leader') throw notLeader(partition);
         if (role?.kind === 'leader') {
@@ -315,7 +317,7 @@ export class LogService {
   /** Opens a push subscription (paused until `start()`); throws a SluiceError when the partition or offset is not there. */
   subscribe(input: SubscribeInput, sink: PushSink): LogSubscription {
     try {
-      const p = this.topics.partition(input.topic, input.partition);
+      const p = this.#partition(input.topic, input.partition);
       if ((p.role || this.#leadership) && p.role?.kind !== 'leader') throw notLeader(p);
       const offset = input.offset === -1n ? p.highWatermark : input.offset === -2n ? p.logStartOffset : input.offset;
       return new LogSubscription(p, offset, input.windowBytes, {
@@ -334,7 +336,7 @@ export class LogService {
     return inputs.map((input) => {
       const outcome: ListOffsetsOutcome = { topic: input.topic, partition: input.partition, timestampMs: -1n };
       try {
-        const p = this.topics.partition(input.topic, input.partition);
+        const p = this.#partition(input.topic, input.partition);
         if ((p.role || this.#leadership) && p.role?.kind !== 'leader') throw notLeader(p);
         outcome.leaderEpoch = p.role?.epoch ?? 0;
         const t = input.timestamp;
@@ -362,7 +364,7 @@ export class LogService {
       inputs.map(async (input): Promise<DeleteRecordsOutcome> => {
         try {
           if (this.topics.isInternal(input.topic)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${input.topic} is internal to the broker; clients cannot delete its records`);
-          const p = this.topics.partition(input.topic, input.partition);
+          const p = this.#partition(input.topic, input.partition);
           if ((p.role || this.#leadership) && p.role?.kind !== 'leader') throw notLeader(p);
           if (input.offset < -1n) throw new SluiceError('OFFSET_OUT_OF_RANGE', `offset ${input.offset} is neither an offset nor -1 (the high watermark)`);
           const offset = input.offset === -1n ? p.highWatermark : input.offset;
@@ -381,7 +383,12 @@ export class LogService {
   offsetForLeaderEpoch(inputs: readonly EpochEndInput[]): EpochEndOutcome[] {
     return inputs.map((input) => {
       try {
-        const p = this.topics.partition(input.topic, input.partition);
+        const p = this.#partition(input.topic, input.partition);
+        if (!p.role && !this.#leadership) {
+          // A single broker has led every partition at epoch 0 from its first offset.
+          const found = input.leaderEpoch === 0 ? { epoch: 0, endOffset: p.logEndOffset } : { epoch: -1, endOffset: -1n };
+          return { topic: input.topic, partition: input.partition, leaderEpoch: found.epoch, endOffset: found.endOffset };
+        }
         this.#checkRole(p, { ...input, offset: 0n, maxBytes: 0, leaderEpoch: input.currentLeaderEpoch }, false);
         const found = p.epochs.endOffsetFor(input.leaderEpoch, p.logEndOffset);
         return { topic: input.topic, partition: input.partition, leaderEpoch: found.epoch, endOffset: found.endOffset };
@@ -415,7 +422,7 @@ export class LogService {
     const outcomes = inputs.map((input): FetchOutcome => {
       const outcome: FetchOutcome = { topic: input.topic, partition: input.partition, highWatermark: -1n, logStartOffset: -1n };
       try {
-        const p = this.topics.partition(input.topic, input.partition);
+        const p = this.#partition(input.topic, input.partition);
         // A follower reads up to the log end and tells the leader how far it got; a consumer reads below the high watermark.
         const follower = replicaId !== undefined && replicaId >= 0;
         if (p.role || follower || this.#leadership) this.#checkRole(p, input, follower);
@@ -454,6 +461,19 @@ export class LogService {
     if (asked >= 0 && asked < role.epoch) throw new SluiceError('FENCED_LEADER_EPOCH', `${where} is at leader epoch ${role.epoch}; the fetch names ${asked}`);
     if (asked > role.epoch) throw new SluiceError('UNKNOWN_LEADER_EPOCH', `${where} is at leader epoch ${role.epoch} here; the fetch names ${asked}, which this broker has not heard of yet`);
     if (follower) this.#checkLease(p);
+  }
+
+  /**
+   * The partition this broker holds; in a cluster, one it does not hold (yet) but the cluster has
+   * is NOT_LEADER_OR_FOLLOWER (the client asks the leader), as Kafka answers.
+   */
+  #partition(topic: string, index: number): Partition {
+    try {
+      return this.topics.partition(topic, index);
+    } catch (err) {
+      if (this.#leadership?.knows(topic, index)) throw new SluiceError('NOT_LEADER_OR_FOLLOWER', `this broker holds no replica of ${topic}-${index} (yet): ask its leader`);
+      throw err;
+    }
   }
 
   #nowMs(): number {

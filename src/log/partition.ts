@@ -93,7 +93,9 @@ export class Partition {
    * knew it and moves once the in-sync replicas fetch.
    */
   becomeLeader(setup: Omit<ReplicationSetup, 'epochStartOffset' | 'highWatermark' | 'leaderEpoch'>, epoch: number, minInsyncReplicas: number): LeaderReplication {
-    const highWatermark = this.highWatermark;
+    // A log opened just now (no role yet) may end in a tail no other replica holds: its high
+    // watermark starts at the log start and moves as the in-sync replicas report theirs.
+    const highWatermark = this.#role ? this.highWatermark : this.logStartOffset;
     this.log.setLeaderEpoch(epoch);
     this.epochs.assign(epoch, this.logEndOffset);
     const start = this.epochs.entries.at(-1)!.startOffset;
@@ -110,7 +112,7 @@ export class Partition {
   /** Copies the partition from `leaderId` from now on: appends from clients are refused; parked fetches hear of it. */
   becomeFollower(epoch: number, leaderId: number): void {
     if (this.#role?.kind !== 'follower') {
-      this.#followerHighWatermark = this.highWatermark;
+      this.#followerHighWatermark = this.#role ? this.highWatermark : this.logStartOffset;
       this.producers.reset(this.logEndOffset);
     }
     this.#role = { kind: 'follower', epoch, leaderId };

@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BROKER_NODE_FLAGS } from '../../src/app/settings.js';
@@ -16,14 +15,7 @@ import type { FetchPath } from '../../src/transfer/engine.js';
 const MAIN = ['../../src/cli/main.js', '../../dist/src/cli/main.js'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p))!;
 
 /** A port that was free a moment ago (the kernel's pick for port 0, released): for listeners whose 0 means off. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from '../../src/cli/ports.js';
 
 export interface BenchBroker {
   proc: ChildProcess;
