@@ -124,8 +124,15 @@ async function runCell(target: CellTarget, topic: string, recordBytes: number, p
     const records = done.reduce((n, r) => n + r.records, 0);
     const bytes = done.reduce((n, r) => n + r.bytes, 0);
     const seconds = Math.max(...done.map((r) => r.seconds));
-    const meta = (await admin.request(ApiKey.Metadata, 0, { topics: [topic] })).body as MetadataResponse;
-    const stored = meta.topics[0]!.partitions.reduce((n, p) => n + p.highWatermark!, 0n);
+    // In a cluster, acks=1 records are acknowledged before the followers hold them: the high
+    // watermark reaches them once they do (a bounded wait, outside the measured time).
+    let stored = 0n;
+    for (const deadline = Date.now() + 30_000; ; ) {
+      const meta = (await admin.request(ApiKey.Metadata, 0, { topics: [topic] })).body as MetadataResponse;
+      stored = meta.topics[0]!.partitions.reduce((n, p) => n + p.highWatermark!, 0n);
+      if (stored >= BigInt(records) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     if (stored !== BigInt(records)) throw new Error(`verify: producers saw ${records} records acknowledged, the topic holds ${stored}`);
     const latencies = done.flatMap((r) => r.ackLatenciesMs).sort((a, b) => a - b);
     const gib = bytes / 2 ** 30;
