@@ -16,7 +16,7 @@ import { decodeRecordBatches } from '../src/protocol/record-batch.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
 import { join } from 'node:path';
 import { batchOf } from './helpers/tmp.js';
-import { produce } from './helpers/broker.js';
+import { produce, scrape } from './helpers/broker.js';
 import { partitionOf, startCluster, type TestCluster } from './harness/cluster.js';
 
 /** Every record value of one replica's log, read from its files (the broker is stopped). */
@@ -260,4 +260,40 @@ t.test('etcd restarted under load: brokers keep their leaderships, writes resume
     const positions = acked.map((v) => r.values.indexOf(v));
     t.ok(positions.every((p, k) => p >= 0 && (k === 0 || p > positions[k - 1]!)), `broker ${i + 1} holds every acknowledged record, in order`);
   }
+});
+
+t.test('KIP-392: a consumer that names its rack is sent to the in-sync replica there, which serves it up to its high watermark', async (t) => {
+  const racks = ['rack-a', 'rack-b', 'rack-c'];
+  const cluster = await startCluster(t, { racks });
+  const topic = 'nearby';
+  const leader = await createReplicated(cluster, topic);
+  const follower = cluster.brokers.map((b) => b.nodeId).find((id) => id !== leader)!;
+  const rack = racks[follower - 1]!;
+  const kafka = new Kafka({ brokers: cluster.kafkaBootstrap(), clientId: 'nearby', logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100 } });
+  const producer = kafka.producer({ idempotent: true });
+  await producer.connect();
+  const values = Array.from({ length: 200 }, (_, i) => `nearby-${i}`);
+  for (let i = 0; i < values.length; i += 20) await producer.send({ topic, acks: -1, messages: values.slice(i, i + 20).map((value) => ({ value })) });
+  await producer.disconnect();
+  await cluster.waitFor((d) => partitionOf(d, topic, 0).highWatermark === 200n, 'the follower knows the high watermark', 30_000, follower);
+
+  const consumer = kafka.consumer({ groupId: 'nearby-group', rackId: rack, maxWaitTimeInMs: 200 });
+  t.teardown(() => consumer.disconnect().catch(() => undefined));
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen: string[] = [];
+  const done = new Promise<void>((resolve) => {
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push(message.value!.toString());
+        if (seen.length === values.length) resolve();
+      },
+    });
+  });
+  await done;
+  t.same(seen, values, 'every record once, in order');
+  const served = (await scrape(cluster.broker(follower).process!)).match(new RegExp(`^sluice_bytes_out_total\\{topic="${topic}"\\} (\\d+)`, 'm'));
+  t.ok(served && Number(served[1]) > 0, `the follower in ${rack} served the consumer (${served?.[1] ?? 0} bytes)`);
+  const leaderOut = (await scrape(cluster.broker(leader).process!)).match(new RegExp(`^sluice_bytes_out_total\\{topic="${topic}"\\} (\\d+)`, 'm'));
+  t.comment(`leader ${leader} sent ${leaderOut?.[1] ?? 0} bytes (to followers), follower ${follower} ${served?.[1]} bytes (to the consumer)`);
 });

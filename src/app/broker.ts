@@ -100,6 +100,7 @@ export class Broker {
         replicationTimeoutMs: clusterSettings.replicationTimeoutMs,
         clock: monotonicClock,
         knows: (topic, partition) => (this.#cluster?.placement.topic(topic)?.partitions.length ?? 0) > partition,
+        preferredReadReplica: (topic, partition, rack) => this.#cluster?.preferredReadReplica(topic, partition, rack) ?? -1,
       });
     }
     // Until the cluster is joined (after listening: its record names the bound ports) the broker describes itself alone.

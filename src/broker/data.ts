@@ -22,6 +22,8 @@ export interface FetchLimits {
   maxBytes: number;
   /** A follower broker's id (-1 or absent: a consumer). */
   replicaId?: number;
+  /** The consumer's rack (KIP-392: it may be sent to a replica there). */
+  clientRack?: string;
 }
 
 /**
@@ -33,6 +35,7 @@ export interface FetchLimits {
 export async function fetch(s: BrokerSession, inputs: readonly FetchInput[], limits: FetchLimits): Promise<{ outcomes: FetchOutcome[]; waitedSeconds: number }> {
   const options: Omit<FetchOptions, 'signal'> = { maxWaitMs: Math.max(limits.maxWaitMs, 0), minBytes: Math.max(limits.minBytes, 0), maxBytes: Math.max(limits.maxBytes, 1) };
   if (limits.replicaId !== undefined && limits.replicaId >= 0) options.replicaId = limits.replicaId;
+  if (limits.clientRack) options.clientRack = limits.clientRack;
   // Copied only when a partition asks for less than a byte (a Kafka client may): fetches are hot.
   const normalised = inputs.every((i) => i.maxBytes >= 1) ? inputs : inputs.map((i) => (i.maxBytes >= 1 ? i : { ...i, maxBytes: 1 }));
   let waitedSeconds = 0;

@@ -118,6 +118,18 @@ export class ClusterNode {
     return this.#o.clock.nowMs() < this.#lease.validUntilMs();
   }
 
+  /**
+   * KIP-392: the in-sync replica a consumer in `rack` should read `topic`-`partition` from: -1 when
+   * this broker (its leader) is in that rack, or no live in-sync replica is; else the first in
+   * replica order.
+   */
+  preferredReadReplica(topic: string, partition: number, rack: string): number {
+    const record = this.view.partition(topic, partition)?.value;
+    if (!record || this.#o.rack === rack) return -1;
+    const inRack = record.isr.find((id) => id !== this.#o.nodeId && this.view.brokers.get(id)?.value.rack === rack);
+    return inRack ?? -1;
+  }
+
   /** Producer ids from cluster-wide blocks (never the same id on two brokers). */
   nextProducerId(): bigint {
     while (this.#producerIds[0] && this.#producerIds[0].next >= this.#producerIds[0].end) this.#producerIds.shift();

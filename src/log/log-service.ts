@@ -57,6 +57,11 @@ export interface FetchOptions {
   signal?: AbortSignal;
   /** A follower's broker id (its fetch reports its log end and reads past the high watermark); absent for consumers. */
   replicaId?: number;
+  /**
+   * The consumer's rack (Kafka's client.rack, KIP-392): a leader may name an in-sync replica in that
+   * rack to read from instead, and a follower serves a consumer that names one (below its high watermark).
+   */
+  clientRack?: string;
 }
 
 export interface FetchOutcome {
@@ -67,6 +72,8 @@ export interface FetchOutcome {
   /** Absent when there is nothing to send (caught up, over the byte limit, or an error). */
   slice?: LogSlice;
   error?: SluiceError;
+  /** KIP-392: the broker the consumer should fetch this partition from instead (a replica in its rack). */
+  preferredReadReplica?: number;
 }
 
 export interface SubscribeInput {
@@ -160,6 +167,8 @@ export interface Leadership {
   clock: Clock;
   /** Whether the cluster has this partition (it may live on other brokers, or not be opened here yet). */
   knows(topic: string, partition: number): boolean;
+  /** An in-sync follower in `rack` a consumer there should read from, or -1 (this leader, or none there). */
+  preferredReadReplica(topic: string, partition: number, rack: string): number;
 }
 
 export class LogService {
@@ -279,7 +288,7 @@ export class LogService {
   }
 
   fetch(inputs: readonly FetchInput[], options: FetchOptions): Promise<FetchOutcomes> {
-    const first = this.#read(inputs, options.maxBytes, options.replicaId);
+    const first = this.#read(inputs, options);
     if (this.#complete(first, options)) return Promise.resolve(this.#delivered(inputs, first.outcomes));
     const parkedAt = process.hrtime.bigint();
     return new Promise<FetchOutcomes>((resolve) => {
@@ -293,14 +302,14 @@ export class LogService {
         options.signal?.removeEventListener('abort', expire);
         resolve(Object.assign(this.#delivered(inputs, outcomes), { waitedSeconds: Number(process.hrtime.bigint() - parkedAt) / 1e9 }));
       };
-      const expire = () => finish(this.#read(inputs, options.maxBytes, options.replicaId).outcomes);
+      const expire = () => finish(this.#read(inputs, options).outcomes);
       // Several appends in one tick (one produce to many partitions) cost one re-read.
       const recheck = () => {
         if (scheduled) return;
         scheduled = true;
         queueMicrotask(() => {
           scheduled = false;
-          const now = this.#read(inputs, options.maxBytes, options.replicaId);
+          const now = this.#read(inputs, options);
           if (this.#complete(now, options)) finish(now.outcomes);
         });
       };
@@ -416,7 +425,9 @@ export class LogService {
     return this.#stopping || options.maxWaitMs === 0 || read.failed || read.bytes >= options.minBytes;
   }
 
-  #read(inputs: readonly FetchInput[], maxBytes: number, replicaId: number | undefined): { outcomes: FetchOutcome[]; bytes: number; failed: boolean } {
+  #read(inputs: readonly FetchInput[], options: Pick<FetchOptions, 'maxBytes' | 'replicaId' | 'clientRack'>): { outcomes: FetchOutcome[]; bytes: number; failed: boolean } {
+    const { maxBytes, replicaId } = options;
+    const rack = options.clientRack || undefined;
     let bytes = 0;
     let failed = false;
     const outcomes = inputs.map((input): FetchOutcome => {
@@ -425,10 +436,18 @@ export class LogService {
         const p = this.#partition(input.topic, input.partition);
         // A follower reads up to the log end and tells the leader how far it got; a consumer reads below the high watermark.
         const follower = replicaId !== undefined && replicaId >= 0;
-        if (p.role || follower || this.#leadership) this.#checkRole(p, input, follower);
+        if (p.role || follower || this.#leadership) this.#checkRole(p, input, follower, rack !== undefined);
         if (follower && p.role?.kind === 'leader' && p.role.replication.followerFetched(replicaId, input.offset, p.logEndOffset, this.#nowMs())) p.highWatermarkMoved();
         outcome.highWatermark = p.highWatermark;
         outcome.logStartOffset = p.logStartOffset;
+        if (rack && !follower && p.role?.kind === 'leader') {
+          const preferred = this.#leadership?.preferredReadReplica(p.topic, p.index, rack) ?? -1;
+          if (preferred >= 0) {
+            // As Kafka: the answer names the replica and carries no records; the consumer asks it next.
+            outcome.preferredReadReplica = preferred;
+            return outcome;
+          }
+        }
         const end = follower ? p.logEndOffset : outcome.highWatermark;
         // Caught up, or the response is full: nothing to send, and no native slice to make.
         if (input.offset >= end && input.offset <= p.logEndOffset && input.offset >= outcome.logStartOffset) return outcome;
@@ -452,11 +471,15 @@ export class LogService {
     return { outcomes, bytes, failed };
   }
 
-  /** Only a leader serves fetches, of its current epoch (Kafka's current_leader_epoch check). */
-  #checkRole(p: Partition, input: FetchInput, follower: boolean): void {
+  /**
+   * Only a leader serves fetches, of its current epoch (Kafka's current_leader_epoch check); a
+   * follower also serves a consumer that names its rack (KIP-392), at the follower's epoch.
+   */
+  #checkRole(p: Partition, input: FetchInput, follower: boolean, consumerWithRack = false): void {
     const role = p.role;
     const where = `${p.topic}-${p.index}`;
-    if (role?.kind !== 'leader') throw notLeader(p);
+    const servesHere = role?.kind === 'leader' || (role?.kind === 'follower' && consumerWithRack && !follower);
+    if (!role || !servesHere) throw notLeader(p);
     const asked = input.leaderEpoch ?? -1;
     if (asked >= 0 && asked < role.epoch) throw new SluiceError('FENCED_LEADER_EPOCH', `${where} is at leader epoch ${role.epoch}; the fetch names ${asked}`);
     if (asked > role.epoch) throw new SluiceError('UNKNOWN_LEADER_EPOCH', `${where} is at leader epoch ${role.epoch} here; the fetch names ${asked}, which this broker has not heard of yet`);

@@ -293,6 +293,8 @@ export interface FetchRequest {
   maxBytes: number;
   /** A follower broker's node id (it reads past the high watermark and reports its log end); -1 for consumers. */
   replicaId: number;
+  /** The consumer's rack: in a cluster it may be sent to a replica there (KIP-392); '' for none. */
+  rackId: string;
   partitions: FetchPartitionRequest[];
 }
 
@@ -303,6 +305,7 @@ export function decodeFetchRequest(body: unknown): FetchRequest {
     minBytes: f.int(m.minBytes, 'fetch.minBytes', 0, INT32_MAX, 1),
     maxBytes: f.int(m.maxBytes, 'fetch.maxBytes', 1, INT32_MAX, 52_428_800),
     replicaId: f.int(m.replicaId, 'fetch.replicaId', -1, INT32_MAX, -1),
+    rackId: m.rackId == null ? '' : f.string(m.rackId, 'fetch.rackId', 255),
     partitions: f.list(m.partitions, 'fetch.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => {
       const p = f.map(v, w);
       return {
@@ -319,6 +322,8 @@ export interface FetchPartitionResponse extends TopicPartition {
   error?: ErrorBody;
   highWatermark: bigint;
   logStartOffset: bigint;
+  /** Fetch this partition from that broker instead (a replica in the consumer's rack); no data comes with it. */
+  preferredReadReplica?: number;
   /** Bytes of record batches this partition has in the frame's data. */
   bytes: number;
 }

@@ -42,6 +42,8 @@ export interface ClusterOptions {
   brokers?: number;
   /** Extra broker flags for every broker. */
   args?: string[];
+  /** `--rack` of broker i + 1. */
+  racks?: string[];
 }
 
 /** Short timeouts so failover happens within a test's patience. */
@@ -72,6 +74,7 @@ export async function startCluster(t: Teardown, options: ClusterOptions = {}): P
         '--port', String(b.port),
         '--kafka-port', String(b.kafkaPort),
         ...CLUSTER_TEST_ARGS,
+        ...(options.racks?.[nodeId - 1] ? ['--rack', options.racks[nodeId - 1]!] : []),
         ...(options.args ?? []),
       ],
     });

@@ -85,7 +85,7 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
     return [];
   });
   const inputs = flatten(topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes, leaderEpoch: p.currentLeaderEpoch }));
-  const fetched = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes });
+  const fetched = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, ...(request.rackId ? { clientRack: request.rackId } : {}) });
   const { waitedSeconds } = fetched;
   const outcomes = unknown.length === 0 ? fetched.outcomes : [...fetched.outcomes, ...unknown];
   // An unknown id's outcomes carry the id as their topic; a known topic's id comes from the registry.
@@ -105,6 +105,7 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
             lastStableOffset: o.highWatermark,
             logStartOffset: o.logStartOffset,
             records: o.slice ?? null,
+            preferredReadReplica: o.preferredReadReplica ?? -1,
           })),
         ),
       ),

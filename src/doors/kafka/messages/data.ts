@@ -80,6 +80,8 @@ export interface KafkaFetchRequest {
   topics: Array<{ name: string; id: string | null; partitions: Array<{ partition: number; currentLeaderEpoch: number; fetchOffset: bigint; partitionMaxBytes: number }> }>;
   /** v7+: partitions to drop from an incremental session's set. */
   forgottenTopics: Array<{ name: string; id: string | null; partitions: number[] }>;
+  /** v11+: the consumer's rack (client.rack; empty: none), for fetching from a replica in it (KIP-392). */
+  rackId: string;
 }
 
 export function decodeFetch(r: KafkaReader, version: number): KafkaFetchRequest {
@@ -116,10 +118,10 @@ export function decodeFetch(r: KafkaReader, version: number): KafkaFetchRequest 
   };
   const topics = v.array(topic, 'topics', 2);
   const forgottenTopics = version >= 7 ? v.array(forgotten, 'forgotten_topics_data', 2) : [];
-  if (version >= 11) v.string('rack_id');
+  const rackId = version >= 11 ? v.string('rack_id') : '';
   v.tags(); // v12+: cluster_id (tag 0) and a follower's replica_state are skipped
   r.end('Fetch');
-  return { replicaId, maxWaitMs, minBytes, maxBytes, isolationLevel, sessionId, sessionEpoch, topics, forgottenTopics };
+  return { replicaId, maxWaitMs, minBytes, maxBytes, isolationLevel, sessionId, sessionEpoch, topics, forgottenTopics, rackId };
 }
 
 export interface KafkaFetchPartition {
@@ -131,13 +133,15 @@ export interface KafkaFetchPartition {
   logStartOffset: bigint;
   /** Whole batches from the segment files; sent by the transfer engine. */
   records: SizedPiece | null;
+  /** v11+: the replica the consumer should fetch from instead (KIP-392); -1: this broker. */
+  preferredReadReplica: number;
 }
 
 /**
  * `records` is written as its size + the slice's bytes (never null: librdkafka rejects -1; a
  * compact size from v12). v7+ carries the request-level error and the session id (always 0:
- * sessions are declined, KIP-227); v11 each partition's preferred read replica (-1: read from the
- * leader, this broker); v13+ names each topic by its id. Hot: one response per consumer per fetch,
+ * sessions are declined, KIP-227); v11 each partition's preferred read replica (KIP-392: a
+ * replica in the consumer's rack; -1: this broker); v13+ names each topic by its id. Hot: one response per consumer per fetch,
  * so the versions branch inline.
  */
 export function encodeFetch(w: KafkaWriter, version: number, errorCode: number, topics: ReadonlyArray<{ name: string; id?: string; partitions: readonly KafkaFetchPartition[] }>): void {
@@ -148,7 +152,7 @@ export function encodeFetch(w: KafkaWriter, version: number, errorCode: number, 
       (version >= 13 ? w.uuid(t.id!) : w.compactString(t.name))
         .compactArray(t.partitions, (w, p) => {
           w.int32(p.partition).int16(p.errorCode).int64(p.highWatermark).int64(p.lastStableOffset).int64(p.logStartOffset);
-          w.uvarint(1).int32(-1); // aborted_transactions: none (no transactions); preferred_read_replica
+          w.uvarint(1).int32(p.preferredReadReplica); // aborted_transactions: none (no transactions); preferred_read_replica
           w.uvarint((p.records?.bytes ?? 0) + 1);
           if (p.records) w.slice(p.records);
           w.noTaggedFields();
@@ -163,7 +167,7 @@ export function encodeFetch(w: KafkaWriter, version: number, errorCode: number, 
       w.int32(p.partition).int16(p.errorCode).int64(p.highWatermark).int64(p.lastStableOffset);
       if (version >= 5) w.int64(p.logStartOffset);
       w.int32(0); // aborted_transactions: none (no transactions)
-      if (version >= 11) w.int32(-1);
+      if (version >= 11) w.int32(p.preferredReadReplica);
       w.int32(p.records?.bytes ?? 0);
       if (p.records) w.slice(p.records);
     }),

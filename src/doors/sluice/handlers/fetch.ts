@@ -14,7 +14,7 @@ import type { Handler } from './handler.js';
 
 export const handleFetch: Handler = async (ctx, { body }) => {
   const request = decodeFetchRequest(body);
-  const { outcomes, waitedSeconds } = await fetch(ctx, request.partitions, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, replicaId: request.replicaId });
+  const { outcomes, waitedSeconds } = await fetch(ctx, request.partitions, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, replicaId: request.replicaId, clientRack: request.rackId });
   const only = outcomes.length === 1 ? outcomes[0]! : undefined;
   if (only?.slice && !only.error) return { body: sharedBody(only as FetchOutcome & { slice: LogSlice }), data: [only.slice], waitedSeconds };
   const data: LogSlice[] = [];
@@ -32,6 +32,7 @@ export const handleFetch: Handler = async (ctx, { body }) => {
       bytes,
     };
     if (o.error) out.error = errorBody(o.error);
+    if (o.preferredReadReplica !== undefined) out.preferredReadReplica = o.preferredReadReplica;
     return out;
   });
   return { body: { partitions } satisfies FetchResponse, data, waitedSeconds };
