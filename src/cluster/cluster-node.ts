@@ -37,6 +37,9 @@ export interface ClusterSettings {
   minInsyncReplicas: number;
   /** How long an acks=all produce waits for its in-sync replicas. */
   replicationTimeoutMs: number;
+  /** How __consumer_offsets is created, at the first FindCoordinator once this many brokers are alive. */
+  offsetsTopicPartitions: number;
+  offsetsTopicReplicationFactor: number;
 }
 
 export interface ClusterNodeOptions extends ClusterSettings {
