@@ -58,7 +58,7 @@ t.test('a group resumes where it committed; groups list and describe show lag', 
   t.match(topics.stdout, /^work\s+1\s+30$/m);
   t.notMatch(topics.stdout, /__consumer_offsets/);
   const described = await sluice(['topics', 'describe', 'work', ...b]);
-  t.match(described.stdout, /^work\s+0\s+0\s+0\s+30\s+\d+\s+1$/m, 'offsets, size in bytes and segments');
+  t.match(described.stdout, /^work\s+0\s+0\s+0\s+0\s+0\s+30\s+\d+\s+1$/m, 'offsets, size in bytes and segments');
   t.match(described.stdout, /^retention\.ms\s+604800000\s+default$/m, 'the settings it runs with, and where they come from');
   t.match(described.stdout, /^segment\.bytes\s+1073741824\s+default$/m);
   t.match(described.stdout, /^max\.message\.bytes\s+8388608\s+default$/m);
