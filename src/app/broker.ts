@@ -4,6 +4,10 @@
 // Connection per client, the metrics endpoint, and the retention timer. Both listeners share the
 // topics, the coordinator, the committed offsets and the transfer engine.
 //
+// Groups: alone, one coordinator over a local one-partition __consumer_offsets. In a cluster the
+// topic is the cluster's (replicated, created at the first FindCoordinator), and a router runs a
+// coordinator for each of its partitions this broker leads, as the cluster's roles come and go.
+//
 // Stop: stop accepting, answer parked fetches (and fail parked group joins) now, let every connection finish the responses it
 // owes (bounded by `shutdownTimeoutMs`), then close the logs cleanly (flush + recovery marker),
 // the engine and the lock.
@@ -13,8 +17,10 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { systemScheduler, type Scheduler } from '../clock.js';
-import { GroupCoordinator, type CoordinatorOptions } from '../group/coordinator.js';
-import { OFFSETS_TOPIC, OffsetStore } from '../group/offset-store.js';
+import { GroupCoordinator, type CoordinatorOptions, type GroupService } from '../group/coordinator.js';
+import { GroupRouter } from '../group/group-router.js';
+import { OffsetStore } from '../group/offset-store.js';
+import { DEFAULT_OFFSETS_TOPIC, OFFSETS_TOPIC } from '../group/offsets-topic.js';
 import { LogService } from '../log/log-service.js';
 import { TopicRegistry, type TopicDefaults } from '../log/topic-registry.js';
 import { native, nativeCall, type NativeDirLock } from '../native.js';
@@ -66,7 +72,7 @@ const monotonicClock = { nowMs: () => performance.now() };
 export class Broker {
   readonly config: BrokerConfig;
   readonly topics: TopicRegistry;
-  readonly groups: GroupCoordinator;
+  readonly groups: GroupService;
   readonly metrics: BrokerMetrics;
   readonly #logger: Logger;
   readonly #lock: NativeDirLock;
@@ -82,15 +88,31 @@ export class Broker {
   #stopping: Promise<void> | undefined;
   #cluster: ClusterNode | undefined;
   readonly #placement: Placement;
+  /** A cluster member's groups, following its offsets partitions' leadership; undefined alone. */
+  readonly #router: GroupRouter | undefined;
 
-  private constructor(config: BrokerConfig, logger: Logger, lock: NativeDirLock, topics: TopicRegistry, groups: GroupCoordinator, engine: TransferEngine) {
+  /** `groups`: a single broker's coordinator; none for a cluster member, which routes to its led partitions' own. */
+  private constructor(config: BrokerConfig, logger: Logger, lock: NativeDirLock, topics: TopicRegistry, groups: GroupCoordinator | undefined, engine: TransferEngine, scheduler: Scheduler) {
     this.config = config;
     this.#logger = logger;
     this.#lock = lock;
     this.topics = topics;
-    this.groups = groups;
+    this.#router = groups
+      ? undefined
+      : new GroupRouter({
+          topics,
+          scheduler,
+          logger,
+          // The cluster's topics, wherever their partitions are hosted (a coordinator need not hold a replica of what it commits for).
+          partitionExists: (topic, partition) => (this.#placement.topic(topic)?.partitions.length ?? 0) > partition,
+          coordinator: config.groups,
+          append: async (partition, batch) => {
+            await this.#log.appendInternal(partition, batch);
+          },
+        });
+    this.groups = groups ?? this.#router!;
     this.#engine = engine;
-    this.metrics = new BrokerMetrics(topics, groups, engine, SLUICE_VERSION, config.dataDir);
+    this.metrics = new BrokerMetrics(topics, this.groups, engine, SLUICE_VERSION, config.dataDir);
     this.#log = new LogService(topics, this.metrics);
     const clusterSettings = config.cluster;
     // A cluster member serves nothing as a leader before it has joined (roles come from the cluster).
@@ -131,11 +153,12 @@ export class Broker {
     try {
       topics = await TopicRegistry.open(config.dataDir, config.topicDefaults, logger, scheduler, { hostedOnly: Boolean(config.cluster) });
       const registry = topics;
-      const store = await OffsetStore.open(topics);
       topics.markInternal(OFFSETS_TOPIC);
-      const groups = new GroupCoordinator(store, scheduler, logger, (t, p) => registry.get(t)?.partitions[p] !== undefined, config.groups);
+      const groups = config.cluster
+        ? undefined
+        : new GroupCoordinator(await OffsetStore.open(topics), scheduler, logger, (t, p) => registry.get(t)?.partitions[p] !== undefined, config.groups);
       engine = new TransferEngine({ ...config.transfer, fetchPath: config.fetchPath });
-      const broker = new Broker(config, logger, lock, topics, groups, engine);
+      const broker = new Broker(config, logger, lock, topics, groups, engine, scheduler);
       await broker.#listen();
       if (config.cluster) await broker.#joinCluster(config.cluster).catch(async (err: unknown) => {
         await broker.stop().catch(() => undefined);
@@ -164,6 +187,7 @@ export class Broker {
       defaultPartitions: this.config.topicDefaults.partitions,
       clock: monotonicClock,
       logger: this.#logger,
+      onRoleChange: (partition) => this.#router?.roleChanged(partition),
     });
     this.#cluster = node;
     this.#log.producerIds = { next: () => node.nextProducerId() };
@@ -245,6 +269,9 @@ export class Broker {
       log: this.#log,
       topics: this.topics,
       groups: this.groups,
+      offsetsTopic: this.config.cluster
+        ? { partitions: this.config.cluster.offsetsTopicPartitions, replicationFactor: this.config.cluster.offsetsTopicReplicationFactor }
+        : DEFAULT_OFFSETS_TOPIC,
       broker: { nodeId: this.config.cluster?.nodeId ?? 0, clusterId: this.config.cluster?.clusterName ?? 'sluice', host: this.config.advertisedHost ?? this.config.host, port, version: SLUICE_VERSION },
       placement: this.#placement,
       autoCreateTopics: this.config.autoCreateTopics,

@@ -131,6 +131,8 @@ export const BROKER_SETTINGS: readonly Setting[] = [
   { key: 'replicaFetchWaitMaxMs', flag: '--replica-fetch-wait-max-ms <ms>', description: 'how long a follower\'s fetch waits at the leader for new data (Kafka\'s replica.fetch.wait.max.ms)', fallback: 500, parse: integer(1) },
   { key: 'brokerSessionTimeoutMs', flag: '--broker-session-timeout-ms <ms>', description: 'a broker whose etcd lease is not renewed for this long is dead to the cluster (its leaderships move; whole seconds)', fallback: 3_000, parse: integer(1_000) },
   { key: 'replicationTimeoutMs', flag: '--replication-timeout-ms <ms>', description: 'how long an acks=all produce waits for its in-sync replicas before REQUEST_TIMED_OUT', fallback: 30_000, parse: integer(1) },
+  { key: 'offsetsTopicPartitions', flag: '--offsets-topic-partitions <n>', description: "partitions of a cluster's __consumer_offsets, fixed when it is created (Kafka's offsets.topic.num.partitions); a group's coordinator is the leader of one of them", fallback: 10, parse: integer(1, 1000) },
+  { key: 'offsetsTopicReplicationFactor', flag: '--offsets-topic-replication-factor <n>', description: "replicas of each partition of a cluster's __consumer_offsets (Kafka's offsets.topic.replication.factor); groups wait for this many live brokers", fallback: 3, parse: integer(1, 100) },
   { key: 'logLevel', flag: '--log-level <level>', description: 'pino level (trace, debug, info, warn, error, fatal, silent)', fallback: 'info', parse: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']) },
   { key: 'logFormat', flag: '--log-format <format>', description: 'json, pretty, or auto (pretty when stdout is a terminal)', fallback: 'auto', parse: oneOf(LOG_FORMATS) },
 ];
@@ -252,6 +254,8 @@ function clusterSettings(values: Record<string, unknown>): BrokerConfig['cluster
     replicaFetchWaitMaxMs: values.replicaFetchWaitMaxMs as number,
     sessionTimeoutMs: values.brokerSessionTimeoutMs as number,
     replicationTimeoutMs: values.replicationTimeoutMs as number,
+    offsetsTopicPartitions: values.offsetsTopicPartitions as number,
+    offsetsTopicReplicationFactor: values.offsetsTopicReplicationFactor as number,
   };
 }
 

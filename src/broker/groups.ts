@@ -1,10 +1,13 @@
-// The broker API for consumer groups' offsets and lifecycle: commits and fetches of committed
-// offsets with the per-topic read rule (a principal neither commits nor sees offsets of topics it
-// may not read), and deleting groups and offsets (admin acts). Membership calls (join, sync,
-// heartbeat, leave) go to the coordinator as they are: they carry no per-topic rule.
+// The broker API for consumer groups' offsets and lifecycle: where a group's coordinator is,
+// commits and fetches of committed offsets with the per-topic read rule (a principal neither
+// commits nor sees offsets of topics it may not read), and deleting groups and offsets (admin
+// acts). Membership calls (join, sync, heartbeat, leave) go to the coordinator as they are: they
+// carry no per-topic rule.
 
 import { SluiceError } from '../errors.js';
 import type { CommittedOffset } from '../group/offset-store.js';
+import { OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG, offsetsPartitionFor } from '../group/offsets-topic.js';
+import type { BrokerEndpoint, ClusterAdmin, TopicPlacement } from '../log/placement.js';
 import { adminDenied, permitted, readDenied } from './authorize.js';
 import type { BrokerSession } from './session.js';
 import type { TopicPartition } from '../vocabulary.js';
@@ -16,6 +19,42 @@ export interface PartitionOutcome {
   topic: string;
   partition: number;
   error?: SluiceError;
+}
+
+/**
+ * The broker coordinating `groupId`. Alone: null, this broker coordinates every group (each door
+ * names itself as its session knows it). In a cluster: the leader of the group's __consumer_offsets
+ * partition. That topic is created at the first lookup once enough brokers are alive to hold its
+ * replicas, as Kafka does; until then, and while the partition has no live leader, the answer is
+ * COORDINATOR_NOT_AVAILABLE, which clients retry.
+ */
+export async function findCoordinator(s: BrokerSession, groupId: string): Promise<BrokerEndpoint | null> {
+  const admin = s.placement.admin;
+  if (!admin) return null;
+  const topic = s.placement.topic(OFFSETS_TOPIC) ?? (await createOffsetsTopic(s, admin));
+  const index = offsetsPartitionFor(groupId, topic.partitions.length);
+  const leader = topic.partitions[index]?.leader ?? -1;
+  const endpoint = leader >= 0 ? s.placement.brokers().find((b) => b.nodeId === leader) : undefined;
+  if (!endpoint) throw new SluiceError('COORDINATOR_NOT_AVAILABLE', `${OFFSETS_TOPIC}-${index}, which holds group ${groupId}, has no leader now; retry`);
+  return endpoint;
+}
+
+async function createOffsetsTopic(s: BrokerSession, admin: ClusterAdmin): Promise<TopicPlacement> {
+  const { partitions, replicationFactor } = s.offsetsTopic;
+  const alive = s.placement.brokers().length;
+  if (alive < replicationFactor) {
+    throw new SluiceError('COORDINATOR_NOT_AVAILABLE', `${OFFSETS_TOPIC} is created once ${replicationFactor} brokers are alive to hold its replicas (--offsets-topic-replication-factor); ${alive} are`);
+  }
+  try {
+    const created = await admin.createTopic(OFFSETS_TOPIC, partitions, replicationFactor, OFFSETS_TOPIC_CONFIG, false);
+    s.logger.info({ topic: OFFSETS_TOPIC, partitions, replicationFactor }, 'created the offsets topic for the first group lookup');
+    return created;
+  } catch (err) {
+    // Another broker created it at the same moment: its partitions are placed now or soon.
+    const created = s.placement.topic(OFFSETS_TOPIC);
+    if (created) return created;
+    throw new SluiceError('COORDINATOR_NOT_AVAILABLE', `creating ${OFFSETS_TOPIC} failed (${(err as Error).message}); retry`);
+  }
 }
 
 /** Commits offsets of the partitions the principal may read; the others answer TOPIC_AUTHORIZATION_FAILED. A refusal of the whole commit (stale generation) throws. */

@@ -30,7 +30,8 @@ export async function lookupTopics(s: BrokerSession, names: readonly string[] | 
 export async function lookup(s: BrokerSession, name: string, allowAutoCreate: boolean): Promise<TopicPlacement> {
   const topic = s.placement.topic(name);
   if (topic) return topic;
-  if (!s.autoCreateTopics || !allowAutoCreate || adminDenied(s)) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+  // An internal topic is the broker's to create (a cluster makes __consumer_offsets at the first FindCoordinator).
+  if (!s.autoCreateTopics || !allowAutoCreate || adminDenied(s) || s.topics.isInternal(name)) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
   try {
     if (s.placement.admin) return await s.placement.admin.createTopic(name, -1, -1, {}, false);
     await s.topics.create(name, -1);

@@ -4,7 +4,8 @@
 
 import type { Logger } from 'pino';
 import type { AccessControl, Session } from '../auth/access.js';
-import type { GroupCoordinator } from '../group/coordinator.js';
+import type { GroupService } from '../group/coordinator.js';
+import type { OffsetsTopicSettings } from '../group/offsets-topic.js';
 import type { LogService } from '../log/log-service.js';
 import type { LogSubscription } from '../log/subscription.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
@@ -23,7 +24,10 @@ export interface BrokerIdentity {
 export interface BrokerSession {
   readonly log: LogService;
   readonly topics: TopicRegistry;
-  readonly groups: GroupCoordinator;
+  /** One coordinator for every group alone; in a cluster, those of the __consumer_offsets partitions led here. */
+  readonly groups: GroupService;
+  /** How a cluster creates __consumer_offsets (a single broker keeps its own one-partition topic). */
+  readonly offsetsTopic: OffsetsTopicSettings;
   readonly broker: BrokerIdentity;
   /** Where partitions live: this broker alone, or the cluster's view. */
   readonly placement: Placement;

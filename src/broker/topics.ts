@@ -56,6 +56,8 @@ export async function createTopics(s: BrokerSession, topics: readonly TopicToCre
       if (t.replicaAssignments) throw new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported: the controller places replicas');
       const admin = s.placement.admin;
       if (admin) {
+        // The cluster creates its internal topics itself, with their own settings (a single broker's registry has them already).
+        if (s.topics.isInternal(t.name)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${t.name} is internal to the broker: the cluster creates it`);
         const placed = await admin.createTopic(t.name, t.partitions, t.replicationFactor ?? -1, { ...config, ...(minInsyncReplicas !== undefined ? { minInsyncReplicas } : {}) }, validateOnly);
         created = { id: validateOnly ? null : placed.id, partitions: placed.partitions.length, replicationFactor: placed.partitions[0]?.replicas.length ?? 0, configs };
         return;
@@ -107,7 +109,14 @@ export async function deleteTopics(s: BrokerSession, topics: readonly TopicToDel
 export async function createPartitions(s: BrokerSession, topics: ReadonlyArray<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicOutcome[]> {
   const outcomes: TopicOutcome[] = [];
   for (const t of topics) {
-    outcomes.push(await perTopic(s, t.name, () => (s.placement.admin ? s.placement.admin.addPartitions(t.name, t.count, validateOnly) : s.topics.addPartitions(t.name, t.count, validateOnly))));
+    outcomes.push(
+      await perTopic(s, t.name, () => {
+        if (!s.placement.admin) return s.topics.addPartitions(t.name, t.count, validateOnly);
+        // More offsets partitions would move groups to other partitions than those holding their commits.
+        if (s.topics.isInternal(t.name)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${t.name} is internal to the broker`);
+        return s.placement.admin.addPartitions(t.name, t.count, validateOnly);
+      }),
+    );
   }
   return outcomes;
 }
@@ -141,7 +150,10 @@ export function alterConfigs(s: BrokerSession, name: string, changes: readonly C
     const topic = s.topics.get(name);
     if (!topic) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
     const config = mode === 'incremental' ? applyConfigChanges(topic.config, changes) : topicConfigFrom(changes);
-    if (s.placement.admin) await s.placement.admin.alterConfig(name, config, validateOnly);
+    if (s.placement.admin) {
+      if (s.topics.isInternal(name)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${name} is internal to the broker: its settings are the broker's`);
+      await s.placement.admin.alterConfig(name, config, validateOnly);
+    }
     else await s.topics.alterConfig(name, config, validateOnly);
   });
 }

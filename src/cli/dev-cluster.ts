@@ -62,6 +62,8 @@ export async function devCluster(flags: DevClusterFlags): Promise<void> {
         '--kafka-port', String(kafkaPort),
         '--metrics-port', String(metricsPort),
         '--log-format', 'json',
+        // A smaller cluster than the default offsets replication factor still serves groups.
+        '--offsets-topic-replication-factor', String(Math.min(3, flags.brokers)),
         ...(flags.brokerArgs ? flags.brokerArgs.split(' ').filter(Boolean) : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { SluiceError } from '../errors.js';
+import type { Partition } from '../log/partition.js';
 import type { BrokerEndpoint, ClusterAdmin, Placement, TopicPlacement } from '../log/placement.js';
 import type { TopicConfig, TopicRegistry } from '../log/topic-registry.js';
 import { validateTopicName } from '../log/topic-name.js';
@@ -36,6 +37,9 @@ export interface ClusterSettings {
   minInsyncReplicas: number;
   /** How long an acks=all produce waits for its in-sync replicas. */
   replicationTimeoutMs: number;
+  /** How __consumer_offsets is created, at the first FindCoordinator once this many brokers are alive. */
+  offsetsTopicPartitions: number;
+  offsetsTopicReplicationFactor: number;
 }
 
 export interface ClusterNodeOptions extends ClusterSettings {
@@ -45,6 +49,8 @@ export interface ClusterNodeOptions extends ClusterSettings {
   /** Monotonic: lease fencing compares it with keepalive send times. */
   clock: Clock;
   logger: Logger;
+  /** Hears of each role this broker takes for a partition (see ReplicaManagerOptions.onRoleChange). */
+  onRoleChange?: (partition: Partition) => void;
 }
 
 const PRODUCER_ID_BLOCK = 1000n;
@@ -81,6 +87,7 @@ export class ClusterNode {
       replicaLagTimeMaxMs: o.replicaLagTimeMaxMs,
       minInsyncReplicas: o.minInsyncReplicas,
       fetchMaxWaitMs: o.replicaFetchWaitMaxMs,
+      ...(o.onRoleChange && { onRoleChange: o.onRoleChange }),
     });
     this.placement = this.#placement();
     this.#watchLease(lease);

@@ -34,6 +34,11 @@ export interface ReplicaManagerOptions {
   /** The broker default for topics that do not set min.insync.replicas. */
   minInsyncReplicas: number;
   fetchMaxWaitMs?: number;
+  /**
+   * Hears of each role this broker takes for a partition (leader at a new epoch, follower), after
+   * it took it: the broker's groups follow their __consumer_offsets partitions' leadership so.
+   */
+  onRoleChange?: (partition: Partition) => void;
 }
 
 export class ReplicaManager {
@@ -132,12 +137,16 @@ export class ReplicaManager {
       this.#unfollow(p);
       p.becomeLeader({ nodeId, replicas: record.replicas, isr: record.isr, nowMs: clock.nowMs() }, record.leaderEpoch, minInsync(topic, this.#o.minInsyncReplicas));
       this.#o.logger.info({ partition: `${p.topic}-${p.index}`, leaderEpoch: record.leaderEpoch, isr: record.isr, logEndOffset: String(p.logEndOffset) }, 'leading');
+      this.#roleChanged(p);
       return;
     }
     if (record.leader < 0) {
       // No leader: stop copying from the old one; nothing to follow until an election.
       this.#unfollow(p);
-      if (role?.kind === 'leader') p.becomeFollower(record.leaderEpoch, -1);
+      if (role?.kind === 'leader') {
+        p.becomeFollower(record.leaderEpoch, -1);
+        this.#roleChanged(p);
+      }
       return;
     }
     if (role?.kind === 'follower' && role.epoch === record.leaderEpoch && role.leaderId === record.leader && this.#following.get(p)?.leaderId === record.leader) return;
@@ -147,6 +156,16 @@ export class ReplicaManager {
     fetcher.follow(p, record.leaderEpoch);
     this.#following.set(p, fetcher);
     this.#o.logger.info({ partition: `${p.topic}-${p.index}`, leader: record.leader, leaderEpoch: record.leaderEpoch }, 'following');
+    this.#roleChanged(p);
+  }
+
+  /** A listener's failure is its own: logged, and the view is applied on. */
+  #roleChanged(p: Partition): void {
+    try {
+      this.#o.onRoleChange?.(p);
+    } catch (err) {
+      this.#o.logger.error({ partition: `${p.topic}-${p.index}`, err: (err as Error).message }, 'a listener of partition roles failed');
+    }
   }
 
   #unfollow(p: Partition): void {

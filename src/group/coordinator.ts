@@ -9,7 +9,12 @@
 // Rules that keep commits safe: a join, a leave or a missed session timeout starts a rebalance;
 // every completed rebalance bumps the generation; a heartbeat, sync or commit from an unknown
 // member is UNKNOWN_MEMBER_ID, from another generation ILLEGAL_GENERATION, and during a rebalance
-// REBALANCE_IN_PROGRESS (except commits of the current generation while the group prepares one). A commit is acknowledged only after it is fsynced in __consumer_offsets.
+// REBALANCE_IN_PROGRESS (except commits of the current generation while the group prepares one). A
+// commit is acknowledged only once its store holds it durably (offset-store.ts: fsynced alone, on
+// the in-sync replicas in a cluster).
+//
+// One coordinator serves the groups of one store: a single broker's every group; in a cluster the
+// groups of one __consumer_offsets partition this broker leads (group-router.ts picks it).
 //
 // Static membership (KIP-345, Kafka's classic protocol): a member that joins with a group instance
 // id keeps it across restarts. When the instance joins again without its member id (a restarted
@@ -101,6 +106,12 @@ export interface GroupDescription {
 export type CommitOutcome = { topic: string; partition: number; error?: SluiceError };
 
 const MAX_GROUP_ID_LENGTH = 255;
+
+/** What the broker API asks of the groups: one coordinator alone, a router over the led partitions' coordinators in a cluster. */
+export type GroupService = Pick<
+  GroupCoordinator,
+  'join' | 'sync' | 'heartbeat' | 'leave' | 'leaveMembers' | 'protocolOf' | 'commit' | 'deleteGroup' | 'expireOffsets' | 'deleteOffsets' | 'fetchOffsets' | 'listGroups' | 'describe' | 'stop'
+>;
 
 export class GroupCoordinator {
   readonly #store: OffsetStore;
@@ -428,17 +439,19 @@ export class GroupCoordinator {
     };
   }
 
-  /** Cancels every timer and fails every parked request (the broker is stopping). */
-  stop(): void {
+  /**
+   * Cancels every timer and fails every parked request with `error`: the broker is stopping, or (in
+   * a cluster) it no longer leads the groups' partition and its members must find the new coordinator.
+   */
+  stop(error = new SluiceError('COORDINATOR_NOT_AVAILABLE', 'the broker is stopping')): void {
     for (const group of this.#groups.values()) {
       group.cancelRebalance?.();
       for (const cancel of group.pendingMembers.values()) cancel();
       group.pendingMembers.clear();
       for (const m of group.members.values()) {
         m.cancelSession?.();
-        const err = new SluiceError('COORDINATOR_NOT_AVAILABLE', 'the broker is stopping');
-        m.awaitingJoin?.reject(err);
-        m.awaitingSync?.reject(err);
+        m.awaitingJoin?.reject(error);
+        m.awaitingSync?.reject(error);
         delete m.awaitingJoin;
         delete m.awaitingSync;
       }
@@ -578,7 +591,7 @@ export class GroupCoordinator {
   }
 }
 
-function validateGroupId(groupId: string): void {
+export function validateGroupId(groupId: string): void {
   if (typeof groupId !== 'string' || groupId.length === 0 || groupId.length > MAX_GROUP_ID_LENGTH) {
     throw new SluiceError('INVALID_GROUP_ID', `group id must be 1 to ${MAX_GROUP_ID_LENGTH} characters`);
   }

@@ -1,6 +1,9 @@
-// Committed offsets and group metadata, kept in Sluice's own log: the internal topic
-// `__consumer_offsets` (one partition). Each commit appends one record batch and is fsynced before
-// it is acknowledged; the coordinator's state is rebuilt by reading the whole log at start-up.
+// Committed offsets and group metadata, kept in Sluice's own log: one partition of the internal
+// topic `__consumer_offsets` (offsets-topic.ts). Each commit appends one record batch and is
+// acknowledged only once it is durable: alone, once fsynced (the topic has one local partition);
+// in a cluster, once the partition's in-sync replicas hold it (the writer given to `load` is the
+// log service's acks=all append, which only the partition's leader may make). The state is rebuilt
+// by reading the whole partition: at start-up alone, when this broker becomes its leader in a cluster.
 //
 // Records (key and value MessagePack; a nil value is a tombstone):
 //   key [1, "o", group, topic, partition]  value { offset: int64, metadata: string | nil, commitTimestampMs }
@@ -11,8 +14,9 @@ import { Packr } from 'msgpackr';
 import { decodeRecordBatches, encodeRecordBatch, type RecordInput } from '../protocol/record-batch.js';
 import type { Partition } from '../log/partition.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
-import { SluiceError } from '../errors.js';
+import { SluiceError, type ErrorCode } from '../errors.js';
 import type { TopicPartition } from '../vocabulary.js';
+import { OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG } from './offsets-topic.js';
 
 /**
  * The on-disk encoding of `__consumer_offsets` keys and values, owned here: MessagePack with these
@@ -20,7 +24,6 @@ import type { TopicPartition } from '../vocabulary.js';
  */
 const packr = new Packr({ useRecords: false, variableMapSize: true, int64AsType: 'bigint' });
 
-export const OFFSETS_TOPIC = '__consumer_offsets';
 const RECORD_VERSION = 1;
 const READ_BYTES = 4 * 1024 * 1024;
 
@@ -45,20 +48,52 @@ export interface OffsetCommitInput {
 
 const offsetKey = (group: string, topic: string, partition: number) => `${group}\u0000${topic}\u0000${partition}`;
 
+/** Appends one record batch to the store's partition and resolves once it is durable (throws a SluiceError otherwise). */
+export type OffsetWriter = (batch: Buffer) => Promise<void>;
+
+/**
+ * What a failed write answers a group's client, as Kafka's coordinator maps its log's errors: a
+ * broker that lost the partition's leadership is not the coordinator any more (the client finds
+ * the new one), one whose replicas did not keep up is not available now (the client retries).
+ */
+const WRITE_ERRORS: Partial<Record<ErrorCode, ErrorCode>> = {
+  LOG_CLOSED: 'COORDINATOR_NOT_AVAILABLE',
+  NOT_LEADER_OR_FOLLOWER: 'NOT_COORDINATOR',
+  UNKNOWN_TOPIC_OR_PARTITION: 'COORDINATOR_NOT_AVAILABLE',
+  NOT_ENOUGH_REPLICAS: 'COORDINATOR_NOT_AVAILABLE',
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 'COORDINATOR_NOT_AVAILABLE',
+  REQUEST_TIMED_OUT: 'COORDINATOR_NOT_AVAILABLE',
+};
+
 export class OffsetStore {
   readonly #partition: Partition;
+  readonly #writer: OffsetWriter;
   /** group → "group\0topic\0partition" → offset */
   readonly #offsets = new Map<string, Map<string, TopicPartition & CommittedOffset>>();
   readonly #groups = new Map<string, StoredGroup>();
 
-  private constructor(partition: Partition) {
+  private constructor(partition: Partition, writer: OffsetWriter) {
     this.#partition = partition;
+    this.#writer = writer;
   }
 
-  /** Opens (creating if needed) the internal topic and replays it. */
+  /** A single broker's store: opens (creating if needed) the one-partition internal topic and replays it; commits are fsynced. */
   static async open(topics: TopicRegistry): Promise<OffsetStore> {
-    if (!topics.get(OFFSETS_TOPIC)) await topics.create(OFFSETS_TOPIC, 1, { retentionMs: -1, retentionBytes: -1, segmentBytes: 64 * 1024 * 1024 });
-    const store = new OffsetStore(topics.partition(OFFSETS_TOPIC, 0));
+    if (!topics.get(OFFSETS_TOPIC)) await topics.create(OFFSETS_TOPIC, 1, OFFSETS_TOPIC_CONFIG);
+    const partition = topics.partition(OFFSETS_TOPIC, 0);
+    return OffsetStore.load(partition, async (batch) => {
+      partition.append(batch);
+      await partition.log.flush();
+    });
+  }
+
+  /**
+   * The store of one partition, replayed from its log start to its log end: a new leader's whole
+   * log, since what it holds past its own high watermark includes commits the previous leader
+   * acknowledged (every in-sync replica held them), and it keeps all of it while it leads.
+   */
+  static load(partition: Partition, writer: OffsetWriter): OffsetStore {
+    const store = new OffsetStore(partition, writer);
     store.#replay();
     return store;
   }
@@ -111,10 +146,9 @@ export class OffsetStore {
 
   async #write(records: RecordInput[]): Promise<void> {
     try {
-      this.#partition.append(encodeRecordBatch(records));
-      await this.#partition.log.flush();
+      await this.#writer(encodeRecordBatch(records));
     } catch (err) {
-      if (err instanceof SluiceError) throw new SluiceError(err.code === 'LOG_CLOSED' ? 'COORDINATOR_NOT_AVAILABLE' : err.code, `writing ${OFFSETS_TOPIC}: ${err.message}`);
+      if (err instanceof SluiceError) throw new SluiceError(WRITE_ERRORS[err.code] ?? err.code, `writing ${OFFSETS_TOPIC}-${this.#partition.index}: ${err.message}`);
       throw err;
     }
   }

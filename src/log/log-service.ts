@@ -3,7 +3,9 @@
 // share them. Errors are per partition, as the protocols report them.
 //
 // Produce: each partition's batches are appended all or nothing (the storage core validates bounds,
-// magic, CRC and counts first); acks=all waits for a group-commit fsync of every partition written.
+// magic, CRC and counts first); acks=all waits for a group-commit fsync of every partition written
+// (and, in a cluster, for the in-sync replicas). The broker's own writes to its internal topics
+// (group commits) take the same path, which clients' produces to those topics may not.
 // Fetch: slices whole batches from each partition within the request's byte limits; when that is
 // less than `minBytes` it parks until appends to those partitions bring enough (woken by the
 // appends themselves) or `maxWaitMs` passes. Parked fetches end early when the caller aborts (the
@@ -191,14 +193,32 @@ export class LogService {
     this.#leadership = leadership;
   }
 
-  async produce(inputs: readonly ProduceInput[], acks: Acks): Promise<ProduceOutcome[]> {
+  produce(inputs: readonly ProduceInput[], acks: Acks): Promise<ProduceOutcome[]> {
+    return this.#produce(inputs, acks, false);
+  }
+
+  /**
+   * The broker's own append to a partition of an internal topic (a group commit to
+   * __consumer_offsets), which clients may not make: acknowledged as a produce with acks=all is
+   * (fsynced, held by the in-sync replicas, fenced by the lease), or thrown its error
+   * (NOT_LEADER_OR_FOLLOWER once this broker does not lead the partition).
+   */
+  async appendInternal(partition: Partition, batches: Buffer): Promise<AppendResult> {
+    const [outcome] = await this.#produce([{ topic: partition.topic, partition: partition.index, batches }], -1, true);
+    if (outcome!.error) throw outcome!.error;
+    return outcome!.result!;
+  }
+
+  async #produce(inputs: readonly ProduceInput[], acks: Acks, internal: boolean): Promise<ProduceOutcome[]> {
     const outcomes: ProduceOutcome[] = [];
     const written: Array<{ partition: Partition; outcome: ProduceOutcome }> = [];
     for (const input of inputs) {
       const outcome: ProduceOutcome = { topic: input.topic, partition: input.partition };
       outcomes.push(outcome);
       try {
-        if (this.topics.isInternal(input.topic)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${input.topic} is internal to the broker; clients cannot write to it`);
+        if (this.topics.isInternal(input.topic) !== internal) {
+          throw new SluiceError('INVALID_TOPIC_EXCEPTION', internal ? `${input.topic} is not internal to the broker` : `${input.topic} is internal to the broker; clients cannot write to it`);
+        }
         const partition = this.#partition(input.topic, input.partition);
         const role = partition.role;
         if (this.#leadership && role?.kind !== 'leader') throw notLeader(partition);
@@ -211,7 +231,7 @@ export class LogService {
         const result = partition.append(input.batches);
         outcome.result = { ...result, logStartOffset: partition.logStartOffset };
         // A retried batch already in the log is answered, not written: it moved nothing.
-        if (!result.duplicate) this.#observer.produced(input.topic, input.batches.length, Number(result.lastOffset - result.baseOffset + 1n));
+        if (!result.duplicate && !internal) this.#observer.produced(input.topic, input.batches.length, Number(result.lastOffset - result.baseOffset + 1n));
         written.push({ partition, outcome });
       } catch (err) {
         outcome.error = asSluiceError(err);

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Partition } from '../log/partition.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { GroupCoordinator } from '../group/coordinator.js';
+import type { GroupService } from '../group/coordinator.js';
 import type { LogObserver } from '../log/log-service.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
 import type { TransferEngine } from '../transfer/engine.js';
@@ -32,7 +32,7 @@ export class BrokerMetrics implements LogObserver {
   readonly #closedForProtocol: Counter<'reason'>;
   readonly #closedIdle: Counter;
 
-  constructor(topics: TopicRegistry, groups: GroupCoordinator, engine: TransferEngine, version: string, dataDir: string) {
+  constructor(topics: TopicRegistry, groups: GroupService, engine: TransferEngine, version: string, dataDir: string) {
     const registers = [this.registry];
     new Gauge({
       name: 'sluice_data_dir_free_bytes',

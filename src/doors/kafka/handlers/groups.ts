@@ -1,9 +1,11 @@
-// Kafka's classic group protocol and committed offsets on the same GroupCoordinator as Sluice's own
+// Kafka's classic group protocol and committed offsets on the same group coordinator as Sluice's own
 // protocol: the leader member assigns (its assignments are relayed as opaque bytes), and committed
-// offsets are shared, so `sluice groups describe` shows a Kafka client's group and its lag.
+// offsets are shared, so `sluice groups describe` shows a Kafka client's group and its lag. In a
+// cluster, FindCoordinator names the leader of the group's __consumer_offsets partition, and
+// another broker answers the group's requests NOT_COORDINATOR (16), as Kafka's do.
 
 import { SluiceError } from '../../../errors.js';
-import { commitOffsets, deleteGroups as deleteGroupsOf, deleteOffsets, fetchOffsets } from '../../../broker/groups.js';
+import { commitOffsets, deleteGroups as deleteGroupsOf, deleteOffsets, fetchOffsets, findCoordinator as findCoordinatorOf } from '../../../broker/groups.js';
 import type { BrokerSession } from '../../../broker/session.js';
 import { kafkaErrorCode } from '../apis.js';
 import {
@@ -29,6 +31,7 @@ import {
   encodeOffsetDelete,
   encodeOffsetFetch,
   encodeSyncGroup,
+  type KafkaCoordinator,
   type KafkaDescribedGroup,
   type KafkaOffsetFetchAnswer,
   type KafkaOffsetFetchGroup,
@@ -49,15 +52,30 @@ async function attempt<T>(call: () => T | Promise<T>): Promise<{ value: T; error
   }
 }
 
-export const findCoordinator = kafkaHandler(decodeFindCoordinator, (ctx, r, header) => {
-  // One broker coordinates every group; there are no transactions to coordinate.
-  const { nodeId, host, port } = ctx.broker;
+export const findCoordinator = kafkaHandler(decodeFindCoordinator, async (ctx, r, header) => {
+  // There are no transactions to coordinate.
   const refusal = r.keyType === 0 ? undefined : new SluiceError('INVALID_REQUEST', r.keyType === 1 ? 'transactions are not supported' : `key type ${r.keyType} is not known`);
-  const coordinators = r.keys.map((key) =>
-    refusal ? { key, errorCode: kafkaErrorCode(refusal), message: refusal.message, nodeId: -1, host: '', port: -1 } : { key, errorCode: 0, message: null, nodeId, host, port },
-  );
+  const coordinators: KafkaCoordinator[] = [];
+  // One key after another: the first lookup in a new cluster creates the offsets topic for the rest.
+  for (const key of r.keys) {
+    try {
+      if (refusal) throw refusal;
+      coordinators.push({ key, errorCode: 0, message: null, ...(await coordinatorOf(ctx, key)) });
+    } catch (err) {
+      if (!(err instanceof SluiceError)) throw err;
+      coordinators.push({ key, errorCode: kafkaErrorCode(err), message: err.message, nodeId: -1, host: '', port: -1 });
+    }
+  }
   return body((w) => encodeFindCoordinator(w, header.apiVersion, coordinators));
 });
+
+/** Alone, this broker coordinates every group; in a cluster, the leader of the group's offsets partition, at its Kafka listener. */
+async function coordinatorOf(ctx: BrokerSession, groupId: string): Promise<{ nodeId: number; host: string; port: number }> {
+  const found = await findCoordinatorOf(ctx, groupId);
+  if (!found) return { nodeId: ctx.broker.nodeId, host: ctx.broker.host, port: ctx.broker.port };
+  if (found.kafkaPort === null) throw new SluiceError('COORDINATOR_NOT_AVAILABLE', `broker ${found.nodeId} coordinates group ${groupId} but has no Kafka listener`);
+  return { nodeId: found.nodeId, host: found.host, port: found.kafkaPort };
+}
 
 export const joinGroup = kafkaHandler(decodeJoinGroup, async (ctx, r, header) => {
   const version = header.apiVersion;

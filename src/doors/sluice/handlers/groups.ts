@@ -1,5 +1,7 @@
-// The consumer-group APIs: thin calls into the GroupCoordinator. JoinGroup and SyncGroup may be
-// held until the rebalance completes, so clients keep them on a connection of their own.
+// The consumer-group APIs: thin calls into the group coordinator. JoinGroup and SyncGroup may be
+// held until the rebalance completes, so clients keep them on a connection of their own. In a
+// cluster a broker serves the groups of the offsets partitions it leads; the others answer
+// NOT_COORDINATOR, and FindCoordinator names the broker to ask.
 
 import { SluiceError } from '../../../errors.js';
 import {
@@ -23,14 +25,15 @@ import {
   type OffsetFetchResponse,
 } from '../../../protocol/group-messages.js';
 import { errorBody } from '../../../protocol/messages.js';
-import { commitOffsets, deleteGroups, deleteOffsets, fetchOffsets } from '../../../broker/groups.js';
+import { commitOffsets, deleteGroups, deleteOffsets, fetchOffsets, findCoordinator } from '../../../broker/groups.js';
 import type { BrokerSession } from '../../../broker/session.js';
 import type { Handler } from './handler.js';
 
-export const handleFindCoordinator: Handler = (ctx, { body }) => {
-  decodeFindCoordinatorRequest(body);
-  // One broker: it coordinates every group.
-  return { body: { nodeId: ctx.broker.nodeId, host: ctx.broker.host, port: ctx.broker.port } satisfies FindCoordinatorResponse };
+export const handleFindCoordinator: Handler = async (ctx, { body }) => {
+  const { groupId } = decodeFindCoordinatorRequest(body);
+  // Alone, this broker coordinates every group; in a cluster, the leader of the group's offsets partition (at its Sluice listener).
+  const coordinator = (await findCoordinator(ctx, groupId)) ?? ctx.broker;
+  return { body: { nodeId: coordinator.nodeId, host: coordinator.host, port: coordinator.port } satisfies FindCoordinatorResponse };
 };
 
 export const handleJoinGroup: Handler = async (ctx, { header, body }) => {
