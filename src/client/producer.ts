@@ -27,11 +27,22 @@
 // broker recognises a retry only among the last ones it remembers.
 // Without it (`idempotent: false`, or acks 0 or 1) a retry writes a record at least once, and
 // pipelined retries can reorder batches of one partition, as in Kafka without idempotence.
+//
+// Routing (a cluster): each request carries batches for one broker, the leader of their
+// partitions as the cluster metadata names it (broker-client.ts, cluster-metadata.ts), and up to
+// `maxInFlightRequests` requests are out per broker, so requests to different leaders overlap.
+// An answer that says leadership moved (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE,
+// FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH) or a lost connection to a broker of the cluster marks
+// the topic's metadata stale (its partitions' ready batches wait for a refresh); the failed batches
+// are retried, after the backoff and a refresh, at the leader named then, with the same bytes (a
+// retry that had landed before the leader changed is answered as a duplicate, not written twice),
+// and their partition sends nothing newer until they are answered (see #hold).
 
 import { SluiceError } from '../errors.js';
 import { ApiKey, type InitProducerIdResponse, type ProduceResponse } from '../protocol/messages.js';
 import { BATCH_HEADER_BYTES, RecordBatchBuilder } from '../protocol/record-batch.js';
-import { BrokerClient, sleep, type ClientOptions } from './broker-client.js';
+import { BrokerClient, sleep, type BrokerTarget, type ClientOptions } from './broker-client.js';
+import { isLeadershipError } from './cluster-metadata.js';
 import { partitionForKey, StickyPartitioner } from './partitioner.js';
 import { IDEMPOTENT_BATCHES_REMEMBERED, type Acks } from '../vocabulary.js';
 
@@ -45,7 +56,7 @@ export interface ProducerOptions extends ClientOptions {
   lingerMs?: number;
   /** A batch is sent when it reaches this size (default 64 KiB). */
   batchBytes?: number;
-  /** Produce requests awaiting their response (default 5). */
+  /** Produce requests awaiting their response, per broker (default 5). */
   maxInFlightRequests?: number;
   /** Exactly once and in order through retries (default: true with acks 'all', which it requires). */
   idempotent?: boolean;
@@ -135,6 +146,13 @@ export class Producer {
   /** Full or lingered batches waiting for a request slot, oldest first. */
   readonly #ready: Batch[] = [];
   readonly #inFlight = new Set<Promise<void>>();
+  /** Requests in flight per broker (their retries included), against `maxInFlightRequests`. */
+  readonly #inFlightAt = new Map<BrokerTarget, number>();
+  /** A metadata refresh ready batches wait for (it never rejects); and how many in a row found no broker. */
+  #routeRefresh: Promise<void> | undefined;
+  #routeFailures = 0;
+  /** Per "topic\0partition": its batches being retried after its leader may have moved (see #hold). */
+  readonly #held = new Map<string, number>();
   /** Per topic, send() calls waiting for its partition count, in call order (see "Order" above). */
   readonly #waiting = new Map<string, Array<{ list: readonly ProducerRecord[]; resolve(r: RecordMetadata[]): void; reject(err: Error): void }>>();
   /** Partition-count lookups running (#lookUp never rejects). */
@@ -228,6 +246,8 @@ export class Producer {
       // Batches wait in #ready, with nothing in flight, while the producer id is being asked for.
       if (this.#identityPending) await this.#identityPending;
       else if (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
+      else if (this.#routeRefresh) await this.#routeRefresh;
+      else await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
@@ -304,7 +324,12 @@ export class Producer {
     this.#drain();
   }
 
-  /** Sends ready batches, up to `MAX_REQUEST_BYTES` per request, while the in-flight limit allows. */
+  /**
+   * Sends ready batches, each to its partition's leader: per broker, requests of up to
+   * `MAX_REQUEST_BYTES` while its in-flight limit allows. Batches of a topic whose metadata is stale
+   * wait for a refresh. Every reason a batch waits holds for its whole partition, so none of its
+   * later batches can pass it.
+   */
   #drain(): void {
     if (this.#epochBumpDue && this.#identity) {
       // Nothing goes out under the old epoch's sequences any more: once every request is answered,
@@ -320,15 +345,30 @@ export class Producer {
       if (this.#ready.length > 0) this.#identityPending ??= this.#initIdentity();
       return;
     }
-    while (this.#ready.length > 0 && this.#inFlight.size < this.#maxInFlight) {
+    const metadata = this.#client.metadata;
+    const stale = new Set<string>();
+    while (this.#ready.length > 0) {
+      let target: BrokerTarget | undefined;
       const batches: Batch[] = [];
       let bytes = 0;
-      for (let i = 0; i < this.#ready.length && (batches.length === 0 || bytes + this.#ready[i]!.builder.sizeBytes <= MAX_REQUEST_BYTES); ) {
+      for (let i = 0; i < this.#ready.length; ) {
         const b = this.#ready[i]!;
         if (!this.#maySend(b)) {
           i++; // it and its partition's later batches wait; other partitions' go on
           continue;
         }
+        if (!metadata.fresh(b.topic)) {
+          stale.add(b.topic);
+          i++;
+          continue;
+        }
+        const to = metadata.route(b.topic, b.partition).target;
+        if (target === undefined ? (this.#inFlightAt.get(to) ?? 0) >= this.#maxInFlight : to !== target) {
+          i++; // another broker's, or one with no request slot free
+          continue;
+        }
+        if (batches.length > 0 && bytes + b.builder.sizeBytes > MAX_REQUEST_BYTES) break;
+        target = to;
         this.#ready.splice(i, 1);
         bytes += b.builder.sizeBytes;
         batches.push(b);
@@ -336,13 +376,51 @@ export class Producer {
         b.encoded = this.#encode(b);
         if (b.keyless) this.#sticky.batchSent(b.topic, b.partition, b.partitions);
       }
-      if (batches.length === 0) return;
-      const request = this.#produce(batches).finally(() => {
+      if (target === undefined) break;
+      const to = target;
+      this.#inFlightAt.set(to, (this.#inFlightAt.get(to) ?? 0) + 1);
+      const request = this.#produce(batches, to).finally(() => {
         this.#inFlight.delete(request);
+        const left = this.#inFlightAt.get(to)! - 1;
+        if (left > 0) this.#inFlightAt.set(to, left);
+        else this.#inFlightAt.delete(to);
         this.#drain();
       });
       this.#inFlight.add(request);
     }
+    if (stale.size > 0) this.#refreshRoutes([...stale]);
+  }
+
+  /**
+   * Asks for the metadata of topics whose batches wait for it, then sends them. When no broker
+   * answers, that counts as an attempt of theirs: after `retries` of them in a row they fail (they
+   * never left, so no sequence number was spent on them).
+   */
+  #refreshRoutes(topics: string[]): void {
+    if (this.#routeRefresh) return;
+    const refresh = this.#client.metadata
+      .refresh(topics, true)
+      .then(
+        () => {
+          this.#routeFailures = 0;
+        },
+        async (err: unknown) => {
+          const failures = ++this.#routeFailures;
+          if (failures <= this.#client.retries && !this.#client.closed) return sleep(this.#client.backoffMs(failures - 1));
+          this.#routeFailures = 0;
+          const e = err instanceof SluiceError ? err : new SluiceError('UNKNOWN_SERVER_ERROR', String(err));
+          const waiting = this.#ready.filter((b) => topics.includes(b.topic) && !this.#client.metadata.fresh(b.topic));
+          for (const b of waiting) {
+            this.#ready.splice(this.#ready.indexOf(b), 1);
+            failAll(b, e);
+          }
+        },
+      )
+      .finally(() => {
+        this.#routeRefresh = undefined;
+        this.#drain();
+      });
+    this.#routeRefresh = refresh;
   }
 
   /**
@@ -350,6 +428,7 @@ export class Producer {
    * no more than that may be unacknowledged: a retry of an older one would not be recognised.
    */
   #maySend(b: Batch): boolean {
+    if (this.#held.size > 0 && this.#held.has(`${b.topic}\0${b.partition}`)) return false; // see #hold
     return !this.#identity || (this.#windows.get(`${b.topic}\0${b.partition}`)?.length ?? 0) < IDEMPOTENT_BATCHES_REMEMBERED;
   }
 
@@ -395,13 +474,15 @@ export class Producer {
     return this.#windows.get(`${b.topic}\0${b.partition}`)?.[0] !== b;
   }
 
-  async #produce(batches: Batch[]): Promise<void> {
+  async #produce(batches: Batch[], target: BrokerTarget): Promise<void> {
     const encoded = batches.map((b) => b.encoded!);
     const body = { acks: this.#acks, partitions: batches.map((b, i) => ({ topic: b.topic, partition: b.partition, bytes: encoded[i]!.length })) };
     let retry: Batch[] = [];
     /** Batches that overtook an earlier one's retry: sent again, but it is not their failure. */
     const behind: Batch[] = [];
     let retryError: SluiceError | undefined;
+    /** Retried because their partition's leader may have moved (see #hold). */
+    let moved: Batch[] = [];
     const settleBatch = (b: Batch, offsetOf: (k: number) => bigint | null) => {
       this.#settled(b);
       settleAll(b, offsetOf);
@@ -415,11 +496,11 @@ export class Producer {
     };
     try {
       if (this.#acks === 0) {
-        await this.#client.send(ApiKey.Produce, body, encoded);
+        await this.#client.sendAt(target, ApiKey.Produce, body, encoded);
         for (const b of batches) settleBatch(b, () => null);
         return;
       }
-      const response = await this.#client.call<ProduceResponse>(ApiKey.Produce, body, encoded);
+      const response = await this.#client.callAt<ProduceResponse>(target, ApiKey.Produce, body, encoded);
       response.partitions.forEach((r, i) => {
         const b = batches[i]!;
         if (!r.error) {
@@ -428,6 +509,7 @@ export class Producer {
           return;
         }
         const err = new SluiceError(r.error.code as 'UNKNOWN_SERVER_ERROR', r.error.message);
+        if (isLeadershipError(err.code)) moved.push(b);
         if (err.code === 'OUT_OF_ORDER_SEQUENCE_NUMBER' && this.#overtook(b)) {
           behind.push(b);
           retryError = err;
@@ -445,9 +527,31 @@ export class Producer {
       }
       retry = batches;
       retryError = e;
+      // A broker of the cluster that cannot be reached may be gone, its partitions led elsewhere
+      // now. (The bootstrap connection reaches a lone broker, which leads everything wherever it is.)
+      if (target !== 'bootstrap') moved = batches;
     }
     for (const b of behind) b.attempts -= 1; // #retry counts an attempt; waiting for an earlier batch is not one
-    await this.#retry([...retry, ...behind], retryError, failBatch);
+    for (const b of moved) this.#hold(b, 1);
+    try {
+      await this.#retry([...retry, ...behind], retryError, failBatch);
+    } finally {
+      for (const b of moved) this.#hold(b, -1);
+    }
+  }
+
+  /**
+   * A batch retried because its partition's leader may have moved holds the partition's later
+   * batches back until it is answered (acknowledged, or failed for good): until then they would go
+   * to the old leader and fail as well, or reach the new one ahead of it and be refused as out of
+   * order. The topic's metadata is asked for again meanwhile (it is stale).
+   */
+  #hold(b: Batch, delta: 1 | -1): void {
+    const key = `${b.topic}\0${b.partition}`;
+    const held = (this.#held.get(key) ?? 0) + delta;
+    if (held > 0) this.#held.set(key, held);
+    else this.#held.delete(key);
+    if (delta > 0) this.#client.forgetTopic(b.topic);
   }
 
   async #retry(batches: Batch[], err: SluiceError | undefined, failBatch: (b: Batch, err: Error) => void): Promise<void> {
@@ -462,7 +566,16 @@ export class Producer {
       b.attempts += 1;
       this.#client.forgetTopic(b.topic);
     }
-    await this.#produce(again);
+    // To each partition's leader as the cluster names it now (the old one, if no broker answers).
+    await this.#client.metadata.refresh([...new Set(again.map((b) => b.topic))], true).catch(() => undefined);
+    const byTarget = new Map<BrokerTarget, Batch[]>();
+    for (const b of again) {
+      const to = this.#client.metadata.route(b.topic, b.partition).target;
+      const list = byTarget.get(to);
+      if (list) list.push(b);
+      else byTarget.set(to, [b]);
+    }
+    await Promise.all([...byTarget].map(([to, list]) => this.#produce(list, to)));
   }
 }
 
