@@ -9,6 +9,13 @@
 // Fetching: each fetch long-polls (`maxWaitMs`, `minBytes`) and the next one is sent as soon as a
 // response arrives, so the broker is working on the next batch while the app processes this one.
 // A seek, pause, or rebalance discards what was prefetched and rewinds to the processed position.
+// Each partition is fetched from its leader (broker-client.ts routes by the cluster metadata), one
+// Fetch per leader broker at a time, all of them at once; whichever answers first is delivered
+// first, and that broker is asked again while the others still wait. Each partition's Fetch names
+// the leader epoch the metadata gave. An answer that says leadership moved (NOT_LEADER_OR_FOLLOWER,
+// LEADER_NOT_AVAILABLE, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH), an unknown partition, or a lost
+// connection marks the topic's metadata stale: after a backoff its leaders are asked for again and
+// the partition is fetched from the same offset at the leader named then.
 //
 // Groups: membership (join, sync, heartbeats, leave, the commit requests) is GroupMembership's, in
 // group-membership.ts; this file owns the positions a rebalance moves. When the group rebalances,
@@ -19,7 +26,8 @@ import type { FetchPartitionResponse, FetchResponse, ListOffsetsResponse } from 
 import { ApiKey } from '../protocol/messages.js';
 import { decodeRecordBatches, type RecordHeader } from '../protocol/record-batch.js';
 import { ASSIGNORS } from './assignors.js';
-import { BrokerClient, sleep, type ClientOptions } from './broker-client.js';
+import { BrokerClient, sleep, type BrokerTarget, type ClientOptions, type Route } from './broker-client.js';
+import { isLeadershipError } from './cluster-metadata.js';
 import { GroupMembership } from './group-membership.js';
 import type { TopicPartition } from '../vocabulary.js';
 
@@ -63,6 +71,17 @@ export interface ConsumerOptions extends ClientOptions {
 
 const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+/** A Fetch in flight to one broker (one at a time per broker); its partitions are not fetched again until it answers. */
+interface BrokerFetch {
+  epoch: number;
+  /** Set once it answered: the batches it brought (none if the epoch moved meanwhile), or its error. */
+  outcome: { batches: MessageBatch[] } | { error: unknown } | undefined;
+  /** Settles (never rejects) once `outcome` is set. */
+  done: Promise<void>;
+}
+
+type FetchPartition = TopicPartition & { key: string; offset: bigint; leaderEpoch: number };
+
 export class Consumer {
   readonly #options: Required<Omit<ConsumerOptions, keyof ClientOptions | 'groupId' | 'fromTimestampMs' | 'onAssigned' | 'onRevoked'>> & ConsumerOptions;
   readonly #fetchClient: BrokerClient;
@@ -77,6 +96,9 @@ export class Consumer {
   readonly #paused = new Set<string>();
   #epoch = 0;
   #prefetch: { epoch: number; result: Promise<MessageBatch[]> } | undefined;
+  readonly #fetches = new Map<BrokerTarget, BrokerFetch>();
+  /** Partitions in a fetch in flight. */
+  readonly #fetching = new Set<string>();
   #commitTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -257,36 +279,101 @@ export class Consumer {
     return result;
   }
 
+  /**
+   * The batches of the next broker fetches to answer: starts a Fetch at each leader with fetchable
+   * partitions and none in flight, then waits for any to answer (what answered meanwhile is taken
+   * at once).
+   */
   async #fetchOnce(epoch: number): Promise<MessageBatch[]> {
-    const parts = [...this.#assigned].filter(([k]) => !this.#paused.has(k) && this.#positions.has(k));
-    if (parts.length === 0) {
-      await sleep(Math.min(this.#options.maxWaitMs, 100));
-      return [];
+    for (;;) {
+      if (epoch !== this.#epoch || this.#closed) return [];
+      const answered = [...this.#fetches].filter(([, f]) => f.outcome);
+      if (answered.length > 0) {
+        const out: MessageBatch[] = [];
+        let failure: { error: unknown } | undefined;
+        for (const [target, f] of answered) {
+          this.#fetches.delete(target);
+          if (f.epoch !== epoch) continue;
+          if ('error' in f.outcome!) failure ??= f.outcome;
+          else out.push(...f.outcome!.batches);
+        }
+        if (failure) throw failure.error;
+        return out;
+      }
+      await this.#startFetches(epoch);
+      if (this.#fetches.size === 0) {
+        await sleep(Math.min(this.#options.maxWaitMs, 100));
+        return [];
+      }
+      await Promise.race([...this.#fetches.values()].map((f) => f.done));
     }
-    const requested = parts.map(([k, p]) => ({ ...p, offset: this.#positions.get(k)! }));
+  }
+
+  /** One Fetch per leader broker for the fetchable partitions not in a fetch now, at brokers with none in flight. */
+  async #startFetches(epoch: number): Promise<void> {
+    const idle = () => [...this.#assigned].filter(([k]) => !this.#paused.has(k) && this.#positions.has(k) && !this.#fetching.has(k));
+    const candidates = idle();
+    if (candidates.length === 0) return;
+    const routes = new Map<string, Route>();
+    (await this.#fetchClient.routes(candidates.map(([, p]) => p))).forEach((r, i) => routes.set(candidates[i]![0], r));
+    if (epoch !== this.#epoch || this.#closed) return;
+    const byTarget = new Map<BrokerTarget, FetchPartition[]>();
+    for (const [k, p] of idle()) {
+      const route = routes.get(k);
+      if (!route || this.#fetches.has(route.target)) continue;
+      const list = byTarget.get(route.target) ?? [];
+      byTarget.set(route.target, list);
+      list.push({ ...p, key: k, offset: this.#positions.get(k)!, leaderEpoch: route.leaderEpoch });
+    }
+    for (const [target, parts] of byTarget) {
+      for (const p of parts) this.#fetching.add(p.key);
+      const f: BrokerFetch = { epoch, outcome: undefined, done: Promise.resolve() };
+      f.done = this.#fetchFrom(target, parts, epoch)
+        .then(
+          (batches) => void (f.outcome = { batches }),
+          (error: unknown) => void (f.outcome = { error }),
+        )
+        .finally(() => {
+          for (const p of parts) this.#fetching.delete(p.key);
+        });
+      this.#fetches.set(target, f);
+    }
+  }
+
+  /** One Fetch at `target`: its partitions' batches, with positions moved past them. */
+  async #fetchFrom(target: BrokerTarget, requested: readonly FetchPartition[], epoch: number): Promise<MessageBatch[]> {
     let response;
     try {
-      response = await this.#fetchClient.request(ApiKey.Fetch, {
+      response = await this.#fetchClient.requestAt(target, ApiKey.Fetch, {
         maxWaitMs: this.#options.maxWaitMs,
         minBytes: this.#options.minBytes,
         maxBytes: this.#options.maxBytes,
-        partitions: requested.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, maxBytes: this.#options.maxBytesPerPartition })),
+        partitions: requested.map((p) => ({
+          topic: p.topic,
+          partition: p.partition,
+          offset: p.offset,
+          maxBytes: this.#options.maxBytesPerPartition,
+          ...(p.leaderEpoch >= 0 ? { leaderEpoch: p.leaderEpoch } : {}),
+        })),
       });
     } catch (err) {
       if (this.#closed || !(err instanceof SluiceError) || !err.retriable) throw err;
+      // The broker may be gone, and its partitions led elsewhere now: ask before fetching them again.
+      for (const p of requested) this.#fetchClient.forgetTopic(p.topic);
       await sleep(this.#fetchClient.retryBackoffMs);
       return [];
     }
     if (epoch !== this.#epoch) return [];
     const out: MessageBatch[] = [];
     let at = 0;
+    let backOff = false;
     const partitions = (response.body as FetchResponse).partitions;
     for (const [i, p] of partitions.entries()) {
       const data = response.data.subarray(at, at + p.bytes);
       at += p.bytes;
       const req = requested[i]!;
       if (p.error) {
-        await this.#onFetchError(req, p);
+        backOff = (await this.#onFetchError(req, p)) || backOff;
         continue;
       }
       const messages: Message[] = [];
@@ -298,20 +385,26 @@ export class Consumer {
           messages.push({ topic: p.topic, partition: p.partition, offset: r.offset, timestampMs: r.timestampMs, key: r.key, value: r.value, headers: r.headers });
         }
       }
-      if (next > req.offset) this.#positions.set(keyOf(p.topic, p.partition), next);
+      if (next > req.offset && epoch === this.#epoch) this.#positions.set(req.key, next);
       out.push({ topic: p.topic, partition: p.partition, messages, highWatermark: p.highWatermark });
     }
+    if (backOff) await sleep(this.#fetchClient.retryBackoffMs);
     return out;
   }
 
-  async #onFetchError(req: TopicPartition & { offset: bigint }, p: FetchPartitionResponse): Promise<void> {
-    if (p.error?.code === 'OFFSET_OUT_OF_RANGE') {
+  /** Acts on a partition's fetch error; true when the partition waits a backoff before it is fetched again. */
+  async #onFetchError(req: FetchPartition, p: FetchPartitionResponse): Promise<boolean> {
+    const code = p.error?.code;
+    if (code === 'OFFSET_OUT_OF_RANGE') {
       await this.#initPositions([req], true);
-    } else if (p.error?.code === 'UNKNOWN_TOPIC_OR_PARTITION') {
-      await sleep(this.#fetchClient.retryBackoffMs);
-    } else {
-      throw new SluiceError((p.error?.code ?? 'UNKNOWN_SERVER_ERROR') as ErrorCode, `fetch of ${p.topic}-${p.partition}: ${p.error?.message}`);
+      return false;
     }
+    if (code === 'UNKNOWN_TOPIC_OR_PARTITION' || isLeadershipError(code)) {
+      // Fetched again from the same offset, at the leader the cluster names after a refresh.
+      this.#fetchClient.forgetTopic(p.topic);
+      return true;
+    }
+    throw new SluiceError((code ?? 'UNKNOWN_SERVER_ERROR') as ErrorCode, `fetch of ${p.topic}-${p.partition}: ${p.error?.message}`);
   }
 
   /** Positions for partitions: committed offsets (with a groupId), else the reset policy. */
@@ -348,12 +441,10 @@ export class Consumer {
   }
 
   async #listOffsets(parts: readonly TopicPartition[], timestamp: bigint): Promise<ListOffsetsResponse['partitions']> {
-    const r = await this.#fetchClient.withRetries(() =>
-      this.#fetchClient.call<ListOffsetsResponse>(ApiKey.ListOffsets, { partitions: parts.map((p) => ({ topic: p.topic, partition: p.partition, timestamp })) }),
-    );
-    const failed = r.partitions.find((p) => p.error);
+    const r = await this.#fetchClient.listOffsets(parts.map((p) => ({ topic: p.topic, partition: p.partition, timestamp })));
+    const failed = r.find((p) => p.error);
     if (failed?.error) throw new SluiceError(failed.error.code as ErrorCode, `${failed.topic}-${failed.partition}: ${failed.error.message}`);
-    return r.partitions;
+    return r;
   }
 
   /** Lets go of the old assignment (commit, onRevoked), rejoins, and takes the new one (positions, onAssigned). */
