@@ -13,12 +13,16 @@
 //
 // A Consumer with a groupId that uses assign() instead of subscribe() has one of these too, only
 // for committed offsets: it never joins, and commits outside any generation.
+//
+// Every group request goes to the group's coordinator, as FindCoordinator (asked of the bootstrap
+// broker) names it; an answer NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE, or a lost connection,
+// makes the next request ask again.
 
 import { SluiceError } from '../errors.js';
 import { ApiKey } from '../protocol/messages.js';
 import type { JoinGroupResponse, OffsetCommitResponse, OffsetFetchResponse } from '../protocol/group-messages.js';
 import { ASSIGNORS, decodeAssignment, decodeMemberMetadata, encodeAssignment, encodeMemberMetadata } from './assignors.js';
-import { BrokerClient, sleep, type ClientOptions } from './broker-client.js';
+import { BrokerClient, sleep, type BrokerTarget, type ClientOptions } from './broker-client.js';
 import type { TopicPartition } from '../vocabulary.js';
 
 export interface GroupMembershipOptions {
@@ -42,6 +46,9 @@ export interface RebalanceHooks {
   assign(partitions: TopicPartition[]): Promise<void>;
 }
 
+/** Answers after which the coordinator is looked up again. */
+const COORDINATOR_MOVED: ReadonlySet<string> = new Set(['NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'NETWORK_EXCEPTION', 'BROKER_NOT_AVAILABLE']);
+
 /** Answers that mean this member must join again rather than retry. */
 const REJOIN_CODES: ReadonlySet<string> = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS']);
 const NO_MEMBER: Readonly<{ memberId: string; generationId: number }> = { memberId: '', generationId: -1 };
@@ -57,6 +64,8 @@ export class GroupMembership {
   #joining = false;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** The coordinator, once FindCoordinator named it. */
+  #coordinator: Promise<BrokerTarget> | undefined;
 
   constructor(options: GroupMembershipOptions) {
     this.groupId = options.groupId;
@@ -100,7 +109,7 @@ export class GroupMembership {
 
   /** Commits offsets (each the next offset to consume); returns the broker's answer per partition, in order. */
   async commitOffsets(offsets: ReadonlyArray<TopicPartition & { offset: bigint }>): Promise<OffsetCommitResponse['partitions']> {
-    const response = await this.#client.call<OffsetCommitResponse>(ApiKey.OffsetCommit, {
+    const response = await this.#call<OffsetCommitResponse>(ApiKey.OffsetCommit, {
       groupId: this.groupId,
       // A consumer that assigns its own partitions is no member: it commits outside any generation.
       generationId: this.#topics ? this.#member.generationId : -1,
@@ -113,7 +122,7 @@ export class GroupMembership {
   /** The group's committed offsets for these partitions (retrying retriable errors); partitions with none are left out. */
   async committedOffsets(partitions: readonly TopicPartition[]): Promise<Array<TopicPartition & { offset: bigint }>> {
     const r = await this.#client.withRetries(() =>
-      this.#client.call<OffsetFetchResponse>(ApiKey.OffsetFetch, { groupId: this.groupId, partitions: partitions.map((p) => ({ topic: p.topic, partition: p.partition })) }),
+      this.#call<OffsetFetchResponse>(ApiKey.OffsetFetch, { groupId: this.groupId, partitions: partitions.map((p) => ({ topic: p.topic, partition: p.partition })) }),
     );
     return r.partitions.flatMap((p) => (p.offset === null ? [] : [{ topic: p.topic, partition: p.partition, offset: p.offset }]));
   }
@@ -127,11 +136,29 @@ export class GroupMembership {
   /** Tells the broker this member is gone, so the group rebalances now rather than after the session timeout. Never throws. */
   async leave(): Promise<void> {
     if (!this.#topics || !this.#member.memberId) return;
-    await this.#client.call(ApiKey.LeaveGroup, { groupId: this.groupId, memberId: this.#member.memberId }).catch(() => undefined);
+    await this.#call(ApiKey.LeaveGroup, { groupId: this.groupId, memberId: this.#member.memberId }).catch(() => undefined);
   }
 
   async close(): Promise<void> {
     await this.#client.close();
+  }
+
+  /** A request to the group's coordinator (looked up first when not known, or no longer). */
+  async #call<T>(apiKey: number, body: unknown): Promise<T> {
+    const current = (this.#coordinator ??= this.#client.coordinator(this.groupId));
+    let target: BrokerTarget;
+    try {
+      target = await current;
+    } catch (err) {
+      if (this.#coordinator === current) this.#coordinator = undefined;
+      throw err;
+    }
+    try {
+      return await this.#client.callAt<T>(target, apiKey, body);
+    } catch (err) {
+      if (this.#coordinator === current && (!(err instanceof SluiceError) || COORDINATOR_MOVED.has(err.code))) this.#coordinator = undefined;
+      throw err;
+    }
   }
 
   /** JoinGroup then SyncGroup until they succeed; the partitions assigned, or undefined once stopped. */
@@ -142,7 +169,7 @@ export class GroupMembership {
     for (let attempt = 0; ; attempt++) {
       if (this.#stopped) return undefined;
       try {
-        const joined = await group.call<JoinGroupResponse>(ApiKey.JoinGroup, {
+        const joined = await this.#call<JoinGroupResponse>(ApiKey.JoinGroup, {
           groupId,
           memberId: this.#member.memberId,
           sessionTimeoutMs: this.#options.sessionTimeoutMs,
@@ -152,7 +179,7 @@ export class GroupMembership {
         });
         this.#member = { memberId: joined.memberId, generationId: joined.generationId };
         const assignments = joined.leaderId === joined.memberId ? await this.#assignAsLeader(joined) : null;
-        const synced = await group.call<{ assignment: Uint8Array }>(ApiKey.SyncGroup, { groupId, generationId: joined.generationId, memberId: joined.memberId, assignments });
+        const synced = await this.#call<{ assignment: Uint8Array }>(ApiKey.SyncGroup, { groupId, generationId: joined.generationId, memberId: joined.memberId, assignments });
         assignment = decodeAssignment(synced.assignment);
         break;
       } catch (err) {
@@ -191,7 +218,7 @@ export class GroupMembership {
   async #heartbeat(): Promise<void> {
     if (this.#joining || this.#needsJoin || this.#stopped) return;
     try {
-      await this.#client.call(ApiKey.Heartbeat, { groupId: this.groupId, generationId: this.#member.generationId, memberId: this.#member.memberId });
+      await this.#call(ApiKey.Heartbeat, { groupId: this.groupId, generationId: this.#member.generationId, memberId: this.#member.memberId });
     } catch (err) {
       if (!(err instanceof SluiceError) || !REJOIN_CODES.has(err.code)) return; // a lost connection: the next beat retries
       // REBALANCE_IN_PROGRESS keeps the memberId; the others mean the broker no longer knows it.
