@@ -15,7 +15,6 @@ import { once } from 'node:events';
 import { Consumer } from '../client/consumer.js';
 import { BrokerClient } from '../client/broker-client.js';
 import { SluiceError } from '../errors.js';
-import { ApiKey, type ListOffsetsResponse } from '../protocol/messages.js';
 import { renderer, type Encoding } from './record-format.js';
 import { UsageError } from './usage-error.js';
 
@@ -137,9 +136,9 @@ async function startOffsets(client: BrokerClient, topic: string, partitions: num
 
 /** ListOffsets for `timestamp` (-2 earliest, -1 latest, else ms); partitions with no answer are left out. */
 async function listOffsets(client: BrokerClient, topic: string, partitions: number[], timestamp: bigint): Promise<Map<number, bigint>> {
-  const r = await client.call<ListOffsetsResponse>(ApiKey.ListOffsets, { partitions: partitions.map((partition) => ({ topic, partition, timestamp })) });
+  const r = await client.listOffsets(partitions.map((partition) => ({ topic, partition, timestamp })));
   const out = new Map<number, bigint>();
-  for (const p of r.partitions) {
+  for (const p of r) {
     if (p.error) throw new SluiceError(p.error.code as 'UNKNOWN_TOPIC_OR_PARTITION', p.error.message);
     if (p.offset !== null && p.offset !== undefined) out.set(p.partition, p.offset);
   }

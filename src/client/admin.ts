@@ -1,7 +1,8 @@
 // Administration: topics (create, delete, list, describe, add partitions, describe and alter
 // configs) and consumer groups (list, describe
 // with committed offsets and lag, delete, delete offsets, reset offsets). Errors come back as
-// SluiceErrors with their codes.
+// SluiceErrors with their codes. Requests about a partition's records (list offsets, delete
+// records, describe producers) go to its leader; the rest to whichever broker the client reached.
 
 import { SluiceError, type ErrorCode } from '../errors.js';
 import type { DeleteGroupsResponse, DescribeGroupsResponse, ListGroupsResponse, OffsetCommitResponse } from '../protocol/group-messages.js';
@@ -13,7 +14,6 @@ import {
   type IncrementalAlterConfigsResponse,
   type DeleteRecordsResponse,
   type DescribeProducersResponse,
-  type ListOffsetsResponse,
   type ProducerDescription,
   type MetadataResponse,
   type TopicConfigInput,
@@ -117,8 +117,9 @@ export class Admin {
    * moves there for every reader. Returns the new log start (OFFSET_OUT_OF_RANGE past the end).
    */
   async deleteRecords(topic: string, partition: number, offset: bigint): Promise<bigint> {
-    const r = await this.#client.call<DeleteRecordsResponse>(ApiKey.DeleteRecords, { partitions: [{ topic, partition, offset }] });
-    const p = r.partitions[0];
+    const [p] = await this.#client.perLeader([{ topic, partition, offset }], async (target, parts) =>
+      (await this.#client.callAt<DeleteRecordsResponse>(target, ApiKey.DeleteRecords, { partitions: parts.map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset })) })).partitions,
+    );
     if (p?.error) throw toError(p.error, `delete records of ${topic}-${partition} below ${offset}`);
     return p!.lowWatermark!;
   }
@@ -129,8 +130,11 @@ export class Admin {
    */
   async describeProducers(topic: string, partitions?: number[]): Promise<Array<{ partition: number; producers: ProducerDescription[] }>> {
     const which = partitions ?? (await this.describeTopic(topic)).partitions.map((p) => p.partition);
-    const r = await this.#client.call<DescribeProducersResponse>(ApiKey.DescribeProducers, { partitions: which.map((partition) => ({ topic, partition })) });
-    return r.partitions.map((p) => {
+    const answers = await this.#client.perLeader(
+      which.map((partition) => ({ topic, partition })),
+      async (target, parts) => (await this.#client.callAt<DescribeProducersResponse>(target, ApiKey.DescribeProducers, { partitions: parts.map((x) => ({ topic: x.topic, partition: x.partition })) })).partitions,
+    );
+    return answers.map((p) => {
       if (p.error) throw toError(p.error, `describe producers of ${topic}-${p.partition}`);
       return { partition: p.partition, producers: p.producers ?? [] };
     });
@@ -210,10 +214,10 @@ export class Admin {
     if (group && group.members.length > 0) throw new SluiceError('NON_EMPTY_GROUP', `group ${groupId} has ${group.members.length} members; stop them before resetting its offsets`);
     const partitions = options.partitions ?? (await this.describeTopic(topic)).partitions.map((p) => p.partition);
     const list = async (timestamp: bigint) => {
-      const r = await this.#client.call<ListOffsetsResponse>(ApiKey.ListOffsets, { partitions: partitions.map((partition) => ({ topic, partition, timestamp })) });
-      const bad = r.partitions.find((p) => p.error);
+      const r = await this.#client.listOffsets(partitions.map((partition) => ({ topic, partition, timestamp })));
+      const bad = r.find((p) => p.error);
       if (bad?.error) throw toError(bad.error, `offsets of ${topic}-${bad.partition}`);
-      return new Map(r.partitions.map((p) => [p.partition, p.offset ?? null]));
+      return new Map(r.map((p) => [p.partition, p.offset ?? null]));
     };
     const [starts, ends] = await Promise.all([list(-2n), list(-1n)]);
     const at = 'timestampMs' in to ? await list(BigInt(to.timestampMs)) : undefined;

@@ -9,11 +9,17 @@
 // OFFSET_OUT_OF_RANGE when retention passed it, MESSAGE_TOO_LARGE when a batch is larger than the
 // window), or when the connection fails (NETWORK_EXCEPTION). It does not reconnect: open a new one
 // from `nextOffset` to resume.
+//
+// It subscribes at the partition's leader (the cluster metadata names it; a single broker is the
+// bootstrap one). Opening asks again, after a refresh and a backoff, while the answer says
+// leadership moved (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, ...) or the leader cannot be
+// reached, up to the client's `retries`.
 
 import { SluiceError, isErrorCode } from '../errors.js';
 import { decodeRecordBatches, type DecodedBatch } from '../protocol/record-batch.js';
 import { ApiKey, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type PushBody, type SubscribeResponse } from '../protocol/messages.js';
-import { BrokerClient, type ClientOptions } from './broker-client.js';
+import { BrokerClient, sleep, type BrokerTarget, type ClientOptions } from './broker-client.js';
+import { isLeadershipError } from './cluster-metadata.js';
 import { responseError, type Connection } from './connection.js';
 
 export interface SubscriptionOptions extends ClientOptions {
@@ -65,34 +71,50 @@ export class Subscription implements AsyncIterable<PushedBatches> {
 
   static async open(options: SubscriptionOptions): Promise<Subscription> {
     const client = new BrokerClient(options);
+    const topicPartition = { topic: options.topic, partition: options.partition ?? 0 };
     try {
-      const connection = await client.connection();
-      const offset = options.offset === 'earliest' ? EARLIEST_TIMESTAMP : options.offset === 'latest' ? LATEST_TIMESTAMP : options.offset;
-      let subscription: Subscription | undefined;
-      const early: Array<[unknown, Buffer]> = [];
-      let failed: Error | undefined;
-      const response = await connection.subscribe(
-        ApiKey.Subscribe,
-        0,
-        { topic: options.topic, partition: options.partition ?? 0, offset, windowBytes: options.windowBytes ?? DEFAULT_WINDOW_BYTES },
-        {
-          // Pushes can arrive before this function resumes: they wait in `early`.
-          push: (body, data) => (subscription ? subscription.#onPush(body as PushBody, data) : early.push([body, data])),
-          fail: (err) => (subscription ? subscription.#fail(err) : (failed = err)),
-        },
-      );
-      const err = responseError(response.body);
-      if (err) throw err;
-      const body = response.body as SubscribeResponse;
-      const start = typeof offset === 'bigint' && offset >= 0n ? offset : offset === EARLIEST_TIMESTAMP ? body.logStartOffset : body.highWatermark;
-      subscription = new Subscription(options, client, connection, body.subscriptionId!, start);
-      for (const [b, d] of early) subscription.#onPush(b as PushBody, d);
-      if (failed) subscription.#fail(failed);
-      return subscription;
+      for (let attempt = 0; ; attempt++) {
+        const [route] = await client.routes([topicPartition]);
+        try {
+          return await Subscription.#subscribe(options, client, route!.target);
+        } catch (err) {
+          const moved = err instanceof SluiceError && (isLeadershipError(err.code) || (route!.target !== 'bootstrap' && err.retriable));
+          if (!moved || attempt >= client.retries) throw err;
+          client.forgetTopic(options.topic);
+          await sleep(client.backoffMs(attempt));
+        }
+      }
     } catch (err) {
       await client.close();
       throw err;
     }
+  }
+
+  /** One Subscribe at `target`; throws the broker's refusal. */
+  static async #subscribe(options: SubscriptionOptions, client: BrokerClient, target: BrokerTarget): Promise<Subscription> {
+    const connection = await client.connectionAt(target);
+    const offset = options.offset === 'earliest' ? EARLIEST_TIMESTAMP : options.offset === 'latest' ? LATEST_TIMESTAMP : options.offset;
+    let subscription: Subscription | undefined;
+    const early: Array<[unknown, Buffer]> = [];
+    let failed: Error | undefined;
+    const response = await connection.subscribe(
+      ApiKey.Subscribe,
+      0,
+      { topic: options.topic, partition: options.partition ?? 0, offset, windowBytes: options.windowBytes ?? DEFAULT_WINDOW_BYTES },
+      {
+        // Pushes can arrive before this function resumes: they wait in `early`.
+        push: (body, data) => (subscription ? subscription.#onPush(body as PushBody, data) : early.push([body, data])),
+        fail: (err) => (subscription ? subscription.#fail(err) : (failed = err)),
+      },
+    );
+    const err = responseError(response.body);
+    if (err) throw err;
+    const body = response.body as SubscribeResponse;
+    const start = typeof offset === 'bigint' && offset >= 0n ? offset : offset === EARLIEST_TIMESTAMP ? body.logStartOffset : body.highWatermark;
+    subscription = new Subscription(options, client, connection, body.subscriptionId!, start);
+    for (const [b, d] of early) subscription.#onPush(b as PushBody, d);
+    if (failed) subscription.#fail(failed);
+    return subscription;
   }
 
   /** Where the next push will start (after everything received so far). */
