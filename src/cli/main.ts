@@ -27,7 +27,7 @@ addBrokerOptions(
     .addHelpText('after', '\nPrecedence: flag, then environment variable, then --config file, then default.'),
 ).action((flags: Record<string, unknown>) => runBroker(flags));
 
-const brokerOption = () => new Option('--broker <host:port>', 'broker address').env('SLUICE_BROKER').default(DEFAULT_BROKER);
+const brokerOption = () => new Option('--broker <host:port>', 'broker address, or several, comma-separated (a bootstrap list)').env('SLUICE_BROKER').default(DEFAULT_BROKER);
 const tokenOption = () => new Option('--token <token>', 'authenticate with this token (brokers run with --auth-file)').env('SLUICE_TOKEN');
 const integer = (min: number) => (value: string) => {
   const n = Number(value);
