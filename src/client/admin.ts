@@ -2,7 +2,9 @@
 // configs) and consumer groups (list, describe
 // with committed offsets and lag, delete, delete offsets, reset offsets). Errors come back as
 // SluiceErrors with their codes. Requests about a partition's records (list offsets, delete
-// records, describe producers) go to its leader; the rest to whichever broker the client reached.
+// records, describe producers) go to its leader; requests about a group to its coordinator (as
+// FindCoordinator names it, asked again while the answer says it moved); listing groups asks every
+// broker (each lists the groups it coordinates); the rest go to whichever broker the client reached.
 
 import { SluiceError, type ErrorCode } from '../errors.js';
 import type { DeleteGroupsResponse, DescribeGroupsResponse, ListGroupsResponse, OffsetCommitResponse } from '../protocol/group-messages.js';
@@ -161,12 +163,21 @@ export class Admin {
     return describeTopic(t);
   }
 
+  /** Every group of the cluster: each broker lists those it coordinates (a broker that fails the listing makes it start again, with the brokers named then). */
   async listGroups(): Promise<ListGroupsResponse['groups']> {
-    return (await this.#client.call<ListGroupsResponse>(ApiKey.ListGroups, {})).groups;
+    return this.#client.withRetries(async () => {
+      await this.#client.metadata.refresh([], false);
+      const metadata = this.#client.metadata;
+      const targets = [...new Set(metadata.nodeIds().map((id) => metadata.target(id)))];
+      if (targets.length <= 1) return (await this.#client.callAt<ListGroupsResponse>(targets[0] ?? 'bootstrap', ApiKey.ListGroups, {})).groups;
+      const answers = await Promise.all(targets.map((target) => this.#client.callAt<ListGroupsResponse>(target, ApiKey.ListGroups, {})));
+      const groups = new Map(answers.flatMap((a) => a.groups.map((g) => [g.groupId, g] as const)));
+      return [...groups.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+    });
   }
 
   async describeGroup(groupId: string): Promise<GroupDescription> {
-    const r = await this.#client.call<DescribeGroupsResponse>(ApiKey.DescribeGroups, { groups: [groupId] });
+    const r = await this.#atCoordinator<DescribeGroupsResponse>(groupId, ApiKey.DescribeGroups, { groups: [groupId] }, (x) => x.groups[0]?.error);
     const g = r.groups[0]!;
     if (g.error) throw toError(g.error, `describe group ${groupId}`);
     if (g.state === 'Dead') throw new SluiceError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
@@ -190,7 +201,7 @@ export class Admin {
 
   /** Deletes a group without members: its committed offsets and its stored generation. */
   async deleteGroup(groupId: string): Promise<void> {
-    const r = await this.#client.call<DeleteGroupsResponse>(ApiKey.DeleteGroups, { groupIds: [groupId] });
+    const r = await this.#atCoordinator<DeleteGroupsResponse>(groupId, ApiKey.DeleteGroups, { groupIds: [groupId] }, (x) => x.groups[0]?.error);
     const e = r.groups[0]?.error;
     if (e) throw toError(e, `delete group ${groupId}`);
   }
@@ -198,7 +209,7 @@ export class Admin {
   /** Deletes committed offsets of a group without members (every partition of `topic` unless `partitions` says). */
   async deleteOffsets(groupId: string, topic: string, partitions?: number[]): Promise<void> {
     const list = partitions ?? (await this.describeTopic(topic)).partitions.map((p) => p.partition);
-    await this.#client.call(ApiKey.OffsetDelete, { groupId, partitions: list.map((partition) => ({ topic, partition })) });
+    await this.#atCoordinator(groupId, ApiKey.OffsetDelete, { groupId, partitions: list.map((partition) => ({ topic, partition })) });
   }
 
   /**
@@ -231,7 +242,12 @@ export class Admin {
       return { topic, partition, current, target: wanted < start ? start : wanted > end ? end : wanted };
     });
     if (!options.dryRun) {
-      const r = await this.#client.call<OffsetCommitResponse>(ApiKey.OffsetCommit, { groupId, generationId: -1, memberId: '', offsets: plan.map((p) => ({ topic, partition: p.partition, offset: p.target })) });
+      const r = await this.#atCoordinator<OffsetCommitResponse>(
+        groupId,
+        ApiKey.OffsetCommit,
+        { groupId, generationId: -1, memberId: '', offsets: plan.map((p) => ({ topic, partition: p.partition, offset: p.target })) },
+        (x) => x.partitions.find((p) => p.error)?.error,
+      );
       const bad = r.partitions.find((p) => p.error);
       if (bad?.error) throw toError(bad.error, `reset of ${topic}-${bad.partition}`);
     }
@@ -241,7 +257,24 @@ export class Admin {
   close(): Promise<void> {
     return this.#client.close();
   }
+
+  /**
+   * A request about group `groupId` at its coordinator, asked again (after a backoff, up to the
+   * client's retries) while the answer, or the group's error in it (`groupError`), says the
+   * coordinator moved or is not ready yet.
+   */
+  #atCoordinator<T>(groupId: string, apiKey: number, body: unknown, groupError: (r: T) => ErrorBody | undefined = () => undefined): Promise<T> {
+    return this.#client.withRetries(async () => {
+      const r = await this.#client.callAt<T>(await this.#client.coordinator(groupId), apiKey, body);
+      const e = groupError(r);
+      if (e && COORDINATOR_MOVED.has(e.code)) throw new SluiceError(e.code as ErrorCode, e.message);
+      return r;
+    });
+  }
 }
+
+/** Group answers after which the coordinator is looked up again. */
+const COORDINATOR_MOVED: ReadonlySet<string> = new Set(['NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE']);
 
 function describeTopic(t: MetadataResponse['topics'][number]): TopicDescription {
   return { name: t.name, internal: t.internal === true, partitions: t.partitions, ...(t.config ? { config: t.config } : {}) };

@@ -81,6 +81,11 @@ export class ClusterMetadata {
     return this.#brokers.get(nodeId) ?? this.#learnt.get(nodeId);
   }
 
+  /** The live brokers' node ids, as the last answer named them. */
+  nodeIds(): number[] {
+    return [...this.#brokers.keys()];
+  }
+
   /** Every live broker's address (more places to bootstrap from when the list given fails). */
   addresses(): BrokerAddress[] {
     return [...this.#brokers.values()];
