@@ -5,7 +5,9 @@
 // resolves (the producer follows the leadership to the new leader), and a Consumer without a group
 // then reads every partition from its leader to the end: every record once, in send() order per
 // partition. A bootstrap list whose first address is dead works too (the client tries the next),
-// and a push Subscription subscribes at its partition's leader.
+// and a push Subscription subscribes at its partition's leader. With the killed broker back, a
+// consumer group bootstrapped only with brokers that do not coordinate it reads everything and
+// commits through the coordinator FindCoordinator names, and Admin describes and lists it there.
 
 import t from 'tap';
 import { Admin } from '../src/client/admin.js';
@@ -13,6 +15,8 @@ import { BrokerClient } from '../src/client/broker-client.js';
 import { Consumer } from '../src/client/consumer.js';
 import { Producer } from '../src/client/producer.js';
 import { Subscription } from '../src/client/subscription.js';
+import type { FindCoordinatorResponse } from '../src/protocol/group-messages.js';
+import { ApiKey } from '../src/protocol/messages.js';
 import { partitionOf, startCluster, type TestCluster } from './harness/cluster.js';
 
 const TOPIC = 'routed';
@@ -191,5 +195,54 @@ t.test("the client routes to each partition's leader and follows it through a le
       if (pushed.length >= 10) break;
     }
     t.same(pushed, values.filter((v) => v.partition === partition).map((v) => v.value), `subscribed at partition ${partition}'s leader (broker ${partitionOf(now, TOPIC, partition).leader})`);
+  });
+
+  await t.test('a consumer group works through the coordinator FindCoordinator names', async (t) => {
+    // __consumer_offsets is created with three replicas, so the killed broker comes back first.
+    await cluster.start(victim);
+    await cluster.waitFor((d) => d.brokers.length === 3, `broker ${victim} back`);
+    const group = 'routed-readers';
+    let coordinator = -1;
+    await until('a coordinator for the group (the offsets topic is created at the first lookup)', async () => {
+      const client = new BrokerClient({ broker: everyBroker, retries: 0 });
+      try {
+        coordinator = (await client.call<FindCoordinatorResponse>(ApiKey.FindCoordinator, { groupId: group })).nodeId;
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await client.close();
+      }
+    });
+    // Bootstrapped only with the brokers that do not coordinate the group: they answer its requests NOT_COORDINATOR.
+    const others = bootstrap(cluster, cluster.brokers.map((b) => b.nodeId).filter((id) => id !== coordinator));
+    const ends = await endOffsets(everyBroker);
+    const total = Number(ends.reduce((a, b) => a + b, 0n));
+    const consumer = new Consumer({ broker: others, groupId: group, fromBeginning: true, maxWaitMs: 200 });
+    const timer = setTimeout(() => void consumer.close(), 90_000);
+    t.teardown(() => consumer.close());
+    consumer.subscribe([TOPIC]);
+    let read = 0;
+    const next = new Map<number, bigint>();
+    for await (const batch of consumer.batches()) {
+      read += batch.messages.length;
+      if (batch.messages.length > 0) next.set(batch.partition, batch.messages.at(-1)!.offset + 1n);
+      if (read >= total) break;
+    }
+    clearTimeout(timer);
+    t.equal(read, total, `the group (coordinated by broker ${coordinator}) read every record`);
+    // What was read, committed (breaking out leaves the last batch unprocessed: delivery is at least once).
+    await consumer.commit([...next].map(([partition, offset]) => ({ topic: TOPIC, partition, offset })));
+    await consumer.close();
+
+    const admin = new Admin({ broker: others });
+    t.teardown(() => admin.close());
+    const described = await admin.describeGroup(group);
+    t.same(
+      described.partitions.map((p) => [p.partition, p.committedOffset]).sort((a, b) => Number(a[0]) - Number(b[0])),
+      ends.map((end, p) => [p, end]),
+      'its commits are at each partition\'s end',
+    );
+    t.ok((await admin.listGroups()).some((g) => g.groupId === group), 'listed by the broker that coordinates it');
   });
 });
