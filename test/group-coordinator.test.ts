@@ -9,6 +9,7 @@ import type { JoinResult } from '../src/group/group.js';
 import { GroupCoordinator, MemberIdRequired, type JoinRequest } from '../src/group/coordinator.js';
 import { OffsetStore } from '../src/group/offset-store.js';
 import { TopicRegistry } from '../src/log/topic-registry.js';
+import { code } from './helpers/outcome.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const logger = pino({ level: 'silent' });
@@ -34,14 +35,6 @@ const join = (c: GroupCoordinator, memberId = '', clientId = 'c', sessionTimeout
     protocols: [{ name: 'range', metadata: Buffer.from(clientId) }],
   } satisfies JoinRequest);
 
-const code = async (p: Promise<unknown> | (() => unknown)) => {
-  try {
-    await (typeof p === 'function' ? p() : p);
-    return 'ok';
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-};
 
 t.test('members joining together form one generation; the leader assigns, everyone gets their part', async (t) => {
   const { clock, coordinator, close } = await setup(t, undefined, 3_000);

@@ -13,19 +13,12 @@ import { javaStringHashCode, OFFSETS_TOPIC, offsetsPartitionFor } from '../src/g
 import { LogService } from '../src/log/log-service.js';
 import type { Partition } from '../src/log/partition.js';
 import { TopicRegistry } from '../src/log/topic-registry.js';
+import { code } from './helpers/outcome.js';
 import { tmpDir } from './helpers/tmp.js';
 
 const logger = pino({ level: 'silent' });
 const OFFSETS_PARTITIONS = 3;
 const GROUP = 'g';
-const code = async (p: Promise<unknown> | (() => unknown)) => {
-  try {
-    await (typeof p === 'function' ? p() : p);
-    return 'ok';
-  } catch (err) {
-    return (err as { code: string }).code;
-  }
-};
 
 t.test("group → partition is Kafka's: abs(String.hashCode) % partitions, Integer.MIN_VALUE as 0", async (t) => {
   t.equal(javaStringHashCode('hello'), 99162322, 'Java\'s "hello".hashCode()');
