@@ -138,6 +138,17 @@ t.test('a broker that cannot start says why and exits 1', async (t) => {
   t.match(badFlag.stderr, /--port: expected an integer in \[0, 65535\], got "ninety"/);
   const badEnv = run([], { SLUICE_FETCH_PATH: 'teleport' });
   t.match(badEnv.stderr, /SLUICE_FETCH_PATH: expected one of sendfile, mmap, copy, node, got "teleport"/);
+
+  // Cluster settings that cannot work together are refused before anything starts.
+  const cluster = ['--data', tmpDir(t), '--port', '0'];
+  t.match(run([...cluster, '--node-id', '1']).stderr, /--node-id needs --etcd-endpoints/);
+  t.match(run([...cluster, '--etcd-endpoints', 'http://127.0.0.1:2379']).stderr, /--etcd-endpoints needs --node-id/);
+  t.match(run([...cluster, '--etcd-endpoints', 'etcd:2379', '--node-id', '1']).stderr, /--etcd-endpoints: expected etcd URLs like http:\/\/127\.0\.0\.1:2379/);
+  const authFile = join(tmpDir(t), 'auth.json');
+  writeFileSync(authFile, JSON.stringify({ principals: [] }));
+  const withAuth = run([...cluster, '--etcd-endpoints', 'http://127.0.0.1:2379', '--node-id', '1', '--auth-file', authFile]);
+  t.equal(withAuth.status, 1);
+  t.match(withAuth.stderr, /--auth-file is not supported with --etcd-endpoints yet/);
 });
 
 t.test('settings: flag beats environment beats config file beats default', async (t) => {

@@ -243,6 +243,9 @@ function clusterSettings(values: Record<string, unknown>): BrokerConfig['cluster
     return null;
   }
   if (values.nodeId === undefined) throw new SluiceError('INVALID_CONFIG', '--etcd-endpoints needs --node-id: each broker of a cluster has its own id');
+  // Followers fetch from their leaders as unauthenticated clients: with --auth-file they would be
+  // refused and nothing would replicate. Said at start, not found out later.
+  if (values.authFile !== undefined) throw new SluiceError('INVALID_CONFIG', '--auth-file is not supported with --etcd-endpoints yet: brokers replicate to each other without credentials');
   return {
     nodeId: values.nodeId as number,
     etcdEndpoints: String(values.etcdEndpoints).split(','),
