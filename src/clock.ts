@@ -8,6 +8,9 @@ export interface Clock {
 
 export const systemClock: Clock = { nowMs: () => Date.now() };
 
+/** Milliseconds that never jump (performance.now()): what lease fencing compares keepalive send times with. */
+export const monotonicClock: Clock = { nowMs: () => performance.now() };
+
 /** A clock that moves only when told to (tests). */
 export class ManualClock implements Clock {
   constructor(private currentMs = 0) {}

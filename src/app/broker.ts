@@ -16,7 +16,7 @@ import type { AccessControl } from '../auth/access.js';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
-import { systemScheduler, type Scheduler } from '../clock.js';
+import { monotonicClock, systemScheduler, type Scheduler } from '../clock.js';
 import { GroupCoordinator, type CoordinatorOptions, type GroupService } from '../group/coordinator.js';
 import { GroupRouter } from '../group/group-router.js';
 import { OffsetStore } from '../group/offset-store.js';
@@ -66,8 +66,6 @@ export interface BrokerConfig {
   cluster?: ClusterSettings | null;
 }
 
-/** Lease fencing compares local times with keepalive send times: a clock that never jumps. */
-const monotonicClock = { nowMs: () => performance.now() };
 
 export class Broker {
   readonly config: BrokerConfig;

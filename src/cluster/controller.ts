@@ -7,13 +7,14 @@
 // deleted topics. Every write is a compare-and-swap on the revision it read, so a deposed
 // controller, or a leader changing its ISR at the same time, can only make its own write fail.
 //
-// Passes run one at a time, after any change the view reports; a failed pass (etcd unavailable, a
-// lost race) is simply run again at the next change or after `retryMs`.
+// Passes run one at a time (serial-pass.ts), after any change the view reports; a failed pass (etcd
+// unavailable) or lost a race (the view is about to change) runs again after `retryMs`.
 
 import type { Logger } from 'pino';
 import type { EtcdStore, StoreLease } from './etcd-store.js';
 import { assignReplicas, reconcilePartition } from './assignment.js';
 import { encodeRecord, KEYS, type PartitionRecord } from './records.js';
+import { SerialPass } from './serial-pass.js';
 import type { ClusterView } from './view.js';
 
 export interface ControllerOptions {
@@ -28,21 +29,22 @@ export interface ControllerOptions {
 export class Controller {
   readonly #o: ControllerOptions;
   #active = false;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
-  #retry: NodeJS.Timeout | undefined;
+  readonly #passes: SerialPass;
   readonly #unsubscribe: () => void;
 
   constructor(options: ControllerOptions) {
     this.#o = options;
-    this.#unsubscribe = options.view.onChange(() => this.#kick());
+    this.#passes = new SerialPass(() => this.#pass(), {
+      onError: (err) => options.logger.warn({ err: (err as Error).message }, 'controller pass failed; retrying'),
+      retryAfterFailureMs: options.retryMs ?? 200,
+    });
+    this.#unsubscribe = options.view.onChange(() => this.#passes.kick());
   }
 
   /** The broker registered again under a new lease: campaign under it. */
   setLease(lease: StoreLease): void {
     this.#o.lease = lease;
-    this.#kick();
+    this.#passes.kick();
   }
 
   get active(): boolean {
@@ -50,37 +52,13 @@ export class Controller {
   }
 
   start(): void {
-    this.#kick();
+    this.#passes.kick();
   }
 
   stop(): void {
-    this.#stopped = true;
     this.#active = false;
-    clearTimeout(this.#retry);
     this.#unsubscribe();
-  }
-
-  /** Runs a pass now, or once the running one ends. */
-  #kick(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#pass()
-      .catch((err: unknown) => {
-        this.#o.logger.warn({ err: (err as Error).message }, 'controller pass failed; retrying');
-        this.#again = true;
-      })
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again && !this.#stopped) {
-          this.#again = false;
-          clearTimeout(this.#retry);
-          this.#retry = setTimeout(() => this.#kick(), this.#o.retryMs ?? 200);
-          this.#retry.unref();
-        }
-      });
+    void this.#passes.stop();
   }
 
   async #pass(): Promise<void> {
@@ -135,7 +113,7 @@ export class Controller {
       } else lost = true;
     }
     // A lost race means the view is about to change: the next pass sees the new records.
-    if (lost) this.#again = true;
+    if (lost) this.#passes.retryLater();
   }
 }
 

@@ -27,7 +27,7 @@ import {
   type Watcher,
 } from 'etcd3';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, isBrokenCircuitError, noop, type IBackoff } from 'cockatiel';
-import type { Clock } from '../clock.js';
+import { monotonicClock, type Clock } from '../clock.js';
 import { SluiceError } from '../errors.js';
 
 export interface StoredValue {
@@ -82,8 +82,8 @@ export interface EtcdStoreOptions {
   clock?: Clock;
 }
 
-/** performance.now(): monotonic milliseconds (since process start), unlike Date.now(). */
-export const monotonicClock: Clock = { nowMs: () => performance.now() };
+/** The clock leases measure by unless told otherwise (src/clock.ts). */
+export { monotonicClock };
 
 const DEFAULT_DIAL_TIMEOUT_MS = 5000;
 /** etcd3 re-opens a failed watch stream after this (a constant backoff: PrefixWatch paces its own retries). */

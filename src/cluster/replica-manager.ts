@@ -21,6 +21,7 @@ import type { TopicRegistry } from '../log/topic-registry.js';
 import type { EtcdStore } from './etcd-store.js';
 import { encodeRecord, KEYS, type PartitionRecord, type TopicRecord } from './records.js';
 import { ReplicaFetcher } from './replica-fetcher.js';
+import { SerialPass } from './serial-pass.js';
 import type { ClusterView } from './view.js';
 
 export interface ReplicaManagerOptions {
@@ -46,20 +47,21 @@ export class ReplicaManager {
   readonly #fetchers = new Map<number, ReplicaFetcher>();
   /** Which fetcher follows each partition now. */
   readonly #following = new Map<Partition, ReplicaFetcher>();
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #passes: SerialPass;
   #isrTimer: NodeJS.Timeout | undefined;
   readonly #isrWrites = new Set<Partition>();
   readonly #unsubscribe: () => void;
 
   constructor(options: ReplicaManagerOptions) {
     this.#o = options;
-    this.#unsubscribe = options.view.onChange(() => this.#kick());
+    this.#passes = new SerialPass(() => this.#apply(), {
+      onError: (err) => options.logger.error({ err: (err as Error).message }, 'applying the cluster view failed; retrying at the next change'),
+    });
+    this.#unsubscribe = options.view.onChange(() => this.#passes.kick());
   }
 
   start(): void {
-    this.#kick();
+    this.#passes.kick();
     const everyMs = Math.max(50, Math.min(500, Math.floor(this.#o.replicaLagTimeMaxMs / 4)));
     this.#isrTimer = setInterval(() => this.#checkIsrs(), everyMs);
     this.#isrTimer.unref();
@@ -67,34 +69,16 @@ export class ReplicaManager {
 
   /** Applies the view now (resolves once the pass that includes every change so far is done). */
   async settle(): Promise<void> {
-    this.#kick();
-    while (this.#running) await this.#running;
+    this.#passes.kick();
+    await this.#passes.settled();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
     this.#unsubscribe();
     clearInterval(this.#isrTimer);
-    await this.#running?.catch(() => undefined);
+    await this.#passes.stop();
     await Promise.all([...this.#fetchers.values()].map((f) => f.stop()));
     this.#fetchers.clear();
-  }
-
-  #kick(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#apply()
-      .catch((err: unknown) => this.#o.logger.error({ err: (err as Error).message }, 'applying the cluster view failed; retrying at the next change'))
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.#kick();
-        }
-      });
   }
 
   async #apply(): Promise<void> {
@@ -217,8 +201,9 @@ export class ReplicaManager {
               if (written) {
                 role.replication.committed(wanted);
                 logger.info({ partition: `${p.topic}-${p.index}`, isr: wanted, was: current.value.isr }, 'ISR changed');
-                if (role.replication.advanceHighWatermark(p.logEndOffset)) p.highWatermarkMoved();
-                else p.highWatermarkMoved(); // acks=all waiters re-check min.insync.replicas
+                role.replication.advanceHighWatermark(p.logEndOffset);
+                // Waiters hear either way: acks=all ones re-check min.insync.replicas against the new ISR.
+                p.highWatermarkMoved();
               } else role.replication.refused();
             },
             (err: Error) => {
