@@ -102,3 +102,21 @@ t.test('fetches woken by one append share one slice; a later append and retentio
   t.equal(gone!.error?.code, 'OFFSET_OUT_OF_RANGE', 'the slice kept from before retention is not served');
   t.equal(gone!.logStartOffset, deleted!.logStartOffset);
 });
+
+t.test('acks=all: a leader that becomes a follower while its append waits for the fsync acknowledges nothing', async (t) => {
+  // The cluster torture found this: the role was read after the fsync, saw a follower, and the
+  // append was answered as written (a deposed leader's tail, truncated when it followed).
+  const { topics, service } = await setup(t);
+  service.setLeadership({ leaseValid: () => true, replicationTimeoutMs: 60_000, clock: { nowMs: () => performance.now() }, knows: () => false, preferredReadReplica: () => -1 });
+  const p = topics.partition('a', 0);
+  p.becomeLeader({ nodeId: 1, replicas: [1], isr: [1], nowMs: performance.now() }, 0, 1);
+  const alone = await service.produce([{ topic: 'a', partition: 0, batches: batchOf(1) }], -1);
+  t.equal(alone[0]!.error, undefined, 'alone in its ISR, the leader acknowledges an acks=all append');
+  // The append happens within produce(); the fsync after it is asynchronous, and the role moves meanwhile.
+  const produced = service.produce([{ topic: 'a', partition: 0, batches: batchOf(2) }], -1);
+  t.equal(p.logEndOffset, 2n, 'the batch was appended before produce() returned its promise');
+  p.becomeFollower(1, 2);
+  const [outcome] = await produced;
+  t.equal(outcome!.error?.code, 'NOT_LEADER_OR_FOLLOWER', 'the append is not acknowledged: the client retries at the new leader');
+  t.equal(outcome!.result, undefined, 'and gets no offsets');
+});

@@ -211,7 +211,8 @@ export class LogService {
 
   async #produce(inputs: readonly ProduceInput[], acks: Acks, internal: boolean): Promise<ProduceOutcome[]> {
     const outcomes: ProduceOutcome[] = [];
-    const written: Array<{ partition: Partition; outcome: ProduceOutcome }> = [];
+    /** What was appended, with the role this broker appended it in (undefined: a single broker's). */
+    const written: Array<{ partition: Partition; outcome: ProduceOutcome; role: Partition['role'] }> = [];
     for (const input of inputs) {
       const outcome: ProduceOutcome = { topic: input.topic, partition: input.partition };
       outcomes.push(outcome);
@@ -232,7 +233,7 @@ export class LogService {
         outcome.result = { ...result, logStartOffset: partition.logStartOffset };
         // A retried batch already in the log is answered, not written: it moved nothing.
         if (!result.duplicate && !internal) this.#observer.produced(input.topic, input.batches.length, Number(result.lastOffset - result.baseOffset + 1n));
-        written.push({ partition, outcome });
+        written.push({ partition, outcome, role });
       } catch (err) {
         outcome.error = asSluiceError(err);
       }
@@ -248,12 +249,14 @@ export class LogService {
         ),
       );
       if (written.length > 0) this.#observer.flushed(Number(process.hrtime.bigint() - started) / 1e9);
-      await Promise.all(written.map(({ partition, outcome }) => (outcome.result ? this.#awaitReplicas(partition, outcome) : undefined)));
+      await Promise.all(written.map(({ partition, outcome, role }) => (outcome.result && role?.kind === 'leader' ? this.#awaitReplicas(partition, outcome, role) : undefined)));
     }
-    // A leader that may have been deposed without hearing of it acknowledges nothing (its lease is the fence).
-    for (const { partition, outcome } of written) {
-      if (!outcome.result || partition.role?.kind !== 'leader') continue;
+    // A leader that may have been deposed without hearing of it acknowledges nothing (its lease is
+    // the fence); one that heard of it while the append waited (for the fsync, say) neither.
+    for (const { partition, outcome, role } of written) {
+      if (!outcome.result || role?.kind !== 'leader') continue;
       try {
+        if (partition.role !== role) throw new SluiceError('NOT_LEADER_OR_FOLLOWER', `this broker stopped leading ${partition.topic}-${partition.index} (epoch ${role.epoch}) before the append was acknowledged`);
         this.#checkLease(partition);
       } catch (err) {
         outcome.error = asSluiceError(err);
@@ -268,9 +271,7 @@ export class LogService {
    * watermark passed them), as this broker's leadership of the same epoch; otherwise the
    * outcome becomes the error a client retries on.
    */
-  async #awaitReplicas(partition: Partition, outcome: ProduceOutcome): Promise<void> {
-    const role = partition.role;
-    if (role?.kind !== 'leader') return;
+  async #awaitReplicas(partition: Partition, outcome: ProduceOutcome, role: Extract<Partition['role'], { kind: 'leader' }>): Promise<void> {
     const target = outcome.result!.lastOffset + 1n;
     const timeoutMs = this.#leadership?.replicationTimeoutMs ?? 30_000;
     const reached = await new Promise<boolean>((resolve) => {
