@@ -36,6 +36,10 @@ export interface EtcdProcess {
 export interface StartEtcdOptions {
   /** Defaults to a fresh temp dir, removed by close(). */
   dataDir?: string;
+  /** The address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Prepended to etcd's command line (e.g. `ip netns exec NS`: etcd on a host of its own). */
+  command?: string[];
 }
 
 const READY_TIMEOUT_MS = 20_000;
@@ -57,7 +61,7 @@ process.once('exit', () => {
 });
 
 export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdProcess> {
-  const binary = etcdBinary();
+  const where: Where = { command: [...(options.command ?? []), etcdBinary()], host: options.host ?? '127.0.0.1' };
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'sluice-etcd-'));
   let proc: ChildProcess | undefined;
@@ -69,7 +73,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdPro
       peerPort = await freePort();
       if (peerPort === clientPort) continue;
       try {
-        proc = await launch(binary, dataDir, clientPort, peerPort);
+        proc = await launch(where, dataDir, clientPort, peerPort);
         break;
       } catch (err) {
         if (!(err instanceof PortTaken) || attempt >= PORT_ATTEMPTS) throw err;
@@ -80,7 +84,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdPro
     throw err;
   }
   let current = proc;
-  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const endpoint = `http://${where.host}:${clientPort}`;
 
   const exited = async (p: ChildProcess) => {
     if (p.exitCode === null && p.signalCode === null) await once(p, 'exit');
@@ -104,7 +108,7 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdPro
         current.kill('SIGCONT'); // a stopped process would not act on SIGTERM
         await kill('SIGTERM');
       }
-      current = await launch(binary, dataDir, clientPort, peerPort);
+      current = await launch(where, dataDir, clientPort, peerPort);
     },
     async compact(revision: bigint) {
       const res = await fetch(`${endpoint}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: revision.toString(), physical: true }), signal: AbortSignal.timeout(10_000) });
@@ -149,15 +153,22 @@ function threadStates(pid: number): string[] {
   return states;
 }
 
+/** How etcd is started: its command line up to its flags, and the address it listens on. */
+interface Where {
+  command: string[];
+  host: string;
+}
+
 /** Spawns etcd and resolves once /health says it is healthy; rejects (with its output) if it exits first. */
-async function launch(binary: string, dataDir: string, clientPort: number, peerPort: number): Promise<ChildProcess> {
-  const client = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
+async function launch(where: Where, dataDir: string, clientPort: number, peerPort: number): Promise<ChildProcess> {
+  const client = `http://${where.host}:${clientPort}`;
+  const peer = `http://${where.host}:${peerPort}`;
   // Only our flags: ETCD_* variables in the environment would override them.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
   const proc = spawn(
-    binary,
+    where.command[0]!,
     [
+      ...where.command.slice(1),
       '--name', 'sluice',
       '--data-dir', dataDir,
       '--listen-client-urls', client,

@@ -12,7 +12,7 @@ import { BROKER_NODE_FLAGS } from '../../src/app/settings.js';
 import type { FetchPath } from '../../src/transfer/engine.js';
 
 // The compiled CLI: beside this file in dist/, or under dist/ when this runs from source (tests).
-const MAIN = ['../../src/cli/main.js', '../../dist/src/cli/main.js'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p))!;
+export const MAIN = ['../../src/cli/main.js', '../../dist/src/cli/main.js'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p))!;
 
 /** A port that was free a moment ago (the kernel's pick for port 0, released): for listeners whose 0 means off. */
 export { freePort } from '../../src/cli/ports.js';

@@ -3,16 +3,21 @@
 // valid) and its own data directory. Brokers can be SIGKILLed, paused (SIGSTOP/SIGCONT) and
 // restarted; `waitFor` polls a condition over Sluice's Metadata instead of sleeping.
 
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
 import { Admin, type ClusterDescription } from '../../src/client/admin.js';
 import { startBroker, type RunningBroker } from '../helpers/broker.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { freePort } from './broker-process.js';
 import { startEtcd, type EtcdProcess } from './etcd.js';
+import type { Network } from './netns.js';
 
 type Teardown = { teardown(fn: () => void | Promise<void>): void };
 
 export interface ClusterBroker {
   nodeId: number;
+  /** The address its listeners are on (127.0.0.1, or its own host's on a network). */
+  host: string;
   port: number;
   kafkaPort: number;
   dataDir: string;
@@ -32,6 +37,8 @@ export interface TestCluster {
   resume(nodeId: number): void;
   /** Kafka bootstrap list: every broker's Kafka listener. */
   kafkaBootstrap(): string[];
+  /** Sluice's bootstrap list: every broker's listener, comma-separated. */
+  bootstrap(): string;
   /** The cluster as broker `via` (default: the first running one) describes it. */
   describe(via?: number): Promise<ClusterDescription>;
   /** Polls describe() until `ready` holds (or fails after `timeoutMs` with the last description). */
@@ -44,18 +51,32 @@ export interface ClusterOptions {
   args?: string[];
   /** `--rack` of broker i + 1. */
   racks?: string[];
+  /**
+   * Runs etcd and each broker on a host of its own (netns.ts: hosts `etcd`, `node1`...), so the
+   * network between them can be cut; without it everything listens on 127.0.0.1.
+   */
+  network?: Network;
+  /** Data directories under this one, kept after the test (default: temp dirs removed at teardown). */
+  dataRoot?: string;
 }
 
 /** Short timeouts so failover happens within a test's patience. */
 export const CLUSTER_TEST_ARGS = ['--broker-session-timeout-ms', '2000', '--replica-lag-time-max-ms', '3000', '--log-level', 'info'];
 
 export async function startCluster(t: Teardown, options: ClusterOptions = {}): Promise<TestCluster> {
-  const etcd = await startEtcd();
+  const network = options.network;
+  const root = options.dataRoot;
+  const dirFor = (name: string) => (root ? mkdtempSync(join(root, `${name}-`)) : tmpDir(t, `sluice-${name}-`));
+  const etcd = await startEtcd({
+    ...(network ? { host: network.host('etcd').ip, command: network.host('etcd').exec } : {}),
+    ...(root ? { dataDir: dirFor('etcd') } : {}),
+  });
   t.teardown(() => etcd.kill('SIGKILL'));
   const clusterName = `test-${process.pid}-${Date.now()}`;
   const brokers: ClusterBroker[] = [];
   for (let nodeId = 1; nodeId <= (options.brokers ?? 3); nodeId++) {
-    brokers.push({ nodeId, port: await freePort(), kafkaPort: await freePort(), dataDir: tmpDir(t, `sluice-node${nodeId}-`), process: undefined });
+    const host = network ? network.host(`node${nodeId}`).ip : '127.0.0.1';
+    brokers.push({ nodeId, host, port: await freePort(), kafkaPort: await freePort(), dataDir: dirFor(`node${nodeId}`), process: undefined });
   }
   const broker = (nodeId: number) => {
     const b = brokers.find((x) => x.nodeId === nodeId);
@@ -64,10 +85,13 @@ export async function startCluster(t: Teardown, options: ClusterOptions = {}): P
   };
   const start = async (nodeId: number, startOptions: { wipe?: boolean } = {}) => {
     const b = broker(nodeId);
-    if (startOptions.wipe) b.dataDir = tmpDir(t, `sluice-node${nodeId}-wiped-`);
+    if (startOptions.wipe) b.dataDir = dirFor(`node${nodeId}-wiped`);
     b.process = await startBroker(t, {
       dataDir: b.dataDir,
+      host: b.host,
+      ...(network ? { command: network.host(`node${nodeId}`).exec } : {}),
       args: [
+        '--host', b.host,
         '--node-id', String(nodeId),
         '--etcd-endpoints', etcd.endpoint,
         '--cluster-name', clusterName,
@@ -82,7 +106,7 @@ export async function startCluster(t: Teardown, options: ClusterOptions = {}): P
   const describe = async (via?: number) => {
     const b = via !== undefined ? broker(via) : brokers.find((x) => x.process);
     if (!b) throw new Error('no broker is running');
-    const admin = new Admin({ broker: `127.0.0.1:${b.port}`, retries: 0 });
+    const admin = new Admin({ broker: `${b.host}:${b.port}`, retries: 0 });
     try {
       return await admin.describeCluster();
     } finally {
@@ -106,7 +130,8 @@ export async function startCluster(t: Teardown, options: ClusterOptions = {}): P
     resume(nodeId) {
       broker(nodeId).process?.proc.kill('SIGCONT');
     },
-    kafkaBootstrap: () => brokers.map((b) => `127.0.0.1:${b.kafkaPort}`),
+    kafkaBootstrap: () => brokers.map((b) => `${b.host}:${b.kafkaPort}`),
+    bootstrap: () => brokers.map((b) => `${b.host}:${b.port}`).join(','),
     describe,
     async waitFor(ready, what, timeoutMs = 30_000, via) {
       const deadline = Date.now() + timeoutMs;

@@ -29,6 +29,7 @@ import type { OffsetCommitResponse, OffsetFetchResponse } from '../../src/protoc
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { spawnBroker, startBenchBroker, type BenchBroker } from './broker-process.js';
 import { fetchBatches, random } from './util.js';
+import type { DecodedBatch, DecodedRecord } from '../../src/protocol/record-batch.js';
 
 export const TORTURE_TOPIC = 'torture';
 export const TORTURE_GROUP = 'torture-committer';
@@ -98,13 +99,13 @@ export function valueFor(key: string, length: number): Buffer {
   return value;
 }
 
-interface Ack {
+export interface Ack {
   partition: number;
   offset: bigint;
 }
 
 /** Per partition: what the checks have established so far. */
-interface Checked {
+export interface Checked {
   /** Offsets below this were checked... */
   upTo: bigint;
   /** ...and hashed (their keys, in offset order) to this digest... */
@@ -115,15 +116,112 @@ interface Checked {
 }
 
 /** Cycle, producer and sequence number of a record, from its key `cycle.producer.seq`. */
-function parseKey(key: string): [number, number, number] | null {
+export function parseKey(key: string): [number, number, number] | null {
   const parts = key.split('.');
   if (parts.length !== 3) return null;
   const n = parts.map(Number);
   return n.every(Number.isSafeInteger) ? (n as [number, number, number]) : null;
 }
 
-function fresh(): Checked {
+export function fresh(): Checked {
   return { upTo: 0n, digest: createHash('sha256').digest('hex'), hash: createHash('sha256'), lastByProducer: new Map() };
+}
+
+/** One partition's check, record by record: where it is, what was checked before, the acknowledgements not found yet. */
+export interface RecordContext {
+  where: string;
+  partition: number;
+  state: Checked;
+  /** Acknowledged records not found yet, by key; each is removed where it is found. */
+  remaining: Map<string, Ack>;
+}
+
+/**
+ * Checks one record (see the top comment: a key a producer wrote, its value intact, after that
+ * producer's earlier records, at its acknowledged place) and adds its key to the running hash.
+ * Returns whether it was an acknowledged record.
+ */
+export function checkRecord(c: RecordContext, r: DecodedRecord): boolean {
+  const { where, state } = c;
+  const offset = r.offset;
+  const key = r.key?.toString() ?? '';
+  const parsed = parseKey(key);
+  if (!parsed) throw new ConsistencyError(`${where}: offset ${offset} has a key "${key}" no producer wrote`);
+  if (!r.value || !valueFor(key, r.value.length).equals(r.value)) throw new ConsistencyError(`${where}: offset ${offset} (${key}) has a damaged value`);
+  const [cycle, producer, seq] = parsed;
+  const last = state.lastByProducer.get(producer);
+  if (last && (cycle < last[0] || (cycle === last[0] && seq <= last[1]))) {
+    throw new ConsistencyError(`${where}: offset ${offset} (${key}) comes after ${last.join('.')} of the same producer (a duplicate or a reorder)`);
+  }
+  state.lastByProducer.set(producer, [cycle, seq]);
+  state.hash.update(key).update('\n');
+  const ack = c.remaining.get(key);
+  if (!ack) return false;
+  if (ack.partition !== c.partition || ack.offset !== offset) throw new ConsistencyError(`${key} was acknowledged at ${TORTURE_TOPIC}-${ack.partition}@${ack.offset}, found at ${where}@${offset}`);
+  c.remaining.delete(key);
+  return true;
+}
+
+/**
+ * Reads the records at offsets [from, to) through `fetch`, batch by batch, and hands each to
+ * `visit` with its batch; throws where an offset is missing (a gap, or nothing served below `to`).
+ */
+export async function readRecords(fetch: (offset: bigint) => Promise<DecodedBatch[]>, where: string, from: bigint, to: bigint, visit: (r: DecodedRecord, batch: DecodedBatch) => void): Promise<void> {
+  let offset = from;
+  while (offset < to) {
+    const batches = await fetch(offset);
+    if (batches.length === 0) throw new ConsistencyError(`${where}: a fetch at ${offset} below ${to} returned nothing`);
+    for (const batch of batches) {
+      for (const r of batch.records) {
+        if (r.offset < offset) continue; // the first batch may start before the offset asked for
+        if (r.offset >= to) return;
+        if (r.offset !== offset) throw new ConsistencyError(`${where}: offset ${r.offset} follows ${offset - 1n} (a gap)`);
+        visit(r, batch);
+        offset++;
+      }
+    }
+  }
+}
+
+export interface PartitionCheck {
+  fetch: (offset: bigint) => Promise<DecodedBatch[]>;
+  where: string;
+  partition: number;
+  /** What the checks before established. */
+  prior: Checked;
+  /** Read from offset 0 and hold the records below `prior.upTo` to its digest; else read on from there. */
+  full: boolean;
+  highWatermark: bigint;
+  remaining: Map<string, Ack>;
+  /** Sees each record read, after its check. */
+  visit?: (r: DecodedRecord, batch: DecodedBatch, acked: boolean) => void;
+}
+
+/** Checks one partition's records up to its high watermark (each by `checkRecord`); returns what is established then. */
+export async function checkPartition(x: PartitionCheck): Promise<Checked> {
+  const { where, prior } = x;
+  if (x.highWatermark < prior.upTo) throw new ConsistencyError(`${where}: high watermark ${x.highWatermark} is below the ${prior.upTo} records already checked`);
+  const state = x.full ? fresh() : prior;
+  const matchPrior = () => {
+    if (state.hash.copy().digest('hex') !== prior.digest) throw new ConsistencyError(`${where}: the records below offset ${prior.upTo} changed since they were checked`);
+  };
+  const context: RecordContext = { where, partition: x.partition, state, remaining: x.remaining };
+  await readRecords(x.fetch, where, state.upTo, x.highWatermark, (r, batch) => {
+    if (x.full && r.offset === prior.upTo) matchPrior();
+    const acked = checkRecord(context, r);
+    x.visit?.(r, batch, acked);
+  });
+  if (x.full && prior.upTo === x.highWatermark) matchPrior();
+  state.upTo = x.highWatermark;
+  state.digest = state.hash.copy().digest('hex');
+  return state;
+}
+
+/** Throws when acknowledged records were not found (those `checkRecord` left in `remaining`). */
+export function missingAcks(remaining: ReadonlyMap<string, Ack>): void {
+  if (remaining.size === 0) return;
+  const some = [...remaining].slice(0, 5).map(([k, a]) => `${k} at ${TORTURE_TOPIC}-${a.partition}@${a.offset}`);
+  throw new ConsistencyError(`${remaining.size} acknowledged records are missing, e.g. ${some.join(', ')}`);
 }
 
 export async function runTorture(options: TortureOptions): Promise<TortureReport> {
@@ -188,7 +286,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureReport
       await options.afterKill(cycle, lastAcked);
     }
   }
-  totals.indexProblems = await verifyIndexes(options.dataDir, partitions);
+  totals.indexProblems = await verifyIndexes(options.dataDir, [...Array.from({ length: partitions }, (_, p) => `${TORTURE_TOPIC}-${p}`), '__consumer_offsets-0']);
   return totals;
 }
 
@@ -254,54 +352,24 @@ async function check(input: CheckInput): Promise<bigint> {
       const prior = input.checked[p]!;
       const where = `${TORTURE_TOPIC}-${p}`;
       if (logStarts[p] !== 0n) throw new ConsistencyError(`${where}: the log starts at ${logStarts[p]}, not 0 (nothing deletes in this run)`);
-      if (hw < prior.upTo) throw new ConsistencyError(`${where}: high watermark ${hw} is below the ${prior.upTo} records already checked`);
-      const state = input.full ? fresh() : prior;
-      const matchPrior = () => {
-        const digest = state.hash.copy().digest('hex');
-        if (digest !== prior.digest) throw new ConsistencyError(`${where}: the records below offset ${prior.upTo} changed since they were checked`);
-      };
-      let offset = state.upTo;
-      while (offset < hw) {
-        const batches = await fetchBatches(client, TORTURE_TOPIC, p, offset);
-        if (batches.length === 0) throw new ConsistencyError(`${where}: a fetch at ${offset} below the high watermark ${hw} returned nothing`);
-        for (const batch of batches) {
-          for (const r of batch.records) {
-            if (r.offset < offset) continue; // the first batch may start before the offset asked for
-            if (r.offset !== offset) throw new ConsistencyError(`${where}: offset ${r.offset} follows ${offset - 1n} (a gap)`);
-            if (input.full && offset === prior.upTo) matchPrior();
-            const key = r.key?.toString() ?? '';
-            const parsed = parseKey(key);
-            if (!parsed) throw new ConsistencyError(`${where}: offset ${offset} has a key "${key}" no producer wrote`);
-            if (!r.value || !valueFor(key, r.value.length).equals(r.value)) throw new ConsistencyError(`${where}: offset ${offset} (${key}) has a damaged value`);
-            const [cycle, producer, seq] = parsed;
-            const last = state.lastByProducer.get(producer);
-            if (last && (cycle < last[0] || (cycle === last[0] && seq <= last[1]))) {
-              throw new ConsistencyError(`${where}: offset ${offset} (${key}) comes after ${last.join('.')} of the same producer (a duplicate or a reorder)`);
-            }
-            state.lastByProducer.set(producer, [cycle, seq]);
-            state.hash.update(key).update('\n');
-            const ack = remaining.get(key);
-            if (ack) {
-              if (ack.partition !== p || ack.offset !== offset) throw new ConsistencyError(`${key} was acknowledged at ${TORTURE_TOPIC}-${ack.partition}@${ack.offset}, found at ${where}@${offset}`);
-              remaining.delete(key);
-              // Reservoir sampling: every acknowledged record equally likely to be probed.
-              const slot = seen++ < SAMPLES ? seen - 1 : Math.floor(Math.random() * seen);
-              if (slot < SAMPLES) samples[slot] = { partition: p, offset, key, timestampMs: r.timestampMs };
-            }
-            offset++;
-          }
-        }
-      }
-      if (input.full && prior.upTo === hw) matchPrior();
-      state.upTo = hw;
-      state.digest = state.hash.copy().digest('hex');
-      input.checked[p] = state;
+      input.checked[p] = await checkPartition({
+        fetch: (offset) => fetchBatches(client, TORTURE_TOPIC, p, offset),
+        where,
+        partition: p,
+        prior,
+        full: input.full,
+        highWatermark: hw,
+        remaining,
+        visit: (r, _batch, acked) => {
+          if (!acked) return;
+          // Reservoir sampling: every acknowledged record equally likely to be probed.
+          const slot = seen++ < SAMPLES ? seen - 1 : Math.floor(Math.random() * seen);
+          if (slot < SAMPLES) samples[slot] = { partition: p, offset: r.offset, key: r.key!.toString(), timestampMs: r.timestampMs };
+        },
+      });
       records += hw;
     }
-    if (remaining.size > 0) {
-      const some = [...remaining].slice(0, 5).map(([k, a]) => `${k} at ${TORTURE_TOPIC}-${a.partition}@${a.offset}`);
-      throw new ConsistencyError(`${remaining.size} acknowledged records are missing, e.g. ${some.join(', ')}`);
-    }
+    missingAcks(remaining);
     await probeIndexes(client, samples);
     await checkCommits(client, input.partitions, highWatermarks, input.lastAckedCommit);
     return records;
@@ -438,9 +506,8 @@ async function produceUntilKilled(x: ProduceInput): Promise<{ unacked: number }>
   return { unacked };
 }
 
-/** Opens each partition of the run natively (recovering it) and verifies its indexes. */
-async function verifyIndexes(dataDir: string, partitions: number): Promise<string[]> {
-  const dirs = [...Array.from({ length: partitions }, (_, p) => `${TORTURE_TOPIC}-${p}`), '__consumer_offsets-0'];
+/** Opens each partition directory (under `dataDir`) natively, recovering it, and verifies its indexes. */
+export async function verifyIndexes(dataDir: string, dirs: readonly string[]): Promise<string[]> {
   const problems: string[] = [];
   for (const dir of dirs) {
     const log = await PartitionLog.open(join(dataDir, dir));

@@ -72,8 +72,17 @@ export function integerOption(min: number): (value: string) => number {
 
 /** One fetch of `topic`-`partition` at `offset` (no waiting): its batches, CRC-checked by the decoder. */
 export async function fetchBatches(client: BrokerClient, topic: string, partition: number, offset: bigint, maxBytes = 1024 * 1024): Promise<DecodedBatch[]> {
-  const response = await client.request(ApiKey.Fetch, { maxWaitMs: 0, minBytes: 0, maxBytes, partitions: [{ topic, partition, offset, maxBytes }] });
+  return (await fetchAt(client, topic, partition, offset, { maxBytes })).batches;
+}
+
+/**
+ * One fetch (no waiting) with the high watermark the answering broker has. With a `rackId` a
+ * cluster's follower serves it too (KIP-392), from its own copy below its own high watermark.
+ */
+export async function fetchAt(client: BrokerClient, topic: string, partition: number, offset: bigint, options: { maxBytes?: number; rackId?: string } = {}): Promise<{ batches: DecodedBatch[]; highWatermark: bigint }> {
+  const maxBytes = options.maxBytes ?? 1024 * 1024;
+  const response = await client.request(ApiKey.Fetch, { maxWaitMs: 0, minBytes: 0, maxBytes, rackId: options.rackId ?? '', partitions: [{ topic, partition, offset, maxBytes }] });
   const p = (response.body as FetchResponse).partitions[0]!;
   if (p.error) throw new Error(`fetch ${topic}-${partition}@${offset}: ${p.error.code} ${p.error.message}`);
-  return decodeRecordBatches(response.data.subarray(0, p.bytes));
+  return { batches: decodeRecordBatches(response.data.subarray(0, p.bytes)), highWatermark: p.highWatermark };
 }

@@ -5,15 +5,14 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { Connection, responseError, type Response } from '../../src/client/connection.js';
 import { ApiKey } from '../../src/protocol/messages.js';
 import { decodeRecordBatches, type DecodedBatch } from '../../src/protocol/record-batch.js';
-import { freePort } from '../harness/broker-process.js';
+import { freePort, MAIN } from '../harness/broker-process.js';
 import { tmpDir } from './tmp.js';
 import { BROKER_NODE_FLAGS } from '../../src/app/settings.js';
 
-export const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+export { MAIN };
 
 type Teardown = { teardown(fn: () => void | Promise<void>): void };
 
@@ -38,14 +37,19 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Turns the Kafka listener on (on a free port). */
   kafka?: boolean;
+  /** Prepended to the broker's command line (e.g. `ip netns exec NS`: a host of its own). */
+  command?: string[];
+  /** Where connect() reaches it (default 127.0.0.1; give its --host). */
+  host?: string;
 }
 
 export async function startBroker(t: Teardown, options: StartOptions = {}): Promise<RunningBroker> {
   const dataDir = options.dataDir ?? tmpDir(t);
   const kafkaPort = options.kafka ? await freePort() : 0;
+  const command = [...(options.command ?? []), process.execPath];
   const proc = spawn(
-    process.execPath,
-    [...BROKER_NODE_FLAGS, MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', '0', '--kafka-port', String(kafkaPort), '--log-format', 'json', ...(options.args ?? [])],
+    command[0]!,
+    [...command.slice(1), ...BROKER_NODE_FLAGS, MAIN, 'broker', '--data', dataDir, '--port', '0', '--metrics-port', '0', '--kafka-port', String(kafkaPort), '--log-format', 'json', ...(options.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
   );
   const lines: RunningBroker['lines'] = [];
@@ -92,7 +96,7 @@ export async function startBroker(t: Teardown, options: StartOptions = {}): Prom
     lines,
     stderr: () => stderr,
     async connect(clientId = 'test') {
-      const c = await Connection.connect({ host: '127.0.0.1', port, clientId });
+      const c = await Connection.connect({ host: options.host ?? '127.0.0.1', port, clientId });
       connections.push(c);
       return c;
     },
