@@ -20,6 +20,11 @@ export interface ClientOptions {
   broker?: string;
   clientId?: string;
   connectTimeoutMs?: number;
+  /**
+   * How long a request may go unanswered beyond what it asks the broker to wait before its
+   * connection is given up (REQUEST_TIMED_OUT, retriable; Kafka's request.timeout.ms; default 30 s).
+   */
+  requestTimeoutMs?: number;
   /** Attempts after the first for retriable errors (default 5). */
   retries?: number;
   /** Authenticates every connection with this token (brokers run with --auth-file need one). */
@@ -72,6 +77,7 @@ export class BrokerClient {
   #bootstrapConnection: Promise<Connection> | undefined;
   readonly #nodes = new Map<number, Link>();
   readonly #connectTimeoutMs: number;
+  readonly #requestTimeoutMs: number | undefined;
   readonly #token: string | undefined;
   #closed = false;
 
@@ -79,6 +85,7 @@ export class BrokerClient {
     this.#bootstrap = parseBrokers(options.broker ?? DEFAULT_BROKER);
     this.clientId = options.clientId ?? 'sluice-client';
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.#requestTimeoutMs = options.requestTimeoutMs;
     this.#token = options.token;
     this.retries = options.retries ?? 5;
     this.retryBackoffMs = options.retryBackoffMs ?? 100;
@@ -316,7 +323,8 @@ export class BrokerClient {
   }
 
   #open(address: BrokerAddress): Promise<Connection> {
-    return Connection.connect({ host: address.host, port: address.port, clientId: this.clientId, connectTimeoutMs: this.#connectTimeoutMs }).then((c) =>
+    const timeouts = { connectTimeoutMs: this.#connectTimeoutMs, ...(this.#requestTimeoutMs !== undefined ? { requestTimeoutMs: this.#requestTimeoutMs } : {}) };
+    return Connection.connect({ host: address.host, port: address.port, clientId: this.clientId, ...timeouts }).then((c) =>
       this.#token === undefined ? c : authenticate(c, this.#token),
     );
   }

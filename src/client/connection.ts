@@ -3,7 +3,12 @@
 // requests (a mismatch means the stream is broken, and the connection fails). Requests that get no
 // response (produce with acks=0) use `send`. Push frames (a subscription's data, unasked for) go to
 // the subscription's listener, installed as its Subscribe response is read so that no push that
-// follows can miss it. The typed producer, consumer, admin and subscription build on this.
+// follows can miss it. A request unanswered for `requestTimeoutMs` (beyond what it asks the broker
+// to wait: a long poll's maxWaitMs, a join's rebalanceTimeoutMs) fails the connection with
+// REQUEST_TIMED_OUT, as Kafka's clients do (request.timeout.ms): responses come in order, so
+// nothing behind it can arrive either, and a broker cut off by the network (no reset, no close)
+// would otherwise hold its callers until TCP gives up, minutes later. The typed producer,
+// consumer, admin and subscription build on this.
 
 import { connect, type Socket } from 'node:net';
 import { SluiceError, isErrorCode } from '../errors.js';
@@ -16,7 +21,11 @@ export interface ConnectionOptions {
   port: number;
   clientId?: string;
   connectTimeoutMs?: number;
+  /** A request's answer may take this long beyond what it asks the broker to wait (default 30 s; 0: forever). */
+  requestTimeoutMs?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export interface Response {
   body: unknown;
@@ -26,6 +35,9 @@ export interface Response {
 
 interface Waiting {
   correlationId: number;
+  apiKey: number;
+  /** performance.now() past which the connection is given up. */
+  deadlineMs: number;
   resolve(response: Response): void;
   reject(err: Error): void;
   /** Runs as the response is read, before any frame after it. */
@@ -47,10 +59,14 @@ export class Connection {
   readonly #listeners = new Map<number, PushListener>();
   #nextCorrelationId = 1;
   #failure: Error | undefined;
+  readonly #requestTimeoutMs: number;
+  /** Runs while requests wait: fails the connection once the oldest unanswered one is past its deadline. */
+  #watchdog: NodeJS.Timeout | undefined;
 
-  private constructor(socket: Socket, clientId: string | null) {
+  private constructor(socket: Socket, clientId: string | null, requestTimeoutMs: number) {
     this.#socket = socket;
     this.clientId = clientId;
+    this.#requestTimeoutMs = requestTimeoutMs;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#fail(new SluiceError('NETWORK_EXCEPTION', err.message, { cause: err })));
@@ -67,7 +83,7 @@ export class Connection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new Connection(socket, options.clientId ?? null));
+        resolve(new Connection(socket, options.clientId ?? null, options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS));
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -85,7 +101,7 @@ export class Connection {
     return new Promise((resolve, reject) => {
       if (this.#failure) return reject(this.#failure);
       const correlationId = this.#write(apiKey, apiVersion, body, data);
-      this.#waiting.push({ correlationId, resolve, reject });
+      this.#wait({ correlationId, apiKey, deadlineMs: this.#deadline(body), resolve, reject });
     });
   }
 
@@ -101,7 +117,7 @@ export class Connection {
         const id = (r.body as { subscriptionId?: unknown } | null)?.subscriptionId;
         if (typeof id === 'number') this.#listeners.set(id, listener);
       };
-      this.#waiting.push({ correlationId, resolve, reject, onResponse });
+      this.#wait({ correlationId, apiKey, deadlineMs: this.#deadline(body), resolve, reject, onResponse });
     });
   }
 
@@ -123,6 +139,34 @@ export class Connection {
       this.#socket.once('close', () => resolve());
       this.#socket.end();
     });
+  }
+
+  /** When a request sent now is given up: the timeout, after what the request asks the broker to wait. */
+  #deadline(body: unknown): number {
+    if (this.#requestTimeoutMs <= 0) return Number.POSITIVE_INFINITY;
+    const b = body as { maxWaitMs?: unknown; rebalanceTimeoutMs?: unknown } | null;
+    const waits = Math.max(0, ...[b?.maxWaitMs, b?.rebalanceTimeoutMs].map((v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)));
+    return performance.now() + waits + this.#requestTimeoutMs;
+  }
+
+  #wait(w: Waiting): void {
+    this.#waiting.push(w);
+    if (this.#watchdog || !Number.isFinite(w.deadlineMs)) return;
+    this.#watchdog = setInterval(() => this.#checkDeadlines(), Math.min(1_000, Math.max(10, this.#requestTimeoutMs / 4)));
+    this.#watchdog.unref();
+  }
+
+  #checkDeadlines(): void {
+    if (this.#waiting.length === 0) {
+      clearInterval(this.#watchdog);
+      this.#watchdog = undefined;
+      return;
+    }
+    const now = performance.now();
+    const late = this.#waiting.find((w) => w.deadlineMs <= now);
+    if (!late) return;
+    this.#fail(new SluiceError('REQUEST_TIMED_OUT', `no answer to request ${late.correlationId} (api ${late.apiKey}) within ${this.#requestTimeoutMs} ms of its wait: the connection is closed`));
+    this.#socket.destroy();
   }
 
   #write(apiKey: number, apiVersion: number, body: unknown, data: readonly Uint8Array[]): number {
@@ -163,6 +207,8 @@ export class Connection {
 
   #fail(err: Error): void {
     this.#failure ??= err;
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
     for (const w of this.#waiting.splice(0)) w.reject(this.#failure);
     for (const l of this.#listeners.values()) l.fail(this.#failure);
     this.#listeners.clear();
