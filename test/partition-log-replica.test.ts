@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { ManualClock } from '../src/clock.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
+import { pino } from 'pino';
+import { TopicRegistry } from '../src/log/topic-registry.js';
 import { batchOf, tmpDir } from './helpers/tmp.js';
 
 const options = { segmentBytes: 4096, indexIntervalBytes: 256 };
@@ -204,4 +206,22 @@ t.test('reads bounded by a high watermark hold whole batches that end at or belo
   t.equal(log.slice(end, 100).nextOffset, end);
   t.equal(log.slice(0n, 1 << 30).bytes, log.stats().sizeBytes);
   await log.close();
+});
+
+t.test('a leader never truncates its log: a truncation meant for a follower is refused', async (t) => {
+  // The cluster torture found a fetcher of the broker's former follower role cutting the log of the
+  // partition it had just become leader of, to 0 (an answer from the old leader, late).
+  const dir = tmpDir(t);
+  const topics = await TopicRegistry.open(dir, { partitions: 1 }, pino({ level: 'silent' }));
+  t.teardown(() => topics.close());
+  await topics.create('led', 1);
+  const p = topics.partition('led', 0);
+  p.becomeLeader({ nodeId: 1, replicas: [1], isr: [1], nowMs: 0 }, 3, 1);
+  p.append(batchOf(1, 2));
+  p.append(batchOf(2, 3));
+  await t.rejects(p.truncateTo(0n), { code: 'NOT_LEADER_OR_FOLLOWER', message: /a leader does not truncate its log/ });
+  await t.rejects(p.truncateFullyAndStartAt(0n), { code: 'NOT_LEADER_OR_FOLLOWER', message: /a leader does not empty its log/ });
+  t.equal(p.logEndOffset, 5n, 'the log is whole');
+  p.becomeFollower(4, 2);
+  t.equal(await p.truncateTo(2n), 2n, 'as a follower it truncates');
 });

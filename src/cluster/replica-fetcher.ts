@@ -122,16 +122,30 @@ export class ReplicaFetcher {
     return this.#connection;
   }
 
+  /**
+   * Whether `f` is still this fetcher's to act on: followed here, open, and a follower of this
+   * leader at its epoch. Checked after every wait: the partition may have moved on meanwhile (this
+   * broker may even lead it now), and an answer from the old leader must not cut its log then.
+   */
+  #current(f: Followed): boolean {
+    const role = f.partition.role;
+    return !this.#stopped && this.#followed.get(f.partition) === f && !f.partition.closed && role?.kind === 'follower' && role.leaderId === this.leaderId && role.epoch === f.epoch;
+  }
+
   /** Kafka's truncation by leader epoch: until this log's latest epoch ends where the leader says it does. */
   async #truncate(connection: Connection, f: Followed): Promise<void> {
     const p = f.partition;
+    // Not ours (any more): left alone; should it still be followed here, tried again after a pause, not in a busy loop.
+    const abandon = () => void (f.retryAtMs = performance.now() + this.#backoffMs(1));
     for (;;) {
+      if (!this.#current(f)) return abandon();
       const latest = p.epochs.latestEpoch;
       if (latest === UNDEFINED_EPOCH) break; // nothing written under any epoch: nothing to cut
       const response = await connection.request(ApiKey.OffsetForLeaderEpoch, 0, {
         replicaId: this.#o.nodeId,
         partitions: [{ topic: p.topic, partition: p.index, leaderEpoch: latest, currentLeaderEpoch: f.epoch }],
       });
+      if (!this.#current(f)) return abandon();
       const answer = (response.body as OffsetForLeaderEpochResponse).partitions[0];
       if (!answer) throw new SluiceError('INVALID_REQUEST', 'OffsetForLeaderEpoch answered no partition');
       if (answer.error) {
@@ -140,8 +154,11 @@ export class ReplicaFetcher {
       }
       let target: bigint;
       if (answer.leaderEpoch === UNDEFINED_EPOCH) {
-        // The leader has no epoch this old: nothing here can be trusted past its log start.
-        target = 0n;
+        // The leader knows no epoch at or below ours (ours is newer than any it has, or older than
+        // its log): as Kafka does, keep what is committed (below our high watermark) and cut the rest.
+        target = p.highWatermark;
+        if (target < p.logEndOffset) await this.#truncateTo(p, target);
+        break;
       } else {
         const mine = p.epochs.endOffsetFor(answer.leaderEpoch, p.logEndOffset);
         target = answer.endOffset < mine.endOffset ? answer.endOffset : mine.endOffset;
@@ -158,7 +175,7 @@ export class ReplicaFetcher {
       await this.#truncateTo(p, target);
       if (target === 0n) break;
     }
-    f.truncated = true;
+    if (this.#current(f)) f.truncated = true;
   }
 
   async #truncateTo(p: Partition, offset: bigint): Promise<void> {

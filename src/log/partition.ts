@@ -151,6 +151,7 @@ export class Partition {
   /** Removes every batch at or past `offset` (a follower's divergent tail); resolves with the new log end. */
   async truncateTo(offset: bigint): Promise<bigint> {
     if (this.#closed) throw this.closedError();
+    this.#refuseWhileLeading('truncate');
     let end: bigint;
     try {
       end = await this.log.truncateTo(offset);
@@ -167,6 +168,7 @@ export class Partition {
   /** Empties the log and starts it again at `offset` (a follower below its leader's log start). */
   async truncateFullyAndStartAt(offset: bigint): Promise<void> {
     if (this.#closed) throw this.closedError();
+    this.#refuseWhileLeading('empty');
     try {
       await this.log.truncateFullyAndStartAt(offset);
       this.epochs.clear();
@@ -176,6 +178,15 @@ export class Partition {
       this.#changed();
     }
     this.#notify();
+  }
+
+  /**
+   * A leader's log is the truth its followers copy: it never cuts it (Kafka's leaders never do).
+   * A truncation meant for a follower that reaches a leader (a fetcher of an older role, late) is
+   * refused here rather than trusted to every caller.
+   */
+  #refuseWhileLeading(what: string): void {
+    if (this.#role?.kind === 'leader') throw new SluiceError('NOT_LEADER_OR_FOLLOWER', `${this.topic}-${this.index} is led here (epoch ${this.#role.epoch}): a leader does not ${what} its log`);
   }
 
   /** Listeners hear that something they may wait on changed (a leader's high watermark moved). */
