@@ -2,6 +2,7 @@
 // (port taken, data directory locked or unusable), recovery reports, graceful stop and restart.
 
 import t from 'tap';
+import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -144,11 +145,16 @@ t.test('a broker that cannot start says why and exits 1', async (t) => {
   t.match(run([...cluster, '--node-id', '1']).stderr, /--node-id needs --etcd-endpoints/);
   t.match(run([...cluster, '--etcd-endpoints', 'http://127.0.0.1:2379']).stderr, /--etcd-endpoints needs --node-id/);
   t.match(run([...cluster, '--etcd-endpoints', 'etcd:2379', '--node-id', '1']).stderr, /--etcd-endpoints: expected etcd URLs like http:\/\/127\.0\.0\.1:2379/);
+  // With --auth-file, a cluster member needs the token its followers replicate with, of a principal allowed to.
   const authFile = join(tmpDir(t), 'auth.json');
-  writeFileSync(authFile, JSON.stringify({ principals: [] }));
-  const withAuth = run([...cluster, '--etcd-endpoints', 'http://127.0.0.1:2379', '--node-id', '1', '--auth-file', authFile]);
-  t.equal(withAuth.status, 1);
-  t.match(withAuth.stderr, /--auth-file is not supported with --etcd-endpoints yet/);
+  const principal = (token: string, more: object = {}) => ({ tokenSha256: createHash('sha256').update(token).digest('hex'), read: ['*'], ...more });
+  writeFileSync(authFile, JSON.stringify({ principals: { broker: principal('broker-secret', { replication: true }), reader: principal('reader-secret') } }));
+  const member = [...cluster, '--etcd-endpoints', 'http://127.0.0.1:2379', '--node-id', '1', '--auth-file', authFile];
+  const noToken = run(member);
+  t.equal(noToken.status, 1);
+  t.match(noToken.stderr, /--auth-file in a cluster needs --inter-broker-token/);
+  t.match(run([...member, '--inter-broker-token', 'nobody']).stderr, /--inter-broker-token is not the token of any principal in the auth file/);
+  t.match(run([...member, '--inter-broker-token', 'reader-secret']).stderr, /--inter-broker-token belongs to reader, which may not replicate: give it "replication": true/);
 });
 
 t.test('settings: flag beats environment beats config file beats default', async (t) => {

@@ -124,6 +124,7 @@ export const BROKER_SETTINGS: readonly Setting[] = [
   { key: 'nodeId', flag: '--node-id <n>', description: 'this broker\'s id in a cluster (needs --etcd-endpoints; unique per broker)', fallback: undefined, parse: integer(0, 0x7fff_ffff) },
   { key: 'etcdEndpoints', flag: '--etcd-endpoints <urls>', description: 'join a cluster coordinated by these etcd endpoints (comma-separated URLs; default: a single broker, no cluster)', fallback: undefined, parse: endpoints },
   { key: 'clusterName', flag: '--cluster-name <name>', description: 'the cluster\'s name: its keys in etcd live under /sluice/<name>/', fallback: 'sluice', parse: clusterName },
+  { key: 'interBrokerToken', flag: '--inter-broker-token <token>', description: 'with --auth-file in a cluster: the token this broker authenticates with at the other brokers to replicate (its principal needs "replication": true in every broker\'s auth file)', fallback: undefined, parse: text },
   { key: 'rack', flag: '--rack <rack>', description: 'this broker\'s rack (Kafka\'s broker.rack): replicas spread over racks, consumers may read from a replica in theirs', fallback: undefined, parse: text },
   { key: 'defaultReplicationFactor', flag: '--default-replication-factor <n>', description: 'replicas of auto-created topics and of creates that ask for -1 (at most the live brokers)', fallback: 3, parse: integer(1, 100) },
   { key: 'minInsyncReplicas', flag: '--min-insync-replicas <n>', description: 'in-sync replicas an acks=all produce needs (topics may set their own)', fallback: 1, parse: integer(1, 100) },
@@ -192,6 +193,7 @@ export function resolveBrokerSettings(flags: Record<string, unknown>, env: NodeJ
   const fetchPath = v<string>('fetchPath');
   if (!isFetchPath(fetchPath)) throw new SluiceError('INVALID_CONFIG', `fetchPath ${fetchPath}`);
   const optional = (key: string) => (values[key] === undefined ? {} : { [key]: values[key] as number });
+  const access = values.authFile === undefined ? null : AccessControl.fromFile(resolve(v<string>('authFile')));
   return {
     config: {
       dataDir: resolve(v<string>('data')),
@@ -227,8 +229,8 @@ export function resolveBrokerSettings(flags: Record<string, unknown>, env: NodeJ
         offsetsRetentionMs: v('offsetsRetentionMs'),
       },
       shutdownTimeoutMs: v('shutdownTimeoutMs'),
-      cluster: clusterSettings(values),
-      access: values.authFile === undefined ? null : AccessControl.fromFile(resolve(v<string>('authFile'))),
+      cluster: clusterSettings(values, access),
+      access,
     },
     logLevel: v<string>('logLevel'),
     logFormat: v<ResolvedSettings['logFormat']>('logFormat'),
@@ -237,16 +239,24 @@ export function resolveBrokerSettings(flags: Record<string, unknown>, env: NodeJ
 }
 
 /** The cluster settings when --etcd-endpoints is set (then --node-id must be too); null for a single broker. */
-function clusterSettings(values: Record<string, unknown>): BrokerConfig['cluster'] {
+function clusterSettings(values: Record<string, unknown>, access: AccessControl | null): BrokerConfig['cluster'] {
   if (values.etcdEndpoints === undefined) {
     if (values.nodeId !== undefined) throw new SluiceError('INVALID_CONFIG', '--node-id needs --etcd-endpoints: a single broker is node 0 of no cluster');
     return null;
   }
   if (values.nodeId === undefined) throw new SluiceError('INVALID_CONFIG', '--etcd-endpoints needs --node-id: each broker of a cluster has its own id');
-  // Followers fetch from their leaders as unauthenticated clients: with --auth-file they would be
-  // refused and nothing would replicate. Said at start, not found out later.
-  if (values.authFile !== undefined) throw new SluiceError('INVALID_CONFIG', '--auth-file is not supported with --etcd-endpoints yet: brokers replicate to each other without credentials');
+  // With --auth-file, followers authenticate at their leaders with --inter-broker-token, whose
+  // principal must be allowed to replicate: without one nothing would replicate. Said at start,
+  // not found out later (this broker's own auth file is the one checked).
+  const token = values.interBrokerToken as string | undefined;
+  if (access) {
+    if (token === undefined) throw new SluiceError('INVALID_CONFIG', '--auth-file in a cluster needs --inter-broker-token: followers authenticate at their leaders to replicate');
+    const principal = access.principalOf(token);
+    if (!principal) throw new SluiceError('INVALID_CONFIG', '--inter-broker-token is not the token of any principal in the auth file');
+    if (!principal.replication) throw new SluiceError('INVALID_CONFIG', `--inter-broker-token belongs to ${principal.name}, which may not replicate: give it "replication": true in the auth file`);
+  }
   return {
+    ...(token !== undefined ? { interBrokerToken: token } : {}),
     nodeId: values.nodeId as number,
     etcdEndpoints: String(values.etcdEndpoints).split(','),
     clusterName: values.clusterName as string,

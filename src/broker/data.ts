@@ -28,7 +28,8 @@ export interface FetchLimits {
 
 /**
  * Fetches the partitions the principal may read (the others answer TOPIC_AUTHORIZATION_FAILED with
- * both offsets -1), long-polling on the session's signal; also how long it was parked, which the
+ * both offsets -1; a follower broker's fetch needs the replication permission instead, else every
+ * partition answers CLUSTER_AUTHORIZATION_FAILED), long-polling on the session's signal; also how long it was parked, which the
  * door reports apart from its processing time. Limits below their floor are raised to it: no
  * negative wait, at least one byte per request and per partition (a whole batch is served anyway).
  */
@@ -41,7 +42,7 @@ export async function fetch(s: BrokerSession, inputs: readonly FetchInput[], lim
   let waitedSeconds = 0;
   const outcomes = await permitted(
     s,
-    'read',
+    options.replicaId === undefined ? 'read' : 'replication',
     normalised,
     async (allowed) => {
       const fetched = await s.log.fetch(allowed, { ...options, signal: s.signal });
@@ -59,8 +60,8 @@ export function listOffsets(s: BrokerSession, inputs: readonly ListOffsetsInput[
 }
 
 /** Where leader epochs ended in the partitions' logs, for a principal that may read them (followers truncating, clients validating positions). */
-export function offsetForLeaderEpoch(s: BrokerSession, inputs: readonly EpochEndInput[]): Promise<EpochEndOutcome[]> {
-  return permitted(s, 'read', inputs, (allowed) => s.log.offsetForLeaderEpoch(allowed), (p, error): EpochEndOutcome => ({ topic: p.topic, partition: p.partition, leaderEpoch: -1, endOffset: -1n, error }));
+export function offsetForLeaderEpoch(s: BrokerSession, inputs: readonly EpochEndInput[], replicaId = -1): Promise<EpochEndOutcome[]> {
+  return permitted(s, replicaId >= 0 ? 'replication' : 'read', inputs, (allowed) => s.log.offsetForLeaderEpoch(allowed), (p, error): EpochEndOutcome => ({ topic: p.topic, partition: p.partition, leaderEpoch: -1, endOffset: -1n, error }));
 }
 
 /** Opens a push subscription for a principal that may read the topic; throws the refusal or the log's error. */

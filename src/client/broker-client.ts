@@ -11,7 +11,7 @@ import { ApiKey, type ErrorBody, type ListOffsetsResponse, type MetadataResponse
 import type { FindCoordinatorResponse } from '../protocol/group-messages.js';
 import type { TopicPartition } from '../vocabulary.js';
 import { ClusterMetadata, isLeadershipError, type BrokerAddress, type BrokerTarget, type Route } from './cluster-metadata.js';
-import { Connection, responseError, type Response } from './connection.js';
+import { authenticate, Connection, responseError, type Response } from './connection.js';
 
 export type { BrokerTarget, Route };
 
@@ -328,17 +328,6 @@ export class BrokerClient {
       this.#token === undefined ? c : authenticate(c, this.#token),
     );
   }
-}
-
-/** Authenticates a fresh connection; closes it and throws the broker's error when refused. */
-async function authenticate(c: Connection, token: string): Promise<Connection> {
-  const response = await c.request(ApiKey.Authenticate, 0, { mechanism: 'token', token });
-  const err = responseError(response.body);
-  if (err) {
-    await c.close();
-    throw err;
-  }
-  return c;
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -14,7 +14,7 @@ import { connect, type Socket } from 'node:net';
 import { SluiceError, isErrorCode } from '../errors.js';
 import { decodeBrokerMeta, encodeRequest } from '../protocol/codec.js';
 import { FrameDecoder, FramingError } from '../protocol/frame.js';
-import type { ErrorResponse } from '../protocol/messages.js';
+import { ApiKey, type ErrorResponse } from '../protocol/messages.js';
 
 export interface ConnectionOptions {
   host: string;
@@ -220,4 +220,15 @@ export function responseError(body: unknown): SluiceError | undefined {
   const error = (body as Partial<ErrorResponse> | null)?.error;
   if (!error) return undefined;
   return new SluiceError(isErrorCode(error.code) ? error.code : 'UNKNOWN_SERVER_ERROR', error.message);
+}
+
+/** Authenticates a fresh connection with `token`; closes it and throws the broker's error when refused. */
+export async function authenticate(c: Connection, token: string): Promise<Connection> {
+  const response = await c.request(ApiKey.Authenticate, 0, { mechanism: 'token', token });
+  const err = responseError(response.body);
+  if (err) {
+    await c.close();
+    throw err;
+  }
+  return c;
 }

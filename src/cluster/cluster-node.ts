@@ -33,6 +33,8 @@ export interface ClusterSettings {
   replicaLagTimeMaxMs: number;
   /** How long a follower's fetch waits at the leader for new data. */
   replicaFetchWaitMaxMs: number;
+  /** What followers authenticate with at their leaders (brokers run with --auth-file). */
+  interBrokerToken?: string;
   defaultReplicationFactor: number;
   minInsyncReplicas: number;
   /** How long an acks=all produce waits for its in-sync replicas. */
@@ -87,6 +89,7 @@ export class ClusterNode {
       replicaLagTimeMaxMs: o.replicaLagTimeMaxMs,
       minInsyncReplicas: o.minInsyncReplicas,
       fetchMaxWaitMs: o.replicaFetchWaitMaxMs,
+      ...(o.interBrokerToken !== undefined && { token: o.interBrokerToken }),
       ...(o.onRoleChange && { onRoleChange: o.onRoleChange }),
     });
     this.placement = this.#placement();

@@ -14,7 +14,7 @@
 
 import type { Logger } from 'pino';
 import { SluiceError } from '../errors.js';
-import { Connection, responseError } from '../client/connection.js';
+import { authenticate, Connection, responseError } from '../client/connection.js';
 import { UNDEFINED_EPOCH } from '../log/leader-epochs.js';
 import type { Partition } from '../log/partition.js';
 import { ApiKey, type FetchResponse, type OffsetForLeaderEpochResponse } from '../protocol/messages.js';
@@ -25,6 +25,8 @@ export interface FetcherOptions {
   address: () => { host: string; port: number } | undefined;
   logger: Logger;
   maxWaitMs?: number;
+  /** Authenticates each connection to the leader with this (brokers run with --auth-file). */
+  token?: string;
   maxBytes?: number;
   partitionMaxBytes?: number;
   backoffMs?: number;
@@ -118,7 +120,8 @@ export class ReplicaFetcher {
     if (this.#connection && !this.#connection.closed) return this.#connection;
     const address = this.#o.address();
     if (!address) throw new SluiceError('BROKER_NOT_AVAILABLE', `leader ${this.leaderId} is not registered`);
-    this.#connection = await Connection.connect({ ...address, clientId: `sluice-replica-${this.#o.nodeId}`, connectTimeoutMs: 3_000 });
+    const connection = await Connection.connect({ ...address, clientId: `sluice-replica-${this.#o.nodeId}`, connectTimeoutMs: 3_000 });
+    this.#connection = this.#o.token === undefined ? connection : await authenticate(connection, this.#o.token);
     return this.#connection;
   }
 

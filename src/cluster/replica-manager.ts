@@ -35,6 +35,8 @@ export interface ReplicaManagerOptions {
   /** The broker default for topics that do not set min.insync.replicas. */
   minInsyncReplicas: number;
   fetchMaxWaitMs?: number;
+  /** Followers authenticate with this at their leaders (brokers run with --auth-file). */
+  token?: string;
   /**
    * Hears of each role this broker takes for a partition (leader at a new epoch, follower), after
    * it took it: the broker's groups follow their __consumer_offsets partitions' leadership so.
@@ -162,12 +164,13 @@ export class ReplicaManager {
   #fetcher(leaderId: number): ReplicaFetcher {
     let fetcher = this.#fetchers.get(leaderId);
     if (!fetcher) {
-      const { view, nodeId, logger, fetchMaxWaitMs } = this.#o;
+      const { view, nodeId, logger, fetchMaxWaitMs, token } = this.#o;
       fetcher = new ReplicaFetcher({
         nodeId,
         leaderId,
         logger,
         maxWaitMs: fetchMaxWaitMs,
+        ...(token !== undefined && { token }),
         address: () => {
           const b = view.brokers.get(leaderId)?.value;
           return b && { host: b.host, port: b.port };

@@ -56,6 +56,8 @@ export interface ClusterOptions {
    * network between them can be cut; without it everything listens on 127.0.0.1.
    */
   network?: Network;
+  /** The token the harness's own requests (describe, waitFor) authenticate with, for brokers run with --auth-file. */
+  token?: string;
   /** Data directories under this one, kept after the test (default: temp dirs removed at teardown). */
   dataRoot?: string;
 }
@@ -106,7 +108,7 @@ export async function startCluster(t: Teardown, options: ClusterOptions = {}): P
   const describe = async (via?: number) => {
     const b = via !== undefined ? broker(via) : brokers.find((x) => x.process);
     if (!b) throw new Error('no broker is running');
-    const admin = new Admin({ broker: `${b.host}:${b.port}`, retries: 0 });
+    const admin = new Admin({ broker: `${b.host}:${b.port}`, retries: 0, ...(options.token !== undefined ? { token: options.token } : {}) });
     try {
       return await admin.describeCluster();
     } finally {

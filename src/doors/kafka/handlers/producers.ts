@@ -39,7 +39,7 @@ export const describeProducers = kafkaHandler(decodeDescribeProducers, async (ct
 /** OffsetForLeaderEpoch: where each asked epoch ended in this leader's log (clients validate their positions with it). */
 export const offsetForLeaderEpoch = kafkaHandler(decodeOffsetForLeaderEpoch, async (ctx, request, header) => {
   const inputs = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, leaderEpoch: p.leaderEpoch, currentLeaderEpoch: p.currentLeaderEpoch }));
-  const outcomes = await epochEnds(ctx, inputs);
+  const outcomes = await epochEnds(ctx, inputs, request.replicaId);
   return body((w) =>
     encodeOffsetForLeaderEpoch(
       w,

@@ -17,7 +17,7 @@ export const handleListOffsets: Handler = async (ctx, { body }) => {
 /** OffsetForLeaderEpoch: where a leader epoch ended in this leader's log (a returning follower truncates there). */
 export const handleOffsetForLeaderEpoch: Handler = async (ctx, { body }) => {
   const request = decodeOffsetForLeaderEpochRequest(body);
-  const outcomes = await offsetForLeaderEpoch(ctx, request.partitions);
+  const outcomes = await offsetForLeaderEpoch(ctx, request.partitions, request.replicaId);
   const partitions: OffsetForLeaderEpochResponse['partitions'] = outcomes.map((o) => ({
     topic: o.topic,
     partition: o.partition,
