@@ -55,7 +55,7 @@ async function clusterTorture(): Promise<void> {
       onCycle: (c) =>
         console.log(`cycle ${c.cycle}: ${c.fault}; healed in ${c.healMs.toFixed(0)} ms; ${c.acked} acked, ${c.unacked} unacked, ${c.records} records, ${c.consumed} consumed, ${c.fullCheck ? 'full' : 'new'} check ${c.checkMs.toFixed(0)} ms`),
     });
-    console.log(JSON.stringify({ ...report, records: String(report.records), seconds: (Date.now() - started) / 1000, dataRoot }, null, 2));
+    console.log(JSON.stringify({ ...report, records: String(report.records), seconds: (Date.now() - started) / 1000, ...(o.dir ? { dataRoot } : {}) }, null, 2));
     if (report.indexProblems.length > 0) {
       console.error(`index problems:\n${report.indexProblems.join('\n')}`);
       process.exitCode = 1;
