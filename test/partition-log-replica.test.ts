@@ -225,3 +225,21 @@ t.test('a leader never truncates its log: a truncation meant for a follower is r
   p.becomeFollower(4, 2);
   t.equal(await p.truncateTo(2n), 2n, 'as a follower it truncates');
 });
+
+t.test('a follower truncation under way settles before the partition may lead', async (t) => {
+  // The replica manager awaits truncationsSettled() before becomeLeader: a truncation that started
+  // as a follower would otherwise cut the new leader's log, and drop the epoch it starts at.
+  const topics = await TopicRegistry.open(tmpDir(t), { partitions: 1 }, pino({ level: 'silent' }));
+  t.teardown(() => topics.close());
+  await topics.create('moving', 1);
+  const p = topics.partition('moving', 0);
+  p.becomeFollower(1, 2);
+  p.appendReplica(Buffer.concat([batchOf(1, 2), batchOf(2, 3)].map((b, i) => { b.writeBigInt64BE(BigInt(i * 2), 0); return b; })));
+  t.equal(p.logEndOffset, 5n);
+  const truncating = p.truncateTo(2n);
+  await p.truncationsSettled();
+  t.equal(p.logEndOffset, 2n, 'settled means the truncation is done');
+  p.becomeLeader({ nodeId: 1, replicas: [1], isr: [1], nowMs: 0 }, 2, 1);
+  t.equal(await truncating, 2n);
+  t.same(p.epochs.entries.at(-1), { epoch: 2, startOffset: 2n }, 'the new epoch starts at the truncated end and stays');
+});

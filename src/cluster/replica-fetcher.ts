@@ -157,11 +157,12 @@ export class ReplicaFetcher {
       }
       let target: bigint;
       if (answer.leaderEpoch === UNDEFINED_EPOCH) {
-        // The leader knows no epoch at or below ours (ours is newer than any it has, or older than
-        // its log): as Kafka does, keep what is committed (below our high watermark) and cut the rest.
-        target = p.highWatermark;
-        if (target < p.logEndOffset) await this.#truncateTo(p, target);
-        break;
+        // The leader knows no epoch at or below ours. Cutting on that is how a log gets emptied (a
+        // restarted follower knows no high watermark to keep) while it may still be in the ISR:
+        // nothing is cut; the partition waits and asks again, and leaves the ISR if it must.
+        this.#o.logger.warn({ partition: `${p.topic}-${p.index}`, leader: this.leaderId, latestEpoch: latest }, 'the leader knows no epoch at or below this log\'s latest: not truncating; asking again');
+        this.#refused(f, 'UNKNOWN_LEADER_EPOCH', 'the leader answered UNDEFINED_EPOCH');
+        return;
       } else {
         const mine = p.epochs.endOffsetFor(answer.leaderEpoch, p.logEndOffset);
         target = answer.endOffset < mine.endOffset ? answer.endOffset : mine.endOffset;

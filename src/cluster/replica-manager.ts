@@ -102,12 +102,12 @@ export class ReplicaManager {
       await topics.adopt({ name, id: t.value.id, partitions: t.value.partitions, config: localConfig(t.value), createdAtMs: t.value.createdAtMs });
       for (const { index, record } of mine) {
         const p = await topics.host(name, index);
-        this.#applyRecord(p, record, t.value);
+        await this.#applyRecord(p, record, t.value);
       }
     }
   }
 
-  #applyRecord(p: Partition, record: PartitionRecord, topic: TopicRecord): void {
+  async #applyRecord(p: Partition, record: PartitionRecord, topic: TopicRecord): Promise<void> {
     const { nodeId, clock } = this.#o;
     const role = p.role;
     if (record.leader === nodeId) {
@@ -121,6 +121,8 @@ export class ReplicaManager {
       }
       if (role?.kind === 'leader' && role.epoch > record.leaderEpoch) return;
       this.#unfollow(p);
+      // A truncation the follower started must not finish under the new leadership (passes run one at a time: nothing else changes the role meanwhile).
+      await p.truncationsSettled();
       p.becomeLeader({ nodeId, replicas: record.replicas, isr: record.isr, nowMs: clock.nowMs() }, record.leaderEpoch, minInsync(topic, this.#o.minInsyncReplicas));
       this.#o.logger.info({ partition: `${p.topic}-${p.index}`, leaderEpoch: record.leaderEpoch, isr: record.isr, logEndOffset: String(p.logEndOffset) }, 'leading');
       this.#roleChanged(p);

@@ -50,6 +50,8 @@ export class Partition {
   #epochs: LeaderEpochCache | undefined;
   /** A follower's high watermark: its leader's, as far as this log reaches. */
   #followerHighWatermark = 0n;
+  /** Settles once the truncations under way (off the event loop) are done: a new leader waits for it. */
+  #truncating: Promise<void> = Promise.resolve();
 
   constructor(topic: string, index: number, log: PartitionLog, producers?: ProducerStateOptions) {
     this.topic = topic;
@@ -149,9 +151,41 @@ export class Partition {
   }
 
   /** Removes every batch at or past `offset` (a follower's divergent tail); resolves with the new log end. */
-  async truncateTo(offset: bigint): Promise<bigint> {
-    if (this.#closed) throw this.closedError();
-    this.#refuseWhileLeading('truncate');
+  truncateTo(offset: bigint): Promise<bigint> {
+    return this.#whileTruncating(() => this.#truncateTo(offset), 'truncate');
+  }
+
+  /** Empties the log and starts it again at `offset` (a follower below its leader's log start). */
+  truncateFullyAndStartAt(offset: bigint): Promise<void> {
+    return this.#whileTruncating(() => this.#truncateFullyAndStartAt(offset), 'empty');
+  }
+
+  /**
+   * Resolves once no truncation is under way. Called before this broker leads the partition: a
+   * truncation that started as a follower must not cut the log, or the epoch its leadership starts
+   * at, after the role changed.
+   */
+  truncationsSettled(): Promise<void> {
+    return this.#truncating;
+  }
+
+  #whileTruncating<T>(run: () => Promise<T>, what: string): Promise<T> {
+    if (this.#closed) return Promise.reject(this.closedError());
+    try {
+      this.#refuseWhileLeading(what);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const done = run();
+    const before = this.#truncating;
+    this.#truncating = Promise.all([before, done]).then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
+  }
+
+  async #truncateTo(offset: bigint): Promise<bigint> {
     let end: bigint;
     try {
       end = await this.log.truncateTo(offset);
@@ -165,10 +199,7 @@ export class Partition {
     return end;
   }
 
-  /** Empties the log and starts it again at `offset` (a follower below its leader's log start). */
-  async truncateFullyAndStartAt(offset: bigint): Promise<void> {
-    if (this.#closed) throw this.closedError();
-    this.#refuseWhileLeading('empty');
+  async #truncateFullyAndStartAt(offset: bigint): Promise<void> {
     try {
       await this.log.truncateFullyAndStartAt(offset);
       this.epochs.clear();
