@@ -57,3 +57,22 @@ t.test("a long poll is given its own wait on top of the timeout; 0 waits forever
   t.notOk(settled, 'with requestTimeoutMs 0 a request waits as long as the connection lives');
   t.notOk(forever.closed, 'and the connection stays open');
 });
+
+t.test('an acks=all produce is given the broker\'s replication wait too; an acks=1 one is not', async (t) => {
+  // A broker holds an acks=all produce up to its --replication-timeout-ms (30 s by default) before
+  // answering; the client's timeout counts from there, or it would cut what the broker still answers.
+  const port = await silentServer(t);
+  const one = await Connection.connect({ host: '127.0.0.1', port, requestTimeoutMs: 200 });
+  t.teardown(() => one.close());
+  await t.rejects(one.request(ApiKey.Produce, 0, { acks: 1, partitions: [] }), { code: 'REQUEST_TIMED_OUT' }, 'acks=1: after the request timeout');
+  const all = await Connection.connect({ host: '127.0.0.1', port, requestTimeoutMs: 200 });
+  t.teardown(() => all.close());
+  let settled = false;
+  void all.request(ApiKey.Produce, 0, { acks: -1, partitions: [] }).then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setTimeout(r, 1_000));
+  t.notOk(settled, 'acks=all: still waiting after 5x the request timeout');
+  t.notOk(all.closed, 'its connection open');
+});

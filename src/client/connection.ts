@@ -3,8 +3,8 @@
 // requests (a mismatch means the stream is broken, and the connection fails). Requests that get no
 // response (produce with acks=0) use `send`. Push frames (a subscription's data, unasked for) go to
 // the subscription's listener, installed as its Subscribe response is read so that no push that
-// follows can miss it. A request unanswered for `requestTimeoutMs` (beyond what it asks the broker
-// to wait: a long poll's maxWaitMs, a join's rebalanceTimeoutMs) fails the connection with
+// follows can miss it. A request unanswered for `requestTimeoutMs` (beyond what it may wait at the
+// broker: a long poll's maxWaitMs, a join's timeouts, an acks=all produce's replication) fails the connection with
 // REQUEST_TIMED_OUT, as Kafka's clients do (request.timeout.ms): responses come in order, so
 // nothing behind it can arrive either, and a broker cut off by the network (no reset, no close)
 // would otherwise hold its callers until TCP gives up, minutes later. The typed producer,
@@ -26,6 +26,8 @@ export interface ConnectionOptions {
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** How long a broker holds an acks=all produce for its replicas by default (its --replication-timeout-ms). */
+const REPLICATION_WAIT_MS = 30_000;
 
 export interface Response {
   body: unknown;
@@ -141,12 +143,17 @@ export class Connection {
     });
   }
 
-  /** When a request sent now is given up: the timeout, after what the request asks the broker to wait. */
+  /**
+   * When a request sent now is given up: the timeout, after what the request may wait at the broker
+   * by design: a long poll its maxWaitMs; a join the longer of its rebalance and session timeouts;
+   * an acks=all produce the broker's replication wait (its --replication-timeout-ms, 30 s by
+   * default), which would otherwise race the client's own timeout.
+   */
   #deadline(body: unknown): number {
     if (this.#requestTimeoutMs <= 0) return Number.POSITIVE_INFINITY;
-    const b = body as { maxWaitMs?: unknown; rebalanceTimeoutMs?: unknown } | null;
-    const waits = Math.max(0, ...[b?.maxWaitMs, b?.rebalanceTimeoutMs].map((v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0)));
-    return performance.now() + waits + this.#requestTimeoutMs;
+    const b = body as { maxWaitMs?: unknown; rebalanceTimeoutMs?: unknown; sessionTimeoutMs?: unknown; acks?: unknown } | null;
+    const waits = [b?.maxWaitMs, b?.rebalanceTimeoutMs, b?.sessionTimeoutMs, b?.acks === -1 ? REPLICATION_WAIT_MS : 0];
+    return performance.now() + Math.max(0, ...waits.map((v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0))) + this.#requestTimeoutMs;
   }
 
   #wait(w: Waiting): void {
