@@ -31,7 +31,7 @@ import { Producer } from '../../src/client/producer.js';
 import { offsetsPartitionFor } from '../../src/group/offsets-topic.js';
 import type { DecodedBatch } from '../../src/protocol/record-batch.js';
 import { partitionOf, startCluster, type TestCluster } from './cluster.js';
-import { checkPartition, ConsistencyError, fresh, missingAcks, TORTURE_TOPIC, valueFor, verifyIndexes, type Ack, type Checked } from './torture.js';
+import { checkPartition, ConsistencyError, fresh, missingAcks, readRecords, TORTURE_TOPIC, valueFor, verifyIndexes, type Ack, type Checked } from './torture.js';
 import { createNetwork, type Network } from './netns.js';
 import { fetchAt, random } from './util.js';
 
@@ -593,7 +593,7 @@ class ClusterChecker {
         for (const id of replicas) digests.set(id, full ? createHash('sha256') : (this.#replicaDigests[p]!.get(id) ?? createHash('sha256')));
         const keys = this.#keys[p]!;
         const fetchFrom = (id: number) => async (offset: bigint): Promise<DecodedBatch[]> => (await fetchAt(clients.get(id)!, TORTURE_TOPIC, p, offset, { rackId: CHECK_RACK })).batches;
-        let lastBatch = -1n;
+        const leaderBatches = batchesInto(digests.get(leader)!);
         this.#checked[p] = await checkPartition({
           fetch: fetchFrom(leader),
           where,
@@ -604,23 +604,11 @@ class ClusterChecker {
           remaining,
           visit: (r, batch) => {
             keys.set(Number(r.offset), keyHash(r.key!.toString()));
-            if (batch.baseOffset !== lastBatch) digests.get(leader)!.update(batchIdentity(batch));
-            lastBatch = batch.baseOffset;
+            leaderBatches(r, batch);
           },
         });
         for (const id of replicas.filter((x) => x !== leader)) {
-          const digest = digests.get(id)!;
-          for (let offset = from; offset < hw; ) {
-            const batches = await fetchFrom(id)(offset);
-            if (batches.length === 0) throw new ConsistencyError(`${where}: broker ${id} served nothing at ${offset}, below the high watermark ${hw}`);
-            for (const batch of batches) {
-              const end = batch.baseOffset + BigInt(batch.lastOffsetDelta) + 1n;
-              if (batch.baseOffset < offset) continue;
-              if (batch.baseOffset >= hw) break;
-              digest.update(batchIdentity(batch));
-              offset = end;
-            }
-          }
+          await readRecords(fetchFrom(id), `${where} on broker ${id}`, from, hw, batchesInto(digests.get(id)!));
         }
         const leaderDigest = digests.get(leader)!.copy().digest('hex');
         for (const [id, digest] of digests) {
@@ -723,6 +711,15 @@ class ClusterChecker {
       if (left > 0) throw new ConsistencyError(`group ${CLUSTER_TORTURE_GROUPS[g]} was handed ${left} records past the final high watermarks`);
     }
   }
+}
+
+/** A record visitor that adds each batch's identity to `digest` once (at its first record read). */
+function batchesInto(digest: Hash): (r: unknown, batch: DecodedBatch) => void {
+  let last = -1n;
+  return (_r, batch) => {
+    if (batch.baseOffset !== last) digest.update(batchIdentity(batch));
+    last = batch.baseOffset;
+  };
 }
 
 /** What makes two copies of a batch the same bytes: where it sits, its size, its leader epoch and its CRC (which covers the rest). */
