@@ -11,6 +11,11 @@ export interface TopicPartition {
 /** Acknowledgements a produce waits for: 0 none (no response), 1 the page cache, -1 fsynced ("all"). */
 export type Acks = 0 | 1 | -1;
 
+/** Whether a number a client sent is one of the acks a produce may ask for. */
+export function isAcks(n: number): n is Acks {
+  return n === 0 || n === 1 || n === -1;
+}
+
 /** The fields of a request header in both protocols (Kafka's header v1, Sluice's meta header). */
 export interface RequestHeader {
   apiKey: number;

@@ -109,6 +109,41 @@ t.test('per-topic permissions: each principal reads, writes and administers what
   t.match(refused.stderr, /CLUSTER_AUTHORIZATION_FAILED/, 'saying why');
 });
 
+t.test('what a topic holds is read-only knowledge: Metadata and DescribeGroups show its offsets, sizes and commits only to a principal that may read it', async (t) => {
+  const { broker, address } = await securedBroker(t);
+  const admin = new Admin({ broker: address, token: TOKENS.admin, retries: 0 });
+  t.teardown(() => admin.close());
+  await admin.createTopic('orders', { partitions: 1 });
+  await admin.createTopic('secrets', { partitions: 1 });
+  const producer = new Producer({ broker: address, token: TOKENS.admin, retries: 0 });
+  t.teardown(() => producer.close());
+  await producer.send('orders', { value: 'o' });
+  await producer.send('secrets', { value: 's' });
+  // A memberless commit of both topics by the admin into one group.
+  await admin.resetOffsets('shared', 'orders', { latest: true });
+  await admin.resetOffsets('shared', 'secrets', { latest: true });
+
+  const as = async (who: keyof typeof TOKENS) => {
+    const c = await broker.connect();
+    await call(c, ApiKey.Authenticate, { mechanism: 'token', token: TOKENS[who] });
+    return c;
+  };
+  type Meta = { topics: Array<{ name: string; partitions: Array<{ leader: number; highWatermark?: bigint; sizeBytes?: number; segments?: number }> }> };
+  type Groups = { groups: Array<{ offsets: Array<{ topic: string; offset: bigint; lag: bigint }> }> };
+  const reader = await as('reader');
+  const meta = await call<Meta>(reader, ApiKey.Metadata, { topics: null });
+  const orders = meta.topics.find((x) => x.name === 'orders')!.partitions[0]!;
+  const secrets = meta.topics.find((x) => x.name === 'secrets')!.partitions[0]!;
+  t.equal(orders.highWatermark, 1n, 'a readable topic: its offsets');
+  t.ok(orders.sizeBytes! > 0 && orders.segments === 1, 'and size');
+  t.ok(secrets.leader >= 0, 'an unreadable one: where it lives (a producer needs that much)');
+  t.same([secrets.highWatermark, secrets.sizeBytes, secrets.segments], [undefined, undefined, undefined], 'but nothing of what it holds');
+  const described = await call<Groups>(reader, ApiKey.DescribeGroups, { groups: ['shared'] });
+  t.same(described.groups[0]!.offsets.map((o) => [o.topic, o.offset, o.lag]), [['orders', 1n, 0n]], "the group's commits of readable topics only");
+  const everything = await call<Groups>(await as('admin'), ApiKey.DescribeGroups, { groups: ['shared'] });
+  t.same(everything.groups[0]!.offsets.map((o) => o.topic).sort(), ['orders', 'secrets'], 'the admin sees both');
+});
+
 t.test('a broken auth file stops the broker from starting, saying why', async (t) => {
   const authFile = join(tmpDir(t), 'auth.json');
   writeFileSync(authFile, JSON.stringify({ principals: { bob: { tokenSha256: 'not-hex' } } }));

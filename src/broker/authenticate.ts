@@ -13,6 +13,11 @@ export interface Credentials {
   authzid?: string;
 }
 
+/** Whether this broker authenticates clients at all (an --auth-file). */
+export function authenticationEnabled(s: BrokerSession): boolean {
+  return s.access !== null;
+}
+
 /**
  * Authenticates the session. `credentials` is read only once the session may authenticate (on, and
  * not yet done), so a malformed claim is not reported before the session's own state.

@@ -4,11 +4,38 @@
 // the same way whatever the door decoded. Outcomes are protocol-neutral: each door encodes them.
 
 import type { Acks, EpochEndInput, EpochEndOutcome, FetchInput, FetchOptions, FetchOutcome, ListOffsetsInput, ListOffsetsOutcome, ProduceInput, ProduceOutcome, SubscribeInput } from '../log/log-service.js';
-import type { LogSubscription, PushSink } from '../log/subscription.js';
+import { SluiceError } from '../errors.js';
+import type { LogSubscription, Push, PushSink } from '../log/subscription.js';
+import type { LogSlice } from '../storage/partition-log.js';
 import { permitted, readDenied } from './authorize.js';
 import type { BrokerSession } from './session.js';
 
-export type { Acks, EpochEndOutcome, FetchOutcome, ListOffsetsOutcome, ProduceOutcome };
+export type { Acks, EpochEndOutcome, FetchInput, FetchOutcome, ListOffsetsOutcome, LogSlice, LogSubscription, ProduceInput, ProduceOutcome, Push };
+
+/**
+ * Why an acks=0 produce must close its connection: a partition failed, and a producer that gets no
+ * response learns of it no other way (as Kafka does). Undefined when every partition was appended.
+ */
+export function unacknowledgedFailure(outcomes: readonly ProduceOutcome[]): string | undefined {
+  const failed = outcomes.find((o) => o.error);
+  return failed && `acks=0 produce to ${failed.topic}-${failed.partition} failed: ${failed.error!.code}`;
+}
+
+/**
+ * A response body per slice and key (a door's version): the fetches one append wakes share the
+ * partition's slice, and a one-partition body is a function of that slice alone, so each door
+ * encodes it once and only the correlation id differs. Weakly held: bodies go with their slice.
+ */
+export function bodiesBySlice<B>(): (slice: LogSlice, key: number, encode: () => B) => B {
+  const bySlice = new WeakMap<LogSlice, Map<number, B>>();
+  return (slice, key, encode) => {
+    let byKey = bySlice.get(slice);
+    if (!byKey) bySlice.set(slice, (byKey = new Map()));
+    let body = byKey.get(key);
+    if (body === undefined) byKey.set(key, (body = encode()));
+    return body;
+  };
+}
 
 /** Appends each partition's batches (all or nothing per partition) for a principal that may write them. */
 export function produce(s: BrokerSession, inputs: readonly ProduceInput[], acks: Acks): Promise<ProduceOutcome[]> {
@@ -64,9 +91,21 @@ export function offsetForLeaderEpoch(s: BrokerSession, inputs: readonly EpochEnd
   return permitted(s, replicaId >= 0 ? 'replication' : 'read', inputs, (allowed) => s.log.offsetForLeaderEpoch(allowed), (p, error): EpochEndOutcome => ({ topic: p.topic, partition: p.partition, leaderEpoch: -1, endOffset: -1n, error }));
 }
 
-/** Opens a push subscription for a principal that may read the topic; throws the refusal or the log's error. */
-export function subscribe(s: BrokerSession, input: SubscribeInput, sink: PushSink): LogSubscription {
+export type SubscribeOutcome = { subscription: LogSubscription; error?: undefined } | { error: SluiceError; highWatermark: bigint; logStartOffset: bigint };
+
+/**
+ * Opens a push subscription for a principal that may read the topic. A refusal comes with the
+ * partition's offsets where they are known here, except to a principal that may not read: it
+ * learns nothing of the partition (both offsets -1).
+ */
+export function subscribe(s: BrokerSession, input: SubscribeInput, sink: PushSink): SubscribeOutcome {
   const refused = readDenied(s, input.topic);
-  if (refused) throw refused;
-  return s.log.subscribe(input, sink);
+  if (refused) return { error: refused, highWatermark: -1n, logStartOffset: -1n };
+  try {
+    return { subscription: s.log.subscribe(input, sink) };
+  } catch (err) {
+    if (!(err instanceof SluiceError)) throw err;
+    const p = s.topics.get(input.topic)?.partitions[input.partition];
+    return p && !p.closed ? { error: err, highWatermark: p.highWatermark, logStartOffset: p.logStartOffset } : { error: err, highWatermark: -1n, logStartOffset: -1n };
+  }
 }

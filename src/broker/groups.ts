@@ -1,10 +1,12 @@
 // The broker API for consumer groups' offsets and lifecycle: where a group's coordinator is,
 // commits and fetches of committed offsets with the per-topic read rule (a principal neither
 // commits nor sees offsets of topics it may not read), and deleting groups and offsets (admin
-// acts). Membership calls (join, sync, heartbeat, leave) go to the coordinator as they are: they
-// carry no per-topic rule.
+// acts). Membership calls (join, sync, heartbeat, leave) pass to the coordinator as they are: they
+// carry no per-topic rule. Describing a group shows committed offsets and lag under the same read
+// rule as fetching them.
 
 import { SluiceError } from '../errors.js';
+import { MemberIdRequired, type CommitOutcome, type GroupDescription, type JoinRequest, type LeavingMember, type MemberRef } from '../group/coordinator.js';
 import type { CommittedOffset } from '../group/offset-store.js';
 import { OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG, offsetsPartitionFor } from '../group/offsets-topic.js';
 import type { BrokerEndpoint, ClusterAdmin, TopicPlacement } from '../log/placement.js';
@@ -15,11 +17,10 @@ import type { TopicPartition } from '../vocabulary.js';
 type CommitRequest = Parameters<BrokerSession['groups']['commit']>[0];
 type Offset = Parameters<BrokerSession['groups']['commit']>[1][number];
 
-export interface PartitionOutcome {
-  topic: string;
-  partition: number;
-  error?: SluiceError;
-}
+export { MemberIdRequired };
+
+/** A partition's answer: done, or its error. */
+export type PartitionOutcome = CommitOutcome;
 
 /**
  * The broker coordinating `groupId`. Alone: null, this broker coordinates every group (each door
@@ -107,4 +108,70 @@ export async function deleteOffsets(s: BrokerSession, groupId: string, partition
   const refused = adminDenied(s);
   if (refused) throw refused;
   await s.groups.deleteOffsets(groupId, partitions);
+}
+
+/** Joins (or rejoins) a member; may be held until the rebalance completes. MEMBER_ID_REQUIRED carries the id to join with. */
+export function joinGroup(s: BrokerSession, request: Omit<JoinRequest, 'clientHost'>) {
+  return s.groups.join({ ...request, clientHost: s.clientHost });
+}
+
+/** The member's assignment once the leader has sent everyone's (only the leader's `assignments` are used). */
+export function syncGroup(s: BrokerSession, ref: MemberRef, assignments: ReadonlyMap<string, Buffer> | null, expected?: { protocolType: string | null; protocolName: string | null }): Promise<Buffer> {
+  return s.groups.sync(ref, assignments, expected);
+}
+
+/** The group's protocol type and chosen protocol (what a SyncGroup answer names from Kafka's v5). */
+export function groupProtocol(s: BrokerSession, groupId: string): { protocolType: string | null; protocol: string | null } {
+  return s.groups.protocolOf(groupId);
+}
+
+export function heartbeat(s: BrokerSession, ref: MemberRef): void {
+  s.groups.heartbeat(ref);
+}
+
+/** One member leaves (throws its refusal). */
+export function leaveMember(s: BrokerSession, groupId: string, memberId: string): void {
+  s.groups.leave(groupId, memberId);
+}
+
+/** Members leave by member id or by instance id; one outcome per member, in order. */
+export function leaveGroup(s: BrokerSession, groupId: string, members: readonly LeavingMember[]) {
+  return s.groups.leaveMembers(groupId, members);
+}
+
+export function listGroups(s: BrokerSession) {
+  return s.groups.listGroups();
+}
+
+/** A committed offset as a group is described: with the partition's high watermark and the lag to it (-1 where not known here). */
+export interface DescribedOffset extends TopicPartition {
+  offset: bigint;
+  metadata: string | null;
+  highWatermark: bigint;
+  lag: bigint;
+}
+
+export type DescribedGroup = (Omit<GroupDescription, 'offsets'> & { offsets: DescribedOffset[]; error?: undefined }) | { groupId: string; error: SluiceError };
+
+/**
+ * A group's state, members and committed offsets with their lag, or the error that names why not
+ * (not this coordinator's). Offsets of topics the principal may not read are left out, as when it
+ * fetches them all.
+ */
+export function describeGroup(s: BrokerSession, groupId: string): DescribedGroup {
+  let d: GroupDescription;
+  try {
+    d = s.groups.describe(groupId);
+  } catch (err) {
+    if (!(err instanceof SluiceError)) throw err;
+    return { groupId, error: err };
+  }
+  const offsets = d.offsets
+    .filter((o) => !readDenied(s, o.topic))
+    .map((o): DescribedOffset => {
+      const p = s.topics.get(o.topic)?.partitions[o.partition];
+      const highWatermark = p?.highWatermark ?? -1n;
+      return { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata, highWatermark, lag: p && o.offset >= 0n ? highWatermark - o.offset : -1n };
+    });
+  return { ...d, offsets };
 }

@@ -2,11 +2,13 @@
 // each found, created (when the broker runs with auto-create, the request allows it and the
 // principal may administer), or answered with its error. Where partitions live comes from the
 // session's placement (placement.ts: the registry alone, the cluster store's view in a cluster).
-// Both doors describe the result in their own layout.
+// A found topic is described once here, with the read rule on what its partitions hold; both
+// doors encode the description in their own layout.
 
 import { SluiceError } from '../errors.js';
-import { adminDenied } from './authorize.js';
-import type { TopicPlacement } from '../log/placement.js';
+import { adminDenied, readDenied } from './authorize.js';
+import type { BrokerEndpoint, PartitionPlacement, TopicPlacement } from '../log/placement.js';
+import type { TopicConfig } from '../log/topic-registry.js';
 import type { BrokerSession } from './session.js';
 
 export type TopicLookup = { name: string; topic: TopicPlacement; error?: undefined } | { name: string; topic?: undefined; error: SluiceError };
@@ -48,4 +50,60 @@ export async function lookup(s: BrokerSession, name: string, allowAutoCreate: bo
 export function lookupTopicById(s: BrokerSession, id: string): TopicLookup & { id: string } {
   const topic = s.placement.topicById(id);
   return topic ? { id, name: topic.name, topic } : { id, name: '', error: new SluiceError('UNKNOWN_TOPIC_ID', `no topic has id ${id}`) };
+}
+
+/** This broker's copy of a partition, as a Metadata answer shows it to a principal that may read the topic. */
+export interface LocalReplica {
+  highWatermark: bigint;
+  logStartOffset: bigint;
+  logEndOffset: bigint;
+  sizeBytes: number;
+  segments: number;
+}
+
+export interface PartitionDescription extends PartitionPlacement {
+  /** Absent when this broker holds no open copy, or when the principal may not read the topic. */
+  local?: LocalReplica;
+}
+
+export interface TopicDescription extends Omit<TopicPlacement, 'partitions' | 'config'> {
+  partitions: PartitionDescription[];
+  /** Every setting the topic runs with: its own, the broker's defaults for the rest. */
+  config: Required<TopicConfig>;
+}
+
+/**
+ * A found topic as both doors describe it: where each partition lives, and this broker's copy's
+ * offsets and size. Those last are records' business: a principal that may not read the topic
+ * learns where its partitions are (a producer needs that much) but nothing of what they hold.
+ */
+export function describeTopic(s: BrokerSession, placement: TopicPlacement): TopicDescription {
+  const local = readDenied(s, placement.name) ? undefined : s.topics.get(placement.name);
+  return {
+    name: placement.name,
+    id: placement.id,
+    internal: placement.internal,
+    config: s.topics.effectiveConfig(placement),
+    partitions: placement.partitions.map((placed) => {
+      const p = local?.partitions[placed.partition];
+      if (!p || p.closed) return placed;
+      const stats = p.log.stats();
+      return { ...placed, local: { highWatermark: p.highWatermark, logStartOffset: p.logStartOffset, logEndOffset: p.logEndOffset, sizeBytes: stats.sizeBytes, segments: stats.segments } };
+    }),
+  };
+}
+
+/** The topic's placement when it exists (no lookup rules: for describing a topic already found). */
+export function findTopic(s: BrokerSession, name: string): TopicPlacement | undefined {
+  return s.placement.topic(name);
+}
+
+/** Whether a name is one of the broker's own topics (__consumer_offsets), found or not. */
+export function isInternalTopic(s: BrokerSession, name: string): boolean {
+  return s.placement.topic(name)?.internal ?? s.topics.isInternal(name);
+}
+
+/** The cluster as a Metadata or DescribeCluster answer names it: its live brokers and controller; alone, this broker. */
+export function clusterView(s: BrokerSession): { clusterId: string; controllerId: number; brokers: BrokerEndpoint[]; clustered: boolean } {
+  return { clusterId: s.broker.clusterId, controllerId: s.placement.controllerId(), brokers: s.placement.brokers(), clustered: s.placement.admin !== undefined };
 }

@@ -6,6 +6,8 @@ import { SluiceError } from '../errors.js';
 import { applyConfigChanges, describeTopicConfig, topicConfigFrom, type ConfigChange, type DescribedConfig } from '../log/topic-configs.js';
 import type { DeleteRecordsInput, DeleteRecordsOutcome } from '../log/log-service.js';
 import type { TopicConfig } from '../log/topic-registry.js';
+
+export type { TopicConfig };
 import { adminDenied, readDenied } from './authorize.js';
 import type { BrokerSession } from './session.js';
 
@@ -53,7 +55,7 @@ export async function createTopics(s: BrokerSession, topics: readonly TopicToCre
       const { config: given, minInsyncReplicas } = splitMinInsync(t.config);
       const config = Array.isArray(given) ? topicConfigFrom(given as readonly ConfigChange[]) : (given as TopicConfig);
       const configs = describeTopicConfig(config, s.topics.effectiveConfig({ config }));
-      if (t.replicaAssignments) throw new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported: the controller places replicas');
+      if (t.replicaAssignments) throw MANUAL_ASSIGNMENTS();
       const admin = s.placement.admin;
       if (admin) {
         // The cluster creates its internal topics itself, with their own settings (a single broker's registry has them already).
@@ -105,12 +107,16 @@ export async function deleteTopics(s: BrokerSession, topics: readonly TopicToDel
   return outcomes;
 }
 
+/** Where replicas go is the broker's choice (the controller's in a cluster): a request that names them is refused, topic by topic. */
+const MANUAL_ASSIGNMENTS = () => new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported: the controller places replicas');
+
 /** Grows each topic to `count` partitions (never fewer). */
-export async function createPartitions(s: BrokerSession, topics: ReadonlyArray<{ name: string; count: number }>, validateOnly: boolean): Promise<TopicOutcome[]> {
+export async function createPartitions(s: BrokerSession, topics: ReadonlyArray<{ name: string; count: number; manualAssignments?: boolean }>, validateOnly: boolean): Promise<TopicOutcome[]> {
   const outcomes: TopicOutcome[] = [];
   for (const t of topics) {
     outcomes.push(
       await perTopic(s, t.name, () => {
+        if (t.manualAssignments) throw MANUAL_ASSIGNMENTS();
         if (!s.placement.admin) return s.topics.addPartitions(t.name, t.count, validateOnly);
         // More offsets partitions would move groups to other partitions than those holding their commits.
         if (s.topics.isInternal(t.name)) throw new SluiceError('INVALID_TOPIC_EXCEPTION', `${t.name} is internal to the broker`);

@@ -6,6 +6,8 @@
 import type { BrokerSession } from '../broker/session.js';
 import type { ResponsePiece } from '../transfer/response-writer.js';
 
+export type { ResponsePiece };
+
 export type Reply =
   /** Bytes and log slices, written in order; `outcome` labels the request metric (an error code or `ok`); `queued` runs once they are queued on the socket; `waitedSeconds` of a long poll are measured apart from processing. */
   | { pieces: readonly ResponsePiece[]; outcome: string; queued?: () => void; waitedSeconds?: number }

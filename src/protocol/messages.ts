@@ -4,7 +4,7 @@
 
 import { SluiceError } from '../errors.js';
 import * as f from './fields.js';
-import type { Acks, TopicPartition } from '../vocabulary.js';
+import { isAcks, type Acks, type TopicPartition } from '../vocabulary.js';
 
 export const ApiKey = {
   Produce: 0,
@@ -236,7 +236,7 @@ export interface ProduceRequest {
 export function decodeProduceRequest(body: unknown, dataBytes: number): ProduceRequest {
   const m = f.map(body, 'produce');
   const acks = f.int(m.acks, 'produce.acks', -0x8000, 0x7fff, ACKS_LEADER);
-  if (acks !== ACKS_NONE && acks !== ACKS_LEADER && acks !== ACKS_ALL) throw new SluiceError('INVALID_REQUIRED_ACKS', `produce.acks must be 0, 1 or -1 (all), got ${acks}`);
+  if (!isAcks(acks)) throw new SluiceError('INVALID_REQUIRED_ACKS', `produce.acks must be 0, 1 or -1 (all), got ${acks}`);
   const partitions = f.list(m.partitions, 'produce.partitions', MAX_PARTITIONS_PER_REQUEST, (v, w) => {
     const p = f.map(v, w);
     return { ...topicPartition(p, w), bytes: f.int(p.bytes, `${w}.bytes`, 0, INT32_MAX) };

@@ -13,8 +13,7 @@
 
 import { ERRORS } from '../../errors.js';
 import type { BrokerSession } from '../../broker/session.js';
-import type { Exchange, Refusal, Reply, WireProtocol } from '../door.js';
-import type { ResponsePiece } from '../../transfer/response-writer.js';
+import type { Exchange, Refusal, Reply, ResponsePiece, WireProtocol } from '../door.js';
 import { isFlexible, KafkaApi, kafkaApiByKey, KAFKA_API_VERSIONS } from './apis.js';
 import { KafkaFrameDecoder, responsePrefix } from './frame.js';
 import type { KafkaReply } from './handlers/handler.js';

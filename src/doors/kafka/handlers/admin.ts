@@ -2,7 +2,8 @@
 // its token as the password) over the same registry and auth file as Sluice's own handlers.
 
 import { ERRORS, SluiceError } from '../../../errors.js';
-import { authenticate } from '../../../broker/authenticate.js';
+import { authenticate, authenticationEnabled } from '../../../broker/authenticate.js';
+import { clusterView } from '../../../broker/metadata.js';
 import { KAFKA_API_VERSIONS, kafkaErrorCode } from '../apis.js';
 import {
   decodeSaslAuthenticate,
@@ -33,9 +34,9 @@ export const apiVersions = kafkaHandler(decodeApiVersions, (_ctx, request, heade
 
 export const saslHandshake = kafkaHandler(decodeSaslHandshake, (ctx, request) => {
   let errorCode = 0;
-  if (!ctx.access) errorCode = ERRORS.ILLEGAL_SASL_STATE.kafka;
+  if (!authenticationEnabled(ctx)) errorCode = ERRORS.ILLEGAL_SASL_STATE.kafka;
   else if (!(SASL_MECHANISMS as readonly string[]).includes(request.mechanism)) errorCode = ERRORS.UNSUPPORTED_SASL_MECHANISM.kafka;
-  return body((w) => encodeSaslHandshake(w, errorCode, ctx.access ? SASL_MECHANISMS : []));
+  return body((w) => encodeSaslHandshake(w, errorCode, authenticationEnabled(ctx) ? SASL_MECHANISMS : []));
 });
 
 export const saslAuthenticate = kafkaHandler(decodeSaslAuthenticate, (ctx, request, header) => {
@@ -59,5 +60,5 @@ export const saslAuthenticate = kafkaHandler(decodeSaslAuthenticate, (ctx, reque
 
 export const describeCluster = kafkaHandler(decodeDescribeCluster, (ctx, request) => {
   const authorizedOperations = request.includeClusterAuthorizedOperations ? clusterOperations(ctx) : OPERATIONS_NOT_ASKED;
-  return body((w) => encodeDescribeCluster(w, { clusterId: ctx.broker.clusterId, controllerId: ctx.placement.controllerId(), brokers: kafkaBrokers(ctx), authorizedOperations }));
+  return body((w) => encodeDescribeCluster(w, { clusterId: ctx.broker.clusterId, controllerId: clusterView(ctx).controllerId, brokers: kafkaBrokers(ctx), authorizedOperations }));
 });

@@ -25,13 +25,8 @@ import {
 import { body, kafkaHandler } from './handler.js';
 
 export const createPartitions = kafkaHandler(decodeCreatePartitions, async (ctx, request, header) => {
-  // One broker: there is no placement to choose, so a topic that asks for one is refused alone.
-  const outcomes = await createPartitionsOf(ctx, request.topics.filter((t) => t.assignments === null), request.validateOnly);
-  let next = 0;
-  const results = request.topics.map((t) => {
-    const error = t.assignments !== null ? new SluiceError('INVALID_REQUEST', 'manual replica assignments are not supported by a single broker') : outcomes[next++]!.error;
-    return { name: t.name, errorCode: kafkaErrorCode(error), message: error?.message ?? null };
-  });
+  const topics = request.topics.map((t) => ({ name: t.name, count: t.count, manualAssignments: t.assignments !== null }));
+  const results = (await createPartitionsOf(ctx, topics, request.validateOnly)).map(({ name, error }) => ({ name, errorCode: kafkaErrorCode(error), message: error?.message ?? null }));
   return body((w) => encodeCreatePartitions(w, header.apiVersion, results));
 });
 

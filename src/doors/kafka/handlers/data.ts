@@ -3,14 +3,12 @@
 // a Kafka fetch gets the same whole-batch log slices, sent by the transfer engine.
 
 import { ERRORS, SluiceError } from '../../../errors.js';
-import type { FetchOutcome } from '../../../log/log-service.js';
-import { lookupTopicById } from '../../../broker/metadata.js';
-import type { ProduceInput } from '../../../log/log-service.js';
-import { fetch as fetchRecords, produce as produceRecords, type ProduceOutcome } from '../../../broker/data.js';
+import { findTopic, lookupTopicById } from '../../../broker/metadata.js';
+import { bodiesBySlice, fetch as fetchRecords, produce as produceRecords, unacknowledgedFailure, type FetchOutcome, type ProduceInput, type ProduceOutcome } from '../../../broker/data.js';
+import { isAcks } from '../../../vocabulary.js';
 import { LOG_OVERHEAD_BYTES } from '../../../protocol/record-batch.js';
 import { kafkaErrorCode } from '../apis.js';
 import { decodeFetch, decodeProduce, encodeFetch, encodeProduce } from '../messages/data.js';
-import type { LogSlice } from '../../../storage/partition-log.js';
 import { body, byTopic, flatten, kafkaHandler, type KafkaReply } from './handler.js';
 
 /** Kafka's "no time" and "no offset". */
@@ -27,7 +25,7 @@ export const produce = kafkaHandler(decodeProduce, async (ctx, request, header) 
   const whole =
     request.transactionalId !== null
       ? new SluiceError('TRANSACTIONS_NOT_SUPPORTED', `transactional id ${JSON.stringify(request.transactionalId)}: transactions are not supported`)
-      : ![0, 1, -1].includes(request.acks)
+      : !isAcks(request.acks)
         ? new SluiceError('INVALID_REQUIRED_ACKS', `acks must be 0, 1 or -1, got ${request.acks}`)
         : undefined;
   const refusal = (records: Buffer | null): SluiceError | undefined => {
@@ -44,13 +42,13 @@ export const produce = kafkaHandler(decodeProduce, async (ctx, request, header) 
   };
   const items = flatten(request.topics, (topic, p) => ({ topic, partition: p.partition, batches: p.records ?? Buffer.alloc(0), refused: refusal(p.records) }));
   const valid: ProduceInput[] = items.filter((i) => !i.refused);
-  const appended = await produceRecords(ctx, valid, request.acks as 0 | 1 | -1);
+  const appended = await produceRecords(ctx, valid, isAcks(request.acks) ? request.acks : -1); // a refused acks appends nothing
   let next = 0;
   const outcomes = items.map((i): ProduceOutcome => (i.refused ? { topic: i.topic, partition: i.partition, error: i.refused } : appended[next++]!));
   if (request.acks === 0) {
     // As Kafka: no response; a failure closes the connection, the only way such a producer learns of it.
-    const failed = outcomes.find((o) => o.error);
-    return failed ? { noResponse: true, closeReason: `acks=0 produce to ${failed.topic}-${failed.partition} failed: ${failed.error!.code}` } : { noResponse: true };
+    const closeReason = unacknowledgedFailure(outcomes);
+    return closeReason ? { noResponse: true, closeReason } : { noResponse: true };
   }
   return body((w) =>
     encodeProduce(
@@ -85,11 +83,11 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
     return [];
   });
   const inputs = flatten(topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes, leaderEpoch: p.currentLeaderEpoch }));
-  const fetched = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, ...(request.rackId ? { clientRack: request.rackId } : {}) });
+  const fetched = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, replicaId: request.replicaId, ...(request.rackId ? { clientRack: request.rackId } : {}) });
   const { waitedSeconds } = fetched;
   const outcomes = unknown.length === 0 ? fetched.outcomes : [...fetched.outcomes, ...unknown];
   // An unknown id's outcomes carry the id as their topic; a known topic's id comes from the registry.
-  const withIds = <T extends { name: string }>(grouped: T[]): Array<T & { id?: string }> => (byId ? grouped.map((t) => ({ ...t, id: ctx.placement.topic(t.name)?.id ?? t.name })) : grouped);
+  const withIds = <T extends { name: string }>(grouped: T[]): Array<T & { id?: string }> => (byId ? grouped.map((t) => ({ ...t, id: findTopic(ctx, t.name)?.id ?? t.name })) : grouped);
   // No transactions: the last stable offset is the high watermark (read_committed clients use it as the end).
   const encode = () =>
     body((w) =>
@@ -114,12 +112,8 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
   // one-partition body is a function of it alone: written once per slice (as Sluice's door does).
   const only = outcomes.length === 1 ? outcomes[0]! : undefined;
   if (!only?.slice || only.error) return { ...encode(), waitedSeconds };
-  let byVersion = fetchBodyBySlice.get(only.slice);
-  if (!byVersion) fetchBodyBySlice.set(only.slice, (byVersion = new Map()));
-  let shared = byVersion.get(header.apiVersion);
-  if (!shared) byVersion.set(header.apiVersion, (shared = encode()));
-  return { ...shared, waitedSeconds };
+  return { ...sharedFetchBody(only.slice, header.apiVersion, encode), waitedSeconds };
 });
 
-/** One-partition Fetch bodies by the slice they carry and the version they are in (weakly held: they go with the slice). */
-const fetchBodyBySlice = new WeakMap<LogSlice, Map<number, KafkaReply>>();
+/** One-partition Fetch bodies by the slice they carry and the version they are in. */
+const sharedFetchBody = bodiesBySlice<KafkaReply>();

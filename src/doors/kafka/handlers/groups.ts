@@ -5,7 +5,21 @@
 // another broker answers the group's requests NOT_COORDINATOR (16), as Kafka's do.
 
 import { SluiceError } from '../../../errors.js';
-import { commitOffsets, deleteGroups as deleteGroupsOf, deleteOffsets, fetchOffsets, findCoordinator as findCoordinatorOf } from '../../../broker/groups.js';
+import {
+  commitOffsets,
+  deleteGroups as deleteGroupsOf,
+  deleteOffsets,
+  describeGroup as describeGroupOf,
+  fetchOffsets,
+  findCoordinator as findCoordinatorOf,
+  groupProtocol,
+  heartbeat as heartbeatOf,
+  joinGroup as joinGroupOf,
+  leaveGroup as leaveGroupOf,
+  listGroups as listGroupsOf,
+  MemberIdRequired,
+  syncGroup as syncGroupOf,
+} from '../../../broker/groups.js';
 import type { BrokerSession } from '../../../broker/session.js';
 import { kafkaErrorCode } from '../apis.js';
 import {
@@ -36,7 +50,6 @@ import {
   type KafkaOffsetFetchAnswer,
   type KafkaOffsetFetchGroup,
 } from '../messages/groups.js';
-import { MemberIdRequired } from '../../../group/coordinator.js';
 import { adminDenied } from '../../../broker/authorize.js';
 import { body, byTopic, flatten, kafkaHandler, type KafkaReply } from './handler.js';
 
@@ -81,7 +94,7 @@ export const joinGroup = kafkaHandler(decodeJoinGroup, async (ctx, r, header) =>
   const version = header.apiVersion;
   try {
     // From v4 a new dynamic member is first given its id (MEMBER_ID_REQUIRED, KIP-394), as Kafka does.
-    const joined = await ctx.groups.join({ ...r, clientId: header.clientId ?? '', clientHost: ctx.clientHost, requireKnownMemberId: version >= 4 });
+    const joined = await joinGroupOf(ctx, { ...r, clientId: header.clientId ?? '', requireKnownMemberId: version >= 4 });
     return body((w) =>
       encodeJoinGroup(w, version, {
         errorCode: 0,
@@ -103,18 +116,18 @@ export const joinGroup = kafkaHandler(decodeJoinGroup, async (ctx, r, header) =>
 export const syncGroup = kafkaHandler(decodeSyncGroup, async (ctx, r, header) => {
   // Only the leader's assignments are used; the others send none.
   const assignments = new Map(r.assignments.map((a) => [a.memberId, a.assignment]));
-  const { value, errorCode } = await attempt(() => ctx.groups.sync(r, assignments, r));
-  const { protocolType, protocol } = errorCode ? { protocolType: null, protocol: null } : ctx.groups.protocolOf(r.groupId);
+  const { value, errorCode } = await attempt(() => syncGroupOf(ctx, r, assignments, r));
+  const { protocolType, protocol } = errorCode ? { protocolType: null, protocol: null } : groupProtocol(ctx, r.groupId);
   return body((w) => encodeSyncGroup(w, header.apiVersion, { errorCode, protocolType, protocolName: protocol, assignment: value ?? EMPTY }));
 });
 
 export const heartbeat = kafkaHandler(decodeHeartbeat, async (ctx, r, header) => {
-  const { errorCode } = await attempt(() => ctx.groups.heartbeat(r));
+  const { errorCode } = await attempt(() => heartbeatOf(ctx, r));
   return body((w) => encodeHeartbeat(w, header.apiVersion, errorCode));
 });
 
 export const leaveGroup = kafkaHandler(decodeLeaveGroup, async (ctx, r, header) => {
-  const { value: outcomes, errorCode } = await attempt(() => ctx.groups.leaveMembers(r.groupId, r.members));
+  const { value: outcomes, errorCode } = await attempt(() => leaveGroupOf(ctx, r.groupId, r.members));
   // v0-2 name one member and have one error code for it; v3+ answer per member, the top-level error being the group's own.
   const members = r.members.map((m, k) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode: errorCode || kafkaErrorCode(outcomes?.[k]) }));
   const topLevel = header.apiVersion >= 3 ? errorCode : members[0]!.errorCode;
@@ -156,8 +169,7 @@ export const listGroups = kafkaHandler(decodeListGroups, (ctx, r, header) => {
   // Kafka matches states and types without regard to case.
   const states = new Set(r.statesFilter.map((s) => s.toLowerCase()));
   const types = new Set(r.typesFilter.map((s) => s.toLowerCase()));
-  const groups = ctx.groups
-    .listGroups()
+  const groups = listGroupsOf(ctx)
     .filter((g) => (states.size === 0 || states.has(g.state.toLowerCase())) && (types.size === 0 || types.has(CLASSIC)))
     .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state, type: CLASSIC }));
   return body((w) => encodeListGroups(w, header.apiVersion, groups));
@@ -178,13 +190,9 @@ function groupOperations(ctx: BrokerSession): number {
 }
 
 function describeGroup(ctx: BrokerSession, groupId: string, authorizedOperations: number): KafkaDescribedGroup {
-  try {
-    const d = ctx.groups.describe(groupId);
-    return { errorCode: 0, groupId, state: d.state, protocolType: d.protocolType ?? '', protocol: d.protocol ?? '', members: d.members, authorizedOperations };
-  } catch (err) {
-    if (!(err instanceof SluiceError)) throw err;
-    return { errorCode: kafkaErrorCode(err), groupId, state: 'Dead', protocolType: '', protocol: '', members: [], authorizedOperations };
-  }
+  const d = describeGroupOf(ctx, groupId);
+  if (d.error) return { errorCode: kafkaErrorCode(d.error), groupId, state: 'Dead', protocolType: '', protocol: '', members: [], authorizedOperations };
+  return { errorCode: 0, groupId, state: d.state, protocolType: d.protocolType ?? '', protocol: d.protocol ?? '', members: d.members, authorizedOperations };
 }
 
 export const deleteGroups = kafkaHandler(decodeDeleteGroups, async (ctx, groupIds, header) => {

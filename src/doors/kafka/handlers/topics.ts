@@ -4,7 +4,7 @@
 
 import { ERRORS, SluiceError } from '../../../errors.js';
 import { listOffsets as listRecordOffsets } from '../../../broker/data.js';
-import { lookupTopicById, lookupTopics } from '../../../broker/metadata.js';
+import { clusterView, findTopic, isInternalTopic, lookupTopicById, lookupTopics } from '../../../broker/metadata.js';
 import type { BrokerSession } from '../../../broker/session.js';
 import { createTopics as createTopicsOf, deleteRecords as deleteRecordsOf, deleteTopics as deleteTopicsOf, type TopicToDelete } from '../../../broker/topics.js';
 import { ZERO_UUID } from '../../../protocol/kafka-wire.js';
@@ -50,13 +50,13 @@ export const metadata = kafkaHandler(decodeMetadata, async (ctx, request, header
     });
   }
   const clusterAuthorizedOperations = request.includeClusterAuthorizedOperations ? clusterOperations(ctx) : OPERATIONS_NOT_ASKED;
-  const brokers = kafkaBrokers(ctx);
-  return body((w) => encodeMetadata(w, version, { brokers, clusterId: ctx.broker.clusterId, controllerId: ctx.placement.controllerId(), topics, clusterAuthorizedOperations }));
+  const { clusterId, controllerId } = clusterView(ctx);
+  return body((w) => encodeMetadata(w, version, { brokers: kafkaBrokers(ctx), clusterId, controllerId, topics, clusterAuthorizedOperations }));
 });
 
 /** The live brokers at their Kafka listeners (this broker at the port its Kafka clients use). */
 export function kafkaBrokers(ctx: BrokerSession): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
-  return ctx.placement.brokers().flatMap((b) => {
+  return clusterView(ctx).brokers.flatMap((b) => {
     if (b.nodeId === ctx.broker.nodeId) return [{ nodeId: b.nodeId, host: ctx.broker.host, port: ctx.broker.port, rack: b.rack }];
     return b.kafkaPort === null ? [] : [{ nodeId: b.nodeId, host: b.host, port: b.kafkaPort, rack: b.rack }];
   });
@@ -64,12 +64,12 @@ export function kafkaBrokers(ctx: BrokerSession): Array<{ nodeId: number; host: 
 
 /** Each partition's leader (LEADER_NOT_AVAILABLE while it has none), leader epoch, replicas, in-sync and offline replicas. */
 function describeTopic(ctx: BrokerSession, name: string, errorCode: number, withOperations: boolean): KafkaMetadataTopic {
-  const topic = errorCode === 0 ? ctx.placement.topic(name) : undefined;
+  const topic = errorCode === 0 ? findTopic(ctx, name) : undefined;
   return {
     errorCode,
     name,
     topicId: topic?.id ?? ZERO_UUID,
-    internal: topic?.internal ?? ctx.topics.isInternal(name),
+    internal: topic?.internal ?? isInternalTopic(ctx, name),
     partitions: (topic?.partitions ?? []).map((p) => ({
       errorCode: p.leader < 0 ? ERRORS.LEADER_NOT_AVAILABLE.kafka : 0,
       partition: p.partition,

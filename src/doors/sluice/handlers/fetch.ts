@@ -8,8 +8,7 @@
 
 import { PackedBody } from '../../../protocol/codec.js';
 import { decodeFetchRequest, errorBody, type FetchResponse } from '../../../protocol/messages.js';
-import type { LogSlice } from '../../../storage/partition-log.js';
-import { fetch, type FetchOutcome } from '../../../broker/data.js';
+import { bodiesBySlice, fetch, type FetchOutcome, type LogSlice } from '../../../broker/data.js';
 import type { Handler } from './handler.js';
 
 export const handleFetch: Handler = async (ctx, { body }) => {
@@ -38,14 +37,9 @@ export const handleFetch: Handler = async (ctx, { body }) => {
   return { body: { partitions } satisfies FetchResponse, data, waitedSeconds };
 };
 
-/** One partition's data response, packed once per slice (weakly held: it goes with the slice). */
-const packedBySlice = new WeakMap<LogSlice, PackedBody>();
+/** One partition's data response, packed once per slice (Sluice's protocol has one version of it). */
+const packedBySlice = bodiesBySlice<PackedBody>();
 
 function sharedBody(o: FetchOutcome & { slice: LogSlice }): PackedBody {
-  let packed = packedBySlice.get(o.slice);
-  if (!packed) {
-    const body: FetchResponse = { partitions: [{ topic: o.topic, partition: o.partition, highWatermark: o.highWatermark, logStartOffset: o.logStartOffset, bytes: o.slice.bytes }] };
-    packedBySlice.set(o.slice, (packed = new PackedBody(body)));
-  }
-  return packed;
+  return packedBySlice(o.slice, 0, () => new PackedBody({ partitions: [{ topic: o.topic, partition: o.partition, highWatermark: o.highWatermark, logStartOffset: o.logStartOffset, bytes: o.slice.bytes }] } satisfies FetchResponse));
 }

@@ -1,9 +1,8 @@
-// The consumer-group APIs: thin calls into the group coordinator. JoinGroup and SyncGroup may be
+// The consumer-group APIs: thin calls into the broker API's groups (src/broker/groups.ts). JoinGroup and SyncGroup may be
 // held until the rebalance completes, so clients keep them on a connection of their own. In a
 // cluster a broker serves the groups of the offsets partitions it leads; the others answer
 // NOT_COORDINATOR, and FindCoordinator names the broker to ask.
 
-import { SluiceError } from '../../../errors.js';
 import {
   decodeDeleteGroupsRequest,
   decodeDescribeGroupsRequest,
@@ -25,8 +24,7 @@ import {
   type OffsetFetchResponse,
 } from '../../../protocol/group-messages.js';
 import { errorBody } from '../../../protocol/messages.js';
-import { commitOffsets, deleteGroups, deleteOffsets, fetchOffsets, findCoordinator } from '../../../broker/groups.js';
-import type { BrokerSession } from '../../../broker/session.js';
+import { commitOffsets, deleteGroups, deleteOffsets, describeGroup, fetchOffsets, findCoordinator, heartbeat, joinGroup, leaveMember, listGroups, syncGroup } from '../../../broker/groups.js';
 import type { Handler } from './handler.js';
 
 export const handleFindCoordinator: Handler = async (ctx, { body }) => {
@@ -38,24 +36,24 @@ export const handleFindCoordinator: Handler = async (ctx, { body }) => {
 
 export const handleJoinGroup: Handler = async (ctx, { header, body }) => {
   const r = decodeJoinGroupRequest(body);
-  const joined = await ctx.groups.join({ ...r, clientId: header.clientId ?? '', clientHost: ctx.clientHost });
+  const joined = await joinGroup(ctx, { ...r, clientId: header.clientId ?? '' });
   return { body: joined satisfies JoinGroupResponse };
 };
 
 export const handleSyncGroup: Handler = async (ctx, { body }) => {
   const r = decodeSyncGroupRequest(body);
-  const assignment = await ctx.groups.sync(r, r.assignments);
+  const assignment = await syncGroup(ctx, r, r.assignments);
   return { body: { assignment } };
 };
 
 export const handleHeartbeat: Handler = (ctx, { body }) => {
-  ctx.groups.heartbeat(decodeMemberRef(body, 'heartbeat'));
+  heartbeat(ctx, decodeMemberRef(body, 'heartbeat'));
   return { body: {} };
 };
 
 export const handleLeaveGroup: Handler = (ctx, { body }) => {
   const r = decodeMemberRef(body, 'leaveGroup');
-  ctx.groups.leave(r.groupId, r.memberId);
+  leaveMember(ctx, r.groupId, r.memberId);
   return { body: {} };
 };
 
@@ -85,24 +83,13 @@ export const handleOffsetDelete: Handler = async (ctx, { body }) => {
   return { body: { partitions: request.partitions } satisfies OffsetDeleteResponse };
 };
 
-export const handleListGroups: Handler = (ctx) => ({ body: { groups: ctx.groups.listGroups() } satisfies ListGroupsResponse });
+export const handleListGroups: Handler = (ctx) => ({ body: { groups: listGroups(ctx) } satisfies ListGroupsResponse });
 
 export const handleDescribeGroups: Handler = (ctx, { body }) => {
   const r = decodeDescribeGroupsRequest(body);
-  return { body: { groups: r.groups.map((g) => describe(ctx, g)) } satisfies DescribeGroupsResponse };
+  const groups = r.groups.map((groupId): DescribedGroup => {
+    const d = describeGroup(ctx, groupId);
+    return d.error ? { groupId, error: errorBody(d.error), state: 'Dead', protocolType: null, protocol: null, generationId: -1, leaderId: null, members: [], offsets: [] } : d;
+  });
+  return { body: { groups } satisfies DescribeGroupsResponse };
 };
-
-function describe(ctx: BrokerSession, groupId: string): DescribedGroup {
-  try {
-    const d = ctx.groups.describe(groupId);
-    const offsets = d.offsets.map((o) => {
-      const p = ctx.topics.get(o.topic)?.partitions[o.partition];
-      const highWatermark = p?.highWatermark ?? -1n;
-      return { topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata, highWatermark, lag: p && o.offset >= 0n ? highWatermark - o.offset : -1n };
-    });
-    return { ...d, offsets };
-  } catch (err) {
-    if (!(err instanceof SluiceError)) throw err;
-    return { groupId, error: errorBody(err), state: 'Dead', protocolType: null, protocol: null, generationId: -1, leaderId: null, members: [], offsets: [] };
-  }
-}

@@ -4,7 +4,7 @@
 
 import type { BrokerSession } from '../../../broker/session.js';
 import type { RequestHeader } from '../../../protocol/codec.js';
-import type { LogSlice } from '../../../storage/partition-log.js';
+import type { LogSlice } from '../../../broker/data.js';
 
 export interface Request {
   header: RequestHeader;

@@ -2,7 +2,7 @@
 // acks=0 gets no response; if any partition failed the connection is closed (as Kafka does), the
 // only way such a producer can learn of it.
 
-import { produce, type ProduceOutcome } from '../../../broker/data.js';
+import { produce, unacknowledgedFailure, type ProduceOutcome } from '../../../broker/data.js';
 import { decodeProduceRequest, errorBody, type ProducePartitionResponse, type ProduceResponse } from '../../../protocol/messages.js';
 import type { Handler } from './handler.js';
 
@@ -16,8 +16,8 @@ export const handleProduce: Handler = async (ctx, { body, data }) => {
   });
   const outcomes = await produce(ctx, inputs, request.acks);
   if (request.acks === 0) {
-    const failed = outcomes.find((o) => o.error);
-    return failed ? { noResponse: true, closeReason: `acks=0 produce to ${failed.topic}-${failed.partition} failed: ${failed.error!.code}` } : { noResponse: true };
+    const closeReason = unacknowledgedFailure(outcomes);
+    return closeReason ? { noResponse: true, closeReason } : { noResponse: true };
   }
   const response: ProduceResponse = { partitions: outcomes.map(toResponse) };
   return { body: response };

@@ -3,10 +3,8 @@
 // ends one. The streaming and flow control are the domain's (log/subscription.ts); this encodes
 // each push as a frame with meta [nil, PushBody] followed by the batches' log slice.
 
-import { readDenied } from '../../../broker/authorize.js';
-import { subscribe } from '../../../broker/data.js';
+import { subscribe, type LogSubscription, type Push } from '../../../broker/data.js';
 import { SluiceError } from '../../../errors.js';
-import type { LogSubscription, Push } from '../../../log/subscription.js';
 import { encodePush, encodePushHead } from '../../../protocol/codec.js';
 import {
   decodeCreditRequest,
@@ -25,29 +23,21 @@ export const MAX_SUBSCRIPTIONS_PER_CONNECTION = MAX_PARTITIONS_PER_REQUEST;
 
 export const handleSubscribe: Handler = (ctx, { body }) => {
   const request = decodeSubscribeRequest(body);
-  const none = { highWatermark: -1n, logStartOffset: -1n };
-  const refuse = (err: SluiceError, offsets = none) => ({ body: { error: errorBody(err), ...offsets } satisfies SubscribeResponse });
-  // The refusal first, and with no offsets: a principal that may not read learns nothing of the partition.
-  const denial = readDenied(ctx, request.topic);
-  if (denial) return refuse(denial);
+  const refuse = (err: SluiceError, offsets = { highWatermark: -1n, logStartOffset: -1n }) => ({ body: { error: errorBody(err), ...offsets } satisfies SubscribeResponse });
   if (ctx.pushes.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
     return refuse(new SluiceError('INVALID_REQUEST', `a connection holds at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions; unsubscribe or open another connection`));
   }
   const id = ctx.pushes.nextId();
-  let subscription: LogSubscription;
-  try {
-    subscription = subscribe(ctx, request, {
-      deliver: (push) => ctx.pushes.send(pushFrame(id, push)),
-      end: (error, at) => {
-        ctx.pushes.subscriptions.delete(id);
-        const end: PushBody = { subscriptionId: id, ...at, bytes: 0, error: errorBody(error) };
-        ctx.pushes.send([encodePush(end)]).catch(() => undefined); // a closed connection needs no goodbye
-      },
-    });
-  } catch (err) {
-    const p = ctx.topics.get(request.topic)?.partitions[request.partition];
-    return refuse(err as SluiceError, p && !p.closed ? { highWatermark: p.highWatermark, logStartOffset: p.logStartOffset } : none);
-  }
+  const opened = subscribe(ctx, request, {
+    deliver: (push) => ctx.pushes.send(pushFrame(id, push)),
+    end: (error, at) => {
+      ctx.pushes.subscriptions.delete(id);
+      const end: PushBody = { subscriptionId: id, ...at, bytes: 0, error: errorBody(error) };
+      ctx.pushes.send([encodePush(end)]).catch(() => undefined); // a closed connection needs no goodbye
+    },
+  });
+  if (opened.error) return refuse(opened.error, { highWatermark: opened.highWatermark, logStartOffset: opened.logStartOffset });
+  const { subscription } = opened;
   ctx.pushes.subscriptions.set(id, subscription);
   const p = subscription.partition;
   return { body: { subscriptionId: id, highWatermark: p.highWatermark, logStartOffset: p.logStartOffset } satisfies SubscribeResponse, afterResponse: () => subscription.start() };

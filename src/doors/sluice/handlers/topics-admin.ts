@@ -2,8 +2,7 @@
 // Sluice's protocol: decode, the broker API's topic administration (../../../broker/topics.ts),
 // encode one result per topic with its own error.
 
-import { alterConfigs, createPartitions, createTopics, deleteRecords, deleteTopics, describeConfigs, type TopicOutcome } from '../../../broker/topics.js';
-import type { TopicConfig } from '../../../log/topic-registry.js';
+import { alterConfigs, createPartitions, createTopics, deleteRecords, deleteTopics, describeConfigs, type TopicConfig, type TopicOutcome } from '../../../broker/topics.js';
 import {
   decodeCreatePartitionsRequest,
   decodeCreateTopicsRequest,
