@@ -33,6 +33,7 @@ t.test('each rule refuses the import it forbids', async (t) => {
     'src/doors/sluice/handler.ts': "import '../kafka/handler.js';\n", // doors-apart
     'src/doors/kafka/handler.ts': "import '../../server/connection.js';\n", // doors-not-server
     'src/doors/kafka/fetch.ts': "import '../sluice/handler.js';\n", // doors-apart-kafka
+    'src/doors/sluice/produce.ts': "import '../../log/topics.js';\n", // doors-through-broker
     'src/doors/kafka/messages/fetch.ts': "import 'node:fs';\n", // codecs-pure
     'src/server/connection.ts': "import '../doors/sluice/handler.js';\n", // server-not-doors
     'src/log/topics.ts': "import '../doors/door.js';\n", // domain-not-doors
@@ -56,7 +57,23 @@ t.test('each rule refuses the import it forbids', async (t) => {
   }
   const r = cruise(dir, ['src', 'test', 'bench']);
   t.not(r.status, 0, 'the check fails');
-  for (const rule of ['no-circular', 'doors-apart', 'doors-apart-kafka', 'doors-not-server', 'server-not-doors', 'domain-not-doors', 'codecs-pure', 'client-not-broker', 'no-bench-in-product', 'tests-not-bench', 'cli-apart', 'resolvable', 'cluster-layer', 'etcd-in-one-place', 'domain-not-cluster']) {
+  for (const rule of ['no-circular', 'doors-apart', 'doors-apart-kafka', 'doors-through-broker', 'doors-not-server', 'server-not-doors', 'domain-not-doors', 'codecs-pure', 'client-not-broker', 'no-bench-in-product', 'tests-not-bench', 'cli-apart', 'resolvable', 'cluster-layer', 'etcd-in-one-place', 'domain-not-cluster']) {
     t.match(r.out, new RegExp(`error ${rule}:`), `${rule} is reported`);
   }
+});
+
+t.test("no door reads the broker's services from its session (scripts/check-door-sessions.mjs)", async (t) => {
+  const script = join(root, 'scripts', 'check-door-sessions.mjs');
+  const clean = spawnSync(process.execPath, [script], { cwd: root, encoding: 'utf8' });
+  t.equal(clean.status, 0, `${clean.stdout}${clean.stderr}`);
+  const dir = tmpDir(t, 'door-sessions');
+  mkdirSync(join(dir, 'src/doors/sluice/handlers'), { recursive: true });
+  mkdirSync(join(dir, 'src/broker'), { recursive: true });
+  writeFileSync(join(dir, 'src/doors/sluice/handlers/groups.ts'), 'export const list = (ctx) => ({ body: ctx.groups.listGroups() });\nexport const who = (ctx) => ctx.logger;\n');
+  writeFileSync(join(dir, 'src/broker/groups.ts'), 'export const list = (s) => s.groups.listGroups();\n'); // the broker API may
+  const broken = spawnSync(process.execPath, [script, dir], { encoding: 'utf8' });
+  t.equal(broken.status, 1, 'the check fails');
+  t.match(broken.stderr, /src\/doors\/sluice\/handlers\/groups\.ts:1: reads the session's groups/);
+  t.notMatch(broken.stderr, /broker\/groups/, 'only doors are held to it');
+  t.match(broken.stderr, /1 use\(s\)/, 'ctx.logger is not a service');
 });
