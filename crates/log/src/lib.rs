@@ -4,7 +4,7 @@
 //!
 //! Module map: `batch` (header parse/validate/stamp, CRC-32C), `index` (mmap'd index files),
 //! `file_records` (header scans over a log file), `segment` (one log file + its indexes),
-//! `log` (the set of segments: append, roll, read), and beside it `recovery` (loading and
+//! `log` (the set of segments: append, roll), and beside it `read` (slices and searches by time), `recovery` (loading and
 //! repairing a directory on open), `retention` (deleting old segments), `log_start` (DeleteRecords: moving the start forward),
 //! `replica` (a follower's appends of the leader's batches, truncation, reset; the leader epoch), `flush` (fsync with group
 //! commit), `compression` (a batch's records decompressed on request), `checkpoint` (recovery point, clean-shutdown marker), `flusher` (the background flush
@@ -22,6 +22,7 @@ pub mod index;
 pub mod lock;
 pub mod log;
 mod log_start;
+mod read;
 mod recovery;
 mod replica;
 mod retention;
