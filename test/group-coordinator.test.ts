@@ -14,12 +14,12 @@ import { tmpDir } from './helpers/tmp.js';
 
 const logger = pino({ level: 'silent' });
 
-async function setup(t: Parameters<typeof tmpDir>[0], dir = tmpDir(t), initialRebalanceDelayMs = 0) {
+async function setup(t: Parameters<typeof tmpDir>[0], dir = tmpDir(t), initialRebalanceDelayMs = 0, offsetsRetentionMs?: number) {
   const topics = await TopicRegistry.open(dir, { partitions: 1 }, logger);
   if (!topics.get('orders')) await topics.create('orders', 6);
   const store = await OffsetStore.open(topics);
   const clock = new ManualScheduler(1_000_000);
-  const coordinator = new GroupCoordinator(store, clock, logger, (topic, p) => topics.get(topic)?.partitions[p] !== undefined, { initialRebalanceDelayMs });
+  const coordinator = new GroupCoordinator(store, clock, logger, (topic, p) => topics.get(topic)?.partitions[p] !== undefined, { initialRebalanceDelayMs, ...(offsetsRetentionMs !== undefined ? { offsetsRetentionMs } : {}) });
   return { topics, store, clock, coordinator, dir, close: () => (coordinator.stop(), topics.close()) };
 }
 
@@ -300,4 +300,31 @@ t.test('KIP-394: a new dynamic member is first given its member id, and the reba
   const cId = await idFor('c');
   clock.advance(10_001);
   t.equal(await code(() => ask(cId, 'c')), 'UNKNOWN_MEMBER_ID', 'an expired pending id');
+});
+
+t.test('offsets expire as KIP-211 says: a group that had members, retention after it went empty; a standalone commit, retention after it was made', async (t) => {
+  const retentionMs = 60_000;
+  const { clock, store, coordinator, close } = await setup(t, undefined, 0, retentionMs);
+  t.teardown(close);
+  const a = await join(coordinator, '', 'a', 10_000);
+  await coordinator.sync({ groupId: 'g', generationId: a.generationId, memberId: a.memberId }, new Map([[a.memberId, Buffer.from('all')]]));
+  await coordinator.commit({ groupId: 'g', generationId: a.generationId, memberId: a.memberId }, [{ topic: 'orders', partition: 0, offset: 7n, metadata: null }]);
+  await coordinator.commit({ groupId: 'solo', generationId: -1, memberId: '' }, [{ topic: 'orders', partition: 1, offset: 3n, metadata: null }]);
+  // The member stays two retention periods past its commit, heartbeating, then leaves.
+  for (let ms = 0; ms < 2 * retentionMs; ms += 5_000) {
+    clock.advance(5_000);
+    coordinator.heartbeat({ groupId: 'g', generationId: a.generationId, memberId: a.memberId });
+  }
+  t.same(await coordinator.expireOffsets(), [{ groupId: 'solo', partitions: 1 }], 'the standalone commit is older than retention; the group with a member keeps its own');
+  const leftAt = clock.nowMs();
+  coordinator.leave('g', a.memberId);
+  // Storing the empty group's state is the coordinator's own write: wait for that record, not for a time.
+  while (store.group('g')?.stateTimestampMs !== leftAt) await new Promise((resolve) => setImmediate(resolve));
+  t.equal(coordinator.describe('g').state, 'Empty');
+  clock.advance(1_000);
+  t.same(await coordinator.expireOffsets(), [], 'empty for 1 s: its commit, 2 retention periods old, stays (by commit time it would go)');
+  t.equal(coordinator.fetchOffsets('g', [{ topic: 'orders', partition: 0 }])[0]!.committed?.offset, 7n);
+  clock.advance(retentionMs);
+  t.same(await coordinator.expireOffsets(), [{ groupId: 'g', partitions: 1 }], 'empty for longer than retention: gone');
+  t.equal(coordinator.describe('g').state, 'Dead', 'and the group with them');
 });

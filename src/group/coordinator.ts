@@ -369,8 +369,12 @@ export class GroupCoordinator {
   }
 
   /**
-   * Expires committed offsets older than `offsetsRetentionMs` of groups without members (a group
-   * with members keeps them); a group left with no offsets is forgotten. Returns what expired.
+   * Expires committed offsets of groups without members, as Kafka does since KIP-211: a group that
+   * had members loses them all once it has been empty for `offsetsRetentionMs` (counted from when
+   * it went empty, its stored state timestamp, however old the commits); offsets committed with
+   * no group membership (a standalone consumer's, an admin's reset, or a group stored before the
+   * timestamp was kept) each expire that long after their commit. A group with members keeps them
+   * all; a group left with no offsets is forgotten. Returns what expired.
    */
   async expireOffsets(): Promise<Array<{ groupId: string; partitions: number }>> {
     const retention = this.#options.offsetsRetentionMs;
@@ -381,7 +385,9 @@ export class GroupCoordinator {
       const g = this.#groups.get(groupId);
       if (g && g.members.size > 0) continue;
       const offsets = this.#store.offsets(groupId);
-      const old = offsets.filter((o) => o.commitTimestampMs < cutoff);
+      const stored = this.#store.group(groupId);
+      const emptySinceMs = stored && stored.protocolType !== '' ? stored.stateTimestampMs : undefined;
+      const old = emptySinceMs !== undefined ? (emptySinceMs < cutoff ? offsets : []) : offsets.filter((o) => o.commitTimestampMs < cutoff);
       if (old.length === 0 && offsets.length > 0) continue;
       if (old.length === offsets.length) {
         await this.#store.delete(groupId, null, this.#scheduler.nowMs());
@@ -584,7 +590,8 @@ export class GroupCoordinator {
 
   async #persist(group: Group): Promise<void> {
     try {
-      await this.#store.storeGroup(group.groupId, { protocolType: group.protocolType ?? '', generationId: group.generationId, protocol: group.protocol }, this.#scheduler.nowMs());
+      const nowMs = this.#scheduler.nowMs();
+      await this.#store.storeGroup(group.groupId, { protocolType: group.protocolType ?? '', generationId: group.generationId, protocol: group.protocol, stateTimestampMs: nowMs }, nowMs);
     } catch (err) {
       this.#logger.error({ err, group: group.groupId }, 'could not store group metadata');
     }

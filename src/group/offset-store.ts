@@ -37,6 +37,12 @@ export interface StoredGroup {
   protocolType: string;
   generationId: number;
   protocol: string | null;
+  /**
+   * When the group entered the state it was stored in (Stable, or Empty once its last member
+   * went): Kafka's current_state_timestamp, from which an empty group's offsets expire (KIP-211).
+   * Absent in records written before it was kept.
+   */
+  stateTimestampMs?: number;
 }
 
 export interface OffsetCommitInput {
