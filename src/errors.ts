@@ -23,6 +23,7 @@ export const ERRORS = {
   INVALID_GROUP_ID: { kafka: 24, retriable: false, message: 'the group id is empty or too long' },
   GROUP_ID_NOT_FOUND: { kafka: 69, retriable: false, message: 'the group does not exist' },
   NON_EMPTY_GROUP: { kafka: 68, retriable: false, message: 'the group has members: stop them first' },
+  GROUP_SUBSCRIBED_TO_TOPIC: { kafka: 86, retriable: false, message: 'the group has members subscribed to the topic' },
   NOT_COORDINATOR: { kafka: 16, retriable: true, message: 'this broker is not the coordinator of the group' },
   COORDINATOR_NOT_AVAILABLE: { kafka: 15, retriable: true, message: 'the group coordinator is starting or stopping' },
   UNKNOWN_MEMBER_ID: { kafka: 25, retriable: false, message: 'the group does not know this member (it left, or its session expired): join again' },

@@ -248,6 +248,10 @@ t.test('groups reset-offsets, delete-offsets and delete; refused while the group
   t.equal(busy.status, 1);
   t.match(busy.stderr, /NON_EMPTY_GROUP/);
   t.match((await sluice(['groups', 'delete', 'og', ...b])).stderr, /NON_EMPTY_GROUP/);
+  const subscribed = await sluice(['groups', 'delete-offsets', 'og', '--topic', 'ops', '--partition', '0', ...b]);
+  t.equal(subscribed.status, 1, 'the member reads ops: its offsets are kept');
+  t.match(subscribed.stderr, /GROUP_SUBSCRIBED_TO_TOPIC: ops-0/);
+  t.same((await committed()).map(([p]) => p), [0, 1], 'nothing forgotten');
   member.kill('SIGTERM');
   await once(member, 'close');
 

@@ -171,6 +171,43 @@ t.test('OffsetDelete v0 removes committed offsets of a group without members; De
   t.same(resources, [{ error: 0, message: null, type: TOPIC, name: 'od', configs: [{ name: 'retention.ms', value: '604800000', readOnly: false, isDefault: true, sensitive: false }] }], 'the one known key asked for; an unknown key is left out');
 });
 
+t.test("OffsetDelete of a group with members, as Kafka's: partitions of topics a member subscribes to are kept (GROUP_SUBSCRIBED_TO_TOPIC), the others deleted; an unknown group is GROUP_ID_NOT_FOUND", async (t) => {
+  const broker = await startBroker(t, { kafka: true, args: ['--group-initial-rebalance-delay-ms', '0'] });
+  const sluice = new Admin({ broker: `127.0.0.1:${broker.port}` });
+  t.teardown(() => sluice.close());
+  await sluice.createTopic('read', { partitions: 1 });
+  await sluice.createTopic('old', { partitions: 1 });
+  const kafka = kafkaOf(broker);
+  const admin = kafka.admin();
+  await admin.connect();
+  t.teardown(() => admin.disconnect());
+  // Offsets of a topic the group no longer reads, committed while it had no members; then a member subscribes to another.
+  await admin.setOffsets({ groupId: 'live', topic: 'old', partitions: [{ partition: 0, offset: '0' }] });
+  await admin.setOffsets({ groupId: 'live', topic: 'read', partitions: [{ partition: 0, offset: '0' }] });
+  const consumer = kafka.consumer({ groupId: 'live', retry: { retries: 0 } });
+  await consumer.connect();
+  t.teardown(() => consumer.disconnect());
+  await consumer.subscribe({ topic: 'read' });
+  await consumer.run({ eachMessage: async () => undefined });
+  while ((await admin.describeGroups(['live'])).groups[0]!.state !== 'Stable') await new Promise((resolve) => setTimeout(resolve, 50));
+
+  const raw = await RawKafka.connect(broker.kafkaPort!);
+  t.teardown(() => raw.close());
+  const offsetDelete = async (group: string) => {
+    const r = await raw.request(KafkaApi.OffsetDelete, 0, (w) => w.string(group).array([['read', [0]], ['old', [0]]] as const, (w, [name, ps]) => w.string(name).array(ps, (w, p) => w.int32(p))));
+    const answer = { error: r.int16(), throttle: r.int32(), topics: r.array((x) => ({ name: x.string(), partitions: x.array((p) => ({ partition: p.int32(), error: p.int16() })) })) };
+    r.end('OffsetDelete response');
+    return answer;
+  };
+  t.same(await offsetDelete('live'), { error: 0, throttle: 0, topics: [{ name: 'read', partitions: [{ partition: 0, error: 86 }] }, { name: 'old', partitions: [{ partition: 0, error: 0 }] }] });
+  const left = await sluice.describeGroup('live');
+  t.same(left.partitions.map((p) => [p.topic, p.committedOffset]), [['read', 0n]], "the subscribed topic's offset stays, the other is gone");
+  t.same(await offsetDelete('nobody'), { error: 69, throttle: 0, topics: [] });
+  // Sluice's Admin through Sluice's door: the same answer per partition.
+  const outcomes = await sluice.deleteOffsets('live', 'read');
+  t.same(outcomes.map((o) => [o.partition, o.error?.code]), [[0, 'GROUP_SUBSCRIBED_TO_TOPIC']]);
+});
+
 t.test('flexible admin versions: IncrementalAlterConfigs v1, DescribeConfigs v3-v4, CreatePartitions v2-v3, DeleteGroups v2', async (t) => {
   const broker = await startBroker(t, { kafka: true });
   const sluice = new Admin({ broker: `127.0.0.1:${broker.port}` });

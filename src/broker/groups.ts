@@ -103,11 +103,15 @@ export async function deleteGroups(s: BrokerSession, groupIds: readonly string[]
   return results;
 }
 
-/** An admin act too: throws the refusal, or NON_EMPTY_GROUP while the group has members. */
-export async function deleteOffsets(s: BrokerSession, groupId: string, partitions: ReadonlyArray<TopicPartition>): Promise<void> {
+/**
+ * An admin act too: throws the refusal, GROUP_ID_NOT_FOUND, or NON_EMPTY_GROUP for a group of
+ * another protocol than "consumer" that has members; else one outcome per partition, in order
+ * (GROUP_SUBSCRIBED_TO_TOPIC where a member subscribes to its topic).
+ */
+export async function deleteOffsets(s: BrokerSession, groupId: string, partitions: ReadonlyArray<TopicPartition>): Promise<PartitionOutcome[]> {
   const refused = adminDenied(s);
   if (refused) throw refused;
-  await s.groups.deleteOffsets(groupId, partitions);
+  return s.groups.deleteOffsets(groupId, partitions);
 }
 
 /** Joins (or rejoins) a member; may be held until the rebalance completes. MEMBER_ID_REQUIRED carries the id to join with. */

@@ -54,8 +54,13 @@ export async function groupsDelete(groupId: string, flags: ClientFlags): Promise
 
 export async function groupsDeleteOffsets(groupId: string, flags: ClientFlags & { topic: string; partition?: number[] }): Promise<void> {
   await withAdmin(flags, async (admin) => {
-    await admin.deleteOffsets(groupId, flags.topic, flags.partition);
-    process.stdout.write(`deleted the offsets of group ${groupId} on ${flags.topic}${flags.partition ? ` partitions ${flags.partition.join(',')}` : ''}\n`);
+    const outcomes = await admin.deleteOffsets(groupId, flags.topic, flags.partition);
+    const deleted = outcomes.filter((o) => !o.error).map((o) => o.partition);
+    const kept = outcomes.filter((o) => o.error);
+    if (deleted.length > 0) process.stdout.write(`deleted the offsets of group ${groupId} on ${flags.topic} partitions ${deleted.join(',')}\n`);
+    // As kafka-consumer-groups --delete-offsets: a partition the group's members subscribe to is kept, and said so.
+    for (const o of kept) process.stderr.write(`sluice: ${o.error!.code}: ${flags.topic}-${o.partition}: ${o.error!.message}\n`);
+    if (kept.length > 0) process.exitCode = 1;
   });
 }
 

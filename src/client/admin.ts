@@ -7,7 +7,7 @@
 // broker (each lists the groups it coordinates); the rest go to whichever broker the client reached.
 
 import { SluiceError, type ErrorCode } from '../errors.js';
-import type { DeleteGroupsResponse, DescribeGroupsResponse, ListGroupsResponse, OffsetCommitResponse } from '../protocol/group-messages.js';
+import type { DeleteGroupsResponse, DescribeGroupsResponse, ListGroupsResponse, OffsetCommitResponse, OffsetDeleteResponse } from '../protocol/group-messages.js';
 import {
   ApiKey,
   type CreateTopicsResponse,
@@ -206,10 +206,17 @@ export class Admin {
     if (e) throw toError(e, `delete group ${groupId}`);
   }
 
-  /** Deletes committed offsets of a group without members (every partition of `topic` unless `partitions` says). */
-  async deleteOffsets(groupId: string, topic: string, partitions?: number[]): Promise<void> {
+  /**
+   * Deletes a group's committed offsets of `topic` (every partition unless `partitions` says), as
+   * Kafka's OffsetDelete: all of them while the group has no members; while it has, the partitions
+   * its members do not subscribe to, each of the others answering GROUP_SUBSCRIBED_TO_TOPIC (their
+   * members would commit them again). One outcome per partition; a refusal of the whole request
+   * (GROUP_ID_NOT_FOUND; NON_EMPTY_GROUP for a group of another protocol than "consumer") throws.
+   */
+  async deleteOffsets(groupId: string, topic: string, partitions?: number[]): Promise<Array<{ partition: number; error?: SluiceError }>> {
     const list = partitions ?? (await this.describeTopic(topic)).partitions.map((p) => p.partition);
-    await this.#atCoordinator(groupId, ApiKey.OffsetDelete, { groupId, partitions: list.map((partition) => ({ topic, partition })) });
+    const r = await this.#atCoordinator<OffsetDeleteResponse>(groupId, ApiKey.OffsetDelete, { groupId, partitions: list.map((partition) => ({ topic, partition })) });
+    return r.partitions.map((p) => (p.error ? { partition: p.partition, error: toError(p.error, `delete the offset of ${topic}-${p.partition} in group ${groupId}`) } : { partition: p.partition }));
   }
 
   /**

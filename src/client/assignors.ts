@@ -1,6 +1,6 @@
 // Partition assignment strategies, run by the group's leader member (the broker only relays the
-// result), and the MessagePack formats Sluice's client uses for member metadata and assignments:
-//   metadata   { topics: [string] }
+// result), and the MessagePack format Sluice's client uses for assignments (its member metadata,
+// which the broker also reads, is in ../protocol/consumer-protocol.ts):
 //   assignment { partitions: [{ topic, partitions: [int] }] }
 // `range` is Kafka's RangeAssignor (per topic, consecutive partitions; the first members get one
 // extra when it does not divide evenly); `roundrobin` deals every partition of every topic in turn.
@@ -78,14 +78,7 @@ export const roundRobinAssignor: Assignor = {
 
 export const ASSIGNORS: ReadonlyMap<string, Assignor> = new Map([rangeAssignor, roundRobinAssignor].map((a) => [a.name, a]));
 
-export function encodeMemberMetadata(topics: readonly string[]): Buffer {
-  return packr.pack({ topics: [...topics] });
-}
-
-export function decodeMemberMetadata(bytes: Uint8Array): string[] {
-  const value = bytes.length === 0 ? {} : (packr.unpack(Buffer.from(bytes)) as { topics?: unknown });
-  return Array.isArray(value.topics) ? value.topics.filter((t): t is string => typeof t === 'string') : [];
-}
+export { decodeMemberMetadata, encodeMemberMetadata } from '../protocol/consumer-protocol.js';
 
 export function encodeAssignment(assignment: Assignment): Buffer {
   return packr.pack({ partitions: [...assignment].map(([topic, partitions]) => ({ topic, partitions })) });

@@ -32,6 +32,7 @@ import { SluiceError } from '../errors.js';
 import { Group, type GroupProtocol, type GroupState, type JoinResult, type Member } from './group.js';
 import type { CommittedOffset, OffsetCommitInput, OffsetStore } from './offset-store.js';
 import type { TopicPartition } from '../vocabulary.js';
+import { subscribedTopics } from '../protocol/consumer-protocol.js';
 
 export interface CoordinatorOptions {
   minSessionTimeoutMs: number;
@@ -399,11 +400,25 @@ export class GroupCoordinator {
   }
 
   /** Deletes committed offsets of a group without members (as Kafka's OffsetDelete). */
-  async deleteOffsets(groupId: string, partitions: ReadonlyArray<TopicPartition>): Promise<void> {
+  /**
+   * Forgets the group's committed offsets of `partitions`, as Kafka's OffsetDelete: all of them
+   * while the group has no members; with members, a "consumer" group's partitions of topics no
+   * member subscribes to (the others answer GROUP_SUBSCRIBED_TO_TOPIC: its members would commit
+   * them again), and nothing of a group of another protocol (NON_EMPTY_GROUP, thrown). A group
+   * the broker does not know is GROUP_ID_NOT_FOUND.
+   */
+  async deleteOffsets(groupId: string, partitions: ReadonlyArray<TopicPartition>): Promise<CommitOutcome[]> {
     validateGroupId(groupId);
     const g = this.#groups.get(groupId);
-    if (g && g.members.size > 0) throw new SluiceError('NON_EMPTY_GROUP', `group ${groupId} has ${g.members.size} members; stop them first`);
-    await this.#store.delete(groupId, partitions, this.#scheduler.nowMs());
+    if (!g && !this.#store.group(groupId) && this.#store.offsets(groupId).length === 0) throw new SluiceError('GROUP_ID_NOT_FOUND', `group ${groupId} does not exist`);
+    let subscribed: (topic: string) => boolean = () => false;
+    if (g && g.members.size > 0) {
+      if (g.protocolType !== 'consumer') throw new SluiceError('NON_EMPTY_GROUP', `group ${groupId} has ${g.members.size} members; stop them first`);
+      subscribed = subscriptionsOf(g);
+    }
+    const outcomes = partitions.map((p): CommitOutcome => (subscribed(p.topic) ? { ...p, error: new SluiceError('GROUP_SUBSCRIBED_TO_TOPIC', `group ${groupId} has members subscribed to ${p.topic}`) } : { ...p }));
+    await this.#store.delete(groupId, outcomes.filter((o) => !o.error), this.#scheduler.nowMs());
+    return outcomes;
   }
 
   /** Committed offsets of `groupId` (all of them when `partitions` is null). */
@@ -596,6 +611,24 @@ export class GroupCoordinator {
       this.#logger.error({ err, group: group.groupId }, 'could not store group metadata');
     }
   }
+}
+
+/**
+ * Whether any member of a "consumer" group subscribes to a topic, from the metadata each sent with
+ * the group's protocol (or any it offered, before one is chosen). A member whose metadata is in
+ * neither client's format may subscribe to anything, as Kafka assumes.
+ */
+function subscriptionsOf(group: Group): (topic: string) => boolean {
+  const topics = new Set<string>();
+  for (const m of group.members.values()) {
+    for (const p of m.protocols) {
+      if (group.protocol !== null && p.name !== group.protocol) continue;
+      const named = subscribedTopics(p.metadata);
+      if (named === null) return () => true;
+      for (const topic of named) topics.add(topic);
+    }
+  }
+  return (topic) => topics.has(topic);
 }
 
 export function validateGroupId(groupId: string): void {

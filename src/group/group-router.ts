@@ -118,7 +118,7 @@ export class GroupRouter implements GroupService {
     return this.#for(groupId).deleteGroup(groupId);
   }
 
-  deleteOffsets(groupId: string, partitions: ReadonlyArray<TopicPartition>): Promise<void> {
+  deleteOffsets(groupId: string, partitions: ReadonlyArray<TopicPartition>): ReturnType<GroupCoordinator['deleteOffsets']> {
     return this.#for(groupId).deleteOffsets(groupId, partitions);
   }
 

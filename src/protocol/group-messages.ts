@@ -184,8 +184,9 @@ export interface DeleteGroupsResponse {
   groups: Array<{ groupId: string; error?: ErrorBody }>;
 }
 
-// ---- OffsetDelete (47) v0: { groupId, partitions: [{ topic, partition }] } → { error? } | { partitions: [{ topic, partition }] }
-// The group must have no members (NON_EMPTY_GROUP, for the whole request).
+// ---- OffsetDelete (47) v0: { groupId, partitions: [{ topic, partition }] } → { error? } | { partitions: [{ topic, partition, error? }] }
+// As Kafka: a group with members keeps the partitions of topics they subscribe to
+// (GROUP_SUBSCRIBED_TO_TOPIC each); one of another protocol than "consumer" refuses the whole request (NON_EMPTY_GROUP).
 
 export function decodeOffsetDeleteRequest(body: unknown): { groupId: string; partitions: TopicPartition[] } {
   const m = f.map(body, 'offsetDelete');
@@ -193,5 +194,5 @@ export function decodeOffsetDeleteRequest(body: unknown): { groupId: string; par
 }
 
 export interface OffsetDeleteResponse {
-  partitions: TopicPartition[];
+  partitions: Array<TopicPartition & { error?: ErrorBody }>;
 }

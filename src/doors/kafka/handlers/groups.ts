@@ -202,7 +202,7 @@ export const deleteGroups = kafkaHandler(decodeDeleteGroups, async (ctx, groupId
 
 export const offsetDelete = kafkaHandler(decodeOffsetDelete, async (ctx, r) => {
   const partitions = flatten(r.topics, (topic, partition: number) => ({ topic, partition }));
-  const { errorCode } = await attempt(() => deleteOffsets(ctx, r.groupId, partitions));
-  // A refused group has no per-partition answers to give; a deleted one answers each with 0.
-  return body((w) => encodeOffsetDelete(w, errorCode, errorCode ? [] : byTopic(partitions, (p) => ({ partition: p.partition, errorCode: 0 }))));
+  const { value: outcomes, errorCode } = await attempt(() => deleteOffsets(ctx, r.groupId, partitions));
+  // A refused group has no per-partition answers to give; otherwise each partition its own.
+  return body((w) => encodeOffsetDelete(w, errorCode, outcomes ? byTopic(outcomes, (o) => ({ partition: o.partition, errorCode: kafkaErrorCode(o.error) })) : []));
 });

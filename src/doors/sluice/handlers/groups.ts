@@ -79,8 +79,9 @@ export const handleDeleteGroups: Handler = async (ctx, { body }) => {
 
 export const handleOffsetDelete: Handler = async (ctx, { body }) => {
   const request = decodeOffsetDeleteRequest(body);
-  await deleteOffsets(ctx, request.groupId, request.partitions);
-  return { body: { partitions: request.partitions } satisfies OffsetDeleteResponse };
+  const outcomes = await deleteOffsets(ctx, request.groupId, request.partitions);
+  const partitions = outcomes.map((o) => (o.error ? { topic: o.topic, partition: o.partition, error: errorBody(o.error) } : { topic: o.topic, partition: o.partition }));
+  return { body: { partitions } satisfies OffsetDeleteResponse };
 };
 
 export const handleListGroups: Handler = (ctx) => ({ body: { groups: listGroups(ctx) } satisfies ListGroupsResponse });
