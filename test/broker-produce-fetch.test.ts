@@ -327,6 +327,13 @@ t.test('metrics: a long poll\'s wait is its own histogram, not processing time; 
   t.ok(value('sluice_fetch_wait_seconds_sum\\{api="Fetch"\\}') >= 0.29, 'the wait: about 300 ms');
   t.ok(value('sluice_request_duration_seconds_sum\\{api="Fetch"\\}') < 0.25, 'processing: the wait left out');
   t.equal(value('sluice_fsync_wait_seconds_count'), 1, 'one acks=all produce waited for an fsync');
+  // Each fsync round the storage core ran, whoever asked (here at least the acks=all produce's).
+  const rounds = value('sluice_fsync_seconds_count');
+  t.ok(rounds >= 1, `fsync rounds counted: ${rounds}`);
+  t.equal(value('sluice_fsync_seconds_bucket\\{le="\\+Inf"\\}'), rounds, 'every round in the +Inf bucket');
+  const buckets = [...text.matchAll(/^sluice_fsync_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)].map((m) => Number(m[2]));
+  t.ok(buckets.length > 2 && buckets.every((n, i) => i === 0 || n >= buckets[i - 1]!), 'cumulative buckets');
+  t.ok(value('sluice_fsync_seconds_sum') > 0, 'and the time they took');
   t.ok(value('sluice_data_dir_free_bytes') > 0);
   t.equal(value('sluice_requests_total\\{api="kafka.ApiVersions",result="ok"\\}'), 1, 'the version probe is a negotiation, not an error');
 });

@@ -6,7 +6,8 @@ import { statfsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Partition } from '../log/partition.js';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { fsyncLatency } from '../storage/partition-log.js';
 import type { GroupService } from '../group/coordinator.js';
 import type { LogObserver } from '../log/log-service.js';
 import type { TopicRegistry } from '../log/topic-registry.js';
@@ -90,6 +91,7 @@ export class BrokerMetrics implements LogObserver {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+    this.registry.registerMetric(fsyncRoundsHistogram() as unknown as Metric);
     this.#connections = new Gauge({ name: 'sluice_connections', help: 'Open client connections', registers });
     this.#connectionsTotal = new Counter({ name: 'sluice_connections_total', help: 'Client connections accepted', registers });
     this.#closedIdle = new Counter({
@@ -270,4 +272,28 @@ export function listenOn(server: NetServer, host: string, port: number): Promise
       resolve();
     });
   });
+}
+
+/**
+ * `sluice_fsync_seconds`: every fsync round of every log in this process (Kafka's
+ * LogFlushRateAndTimeMs), from the storage core's own histogram, which no JS code observes: the
+ * background flusher's rounds run on its thread. A collector of prom-client's shape (it takes any
+ * object with `get()`), since its Histogram can only be fed one observation at a time.
+ */
+function fsyncRoundsHistogram() {
+  const name = 'sluice_fsync_seconds';
+  const help = 'Time each fsync round took (a round fsyncs every segment a flush needs: acks=all produces, the background flusher, truncations)';
+  const get = () => {
+    const h = fsyncLatency();
+    let cumulative = 0;
+    const buckets = h.bucketBoundsSeconds.map((le, i) => ({ metricName: `${name}_bucket`, labels: { le }, value: (cumulative += h.buckets[i] ?? 0) }));
+    return {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      values: [...buckets, { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count }, { metricName: `${name}_sum`, labels: {}, value: h.sumSeconds }, { metricName: `${name}_count`, labels: {}, value: h.count }],
+    };
+  };
+  return { name, help, type: 'histogram', aggregator: 'sum', get: () => Promise.resolve(get()), reset: () => undefined };
 }

@@ -273,3 +273,16 @@ class SliceView implements LogSlice {
     return nativeCall(() => this.handle.read());
   }
 }
+
+/** How long this process's fsync rounds have taken, over every log (the storage core keeps the histogram). */
+export interface FsyncLatency {
+  /** Upper bounds of the buckets, in seconds; `buckets[i]` counts rounds at most that long (not cumulative). */
+  bucketBoundsSeconds: number[];
+  buckets: number[];
+  count: number;
+  sumSeconds: number;
+}
+
+export function fsyncLatency(): FsyncLatency {
+  return native.fsyncLatency();
+}

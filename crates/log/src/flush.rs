@@ -10,12 +10,14 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::checkpoint;
 use crate::error::{IoContext, Result};
 use crate::flusher;
+use crate::fsync_latency;
 use crate::log::Log;
 
 struct FlushState {
@@ -184,9 +186,11 @@ impl Log {
                 .collect();
             (state.high_watermark, files)
         };
+        let started = Instant::now();
         for (file, path) in files {
             file.sync_data().ctx(|| format!("fsync {}", path.display()))?;
         }
+        fsync_latency::observe(started.elapsed());
         self.group_commit.fsync_rounds.fetch_add(1, Ordering::Relaxed);
         Ok((point, unflushed))
     }

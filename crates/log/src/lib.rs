@@ -8,7 +8,7 @@
 //! repairing a directory on open), `retention` (deleting old segments), `log_start` (DeleteRecords: moving the start forward),
 //! `replica` (a follower's appends of the leader's batches, truncation, reset; the leader epoch), `flush` (fsync with group
 //! commit), `compression` (a batch's records decompressed on request), `checkpoint` (recovery point, clean-shutdown marker), `flusher` (the background flush
-//! thread), `lock` (the data directory's lock), `config`, `error`.
+//! thread), `fsync_latency` (how long fsync rounds take, process-wide), `lock` (the data directory's lock), `config`, `error`.
 
 pub mod batch;
 pub mod checkpoint;
@@ -18,6 +18,7 @@ pub mod error;
 pub mod file_records;
 mod flush;
 mod flusher;
+pub mod fsync_latency;
 pub mod index;
 pub mod lock;
 pub mod log;

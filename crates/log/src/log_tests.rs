@@ -391,6 +391,20 @@ fn concurrent_flushes_share_fsync_rounds() {
 }
 
 #[test]
+fn fsync_rounds_are_timed_process_wide() {
+    // Other tests flush on other threads of this process: only what one round adds is certain.
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+    let before = crate::fsync_latency::snapshot();
+    log.append(&mut make_batch(1, 100, 0), 0).unwrap();
+    log.flush().unwrap();
+    let after = crate::fsync_latency::snapshot();
+    assert!(after.count > before.count, "the round was counted");
+    assert!(after.buckets.iter().sum::<u64>() > before.buckets.iter().sum::<u64>(), "in a bucket (it took under 2.5 s)");
+    assert!(after.buckets.iter().sum::<u64>() <= after.count, "buckets never count more rounds than the total");
+}
+
+#[test]
 fn background_flush_policy_flushes_without_being_asked() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig { flush_interval_bytes: Some(10_000), flush_interval_ms: Some(50), ..LogConfig::default() };

@@ -47,6 +47,27 @@ pub fn crc32c(data: &[u8], initial: Option<u32>) -> u32 {
     sluice_log::crc32c_append(initial.unwrap_or(0), data)
 }
 
+/// How long this process's fsync rounds have taken (every log's: acks=all flushes, the background
+/// flusher's, truncations'): rounds per bucket, not cumulative, under `bucketBoundsSeconds`.
+#[napi(object)]
+pub struct FsyncLatency {
+    pub bucket_bounds_seconds: Vec<f64>,
+    pub buckets: Vec<f64>,
+    pub count: f64,
+    pub sum_seconds: f64,
+}
+
+#[napi]
+pub fn fsync_latency() -> FsyncLatency {
+    let s = sluice_log::fsync_latency::snapshot();
+    FsyncLatency {
+        bucket_bounds_seconds: sluice_log::fsync_latency::BUCKET_BOUNDS_US.iter().map(|&us| us as f64 / 1e6).collect(),
+        buckets: s.buckets.iter().map(|&n| n as f64).collect(),
+        count: s.count as f64,
+        sum_seconds: s.sum_us as f64 / 1e6,
+    }
+}
+
 /// The records of a compressed batch (everything after its 61-byte header), decompressed:
 /// `codec` is the batch's attributes & 7 (1 gzip, 2 snappy, 3 lz4, 4 zstd); at most `max_bytes`
 /// come out. CORRUPT_MESSAGE for an unknown codec, bytes that do not decode, or more than that.
