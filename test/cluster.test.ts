@@ -16,7 +16,8 @@ import { decodeRecordBatches } from '../src/protocol/record-batch.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
 import { join } from 'node:path';
 import { batchOf } from './helpers/tmp.js';
-import { produce, scrape } from './helpers/broker.js';
+import { spawnSync } from 'node:child_process';
+import { MAIN, produce, scrape } from './helpers/broker.js';
 import { partitionOf, startCluster, type TestCluster } from './harness/cluster.js';
 
 /** Every record value of one replica's log, read from its files (the broker is stopped). */
@@ -49,6 +50,18 @@ async function produceToLeader(c: Connection, topic: string, batches: Buffer, ac
     if (r[0]!.error?.code !== 'NOT_LEADER_OR_FOLLOWER' || attempt >= 100) return r;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** `sluice cluster describe --output json`, asked of one broker. */
+function describeCluster(cluster: TestCluster, nodeId: number) {
+  const b = cluster.brokers.find((x) => x.nodeId === nodeId)!;
+  const r = spawnSync(process.execPath, [MAIN, 'cluster', 'describe', '--broker', `127.0.0.1:${b.port}`, '--output', 'json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cluster describe exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as {
+    controllerId: number;
+    brokers: Array<{ nodeId: number; alive: boolean; controller: boolean }>;
+    partitions: Array<{ topic: string; leader: number; highWatermark: string | null; logEndOffsets: Record<string, string | null> }>;
+  };
 }
 
 async function createReplicated(cluster: TestCluster, topic: string, minInsyncReplicas = 2): Promise<number> {
@@ -101,11 +114,21 @@ t.test('three brokers: acks=all through a leader SIGKILL, failover, rejoin, iden
   t.not(newLeader.leader, firstLeader, `broker ${newLeader.leader} leads now`);
   t.ok((newLeader.leaderEpoch ?? 0) > 0, `the leader epoch moved to ${newLeader.leaderEpoch}`);
   t.notOk(newLeader.isr?.includes(firstLeader), 'the killed broker left the ISR');
+  const down = describeCluster(cluster, newLeader.leader);
+  t.same(down.brokers.map((b) => [b.nodeId, b.alive]), [1, 2, 3].map((id) => [id, id !== firstLeader]), 'cluster describe: the killed broker is listed, not alive');
+  t.equal(down.brokers.filter((b) => b.controller).length, 1, 'one controller');
+  const orders = down.partitions.find((p) => p.topic === topic)!;
+  t.equal(orders.leader, newLeader.leader);
+  t.equal(orders.logEndOffsets[String(firstLeader)], null, 'a dead replica shows no log end');
 
   // The killed broker returns, catches up and rejoins the ISR.
   await cluster.start(firstLeader);
   await cluster.waitFor((d) => partitionOf(d, topic).isr?.length === 3, 'the restarted broker back in the ISR');
   await producer.disconnect();
+  const up = describeCluster(cluster, firstLeader).partitions.find((p) => p.topic === topic)!;
+  t.ok(BigInt(up.highWatermark!) >= BigInt(total), `cluster describe: the high watermark ${up.highWatermark} holds every acknowledged record`);
+  t.same(Object.keys(up.logEndOffsets).sort(), ['1', '2', '3']);
+  t.ok(Object.values(up.logEndOffsets).every((end) => end !== null), 'every replica alive again, with its log end');
 
   // Every replica's files: the same bytes, every acknowledged record once and in order.
   for (const b of cluster.brokers) await cluster.kill(b.nodeId, 'SIGTERM');
