@@ -318,13 +318,14 @@ export class Partition {
   }
 
   /** Stops serving (topic deleted or broker stopping): wakes listeners so they see the partition gone. */
-  async close(): Promise<void> {
+  /** Closes the log (see PartitionLog.close for `releaseSlices`). */
+  async close(options: { releaseSlices?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.producers.snapshot();
     this.#changed();
     this.#notify();
-    await this.log.close();
+    await this.log.close(options);
   }
 
   #changed(): void {

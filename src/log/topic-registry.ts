@@ -304,11 +304,15 @@ export class TopicRegistry {
     return report;
   }
 
-  /** Closes every partition cleanly (recovery marker) and waits for background removals. */
+  /**
+   * Closes every partition cleanly (recovery marker) and waits for background removals. The
+   * broker calls it last, once every connection is drained: the slices the logs handed out let
+   * their files go with them, so a stopped broker holds no file of its data directory.
+   */
   async close(): Promise<void> {
     const partitions = [...this.#topics.values()].flatMap((t) => t.partitions);
     this.#topics.clear();
-    await Promise.all(partitions.map((p) => p?.close()));
+    await Promise.all(partitions.map((p) => p?.close({ releaseSlices: true })));
     await Promise.all(this.#removals);
   }
 

@@ -230,8 +230,13 @@ export class PartitionLog {
   }
 
   /** Flushes, seals and marks the log clean. */
-  close(): Promise<void> {
-    return nativeAsync(this.#native.close());
+  /**
+   * Flushes, seals, marks the log clean and lets its segment files go. With `releaseSlices` the
+   * slices it handed out let theirs go too, instead of when the garbage collector frees them (a
+   * stopping broker, once nothing is left to send: sending one afterwards is refused, LOG_CLOSED).
+   */
+  close(options: { releaseSlices?: boolean } = {}): Promise<void> {
+    return nativeAsync(this.#native.close(options.releaseSlices ?? false));
   }
 }
 

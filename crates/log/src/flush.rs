@@ -15,7 +15,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 use crate::checkpoint;
-use crate::error::{IoContext, Result};
+use crate::error::{IoContext, LogError, Result};
 use crate::flusher;
 use crate::fsync_latency;
 use crate::log::Log;
@@ -85,6 +85,12 @@ impl Log {
     pub fn flush(&self) -> Result<i64> {
         let commit = &self.group_commit;
         commit.flush_calls.fetch_add(1, Ordering::Relaxed);
+        if self.is_closed() {
+            // A clean close flushed everything and let its files go; a log taken offline by an
+            // I/O error may hold bytes that no fsync will cover now.
+            let point = commit.recovery_point();
+            return if point >= self.high_watermark() { Ok(point) } else { Err(LogError::Closed) };
+        }
         let target = self.high_watermark();
         let mut flush = commit.state.lock();
         loop {
@@ -177,12 +183,13 @@ impl Log {
         let unflushed = self.group_commit.unflushed_bytes.load(Ordering::Acquire);
         let (point, files) = {
             let state = self.state.read();
-            let active = state.active().base_offset;
+            // No segments at all once a clean close has let them go (a flush that raced it).
+            let active = state.segments.keys().next_back().copied();
             let files: Vec<(Arc<File>, PathBuf)> = state
                 .segments
                 .values()
-                .filter(|s| s.next_offset() > from || s.base_offset == active)
-                .flat_map(|s| s.sync_handles(s.base_offset != active).into_iter().map(|f| (f, s.log_path().to_path_buf())))
+                .filter(|s| s.next_offset() > from || Some(s.base_offset) == active)
+                .flat_map(|s| s.sync_handles(Some(s.base_offset) != active).into_iter().map(|f| (f, s.log_path().to_path_buf())))
                 .collect();
             (state.high_watermark, files)
         };

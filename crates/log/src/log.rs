@@ -259,7 +259,14 @@ impl Log {
         self.state.write().active_mut().seal()?;
         self.closed.store(true, Ordering::Release);
         checkpoint::write_recovery_point(&self.dir, point).ctx(|| format!("write the recovery point in {}", self.dir.display()))?;
-        checkpoint::mark_clean_shutdown(&self.dir).ctx(|| format!("mark {} clean", self.dir.display()))
+        checkpoint::mark_clean_shutdown(&self.dir).ctx(|| format!("mark {} clean", self.dir.display()))?;
+        // Closed means the files are let go now, not when the last handle to this Log (a JS object
+        // the garbage collector frees some time later, or never while a caller holds it) is
+        // dropped: an embedded broker's close() must leave the process with the fds it had. A slice
+        // taken before keeps its own segment files open until it is done with them.
+        let released = std::mem::take(&mut self.state.write().segments);
+        drop(released);
+        Ok(())
     }
 
     pub fn stats(&self) -> LogStats {

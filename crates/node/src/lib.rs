@@ -7,7 +7,7 @@
 //! binds the benchmarks' load generators (`crates/loadgen`), which the product's addon leaves out.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 mod transfer;
 #[cfg(feature = "bench")]
@@ -211,6 +211,33 @@ pub struct FileRangeInfo {
 pub struct NativeLog {
     inner: Arc<Log>,
     report: OpenReport,
+    /// Slices handed out and maybe still held by JS objects the garbage collector has not freed:
+    /// a close that asks for it lets their segment files go too (see `NativeSlice`).
+    issued: Arc<Issued>,
+}
+
+/// The slices a log handed out, weakly: pruned of dropped ones as it grows.
+#[derive(Default)]
+pub struct Issued(Mutex<Vec<Weak<Mutex<HeldSlice>>>>);
+
+impl Issued {
+    fn track(&self, slice: &Arc<Mutex<HeldSlice>>) {
+        let mut issued = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if issued.len() >= 256 && issued.len().is_power_of_two() {
+            issued.retain(|w| w.strong_count() > 0);
+        }
+        issued.push(Arc::downgrade(slice));
+    }
+
+    /// Empties every slice still alive: their file handles close now (jobs already submitted to
+    /// the transfer engine hold their own), and using one to send is refused from then on.
+    fn release_all(&self) {
+        for slice in std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner())).iter().filter_map(Weak::upgrade) {
+            let mut held = slice.lock().unwrap_or_else(|e| e.into_inner());
+            held.slice.ranges.clear();
+            held.released = true;
+        }
+    }
 }
 
 pub struct OpenTask {
@@ -227,7 +254,7 @@ impl Task for OpenTask {
     }
 
     fn resolve(&mut self, _env: Env, (inner, report): Self::Output) -> Result<Self::JsValue> {
-        Ok(NativeLog { inner, report })
+        Ok(NativeLog { inner, report, issued: Arc::default() })
     }
 }
 
@@ -290,14 +317,18 @@ pub struct MaxTimestampBatch {
     pub max_timestamp: i64,
 }
 
-pub struct CloseTask(Arc<Log>);
+pub struct CloseTask(Arc<Log>, Option<Arc<Issued>>);
 
 impl Task for CloseTask {
     type Output = ();
     type JsValue = ();
 
     fn compute(&mut self) -> Result<()> {
-        self.0.close().map_err(map_error)
+        let closed = self.0.close().map_err(map_error);
+        if let Some(issued) = &self.1 {
+            issued.release_all();
+        }
+        closed
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> Result<()> {
@@ -371,6 +402,8 @@ impl NativeLog {
             .inner
             .slice_until(offset_arg("offset", offset)?, max_bytes.max(0.0) as u64, max_offset_arg(max_offset)?)
             .map_err(map_error)?;
+        let slice = Arc::new(Mutex::new(HeldSlice { slice, released: false }));
+        self.issued.track(&slice);
         Ok(NativeSlice { slice })
     }
 
@@ -480,25 +513,43 @@ impl NativeLog {
         self.inner.verify()
     }
 
-    /// Flushes, seals and marks the log clean, on a pool thread. Later calls fail with LOG_CLOSED.
+    /// Flushes, seals and marks the log clean, on a pool thread, and lets its segment files go.
+    /// Later calls fail with LOG_CLOSED. With `releaseSlices`, the slices it handed out let theirs
+    /// go too (a broker that stops, once nothing is left to send: a slice waiting to be sent would
+    /// be refused).
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn close(&self) -> AsyncTask<CloseTask> {
-        AsyncTask::new(CloseTask(self.inner.clone()))
+    pub fn close(&self, release_slices: Option<bool>) -> AsyncTask<CloseTask> {
+        AsyncTask::new(CloseTask(self.inner.clone(), release_slices.unwrap_or(false).then(|| self.issued.clone())))
     }
 }
 
 /// File ranges of whole batches taken by `NativeLog.slice`. Holds the segment files open, so a
-/// segment deleted by retention meanwhile stays readable until the slice is dropped.
+/// segment deleted by retention meanwhile stays readable until the slice is dropped, or until its
+/// log is closed: then it is emptied (no ranges, no bytes), since a JS object is dropped only when
+/// the garbage collector gets to it, and a closed broker must not keep its files open that long.
 #[napi]
 pub struct NativeSlice {
+    pub(crate) slice: Arc<Mutex<HeldSlice>>,
+}
+
+pub struct HeldSlice {
     pub(crate) slice: Slice,
+    /// Emptied by its log's close: its bytes are no longer there to send.
+    pub(crate) released: bool,
+}
+
+impl NativeSlice {
+    pub(crate) fn get(&self) -> std::sync::MutexGuard<'_, HeldSlice> {
+        self.slice.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 #[napi]
 impl NativeSlice {
     #[napi(getter)]
     pub fn ranges(&self) -> Vec<FileRangeInfo> {
-        self.slice
+        self.get()
+            .slice
             .ranges
             .iter()
             .map(|r| FileRangeInfo {
@@ -514,30 +565,34 @@ impl NativeSlice {
 
     #[napi(getter)]
     pub fn bytes(&self) -> f64 {
-        self.slice.bytes() as f64
+        self.get().slice.bytes() as f64
     }
 
     /// The offset after the slice's last batch (where the next fetch starts); the offset asked
     /// for when the slice is empty (the log end, unless a `maxOffset` bound left nothing).
     #[napi(getter)]
     pub fn next_offset(&self) -> BigInt {
-        BigInt::from(self.slice.next_offset())
+        BigInt::from(self.get().slice.next_offset())
     }
 
     #[napi(getter)]
     pub fn high_watermark(&self) -> BigInt {
-        BigInt::from(self.slice.high_watermark)
+        BigInt::from(self.get().slice.high_watermark)
     }
 
     #[napi(getter)]
     pub fn log_start_offset(&self) -> BigInt {
-        BigInt::from(self.slice.log_start_offset)
+        BigInt::from(self.get().slice.log_start_offset)
     }
 
     /// Copies the ranges' bytes into a Buffer.
     #[napi]
     pub fn read(&self) -> Result<Buffer> {
-        Ok(self.slice.read_all().map_err(map_error)?.into())
+        let held = self.get();
+        if held.released {
+            return Err(coded("LOG_CLOSED", "the slice's log was closed".to_string()));
+        }
+        Ok(held.slice.read_all().map_err(map_error)?.into())
     }
 }
 

@@ -114,8 +114,8 @@ impl NativeTransferJob {
 
     /// Appends the file ranges of a slice. The job holds the segment files open until it finishes.
     #[napi]
-    pub fn add_slice(&mut self, slice: &NativeSlice) {
-        push_slice(&mut self.pieces, slice);
+    pub fn add_slice(&mut self, slice: &NativeSlice) -> Result<()> {
+        push_slice(&mut self.pieces, slice)
     }
 
     /// Total bytes the job will write.
@@ -135,10 +135,17 @@ fn push_bytes(pieces: &mut Vec<Piece>, bytes: &[u8]) {
     }
 }
 
-fn push_slice(pieces: &mut Vec<Piece>, slice: &NativeSlice) {
-    for r in &slice.slice.ranges {
+/// A released slice (its log was closed with `releaseSlices`) is refused: its bytes are gone, and a
+/// response whose head counted them must not go out short.
+fn push_slice(pieces: &mut Vec<Piece>, slice: &NativeSlice) -> Result<()> {
+    let held = slice.get();
+    if held.released {
+        return Err(coded("LOG_CLOSED", "the slice's log was closed before it was sent".to_string()));
+    }
+    for r in &held.slice.ranges {
         pieces.push(Piece::File(FilePiece { file: r.file.clone(), position: r.position, len: r.bytes }));
     }
+    Ok(())
 }
 
 /// Native sender threads that write jobs to registered sockets (see crates/transfer).
@@ -197,9 +204,9 @@ impl NativeTransferEngine {
     #[napi]
     pub fn submit_slice(&self, conn: f64, path: String, head: &[u8], slice: &NativeSlice, tail: &[u8]) -> Result<f64> {
         let path = FetchPath::parse(&path).ok_or_else(|| invalid_arg(format!("unknown native fetch path {path:?}")))?;
-        let mut pieces = Vec::with_capacity(slice.slice.ranges.len() + 2);
+        let mut pieces = Vec::with_capacity(slice.get().slice.ranges.len() + 2);
         push_bytes(&mut pieces, head);
-        push_slice(&mut pieces, slice);
+        push_slice(&mut pieces, slice)?;
         push_bytes(&mut pieces, tail);
         Ok(self.engine.submit(conn as u64, path, pieces).map_err(map_transfer_error)? as f64)
     }
@@ -264,7 +271,8 @@ impl NativeSlice {
     /// engine (the `node` fetch path). The caller owns them and must close them.
     #[napi]
     pub fn dup_file_descriptors(&self) -> Result<Vec<i32>> {
-        self.slice
+        self.get()
+            .slice
             .ranges
             .iter()
             .map(|r| {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::counters::{Counters, CountersSnapshot};
 use crate::error::{TransferError, INVALID_ARGUMENT};
@@ -84,7 +84,9 @@ struct Thread {
 
 pub struct Engine {
     config: EngineConfig,
-    threads: Vec<Thread>,
+    /// Emptied by `close` once the threads are joined, so their inboxes' eventfds are closed then,
+    /// not when the last handle to the engine (a JS object the garbage collector frees) goes.
+    threads: RwLock<Vec<Thread>>,
     warmer: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
     next_conn: AtomicU64,
@@ -116,7 +118,7 @@ impl Engine {
         }
         Ok(Engine {
             config,
-            threads,
+            threads: RwLock::new(threads),
             warmer: Mutex::new(Some(warmer)),
             counters,
             next_conn: AtomicU64::new(1),
@@ -129,8 +131,14 @@ impl Engine {
         &self.config
     }
 
-    fn thread_of(&self, conn: u64) -> &Thread {
-        &self.threads[(conn % self.threads.len() as u64) as usize]
+    /// Posts to the thread that owns `conn`; false once the engine is closed (no threads left).
+    fn post(&self, conn: u64, command: Command) -> bool {
+        let threads = self.threads.read();
+        if threads.is_empty() {
+            return false;
+        }
+        threads[(conn % threads.len() as u64) as usize].inbox.post(command);
+        true
     }
 
     /// Registers a connected stream socket. The engine duplicates `fd` and works only on its copy,
@@ -154,8 +162,10 @@ impl Engine {
             sys::set_send_buffer(dup.as_raw_fd(), bytes).map_err(arg)?;
         }
         let conn = self.next_conn.fetch_add(1, Relaxed);
+        if !self.post(conn, Command::Register { conn, fd: dup }) {
+            return Err(TransferError::cancelled("transfer engine closed"));
+        }
         self.counters.connections.fetch_add(1, Relaxed);
-        self.thread_of(conn).inbox.post(Command::Register { conn, fd: dup });
         Ok(conn)
     }
 
@@ -168,14 +178,17 @@ impl Engine {
         let id = self.next_job.fetch_add(1, Relaxed);
         self.counters.jobs_submitted.fetch_add(1, Relaxed);
         self.counters.jobs_in_flight.fetch_add(1, Relaxed);
-        self.thread_of(conn).inbox.post(Command::Submit { conn, job: Job::new(id, path, pieces) });
+        if !self.post(conn, Command::Submit { conn, job: Job::new(id, path, pieces) }) {
+            self.counters.jobs_in_flight.fetch_sub(1, Relaxed);
+            return Err(TransferError::cancelled("transfer engine closed"));
+        }
         Ok(id)
     }
 
     /// Cancels the connection's jobs (they complete with TRANSFER_CANCELLED) and closes the
     /// engine's duplicate of its fd. Unknown ids are ignored.
     pub fn unregister(&self, conn: u64) {
-        self.thread_of(conn).inbox.post(Command::Unregister { conn });
+        self.post(conn, Command::Unregister { conn });
     }
 
     pub fn counters(&self) -> CountersSnapshot {
@@ -187,14 +200,16 @@ impl Engine {
         if self.closed.swap(true, Relaxed) {
             return;
         }
-        for t in &self.threads {
+        let threads = std::mem::take(&mut *self.threads.write());
+        for t in &threads {
             t.inbox.post(Command::Shutdown);
         }
-        for t in &self.threads {
+        for t in &threads {
             if let Some(h) = t.handle.lock().take() {
                 let _ = h.join();
             }
         }
+        // The inboxes (and their eventfds) go with `threads` here.
         // The senders held the warmer's channel; with them gone it drains and exits.
         if let Some(h) = self.warmer.lock().take() {
             let _ = h.join();
