@@ -11,7 +11,7 @@
 // but the package's broker and CLI need it). `CARGO` names another cargo binary.
 
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,34 @@ function run(command, args, env = process.env) {
   return undefined;
 }
 
+/** The newest modification time (ms) under `path` of files `keep` accepts; 0 when there are none. */
+function newest(path, keep) {
+  if (!existsSync(path)) return 0;
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return keep(path) ? stat.mtimeMs : 0;
+  return readdirSync(path).reduce((max, name) => (name === 'target' || name === 'node_modules' ? max : Math.max(max, newest(join(path, name), keep))), 0);
+}
+
+/**
+ * In a clone, whether the addon and dist/ are newer than everything they are built from (as make
+ * decides): then there is nothing to build. npm runs this script again in situations that change
+ * no source, such as the first `npx sluice` in the clone (npm links the package into its cache and
+ * runs its install script), which would otherwise rebuild everything under a running broker.
+ */
+function builtAndCurrent() {
+  const outputs = [join(root, 'native', 'index.cjs'), join(root, 'dist', 'src', 'cli', 'main.js'), ...(existsSync(join(root, 'native')) ? readdirSync(join(root, 'native')).filter((n) => n.endsWith('.node')).map((n) => join(root, 'native', n)) : [])];
+  if (outputs.length < 3 || !outputs.every((o) => existsSync(o))) return false;
+  const oldestOutput = Math.min(...outputs.map((o) => statSync(o).mtimeMs));
+  const sources = (p) => /\.(rs|toml|ts|json|lock)$/.test(p);
+  const inputs = ['crates', 'src', 'Cargo.toml', 'Cargo.lock', 'tsconfig.json', 'package.json'].map((p) => newest(join(root, p), sources));
+  return Math.max(...inputs) <= oldestOutput;
+}
+
 if (resolvable('@napi-rs/cli/package.json') && resolvable('typescript')) {
+  if (builtAndCurrent()) {
+    console.log('sluice: the native addon and dist/ are newer than their sources: nothing to build (npm run build rebuilds them)');
+    process.exit(0);
+  }
   const npm = process.env.npm_execpath;
   const failed = npm ? run(process.execPath, [npm, 'run', 'build']) : run('npm', ['run', 'build']);
   if (failed) throw failed;
