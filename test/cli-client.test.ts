@@ -5,7 +5,7 @@ import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { MAIN, scrape, scrapeWhen, startBroker } from './helpers/broker.js';
-import { sluice } from './helpers/cli.js';
+import { sluice, sluiceBytes } from './helpers/cli.js';
 
 t.test('100k lines in with `sluice produce`, the same lines out with `sluice consume`, per-partition order kept', async (t) => {
   const broker = await startBroker(t);
@@ -165,19 +165,6 @@ t.test('--output json on topics list/describe and groups list/describe', async (
   t.same(JSON.parse((await sluice(['groups', 'list', '--output', 'json', ...b])).stdout), []);
   t.equal((await sluice(['groups', 'list', '--output', 'xml', ...b])).status, 2);
 });
-
-/** Runs the CLI with raw bytes on stdin; resolves with raw stdout. */
-function sluiceBytes(args: string[], input: Buffer = Buffer.alloc(0)): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => out.push(d));
-    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    proc.stdin.end(input);
-    void once(proc, 'close').then(([status]) => resolve({ status: status as number | null, stdout: Buffer.concat(out), stderr }));
-  });
-}
 
 t.test('binary-safe: any byte round-trips; templates, base64, headers, tombstones, offset specs and --exit-at-end', async (t) => {
   const broker = await startBroker(t);

@@ -103,3 +103,31 @@ t.test('topics delete-records moves a partition\'s log start (as kafka-delete-re
   const all = await sluice(['topics', 'delete-records', 'trim', '--partition', '0', '--offset', '-1', ...a]);
   t.equal(all.stdout, 'trim-0 now starts at offset 5\n', '-1 deletes everything');
 });
+
+t.test('topics delete --output json says what was deleted (its partitions and their offsets, 64-bit integers as strings)', async (t) => {
+  const broker = await startBroker(t);
+  const b = ['--broker', `127.0.0.1:${broker.port}`];
+  await sluice(['topics', 'create', 'gone', '--partitions', '2', ...b]);
+  await sluice(['produce', 'gone', '--partition', '1', ...b], 'a\nb\nc\n');
+  await sluice(['topics', 'delete-records', 'gone', '--partition', '1', '--offset', '1', ...b]);
+  const deleted = await sluice(['topics', 'delete', 'gone', '--output', 'json', ...b]);
+  t.equal(deleted.status, 0, deleted.stderr);
+  t.same(JSON.parse(deleted.stdout), {
+    name: 'gone',
+    deleted: true,
+    partitions: [
+      { partition: 0, logStartOffset: '0', highWatermark: '0' },
+      { partition: 1, logStartOffset: '1', highWatermark: '3' },
+    ],
+  });
+  const list = JSON.parse((await sluice(['topics', 'list', '--output', 'json', ...b])).stdout) as Array<{ name: string }>;
+  t.same(list.map((x) => x.name), [], 'the topic is gone');
+  const again = await sluice(['topics', 'delete', 'gone', '--output', 'json', ...b]);
+  t.equal(again.status, 1);
+  t.equal(again.stdout, '', 'no JSON for a topic that is not there');
+  t.match(again.stderr, /^sluice: UNKNOWN_TOPIC_OR_PARTITION: /m);
+  await sluice(['topics', 'create', 'plain', ...b]);
+  const table = await sluice(['topics', 'delete', 'plain', ...b]);
+  t.equal(table.stdout, 'deleted topic plain\n', 'the table output stays one line');
+  t.equal((await sluice(['topics', 'delete', 'plain', '--output', 'xml', ...b])).status, 2, 'json or table only');
+});

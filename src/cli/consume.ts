@@ -1,6 +1,7 @@
 // `sluice consume TOPIC`: prints records, byte for byte, from a group's committed offsets, the
 // beginning, or an offset spec; exits after --max-messages, --timeout-ms idle, or at the end of
-// every partition (--exit-at-end, kcat's -e).
+// every partition (--exit-at-end, kcat's -e). A group member counts --timeout-ms only while it has
+// partitions (not while it joins the group).
 //
 // Where to start (`--offset`, kcat's -o): `beginning`, `end`, an offset `N`, `-N` (N before the
 // end), `@MS` (the first batch at or after a time), or `committed` (the group's; the default with
@@ -59,7 +60,16 @@ export async function consumeTopic(topic: string, flags: ConsumeFlags): Promise<
   } finally {
     await client.close();
   }
-  const consumer = new Consumer({ ...clientOptions(flags), ...(flags.group ? { groupId: flags.group } : {}), fromBeginning: flags.fromBeginning === true });
+  // A group member's --timeout-ms runs while it has partitions: a join can take longer than the
+  // timeout (an empty group's first rebalance waits --group-initial-rebalance-delay-ms, 3 s by
+  // default), and a member closed in the middle of one is left in the group until its session ends.
+  const subscribing = flags.group !== undefined && flags.partition === undefined;
+  const consumer = new Consumer({
+    ...clientOptions(flags),
+    ...(flags.group ? { groupId: flags.group } : {}),
+    fromBeginning: flags.fromBeginning === true,
+    ...(subscribing ? { onAssigned: () => resetIdle(), onRevoked: () => clearTimeout(idle) } : {}),
+  });
   let count = 0;
   /** Per partition, the offset after the last record printed. */
   const printed = new Map<number, { topic: string; partition: number; offset: bigint }>();
@@ -83,9 +93,11 @@ export async function consumeTopic(topic: string, flags: ConsumeFlags): Promise<
   process.once('SIGTERM', onSignal);
   try {
     if (flags.exitAtEnd && unfinished.size === 0) return;
-    if (flags.group && flags.partition === undefined) consumer.subscribe([topic]);
-    else await consumer.assign(partitions.map((partition) => ({ topic, partition, ...(starts.has(partition) ? { offset: starts.get(partition)! } : {}) })));
-    resetIdle();
+    if (subscribing) consumer.subscribe([topic]);
+    else {
+      await consumer.assign(partitions.map((partition) => ({ topic, partition, ...(starts.has(partition) ? { offset: starts.get(partition)! } : {}) })));
+      resetIdle();
+    }
     outer: for await (const batch of consumer.batches()) {
       resetIdle();
       const out: Buffer[] = [];

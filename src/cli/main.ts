@@ -53,7 +53,7 @@ topics
   .action(cli(topicsCreate));
 topics.command('list').description('list topics with partition and record counts').addOption(outputOption()).action(cli(topicsList));
 topics.command('describe <name>').description('settings of a topic and its partitions with their offsets').addOption(outputOption()).action(cli(topicsDescribe));
-topics.command('delete <name>').description('delete a topic and its data').action(cli(topicsDelete));
+topics.command('delete <name>').description('delete a topic and its data').addOption(outputOption()).action(cli(topicsDelete));
 topics.command('alter <name>').description('add partitions to a topic (Kafka\'s CreatePartitions; never fewer)').option('--partitions <n>', 'the new partition count', integer(1)).action(cli(topicsAlter));
 topics
   .command('alter-config <name>')
@@ -98,7 +98,7 @@ program
   .option('--from-timestamp <ms>', 'start at the first batch at or after this time (ms since the epoch)', integer(0))
   .option('-e, --exit-at-end', 'exit once every partition read is at the end it had when the run began (kcat -e)')
   .option('--max-messages <n>', 'exit after this many records', integer(1))
-  .option('--timeout-ms <ms>', 'exit after this long without a record', integer(1))
+  .option('--timeout-ms <ms>', 'exit after this long without a record (with --group: while it has partitions, not while it joins)', integer(1))
   .option('-f, --format <format>', 'value (the value per line), json (topic, partition, offset, timestamp, key, value, headers), or a template: %t topic, %p partition, %o offset, %T timestamp, %k key, %s value, %h headers, %K/%S key/value length, \\n \\t', 'value')
   .addOption(new Option('--encoding <e>', 'how keys and values are spelled in json output').choices([...ENCODINGS]).default('text'))
   .action(cli(consumeTopic));
@@ -109,7 +109,7 @@ groups.command('describe <group>').description('members, assignments, committed 
 groups.command('delete <group>').description('delete a group without members: its committed offsets and generation').action(cli(groupsDelete));
 groups
   .command('delete-offsets <group>')
-  .description("delete a group's committed offsets of a topic (the group must have no members)")
+  .description("delete a group's committed offsets of a topic (while the group has members, only of topics they do not subscribe to)")
   .requiredOption('--topic <topic>', 'the topic')
   .option('--partition <p,...>', 'only these partitions', partitionList)
   .action(cli(groupsDeleteOffsets));
@@ -145,7 +145,7 @@ program
   .option('--broker-args <flags>', 'extra `sluice broker` flags for every broker (space-separated)')
   .action(cli(devCluster));
 
-/** `--output table|json` for the list and describe commands (JSON for scripts: 64-bit integers as strings). */
+/** `--output table|json` for the list, describe and delete commands (JSON for scripts: 64-bit integers as strings). */
 function outputOption(): Option {
   return new Option('--output <format>', 'table (for people) or json (for scripts; 64-bit integers as strings)').choices(['table', 'json']).default('table');
 }

@@ -108,9 +108,18 @@ export function splitRecords(rest: Buffer, chunk: Buffer, delimiter: Buffer): { 
   return { records, rest: buf.subarray(from) };
 }
 
-/** Bytes given in an encoding (input side): text is taken as is. */
-export function decodeInput(bytes: Buffer, encoding: Encoding): Buffer {
-  return encoding === 'text' ? bytes : Buffer.from(bytes.toString('latin1'), encoding);
+/**
+ * Bytes given in an encoding (input side): text is taken as is; undefined when the bytes are not
+ * valid hex (pairs of hex digits) or base64 (the standard alphabet, padding optional). Node's
+ * decoders would stop at the first bad character or skip it, sending bytes nobody wrote.
+ */
+export function decodeInput(bytes: Buffer, encoding: Encoding): Buffer | undefined {
+  if (encoding === 'text') return bytes;
+  const text = bytes.toString('latin1');
+  if (encoding === 'hex') return /^(?:[0-9a-fA-F]{2})*$/.test(text) ? Buffer.from(text, 'hex') : undefined;
+  const decoded = Buffer.from(text, 'base64');
+  // Canonical base64 only: what decodes must spell the same text again.
+  return decoded.toString('base64').replace(/=+$/, '') === text.replace(/=+$/, '') && /^[A-Za-z0-9+/]*={0,2}$/.test(text) ? decoded : undefined;
 }
 
 /** `\n`, `\t`, `\r`, `\0` and `\\` in a delimiter given on the command line. */

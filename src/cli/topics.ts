@@ -98,10 +98,20 @@ export async function topicsAlterConfig(name: string, flags: TopicFlags): Promis
   });
 }
 
+/** With `--output json`, what went: the topic's partitions with the offsets they had just before. */
 export async function topicsDelete(name: string, flags: TopicFlags): Promise<void> {
   await withAdmin(flags, async (admin) => {
+    const before = flags.output === 'json' ? await admin.describeTopic(name) : undefined;
     await admin.deleteTopic(name);
-    process.stdout.write(`deleted topic ${name}\n`);
+    printOutput(
+      flags.output,
+      {
+        name,
+        deleted: true,
+        partitions: before?.partitions.map((p) => ({ partition: p.partition, logStartOffset: p.logStartOffset ?? null, highWatermark: p.highWatermark ?? null })) ?? [],
+      },
+      () => `deleted topic ${name}\n`,
+    );
   });
 }
 
