@@ -43,7 +43,8 @@ t.test('npm pack, then install the tarball into an empty project and globally; w
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
   const installed = npm(app, ['install', '--no-audit', '--no-fund', tarball]);
   t.equal(installed.status, 0, installed.stderr.slice(-2000));
-  const help = spawnSync(join(app, 'node_modules', '.bin', 'sluice'), ['--help'], { encoding: 'utf8' });
+  // As a user runs it in their project: npx finds the installed bin (offline: nothing is fetched).
+  const help = spawnSync('npx', ['sluice', '--help'], { cwd: app, encoding: 'utf8', timeout: 60_000, env: { ...process.env, npm_config_offline: 'true' } });
   t.equal(help.status, 0, help.stderr);
   t.match(help.stdout, /^Usage: sluice/m);
   // An app's TypeScript against the installed package, skipLibCheck off.
