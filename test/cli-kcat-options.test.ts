@@ -6,57 +6,11 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
 import { Producer } from '../src/client/producer.js';
-import { decodeRequestMeta } from '../src/protocol/codec.js';
-import { FrameDecoder } from '../src/protocol/frame.js';
 import { ApiKey } from '../src/protocol/messages.js';
 import { MAIN, startBroker } from './helpers/broker.js';
 import { sluice, sluiceBytes } from './helpers/cli.js';
-
-/** A pass-through proxy to `port` that notes the API key of every request; resolves `requests(key)` once one has passed. */
-async function watchingProxy(t: Parameters<typeof startBroker>[0], port: number) {
-  const seen: number[] = [];
-  const wakes = new Set<() => void>();
-  const sockets = new Set<Socket>();
-  const server = createServer((c) => {
-    const upstream = connect(port, '127.0.0.1');
-    const requests = new FrameDecoder(1 << 30);
-    for (const s of [c, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    c.on('data', (chunk: Buffer) => {
-      upstream.write(chunk);
-      for (const e of requests.push(chunk)) if (e.kind === 'frame') seen.push(decodeRequestMeta(e.meta).header.apiKey);
-      for (const wake of wakes) wake();
-    });
-    upstream.on('data', (chunk: Buffer) => c.write(chunk));
-    c.on('close', () => upstream.destroy());
-    upstream.on('close', () => c.destroy());
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return {
-    port: (server.address() as { port: number }).port,
-    async requests(apiKey: number): Promise<void> {
-      while (!seen.includes(apiKey)) {
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            wakes.delete(wake);
-            resolve();
-          };
-          wakes.add(wake);
-        });
-      }
-    },
-  };
-}
+import { sluiceProxy } from './helpers/proxy.js';
 
 t.test('consume -o end prints only records produced after it started', async (t) => {
   const broker = await startBroker(t);
@@ -64,7 +18,7 @@ t.test('consume -o end prints only records produced after it started', async (t)
   await sluice(['topics', 'create', 'tail', '--partitions', '1', ...b]);
   t.equal((await sluice(['produce', 'tail', ...b], 'old-1\nold-2\n')).status, 0);
   // Through a proxy that says when the consumer's first Fetch has gone out: it is at the end by then.
-  const proxy = await watchingProxy(t, broker.port);
+  const proxy = await sluiceProxy(t, broker.port);
   const proc = spawn(process.execPath, [MAIN, 'consume', 'tail', '-o', 'end', '--max-messages', '2', '-f', '%o:%s\\n', '--broker', `127.0.0.1:${proxy.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

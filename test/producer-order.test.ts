@@ -7,74 +7,17 @@
 // is looked up again, and one made once it is known, reach the partition in send() order, each once.
 
 import t from 'tap';
-import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
 import { Producer } from '../src/client/producer.js';
-import { decodeRequestMeta, decodeResponseMeta } from '../src/protocol/codec.js';
-import { FrameDecoder } from '../src/protocol/frame.js';
 import { ApiKey } from '../src/protocol/messages.js';
 import { createTopic, fetch, startBroker } from './helpers/broker.js';
 import { decodeRecordBatches } from '../src/protocol/record-batch.js';
-import { frameCutter } from './helpers/proxy.js';
-
-/** A proxy to `port` that forwards requests at once, notes their API keys, and holds responses until released. */
-async function holdingProxy(t: Parameters<typeof startBroker>[0], port: number) {
-  const seen: number[] = [];
-  let seenWake: (() => void) | undefined;
-  const held: Buffer[] = [];
-  let passThrough = false;
-  let client: Socket | undefined;
-  const server = createServer((c) => {
-    client = c;
-    const upstream = connect(port, '127.0.0.1');
-    const requests = new FrameDecoder(1 << 30);
-    c.on('data', (chunk: Buffer) => {
-      upstream.write(chunk);
-      for (const e of requests.push(chunk)) if (e.kind === 'frame') seen.push(decodeRequestMeta(e.meta).header.apiKey);
-      seenWake?.();
-    });
-    // Responses are cut into whole frames so they can be released one at a time.
-    upstream.on(
-      'data',
-      frameCutter((frame) => {
-        if (passThrough) c.write(frame);
-        else held.push(frame);
-      }),
-    );
-    c.on('close', () => upstream.destroy());
-    upstream.on('close', () => c.destroy());
-    c.on('error', () => undefined);
-    upstream.on('error', () => undefined);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    client?.destroy();
-    server.close();
-  });
-  return {
-    port: (server.address() as { port: number }).port,
-    /** Resolves once a request with `apiKey` has passed, `count` of them in all. */
-    async requests(apiKey: number, count = 1): Promise<void> {
-      while (seen.filter((k) => k === apiKey).length < count) await new Promise<void>((resolve) => (seenWake = resolve));
-    },
-    /** Releases the oldest held response; resolves once there was one to release. */
-    async releaseOne(): Promise<void> {
-      while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-      client!.write(held.shift()!);
-    },
-    releaseAll(): void {
-      passThrough = true;
-      for (const f of held.splice(0)) client!.write(f);
-    },
-  };
-}
+import { sluiceProxy } from './helpers/proxy.js';
 
 t.test('send() calls made while the partition count is looked up keep their order against later calls', async (t) => {
   const broker = await startBroker(t);
   const c = await broker.connect();
   await createTopic(c, 'ordered', 1);
-  const proxy = await holdingProxy(t, broker.port);
+  const proxy = await sluiceProxy(t, broker.port, { onResponse: () => 'hold' });
   const producer = new Producer({ broker: `127.0.0.1:${proxy.port}`, acks: 1, lingerMs: 0 });
   t.teardown(() => producer.close());
   const records = (name: string) => Array.from({ length: 20 }, (_, i) => ({ value: `${name}-${i}` }));
@@ -107,88 +50,6 @@ t.test('flush() waits for calls still waiting for their partition count', async 
   t.equal((await pending)[0]!.offset, 0n);
 });
 
-type Verdict = 'pass' | 'hold' | 'cut';
-
-/**
- * A proxy to `port` that cuts both directions into frames and asks, per frame, what to do with it:
- * `onRequest(apiKey, n)` ('pass', or 'cut': the request is dropped and both connections close, so
- * the broker never sees it) and `onResponse(apiKey, n)` of the request it answers ('pass', 'hold'
- * until release(), or 'cut': dropped after the broker acted on the request, both connections
- * closed); n counts that API's frames over the proxy's life, from 1.
- */
-async function faultProxy(
-  t: Parameters<typeof startBroker>[0],
-  port: number,
-  onRequest: (apiKey: number, n: number) => 'pass' | 'cut',
-  onResponse: (apiKey: number, n: number) => Verdict,
-) {
-  const requests = new Map<number, number>();
-  const responses = new Map<number, number>();
-  const held: Array<{ client: Socket; frame: Buffer }> = [];
-  let wake: (() => void) | undefined;
-  let passThrough = false;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    const apiKeys = new Map<number, number>();
-    const cut = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on(
-      'data',
-      frameCutter((frame) => {
-        const { apiKey, correlationId } = decodeRequestMeta(frame.subarray(8, 8 + frame.readUInt32BE(4))).header;
-        const n = (requests.get(apiKey) ?? 0) + 1;
-        requests.set(apiKey, n);
-        wake?.();
-        if (onRequest(apiKey, n) === 'cut') return cut();
-        apiKeys.set(correlationId, apiKey);
-        upstream.write(frame);
-      }),
-    );
-    upstream.on(
-      'data',
-      frameCutter((frame) => {
-        const { correlationId } = decodeResponseMeta(frame.subarray(8, 8 + frame.readUInt32BE(4)));
-        const apiKey = apiKeys.get(correlationId)!;
-        const n = (responses.get(apiKey) ?? 0) + 1;
-        responses.set(apiKey, n);
-        const verdict = passThrough ? 'pass' : onResponse(apiKey, n);
-        if (verdict === 'cut') return cut();
-        if (verdict === 'hold') held.push({ client, frame });
-        else client.write(frame);
-      }),
-    );
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return {
-    port: (server.address() as { port: number }).port,
-    /** Resolves once `count` requests with `apiKey` have reached the proxy. */
-    async requests(apiKey: number, count: number): Promise<void> {
-      while ((requests.get(apiKey) ?? 0) < count) await new Promise<void>((resolve) => (wake = resolve));
-    },
-    requestCount: (apiKey: number) => requests.get(apiKey) ?? 0,
-    /** Sends what was held and lets everything through from now on. */
-    releaseAll(): void {
-      passThrough = true;
-      for (const h of held.splice(0)) h.client.write(h.frame);
-    },
-  };
-}
-
 for (const lost of ['response', 'request'] as const) {
   t.test(`after a retriable error (a lost ${lost}), send() calls made while the count is looked up again keep send() order`, async (t) => {
     const broker = await startBroker(t);
@@ -196,12 +57,10 @@ for (const lost of ['response', 'request'] as const) {
     await createTopic(c, 'again', 1);
     // The first Produce is lost (its response: the broker wrote it; or its request: it did not);
     // the second Metadata request (the count asked for again after that error) is held.
-    const proxy = await faultProxy(
-      t,
-      broker.port,
-      (apiKey, n) => (lost === 'request' && apiKey === ApiKey.Produce && n === 1 ? 'cut' : 'pass'),
-      (apiKey, n) => (lost === 'response' && apiKey === ApiKey.Produce && n === 1 ? 'cut' : apiKey === ApiKey.Metadata && n >= 2 ? 'hold' : 'pass'),
-    );
+    const proxy = await sluiceProxy(t, broker.port, {
+      onRequest: (apiKey, n) => (lost === 'request' && apiKey === ApiKey.Produce && n === 1 ? 'cut' : 'pass'),
+      onResponse: (apiKey, n) => (lost === 'response' && apiKey === ApiKey.Produce && n === 1 ? 'cut' : apiKey === ApiKey.Metadata && n >= 2 ? 'hold' : 'pass'),
+    });
     // Idempotent (acks all, the default): a retry of a batch the broker has is answered as a duplicate.
     const producer = new Producer({ broker: `127.0.0.1:${proxy.port}`, lingerMs: 0, retryBackoffMs: 1 });
     t.teardown(() => producer.close());
