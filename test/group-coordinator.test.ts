@@ -14,11 +14,11 @@ import { tmpDir } from './helpers/tmp.js';
 
 const logger = pino({ level: 'silent' });
 
-async function setup(t: Parameters<typeof tmpDir>[0], dir = tmpDir(t), initialRebalanceDelayMs = 0, offsetsRetentionMs?: number) {
+async function setup(t: Parameters<typeof tmpDir>[0], dir = tmpDir(t), initialRebalanceDelayMs = 0, offsetsRetentionMs?: number, startMs = 1_000_000) {
   const topics = await TopicRegistry.open(dir, { partitions: 1 }, logger);
   if (!topics.get('orders')) await topics.create('orders', 6);
   const store = await OffsetStore.open(topics);
-  const clock = new ManualScheduler(1_000_000);
+  const clock = new ManualScheduler(startMs);
   const coordinator = new GroupCoordinator(store, clock, logger, (topic, p) => topics.get(topic)?.partitions[p] !== undefined, { initialRebalanceDelayMs, ...(offsetsRetentionMs !== undefined ? { offsetsRetentionMs } : {}) });
   return { topics, store, clock, coordinator, dir, close: () => (coordinator.stop(), topics.close()) };
 }
@@ -327,4 +327,26 @@ t.test('offsets expire as KIP-211 says: a group that had members, retention afte
   clock.advance(retentionMs);
   t.same(await coordinator.expireOffsets(), [{ groupId: 'g', partitions: 1 }], 'empty for longer than retention: gone');
   t.equal(coordinator.describe('g').state, 'Dead', 'and the group with them');
+});
+
+t.test('a group stored while it had members keeps its offsets for retention after a restart: its members left no earlier than that', async (t) => {
+  const retentionMs = 60_000;
+  const dir = tmpDir(t);
+  const first = await setup(t, dir, 0, retentionMs);
+  const a = await join(first.coordinator, '', 'a', 10_000);
+  await first.coordinator.sync({ groupId: 'g', generationId: a.generationId, memberId: a.memberId }, new Map([[a.memberId, Buffer.from('all')]]));
+  await first.coordinator.commit({ groupId: 'g', generationId: a.generationId, memberId: a.memberId }, [{ topic: 'orders', partition: 0, offset: 7n, metadata: null }]);
+  while (first.store.group('g')?.protocol == null) await new Promise((resolve) => setImmediate(resolve)); // stored as Stable
+  await first.close(); // the broker stops with the member in the group
+
+  // Started again long after the group became Stable, the member not back yet.
+  const startMs = first.clock.nowMs() + 10 * retentionMs;
+  const second = await setup(t, dir, 0, retentionMs, startMs);
+  t.teardown(second.close);
+  t.equal(second.coordinator.describe('g').state, 'Empty');
+  t.same(await second.coordinator.expireOffsets(), [], 'Stable for 10 retention periods before the restart: not empty that long');
+  second.clock.advance(retentionMs - 1_000);
+  t.same(await second.coordinator.expireOffsets(), [], 'not yet: empty at most since the restart');
+  second.clock.advance(2_000);
+  t.same(await second.coordinator.expireOffsets(), [{ groupId: 'g', partitions: 1 }], 'empty for longer than retention since the restart: gone');
 });

@@ -120,6 +120,8 @@ export class GroupCoordinator {
   readonly #options: CoordinatorOptions;
   readonly #logger: Logger;
   readonly #groups = new Map<string, Group>();
+  /** When this coordinator took its groups over (start-up, or leadership of their offsets partition). */
+  readonly #loadedAtMs: number;
   /** Checks that a commit names an existing partition. */
   readonly #partitionExists: (topic: string, partition: number) => boolean;
 
@@ -129,6 +131,7 @@ export class GroupCoordinator {
     this.#logger = logger;
     this.#partitionExists = partitionExists;
     this.#options = { ...DEFAULT_COORDINATOR_OPTIONS, ...options };
+    this.#loadedAtMs = scheduler.nowMs();
   }
 
   join(req: JoinRequest): Promise<JoinResult> {
@@ -386,8 +389,7 @@ export class GroupCoordinator {
       const g = this.#groups.get(groupId);
       if (g && g.members.size > 0) continue;
       const offsets = this.#store.offsets(groupId);
-      const stored = this.#store.group(groupId);
-      const emptySinceMs = stored && stored.protocolType !== '' ? stored.stateTimestampMs : undefined;
+      const emptySinceMs = this.#emptySinceMs(groupId);
       const old = emptySinceMs !== undefined ? (emptySinceMs < cutoff ? offsets : []) : offsets.filter((o) => o.commitTimestampMs < cutoff);
       if (old.length === 0 && offsets.length > 0) continue;
       if (old.length === offsets.length) {
@@ -398,6 +400,19 @@ export class GroupCoordinator {
     }
     return expired;
   }
+  /**
+   * Since when a group without members has had none, for KIP-211's expiry; undefined for offsets
+   * committed outside a membership (no stored group, or one stored before the timestamp was kept).
+   * A group stored while it had members (its protocol chosen) lost them no earlier than this
+   * coordinator took it over: members are not stored, so a restart or a new coordinator is not
+   * the moment they left (Kafka's reloaded group stays Stable until their sessions expire).
+   */
+  #emptySinceMs(groupId: string): number | undefined {
+    const stored = this.#store.group(groupId);
+    if (!stored || stored.protocolType === '' || stored.stateTimestampMs === undefined) return undefined;
+    return stored.protocol === null ? stored.stateTimestampMs : Math.max(stored.stateTimestampMs, this.#loadedAtMs);
+  }
+
 
   /** Deletes committed offsets of a group without members (as Kafka's OffsetDelete). */
   /**
