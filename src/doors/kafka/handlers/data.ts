@@ -83,7 +83,10 @@ export const fetch = kafkaHandler(decodeFetch, async (ctx, request, header) => {
     return [];
   });
   const inputs = flatten(topics, (topic, p) => ({ topic, partition: p.partition, offset: p.fetchOffset, maxBytes: p.partitionMaxBytes, leaderEpoch: p.currentLeaderEpoch }));
-  const fetched = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, replicaId: request.replicaId, ...(request.rackId ? { clientRack: request.rackId } : {}) });
+  // replica_id is not passed on: Sluice's brokers replicate through Sluice's protocol, and a Kafka
+  // client that sends an id >= 0 (a home-grown one's zeroed field) must not be taken for a follower
+  // (it would read past the high watermark, and move the ISR and high watermark for the follower it names).
+  const fetched = await fetchRecords(ctx, inputs, { maxWaitMs: request.maxWaitMs, minBytes: request.minBytes, maxBytes: request.maxBytes, ...(request.rackId ? { clientRack: request.rackId } : {}) });
   const { waitedSeconds } = fetched;
   const outcomes = unknown.length === 0 ? fetched.outcomes : [...fetched.outcomes, ...unknown];
   // An unknown id's outcomes carry the id as their topic; a known topic's id comes from the registry.
