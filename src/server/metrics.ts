@@ -287,12 +287,15 @@ function fsyncRoundsHistogram() {
     const h = fsyncLatency();
     let cumulative = 0;
     const buckets = h.bucketBoundsSeconds.map((le, i) => ({ metricName: `${name}_bucket`, labels: { le }, value: (cumulative += h.buckets[i] ?? 0) }));
+    // The core reads its buckets before its count without a lock: a round counted in between must
+    // not leave a finite bucket above +Inf.
+    const count = Math.max(h.count, cumulative);
     return {
       name,
       help,
       type: 'histogram',
       aggregator: 'sum',
-      values: [...buckets, { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count }, { metricName: `${name}_sum`, labels: {}, value: h.sumSeconds }, { metricName: `${name}_count`, labels: {}, value: h.count }],
+      values: [...buckets, { metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: count }, { metricName: `${name}_sum`, labels: {}, value: h.sumSeconds }, { metricName: `${name}_count`, labels: {}, value: count }],
     };
   };
   return { name, help, type: 'histogram', aggregator: 'sum', get: () => Promise.resolve(get()), reset: () => undefined };

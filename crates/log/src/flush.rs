@@ -194,10 +194,13 @@ impl Log {
             (state.high_watermark, files)
         };
         let started = Instant::now();
+        let synced = !files.is_empty();
         for (file, path) in files {
             file.sync_data().ctx(|| format!("fsync {}", path.display()))?;
         }
-        fsync_latency::observe(started.elapsed());
+        if synced {
+            fsync_latency::observe(started.elapsed());
+        }
         self.group_commit.fsync_rounds.fetch_add(1, Ordering::Relaxed);
         Ok((point, unflushed))
     }

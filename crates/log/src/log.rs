@@ -253,20 +253,28 @@ impl Log {
     pub fn close(&self) -> Result<()> {
         let _writer = self.writer.lock();
         if self.is_closed() {
+            // Already closed, or taken offline by an I/O error: its files go now either way.
+            self.release_segments();
             return Ok(());
         }
         let point = self.flush()?;
         self.state.write().active_mut().seal()?;
         self.closed.store(true, Ordering::Release);
-        checkpoint::write_recovery_point(&self.dir, point).ctx(|| format!("write the recovery point in {}", self.dir.display()))?;
-        checkpoint::mark_clean_shutdown(&self.dir).ctx(|| format!("mark {} clean", self.dir.display()))?;
+        let marked = checkpoint::write_recovery_point(&self.dir, point)
+            .ctx(|| format!("write the recovery point in {}", self.dir.display()))
+            .and_then(|()| checkpoint::mark_clean_shutdown(&self.dir).ctx(|| format!("mark {} clean", self.dir.display())));
         // Closed means the files are let go now, not when the last handle to this Log (a JS object
         // the garbage collector frees some time later, or never while a caller holds it) is
         // dropped: an embedded broker's close() must leave the process with the fds it had. A slice
-        // taken before keeps its own segment files open until it is done with them.
+        // taken before keeps its own segment files open until it is done with them. (Also when the
+        // marker could not be written: the next open then recovers the log as after a crash.)
+        self.release_segments();
+        marked
+    }
+
+    fn release_segments(&self) {
         let released = std::mem::take(&mut self.state.write().segments);
         drop(released);
-        Ok(())
     }
 
     pub fn stats(&self) -> LogStats {

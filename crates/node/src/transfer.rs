@@ -271,8 +271,11 @@ impl NativeSlice {
     /// engine (the `node` fetch path). The caller owns them and must close them.
     #[napi]
     pub fn dup_file_descriptors(&self) -> Result<Vec<i32>> {
-        self.get()
-            .slice
+        let held = self.get();
+        if held.released {
+            return Err(coded("LOG_CLOSED", "the slice's log was closed before it was sent".to_string()));
+        }
+        held.slice
             .ranges
             .iter()
             .map(|r| {

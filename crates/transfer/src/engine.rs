@@ -176,9 +176,11 @@ impl Engine {
             return Err(TransferError::cancelled("transfer engine closed"));
         }
         let id = self.next_job.fetch_add(1, Relaxed);
+        // Counted before the post (the sender may finish the job and count it out first), taken back if it cannot be posted.
         self.counters.jobs_submitted.fetch_add(1, Relaxed);
         self.counters.jobs_in_flight.fetch_add(1, Relaxed);
         if !self.post(conn, Command::Submit { conn, job: Job::new(id, path, pieces) }) {
+            self.counters.jobs_submitted.fetch_sub(1, Relaxed);
             self.counters.jobs_in_flight.fetch_sub(1, Relaxed);
             return Err(TransferError::cancelled("transfer engine closed"));
         }
