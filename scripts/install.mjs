@@ -58,7 +58,10 @@ function builtAndCurrent() {
   return Math.max(...inputs) <= oldestOutput;
 }
 
-if (resolvable('@napi-rs/cli/package.json') && resolvable('typescript')) {
+// A clone has the TypeScript sources and their tsconfig; the tarball ships dist/ only (an app that
+// installs it may well have typescript and @napi-rs/cli of its own, resolvable from here).
+const clone = existsSync(join(root, 'tsconfig.json')) && existsSync(join(root, 'src'));
+if (clone && resolvable('@napi-rs/cli/package.json') && resolvable('typescript')) {
   if (builtAndCurrent()) {
     console.log('sluice: the native addon and dist/ are newer than their sources: nothing to build (npm run build rebuilds them)');
     process.exit(0);

@@ -1,4 +1,5 @@
-// scripts/install.mjs in a clone builds only what is out of date: the addon and dist/ newer than
+// scripts/install.mjs in a clone (its TypeScript sources and tsconfig.json are there; the tarball
+// ships dist/ only) builds only what is out of date: the addon and dist/ newer than
 // every source means nothing to build (npx in a clone runs the install script again); a source
 // edited since means `npm run build`. Run on a small tree whose build is an echo.
 
@@ -16,6 +17,7 @@ t.test('a clone whose addon and dist/ are newer than its sources builds nothing;
   const files: Record<string, string> = {
     'package.json': JSON.stringify({ name: 'x', version: '0.0.0', scripts: { build: 'echo the build ran' } }),
     'Cargo.toml': '[workspace]\n',
+    'tsconfig.json': '{}\n',
     'crates/log/src/lib.rs': '// a source\n',
     'src/index.ts': 'export {};\n',
     'native/index.cjs': '',
@@ -30,7 +32,7 @@ t.test('a clone whose addon and dist/ are newer than its sources builds nothing;
   copyFileSync(join(repo, 'scripts', 'install.mjs'), join(root, 'scripts', 'install.mjs'));
   symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules')); // a clone has its dev dependencies
   const at = (path: string, seconds: number) => utimesSync(join(root, path), seconds, seconds);
-  for (const source of ['package.json', 'Cargo.toml', 'crates/log/src/lib.rs', 'src/index.ts']) at(source, 1_000);
+  for (const source of ['package.json', 'Cargo.toml', 'tsconfig.json', 'crates/log/src/lib.rs', 'src/index.ts']) at(source, 1_000);
   for (const output of ['native/index.cjs', 'native/sluice.linux-x64-gnu.node', 'dist/src/cli/main.js']) at(output, 2_000);
   const install = () => spawnSync(process.execPath, [join(root, 'scripts', 'install.mjs')], { cwd: root, encoding: 'utf8', env: { ...process.env, npm_execpath: '' } });
 
