@@ -6,6 +6,8 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Admin } from '../src/client/admin.js';
+import { SluiceError } from '../src/errors.js';
 import { Consumer, type TopicPartition } from '../src/client/consumer.js';
 import { Producer } from '../src/client/producer.js';
 import { createTopic, startBroker } from './helpers/broker.js';
@@ -101,4 +103,31 @@ t.test('three members, one killed: the others take over its partitions and nothi
   await new Promise((r) => setTimeout(r, 500));
   t.same(d.values.sort(), Array.from({ length: 10 }, (_, i) => `job-${600 + i}`).sort(), 'only the records after the committed offsets');
   t.equal(d.assigned.length, 6);
+});
+
+t.test('a consumer closed while its first join waits leaves no member behind (it never learned its member id)', async (t) => {
+  // The broker's default 3 s initial rebalance delay holds the first join; the member's session is 60 s.
+  const broker = await startBroker(t, { args: ['--group-initial-rebalance-delay-ms', '3000'] });
+  const c = await broker.connect();
+  await createTopic(c, 'early', 1);
+  const address = `127.0.0.1:${broker.port}`;
+  const admin = new Admin({ broker: address });
+  t.teardown(() => admin.close());
+  const consumer = new Consumer({ broker: address, groupId: 'early', sessionTimeoutMs: 60_000 });
+  consumer.subscribe(['early']);
+  const reading = (async () => {
+    for await (const batch of consumer.batches()) void batch;
+  })();
+  // Before the join arrives the group does not exist; after the member is removed it does not either.
+  const memberCount = () => admin.describeGroup('early').then((g) => g.members.length, (err: unknown) => (err instanceof SluiceError && err.code === 'GROUP_ID_NOT_FOUND' ? 0 : Promise.reject(err)));
+  let members = 0;
+  while (members === 0) members = await memberCount();
+  t.equal(members, 1, 'joined, waiting for the rebalance');
+  await consumer.close();
+  await reading;
+  // Removed when its connection closed: well within its 60 s session, before the 3 s delay even ends.
+  let left = 1;
+  const closedAt = Date.now();
+  while (left > 0 && Date.now() - closedAt < 2_000) left = await memberCount();
+  t.equal(left, 0, 'no member left in the group');
 });

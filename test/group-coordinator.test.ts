@@ -350,3 +350,30 @@ t.test('a group stored while it had members keeps its offsets for retention afte
   second.clock.advance(2_000);
   t.same(await second.coordinator.expireOffsets(), [{ groupId: 'g', partitions: 1 }], 'empty for longer than retention since the restart: gone');
 });
+
+t.test("a new member whose connection closes while its join waits is removed then, not a session timeout later", async (t) => {
+  const { clock, coordinator, close } = await setup(t, undefined, 3_000);
+  t.teardown(close);
+  const gone = new AbortController();
+  const request = { groupId: 'g', memberId: '', clientId: 'x', clientHost: '127.0.0.1', sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 20_000, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.from('x') }] } satisfies JoinRequest;
+  const abandoned = coordinator.join(request, gone.signal);
+  t.equal(coordinator.describe('g').members.length, 1, 'waiting out the initial rebalance delay');
+  gone.abort();
+  t.equal(await code(abandoned), 'UNKNOWN_MEMBER_ID');
+  t.equal(coordinator.describe('g').members.length, 0, 'gone at once (its session timeout is 30 s)');
+
+  // A member whose connection stays joins alone, and the group does not wait for the one that left.
+  const stays = join(coordinator, '', 'a');
+  clock.advance(3_000);
+  const a = await stays;
+  t.same(a.members.map((m) => m.memberId), [a.memberId], 'one member in the generation');
+  await coordinator.sync({ groupId: 'g', generationId: a.generationId, memberId: a.memberId }, new Map([[a.memberId, Buffer.from('all')]]));
+  // A join answered is not undone by its connection closing later.
+  const later = new AbortController();
+  const b = coordinator.join({ ...request, clientId: 'b' }, later.signal);
+  const aAgain = join(coordinator, a.memberId, 'a');
+  const [bJoined] = await Promise.all([b, aAgain]);
+  later.abort();
+  t.equal(coordinator.describe('g').members.length, 2, 'b stays: it learned its member id and can leave for itself');
+  t.ok(bJoined.memberId.startsWith('b-'));
+});

@@ -114,9 +114,12 @@ export async function deleteOffsets(s: BrokerSession, groupId: string, partition
   return s.groups.deleteOffsets(groupId, partitions);
 }
 
-/** Joins (or rejoins) a member; may be held until the rebalance completes. MEMBER_ID_REQUIRED carries the id to join with. */
+/**
+ * Joins (or rejoins) a member; may be held until the rebalance completes. MEMBER_ID_REQUIRED carries
+ * the id to join with. A new member whose connection closes while it waits is removed at once.
+ */
 export function joinGroup(s: BrokerSession, request: Omit<JoinRequest, 'clientHost'>) {
-  return s.groups.join({ ...request, clientHost: s.clientHost });
+  return s.groups.join({ ...request, clientHost: s.clientHost }, s.signal);
 }
 
 /** The member's assignment once the leader has sent everyone's (only the leader's `assignments` are used). */

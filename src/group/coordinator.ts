@@ -134,7 +134,13 @@ export class GroupCoordinator {
     this.#loadedAtMs = scheduler.nowMs();
   }
 
-  join(req: JoinRequest): Promise<JoinResult> {
+  /**
+   * Joins a member (see the cases below). `signal`: the connection the join came on; a new dynamic
+   * member whose connection closes while its join waits never learned its member id, so nothing
+   * could ever leave for it: it is removed then, not a session timeout later (Kafka's clients learn
+   * the id first with MEMBER_ID_REQUIRED, KIP-394; Sluice's client joins in one round trip).
+   */
+  join(req: JoinRequest, signal?: AbortSignal): Promise<JoinResult> {
     const { groupId } = req;
     validateGroupId(groupId);
     const { minSessionTimeoutMs: min, maxSessionTimeoutMs: max } = this.#options;
@@ -157,7 +163,10 @@ export class GroupCoordinator {
         this.#addPending(group, memberId, req.sessionTimeoutMs);
         throw new MemberIdRequired(memberId);
       }
-      return this.#awaitJoin(group, this.#addMember(group, req, memberId, null));
+      const member = this.#addMember(group, req, memberId, null);
+      const joined = this.#awaitJoin(group, member);
+      if (signal) this.#removeIfAbandoned(group, member, joined, signal);
+      return joined;
     }
     const cancelPending = group.pendingMembers.get(req.memberId);
     if (cancelPending) {
@@ -241,6 +250,17 @@ export class GroupCoordinator {
     if (group.state === 'PreparingRebalance') this.#maybeCompleteJoin(group);
     else this.#prepareRebalance(group, `${member.memberId} joined`);
     return result;
+  }
+
+  /** Removes a new member whose join is still waiting when `signal` fires (its connection closed). */
+  #removeIfAbandoned(group: Group, member: Member, joined: Promise<JoinResult>, signal: AbortSignal): void {
+    const abandoned = () => {
+      if (group.members.get(member.memberId) === member && member.awaitingJoin) this.#remove(group, member, 'closed its connection before its join was answered');
+    };
+    if (signal.aborted) return abandoned();
+    signal.addEventListener('abort', abandoned, { once: true });
+    const done = () => signal.removeEventListener('abort', abandoned);
+    joined.then(done, done);
   }
 
   /** A member id given out with MEMBER_ID_REQUIRED stays valid for a session timeout. */

@@ -86,8 +86,8 @@ export class GroupRouter implements GroupService {
     logger.info({ leaderEpoch: role.epoch, groups: store.groupIds().length, logEndOffset: String(partition.logEndOffset), loadMs: Math.round(performance.now() - started) }, 'coordinating the groups of this offsets partition');
   }
 
-  join(req: JoinRequest): Promise<JoinResult> {
-    return this.#for(req.groupId).join(req);
+  join(req: JoinRequest, signal?: AbortSignal): Promise<JoinResult> {
+    return this.#for(req.groupId).join(req, signal);
   }
 
   sync(ref: MemberRef, assignments: ReadonlyMap<string, Buffer> | null, expected?: { protocolType: string | null; protocolName: string | null }): Promise<Buffer> {
