@@ -5,9 +5,9 @@
 // after close() the process holds exactly the file descriptors it held before the start.
 
 import t from 'tap';
+import { readmeBlock } from './helpers/readme.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get } from 'node:http';
 import { Producer } from '../src/client/producer.js';
@@ -19,13 +19,9 @@ import { encodeRecordBatch } from '../src/protocol/record-batch.js';
 import { produceBody, produceResult, RawKafka } from './helpers/kafka-wire.js';
 
 const example = fileURLToPath(new URL('../examples/embedded-broker.test.mjs', import.meta.url));
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 t.test("the README's embedded-broker example is examples/embedded-broker.test.mjs, byte for byte", async (t) => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const start = readme.indexOf('The whole of\n[`examples/embedded-broker.test.mjs`](examples/embedded-broker.test.mjs)');
-  t.ok(start > 0, 'the README names the file it prints');
-  const block = /```js\n([\s\S]*?)```/.exec(readme.slice(start))![1]!;
+  const block = readmeBlock('The whole of\n[`examples/embedded-broker.test.mjs`](examples/embedded-broker.test.mjs)', 'js');
   t.equal(block, readFileSync(example, 'utf8'), 'the block printed is the file the test runs');
 });
 

@@ -3,8 +3,9 @@
 // it opens. Only the broker address line is pointed at the test's broker.
 
 import t from 'tap';
+import { readmeBlock } from './helpers/readme.js';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBroker } from './helpers/broker.js';
@@ -13,9 +14,7 @@ import { tmpDir } from './helpers/tmp.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 t.test("the README's TypeScript quick start runs twice and exits on its own", async (t) => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const start = readme.indexOf('From TypeScript (this block runs as it is');
-  const block = /```ts\n([\s\S]*?)```/.exec(readme.slice(start))![1]!;
+  const block = readmeBlock('From TypeScript (this block runs as it is', 'ts');
   t.match(block, /^const broker = '127\.0\.0\.1:9292';$/m, 'the block names the default broker on one line');
   const broker = await startBroker(t);
   const app = tmpDir(t);

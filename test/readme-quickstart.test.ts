@@ -10,9 +10,8 @@
 // other tests) and no network.
 
 import t from 'tap';
+import { readmeBlock } from './helpers/readme.js';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBroker } from './helpers/broker.js';
 import { tmpDir } from './helpers/tmp.js';
@@ -20,10 +19,7 @@ import { tmpDir } from './helpers/tmp.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 t.test("the README's shell quick start runs as printed: two values, two JSON records, the group's committed offsets", async (t) => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const start = readme.indexOf('From a second shell');
-  t.ok(start > 0, 'the README has the second-shell paragraph');
-  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(start))![1]!;
+  const block = readmeBlock('From a second shell', 'sh');
   const lines = block.split('\n').filter((l) => l.trim() !== '');
   t.equal(lines.length, 5, 'create, produce, consume, consume as a group, describe the group');
 
